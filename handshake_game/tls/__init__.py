@@ -1,0 +1,58 @@
+"""Real TLS, sans-I/O: codec, messages, key schedule, records, PKI, endpoints.
+
+Knows nothing of games, sockets or databases. The public API is re-exported here.
+"""
+
+from ._codec import DecodeError, Field
+from ._endpoint import TLSUsageError
+from .alerts import Alert, AlertDescription, AlertLevel, describe_alert
+from .client import ClientConfig, ClientState, TLSClient
+from .events import (
+    AlertReceived,
+    AlertSent,
+    ApplicationDataReceived,
+    ChangeCipherSpecReceived,
+    ChangeCipherSpecSent,
+    CheckPassed,
+    ConnectionClosed,
+    Event,
+    HandshakeCompleted,
+    HandshakeMessageReceived,
+    HandshakeMessageSent,
+    SecretDerived,
+)
+from .server import ServerConfig, ServerState, TLSServer
+from .suites import CIPHER_SUITES, CipherSuite, KeyExchange, NamedGroup, suite_by_name
+
+__all__ = [
+    "CIPHER_SUITES",
+    "Alert",
+    "AlertDescription",
+    "AlertLevel",
+    "AlertReceived",
+    "AlertSent",
+    "ApplicationDataReceived",
+    "ChangeCipherSpecReceived",
+    "ChangeCipherSpecSent",
+    "CheckPassed",
+    "CipherSuite",
+    "ClientConfig",
+    "ClientState",
+    "ConnectionClosed",
+    "DecodeError",
+    "Event",
+    "Field",
+    "HandshakeCompleted",
+    "HandshakeMessageReceived",
+    "HandshakeMessageSent",
+    "KeyExchange",
+    "NamedGroup",
+    "SecretDerived",
+    "ServerConfig",
+    "ServerState",
+    "TLSClient",
+    "TLSServer",
+    "TLSUsageError",
+    "describe_alert",
+    "suite_by_name",
+]

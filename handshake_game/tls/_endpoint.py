@@ -1,0 +1,317 @@
+"""What the TLS 1.2 client and server share: records, handshake framing, alerts.
+
+Rules (in the spirit of h11):
+
+* An endpoint takes bytes with ``receive_data`` and gives back bytes with
+  ``data_to_send`` and events with ``events_received``; it never does I/O.
+* Each role's handshake is a transition table ``{(state, handshake type):
+  handler}``. A message missing from the table is ``unexpected_message``.
+* Any :class:`Alert` raised while processing input — a decode failure, a failed
+  check — is turned into a fatal alert record here, in one place; the endpoint
+  then moves to ``ERROR`` and ignores further input. No other exception type
+  escapes from ``receive_data``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from .alerts import (
+    Alert,
+    AlertDecodeError,
+    AlertDescription,
+    AlertInternalError,
+    AlertLevel,
+    AlertUnexpectedMessage,
+)
+from .events import (
+    AlertReceived,
+    AlertSent,
+    ApplicationDataReceived,
+    ChangeCipherSpecReceived,
+    ChangeCipherSpecSent,
+    ConnectionClosed,
+    Event,
+    HandshakeMessageReceived,
+    HandshakeMessageSent,
+    SecretDerived,
+)
+from .keyexchange import Rng
+from .keyschedule import (
+    KeyBlock,
+    Transcript,
+    extended_master_secret,
+    key_block,
+    master_secret,
+    verify_data,
+)
+from .messages import (
+    HANDSHAKE_HEADER_LENGTH,
+    AlertMessage,
+    ChangeCipherSpec,
+    HandshakeMessage,
+    HandshakeType,
+    decode_handshake,
+    encode_handshake,
+)
+from .record import ContentType, Record, RecordLayer, RecordProtection
+from .suites import CipherSuite, KeyExchange
+
+Clock = Callable[[], datetime.datetime]
+
+MAX_HANDSHAKE_MESSAGE = 1 << 16  # generous for certificate chains; more is refused
+
+
+class TLSUsageError(Exception):
+    """The caller asked the endpoint for something its state does not allow."""
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Endpoint:
+    """Shared machinery; subclasses define the states and the transition table."""
+
+    is_client: bool = False
+
+    def __init__(self, rng: Rng, now: Clock) -> None:
+        self._rng = rng
+        self._now = now
+        self._records = RecordLayer()
+        self._handshake_buffer = bytearray()
+        self._outgoing = bytearray()
+        self._events: list[Event] = []
+        self.transcript = Transcript()
+        self.suite: CipherSuite | None = None
+        self.client_random = b""
+        self.server_random = b""
+        self.pre_master_secret = b""
+        self.master_secret = b""
+        self.use_extended_master_secret = False
+        self.keys: KeyBlock | None = None
+        self.closed = False
+        self.failed: Alert | None = None
+        self.peer_alert: AlertMessage | None = None
+
+    # -- overridden by the roles ---------------------------------------------------
+    state: Any
+    _transitions: dict[tuple[Any, HandshakeType], Callable[[Any, Any, bytes], None]]
+
+    def _expecting_change_cipher_spec(self) -> bool:
+        raise NotImplementedError
+
+    def _on_change_cipher_spec(self) -> None:
+        raise NotImplementedError
+
+    def _set_error(self) -> None:
+        raise NotImplementedError
+
+    def _is_connected(self) -> bool:
+        raise NotImplementedError
+
+    def _on_post_handshake(self, msg_type: int) -> bool:
+        """Handles a renegotiation attempt once connected; True if consumed."""
+        return False
+
+    # -- public API ----------------------------------------------------------------
+    def receive_data(self, data: bytes) -> None:
+        if self.failed is not None or self.closed:
+            return
+        try:
+            self._records.feed(data)
+            while not self.closed and self.failed is None:
+                record = self._records.next_record()
+                if record is None:
+                    break
+                self._handle_record(record)
+        except Alert as alert:
+            self._fail(alert)
+
+    def data_to_send(self) -> bytes:
+        data = bytes(self._outgoing)
+        self._outgoing.clear()
+        return data
+
+    def events_received(self) -> list[Event]:
+        events = self._events
+        self._events = []
+        return events
+
+    def send_application_data(self, data: bytes) -> None:
+        if not self._is_connected() or self.closed:
+            raise TLSUsageError("application data can only be sent once the handshake is done")
+        self._write_records(ContentType.application_data, data)
+
+    def close(self) -> None:
+        """Sends close_notify (RFC 5246 §7.2.1); the connection is then done."""
+        if self.closed or self.failed is not None:
+            return
+        self._write_records(ContentType.alert,
+                            AlertMessage(AlertLevel.WARNING, AlertDescription.close_notify)
+                            .encode())
+        self.closed = True
+
+    def keylog_lines(self) -> list[str]:
+        """NSS SSLKEYLOGFILE lines for this connection (empty before the keys exist)."""
+        if not self.master_secret:
+            return []
+        return [f"CLIENT_RANDOM {self.client_random.hex()} {self.master_secret.hex()}"]
+
+    # -- records ---------------------------------------------------------------------
+    def _write_records(self, content_type: ContentType, data: bytes) -> None:
+        for record in self._records.encode(content_type, data):
+            self._outgoing += record
+
+    def _handle_record(self, record: Record) -> None:
+        if record.content_type == ContentType.handshake:
+            self._handshake_buffer += record.fragment
+            self._drain_handshake_messages()
+        elif record.content_type == ContentType.change_cipher_spec:
+            ChangeCipherSpec.decode(record.fragment)
+            if self._handshake_buffer:
+                raise AlertUnexpectedMessage("ChangeCipherSpec in the middle of a handshake message")
+            if not self._expecting_change_cipher_spec():
+                raise AlertUnexpectedMessage(f"ChangeCipherSpec is not expected in {self.state.name}")
+            self._events.append(ChangeCipherSpecReceived())
+            self._on_change_cipher_spec()
+        elif record.content_type == ContentType.alert:
+            self._handle_alert(AlertMessage.decode(record.fragment))
+        else:
+            if not self._is_connected():
+                raise AlertUnexpectedMessage("application data before the handshake completed")
+            self._events.append(ApplicationDataReceived(record.fragment))
+
+    def _handle_alert(self, alert: AlertMessage) -> None:
+        self._events.append(AlertReceived(alert.level, alert.description))
+        if alert.description == AlertDescription.close_notify:
+            if not self.closed:
+                self.close()
+            self._events.append(ConnectionClosed(by_peer=True))
+            self.closed = True
+        elif alert.level == AlertLevel.FATAL:
+            # The peer gave up; we send nothing back (RFC 5246 §7.2.2).
+            self.peer_alert = alert
+            self.failed = Alert(f"peer sent fatal alert {alert.description}")
+            self._set_error()
+        # Other warnings (no_renegotiation, user_canceled) change nothing.
+
+    def _drain_handshake_messages(self) -> None:
+        buf = self._handshake_buffer
+        while len(buf) >= HANDSHAKE_HEADER_LENGTH:
+            length = int.from_bytes(buf[1:4], "big")
+            if length > MAX_HANDSHAKE_MESSAGE:
+                raise AlertDecodeError(f"handshake message of {length} bytes is too large")
+            if len(buf) < HANDSHAKE_HEADER_LENGTH + length:
+                return
+            raw = bytes(buf[: HANDSHAKE_HEADER_LENGTH + length])
+            del buf[: HANDSHAKE_HEADER_LENGTH + length]
+            self._handle_handshake_message(raw)
+            if self.failed is not None or self.closed:
+                return
+
+    def _handle_handshake_message(self, raw: bytes) -> None:
+        msg_type = raw[0]
+        if self._is_connected() and self._on_post_handshake(msg_type):
+            return
+        try:
+            known_type = HandshakeType(msg_type)
+        except ValueError:
+            raise AlertUnexpectedMessage(f"unknown handshake message type {msg_type}") from None
+        handler = self._transitions.get((self.state, known_type))
+        if handler is None:
+            raise AlertUnexpectedMessage(
+                f"{known_type.name} is not expected in state {self.state.name}")
+        kx = self.suite.key_exchange if self.suite is not None else None
+        message = decode_handshake(raw, kx)
+        self._events.append(HandshakeMessageReceived(message, raw))
+        handler(self, message, raw)
+
+    def _send_handshake(self, message: HandshakeMessage) -> bytes:
+        raw = encode_handshake(message)
+        self.transcript.add(raw)
+        self._write_records(ContentType.handshake, raw)
+        self._events.append(HandshakeMessageSent(message, raw))
+        return raw
+
+    def _send_change_cipher_spec(self) -> None:
+        self._write_records(ContentType.change_cipher_spec, ChangeCipherSpec().encode())
+        assert self.suite is not None and self.keys is not None
+        own = self.keys.client_write if self.is_client else self.keys.server_write
+        self._records.write_protection = RecordProtection(self.suite, own)
+        self._events.append(ChangeCipherSpecSent())
+
+    def _activate_read_keys(self) -> None:
+        assert self.suite is not None and self.keys is not None
+        peer = self.keys.server_write if self.is_client else self.keys.client_write
+        self._records.read_protection = RecordProtection(self.suite, peer)
+
+    def _fail(self, alert: Alert) -> None:
+        """The one place an alert becomes bytes on the wire."""
+        self.failed = alert
+        # The alert is best effort; the state change is not.
+        with contextlib.suppress(Exception):
+            self._write_records(ContentType.alert,
+                                AlertMessage(AlertLevel.FATAL, alert.description).encode())
+        self._events.append(AlertSent(AlertLevel.FATAL, alert.description, alert.reason))
+        self._set_error()
+
+    # -- key schedule ------------------------------------------------------------------
+    def _derive(self, name: str, value: bytes, explanation: str) -> None:
+        self._events.append(SecretDerived(name, value, explanation))
+
+    def _compute_keys(self) -> None:
+        """After ClientKeyExchange: master secret and key block (RFC 5246 §8.1, §6.3)."""
+        assert self.suite is not None
+        suite = self.suite
+        if self.use_extended_master_secret:
+            session_hash = self.transcript.digest(suite.hash)
+            self.master_secret = extended_master_secret(suite, self.pre_master_secret,
+                                                        session_hash)
+            self._derive("master_secret", self.master_secret,
+                         "PRF(pre_master_secret, \"extended master secret\", "
+                         "Hash(handshake so far)) — RFC 7627")
+        else:
+            self.master_secret = master_secret(suite, self.pre_master_secret,
+                                               self.client_random, self.server_random)
+            self._derive("master_secret", self.master_secret,
+                         "PRF(pre_master_secret, \"master secret\", "
+                         "client_random + server_random)")
+        self.keys = key_block(suite, self.master_secret, self.client_random,
+                              self.server_random)
+        self._derive("client_write_key", self.keys.client_write.key,
+                     "encrypts client→server records")
+        self._derive("server_write_key", self.keys.server_write.key,
+                     "encrypts server→client records")
+        self._derive("client_write_iv", self.keys.client_write.iv,
+                     "nonce salt for client→server records")
+        self._derive("server_write_iv", self.keys.server_write.iv,
+                     "nonce salt for server→client records")
+
+    def _verify_data(self, label: bytes) -> bytes:
+        assert self.suite is not None
+        return verify_data(self.suite, self.master_secret, label,
+                           self.transcript.digest(self.suite.hash))
+
+    def _check_finished(self, label: bytes, received: bytes, who: str) -> None:
+        expected = self._verify_data(label)
+        if len(received) != len(expected):
+            raise AlertDecodeError(f"{who} Finished has {len(received)} bytes, not 12")
+        if not hmac.compare_digest(expected, received):
+            from .alerts import AlertDecryptError
+
+            raise AlertDecryptError(
+                f"{who} Finished does not verify: the two sides saw different handshake "
+                "messages or hold different master secrets")
+
+    @staticmethod
+    def _uses_ecdhe(suite: CipherSuite) -> bool:
+        return suite.key_exchange is KeyExchange.ECDHE
+
+
+def internal_error(reason: str) -> Alert:
+    return AlertInternalError(reason)

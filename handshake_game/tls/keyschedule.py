@@ -1,0 +1,110 @@
+"""The TLS 1.2 key schedule: PRF, master secret, key block, verify_data.
+
+RFC 5246 §5 (the PRF — the one small function we write ourselves, on top of
+HMAC from ``cryptography``), §6.3 (key block), §7.4.9 (Finished), §8.1 (master
+secret); RFC 7627 §4 (extended master secret).
+"""
+
+from __future__ import annotations
+
+import hmac as _hmac
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+
+from .suites import CipherSuite
+
+MASTER_SECRET_LENGTH = 48
+VERIFY_DATA_LENGTH = 12
+
+
+def p_hash(algorithm: hashes.HashAlgorithm, secret: bytes, seed: bytes, length: int) -> bytes:
+    """RFC 5246 §5: P_hash(secret, seed) = HMAC(secret, A(1) + seed) + HMAC(secret, A(2) + seed) …"""
+    # The stdlib HMAC over OpenSSL digests is several times faster than building a
+    # cryptography HMAC object per block, and the output is identical.
+    name = algorithm.name
+    out = bytearray()
+    a = seed
+    while len(out) < length:
+        a = _hmac.digest(secret, a, name)
+        out += _hmac.digest(secret, a + seed, name)
+    return bytes(out[:length])
+
+
+def prf(algorithm: hashes.HashAlgorithm, secret: bytes, label: bytes, seed: bytes,
+        length: int) -> bytes:
+    """RFC 5246 §5: PRF(secret, label, seed) = P_<hash>(secret, label + seed)."""
+    return p_hash(algorithm, secret, label + seed, length)
+
+
+def master_secret(suite: CipherSuite, pre_master_secret: bytes, client_random: bytes,
+                  server_random: bytes) -> bytes:
+    """RFC 5246 §8.1."""
+    return prf(suite.hash, pre_master_secret, b"master secret",
+               client_random + server_random, MASTER_SECRET_LENGTH)
+
+
+def extended_master_secret(suite: CipherSuite, pre_master_secret: bytes,
+                           session_hash: bytes) -> bytes:
+    """RFC 7627 §4: binds the master secret to the whole handshake transcript."""
+    return prf(suite.hash, pre_master_secret, b"extended master secret", session_hash,
+               MASTER_SECRET_LENGTH)
+
+
+@dataclass(frozen=True)
+class TrafficKeys:
+    """One direction's AEAD key and IV (salt for GCM, full IV for ChaCha20)."""
+
+    key: bytes
+    iv: bytes
+
+
+@dataclass(frozen=True)
+class KeyBlock:
+    client_write: TrafficKeys
+    server_write: TrafficKeys
+
+
+def key_block(suite: CipherSuite, master: bytes, client_random: bytes,
+              server_random: bytes) -> KeyBlock:
+    """RFC 5246 §6.3: note the seed order is server_random + client_random here.
+
+    AEAD suites have no MAC keys (RFC 5246 §6.2.3.3), so the block is
+    client_write_key, server_write_key, client_write_IV, server_write_IV.
+    """
+    k, iv = suite.key_length, suite.fixed_iv_length
+    block = prf(suite.hash, master, b"key expansion", server_random + client_random,
+                2 * k + 2 * iv)
+    return KeyBlock(
+        client_write=TrafficKeys(block[0:k], block[2 * k : 2 * k + iv]),
+        server_write=TrafficKeys(block[k : 2 * k], block[2 * k + iv : 2 * k + 2 * iv]),
+    )
+
+
+def verify_data(suite: CipherSuite, master: bytes, finished_label: bytes,
+                handshake_hash: bytes) -> bytes:
+    """RFC 5246 §7.4.9: PRF(master_secret, finished_label, Hash(handshake_messages))[0..11]."""
+    return prf(suite.hash, master, finished_label, handshake_hash, VERIFY_DATA_LENGTH)
+
+
+CLIENT_FINISHED_LABEL = b"client finished"
+SERVER_FINISHED_LABEL = b"server finished"
+
+
+class Transcript:
+    """The running hash of every handshake message (RFC 5246 §7.4.9)."""
+
+    def __init__(self) -> None:
+        self._messages: list[bytes] = []
+
+    def add(self, message: bytes) -> None:
+        self._messages.append(message)
+
+    def digest(self, algorithm: hashes.HashAlgorithm) -> bytes:
+        h = hashes.Hash(algorithm)
+        for message in self._messages:
+            h.update(message)
+        return h.finalize()
+
+    def __len__(self) -> int:
+        return len(self._messages)

@@ -1,0 +1,727 @@
+"""TLS 1.2 handshake messages: byte-exact encode, decode, and dissection.
+
+Each message is a frozen dataclass with ``body()`` (its encoding, RFC 5246 §7.4)
+and ``pull(reader)`` (its decoding). The same ``pull`` code run with a dissecting
+:class:`Reader` yields the field tree the byte inspector shows, so what a
+student sees explained is exactly what was parsed.
+
+Extensions are kept as raw ``(type, data)`` pairs so that re-encoding is always
+byte-exact; typed accessors read the ones the engine acts on.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ._codec import DecodeError, Field, Reader, Writer, encode_vector, short_hex
+from .alerts import AlertDescription, AlertLevel, describe_alert
+from .suites import (
+    CIPHER_SUITES,
+    KeyExchange,
+    group_name,
+    scheme_name,
+    suite_name,
+    version_name,
+)
+
+
+class HandshakeType(enum.IntEnum):
+    """RFC 5246 §7.4 (and RFC 8446 §4 for the shared code points)."""
+
+    hello_request = 0
+    client_hello = 1
+    server_hello = 2
+    new_session_ticket = 4
+    certificate = 11
+    server_key_exchange = 12
+    certificate_request = 13
+    server_hello_done = 14
+    certificate_verify = 15
+    client_key_exchange = 16
+    finished = 20
+
+
+class ExtensionType(enum.IntEnum):
+    server_name = 0
+    status_request = 5
+    supported_groups = 10
+    ec_point_formats = 11
+    signature_algorithms = 13
+    application_layer_protocol_negotiation = 16
+    signed_certificate_timestamp = 18
+    padding = 21
+    encrypt_then_mac = 22
+    extended_master_secret = 23
+    record_size_limit = 28
+    session_ticket = 35
+    supported_versions = 43
+    psk_key_exchange_modes = 45
+    post_handshake_auth = 49
+    key_share = 51
+    renegotiation_info = 0xFF01
+
+
+def extension_name(code: int) -> str:
+    try:
+        return ExtensionType(code).name
+    except ValueError:
+        return f"unknown_{code}"
+
+
+EXTENSION_EXPLANATIONS: dict[int, str] = {
+    ExtensionType.server_name: "SNI: the host name the client wants (RFC 6066 §3)",
+    ExtensionType.supported_groups: "elliptic curves the client can do (EC)DHE on (RFC 8422 §5.1.1)",
+    ExtensionType.ec_point_formats: "how EC points are encoded; uncompressed only (RFC 8422 §5.1.2)",
+    ExtensionType.signature_algorithms: "signature schemes the peer accepts (RFC 5246 §7.4.1.4.1)",
+    ExtensionType.extended_master_secret: "bind the master secret to the whole handshake (RFC 7627)",
+    ExtensionType.renegotiation_info: "secure renegotiation signal (RFC 5746)",
+    ExtensionType.session_ticket: "stateless session resumption (RFC 5077)",
+    ExtensionType.supported_versions: "TLS versions the client can speak (RFC 8446 §4.2.1)",
+    ExtensionType.key_share: "TLS 1.3 (EC)DHE public keys (RFC 8446 §4.2.8)",
+    ExtensionType.application_layer_protocol_negotiation: "ALPN: http/1.1, h2… (RFC 7301)",
+    ExtensionType.encrypt_then_mac: "MAC after encryption for CBC suites (RFC 7366)",
+    ExtensionType.status_request: "ask for an OCSP staple (RFC 6066 §8)",
+    ExtensionType.padding: "padding to dodge buggy middleboxes (RFC 7685)",
+    ExtensionType.psk_key_exchange_modes: "TLS 1.3 resumption modes (RFC 8446 §4.2.9)",
+    ExtensionType.post_handshake_auth: "TLS 1.3 client auth after the handshake",
+    ExtensionType.record_size_limit: "largest record the sender will accept (RFC 8449)",
+    ExtensionType.signed_certificate_timestamp: "certificate transparency (RFC 6962)",
+}
+
+
+@dataclass(frozen=True)
+class Extension:
+    type: int
+    data: bytes
+
+
+def _version(code: int) -> str:
+    return f"0x{code:04x} ({version_name(code)})"
+
+
+def _suite(code: int) -> str:
+    return f"0x{code:04x} ({suite_name(code)})"
+
+
+def _group(code: int) -> str:
+    return f"{code} ({group_name(code)})"
+
+
+def _scheme(code: int) -> str:
+    return f"0x{code:04x} ({scheme_name(code)})"
+
+
+def _extension(code: int) -> str:
+    return f"{code} ({extension_name(code)})"
+
+
+# -- extension builders (RFC 6066, RFC 8422, RFC 5246, RFC 7627, RFC 5746) --------
+
+
+def server_name_extension(host: str) -> Extension:
+    name = host.encode("idna")
+    entry = b"\x00" + encode_vector(2, name)  # name_type host_name(0)
+    return Extension(ExtensionType.server_name, encode_vector(2, entry))
+
+
+def supported_groups_extension(groups: tuple[int, ...]) -> Extension:
+    body = b"".join(g.to_bytes(2, "big") for g in groups)
+    return Extension(ExtensionType.supported_groups, encode_vector(2, body))
+
+
+def ec_point_formats_extension() -> Extension:
+    return Extension(ExtensionType.ec_point_formats, b"\x01\x00")  # [uncompressed]
+
+
+def signature_algorithms_extension(schemes: tuple[int, ...]) -> Extension:
+    body = b"".join(s.to_bytes(2, "big") for s in schemes)
+    return Extension(ExtensionType.signature_algorithms, encode_vector(2, body))
+
+
+def extended_master_secret_extension() -> Extension:
+    return Extension(ExtensionType.extended_master_secret, b"")
+
+
+def renegotiation_info_extension(renegotiated_connection: bytes = b"") -> Extension:
+    return Extension(ExtensionType.renegotiation_info, encode_vector(1, renegotiated_connection))
+
+
+# -- extension contents: decoded (and dissected) by type ---------------------------
+
+
+def _pull_u16_list(r: Reader, name: str, explain: str, describe: Callable[[int], str],
+                   minimum: int = 2) -> list[int]:
+    values = []
+    with r.bounded(2, name, explain, minimum=minimum):
+        while not r.eof():
+            values.append(r.uint16("entry", describe=describe))
+        r.annotate(", ".join(describe(v) for v in values))
+    return values
+
+
+def _pull_extension_contents(r: Reader, ext_type: int, in_client_hello: bool) -> None:
+    if ext_type == ExtensionType.server_name and in_client_hello:
+        with r.bounded(2, "server_name_list", minimum=1):
+            while not r.eof():
+                r.uint8("name_type", "0 = host_name")
+                name = r.vector(2, "host_name", "the DNS name the client asks for", minimum=1)
+                r.annotate(name.decode("ascii", "replace"))
+    elif ext_type == ExtensionType.supported_groups:
+        _pull_u16_list(r, "named_group_list", "curves in the client's preference order",
+                       group_name)
+    elif ext_type == ExtensionType.ec_point_formats:
+        r.vector(1, "ec_point_format_list", "0 = uncompressed", minimum=1)
+    elif ext_type == ExtensionType.signature_algorithms:
+        _pull_u16_list(r, "supported_signature_algorithms",
+                       "hash + signature pairs the peer will verify", scheme_name)
+    elif ext_type == ExtensionType.renegotiation_info:
+        r.vector(1, "renegotiated_connection", "empty on a first handshake (RFC 5746 §3.2)")
+    elif ext_type == ExtensionType.supported_versions and in_client_hello:
+        with r.bounded(1, "versions", minimum=2):
+            names = []
+            while not r.eof():
+                names.append(version_name(r.uint16("version", describe=_version)))
+            r.annotate(", ".join(names))
+    elif ext_type == ExtensionType.application_layer_protocol_negotiation:
+        with r.bounded(2, "protocol_name_list", minimum=2):
+            protocols = []
+            while not r.eof():
+                protocols.append(r.vector(1, "protocol_name", minimum=1).decode("ascii", "replace"))
+            r.annotate(", ".join(protocols))
+    elif not r.eof():
+        r.rest("extension_data", "contents not interpreted by this engine")
+
+
+def _pull_extensions(r: Reader, in_client_hello: bool) -> tuple[Extension, ...] | None:
+    """RFC 5246 §7.4.1.2: the extensions block is optional; absent means None."""
+    if r.eof():
+        return None
+    extensions: list[Extension] = []
+    seen: set[int] = set()
+    with r.bounded(2, "extensions", "optional capabilities the sender announces"):
+        while not r.eof():
+            with r.group("extension", "one extension: a type and its data"):
+                ext_type = r.uint16("extension_type", describe=_extension)
+                r.annotate(extension_name(ext_type))
+                if ext_type in seen:
+                    raise DecodeError(f"extension {extension_name(ext_type)} appears twice")
+                seen.add(ext_type)
+                with r.bounded(2, "extension_data",
+                               EXTENSION_EXPLANATIONS.get(ext_type, "")):
+                    start = r.position
+                    _pull_extension_contents(r, ext_type, in_client_hello)
+                    extensions.append(Extension(ext_type, r.raw_since(start)))
+    return tuple(extensions)
+
+
+def _push_extensions(w: Writer, extensions: tuple[Extension, ...] | None) -> None:
+    if extensions is None:
+        return
+    inner = Writer()
+    for ext in extensions:
+        inner.uint16(ext.type)
+        inner.vector(2, ext.data)
+    w.vector(2, inner.getvalue())
+
+
+def _find_extension(extensions: tuple[Extension, ...] | None, ext_type: int) -> bytes | None:
+    for ext in extensions or ():
+        if ext.type == ext_type:
+            return ext.data
+    return None
+
+
+def parse_u16_list(data: bytes) -> tuple[int, ...]:
+    r = Reader(data)
+    values = []
+    with r.bounded(2, "list", minimum=2):
+        while not r.eof():
+            values.append(r.uint16("entry"))
+    r.expect_end("list")
+    return tuple(values)
+
+
+def parse_server_name(data: bytes) -> str | None:
+    r = Reader(data)
+    host = None
+    with r.bounded(2, "server_name_list", minimum=1):
+        while not r.eof():
+            name_type = r.uint8("name_type")
+            name = r.vector(2, "host_name", minimum=1)
+            if name_type == 0 and host is None:
+                host = name.decode("ascii", "replace")
+    r.expect_end("server_name")
+    return host
+
+
+# -- messages -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientHello:
+    """RFC 5246 §7.4.1.2."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.client_hello
+
+    client_version: int
+    random: bytes
+    session_id: bytes
+    cipher_suites: tuple[int, ...]
+    compression_methods: bytes = b"\x00"
+    extensions: tuple[Extension, ...] | None = ()
+
+    def extension(self, ext_type: int) -> bytes | None:
+        return _find_extension(self.extensions, ext_type)
+
+    def body(self) -> bytes:
+        w = Writer()
+        w.uint16(self.client_version)
+        w.raw(self.random)
+        w.vector(1, self.session_id)
+        w.vector(2, b"".join(c.to_bytes(2, "big") for c in self.cipher_suites))
+        w.vector(1, self.compression_methods)
+        _push_extensions(w, self.extensions)
+        return w.getvalue()
+
+    @classmethod
+    def pull(cls, r: Reader) -> ClientHello:
+        version = r.uint16("client_version", "highest TLS version the client supports",
+                           describe=_version)
+        random = r.fixed(32, "random",
+                         "client_random: 32 fresh bytes; both sides mix them into every key")
+        session_id = r.vector(1, "session_id", "non-empty to ask to resume a session",
+                              maximum=32)
+        suites = []
+        with r.bounded(2, "cipher_suites", "suites the client offers, most preferred first",
+                       minimum=2):
+            while not r.eof():
+                code = r.uint16("cipher_suite", describe=_suite)
+                suites.append(code)
+            r.annotate(f"{len(suites)} suites: " + ", ".join(suite_name(c) for c in suites))
+        compression = r.vector(1, "compression_methods", "always [null] today", minimum=1)
+        extensions = _pull_extensions(r, in_client_hello=True)
+        r.expect_end("ClientHello")
+        return cls(version, random, session_id, tuple(suites), compression, extensions)
+
+
+@dataclass(frozen=True)
+class ServerHello:
+    """RFC 5246 §7.4.1.3."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.server_hello
+
+    server_version: int
+    random: bytes
+    session_id: bytes
+    cipher_suite: int
+    compression_method: int = 0
+    extensions: tuple[Extension, ...] | None = ()
+
+    def extension(self, ext_type: int) -> bytes | None:
+        return _find_extension(self.extensions, ext_type)
+
+    def body(self) -> bytes:
+        w = Writer()
+        w.uint16(self.server_version)
+        w.raw(self.random)
+        w.vector(1, self.session_id)
+        w.uint16(self.cipher_suite)
+        w.uint8(self.compression_method)
+        _push_extensions(w, self.extensions)
+        return w.getvalue()
+
+    @classmethod
+    def pull(cls, r: Reader) -> ServerHello:
+        version = r.uint16("server_version", "the version the server chose",
+                           describe=_version)
+        random = r.fixed(32, "random",
+                         "server_random: 32 fresh bytes from the server; stops replays")
+        session_id = r.vector(1, "session_id", "the server's name for this session",
+                              maximum=32)
+        suite = r.uint16("cipher_suite", "the one suite the server picked from the offer",
+                         describe=_suite)
+        compression = r.uint8("compression_method", "0 = null")
+        extensions = _pull_extensions(r, in_client_hello=False)
+        r.expect_end("ServerHello")
+        return cls(version, random, session_id, suite, compression, extensions)
+
+
+def _describe_certificate(der: bytes) -> str:
+    try:
+        from cryptography import x509
+
+        cert = x509.load_der_x509_certificate(der)
+        return f"subject {cert.subject.rfc4514_string()}; issuer {cert.issuer.rfc4514_string()}"
+    except Exception:  # any parse failure: the byte inspector shows it as unparseable
+        return f"{len(der)} bytes (not a parseable X.509 certificate)"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """RFC 5246 §7.4.2: the sender's chain, leaf first, as DER."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.certificate
+
+    certificate_list: tuple[bytes, ...]
+
+    def body(self) -> bytes:
+        inner = b"".join(encode_vector(3, cert) for cert in self.certificate_list)
+        return encode_vector(3, inner)
+
+    @classmethod
+    def pull(cls, r: Reader) -> Certificate:
+        certs = []
+        with r.bounded(3, "certificate_list", "the chain, the sender's own certificate first"):
+            while not r.eof():
+                der = r.vector(3, "ASN.1Cert", "one DER-encoded X.509 certificate", minimum=1)
+                certs.append(der)
+        r.expect_end("Certificate")
+        return cls(tuple(certs))
+
+    def describe(self) -> list[str]:
+        return [_describe_certificate(der) for der in self.certificate_list]
+
+
+@dataclass(frozen=True)
+class ServerKeyExchange:
+    """RFC 8422 §5.4: the server's ephemeral ECDH share, signed over both randoms."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.server_key_exchange
+
+    named_curve: int
+    public: bytes
+    signature_scheme: int
+    signature: bytes
+    curve_type: int = 3  # named_curve
+
+    def params(self) -> bytes:
+        """ServerECDHParams, the bytes the signature covers after the randoms."""
+        return bytes([self.curve_type]) + self.named_curve.to_bytes(2, "big") + encode_vector(
+            1, self.public
+        )
+
+    def body(self) -> bytes:
+        return (self.params() + self.signature_scheme.to_bytes(2, "big")
+                + encode_vector(2, self.signature))
+
+    @classmethod
+    def pull(cls, r: Reader) -> ServerKeyExchange:
+        with r.group("params", "ServerECDHParams: the curve and the server's public share"):
+            curve_type = r.uint8("curve_type", "3 = named_curve")
+            if curve_type != 3:
+                raise DecodeError(f"curve_type {curve_type} is not named_curve")
+            curve = r.uint16("named_curve", "the curve for this key exchange",
+                             describe=_group)
+            public = r.vector(1, "public", "the server's ephemeral public key", minimum=1)
+        scheme = r.uint16("signature_algorithm", "how the params were signed",
+                          describe=_scheme)
+        signature = r.vector(2, "signature",
+                             "signature by the certificate key over client_random + "
+                             "server_random + params")
+        r.expect_end("ServerKeyExchange")
+        return cls(curve, public, scheme, signature, curve_type)
+
+
+@dataclass(frozen=True)
+class CertificateRequest:
+    """RFC 5246 §7.4.4: the server asks the client for its certificate."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.certificate_request
+
+    certificate_types: bytes
+    signature_schemes: tuple[int, ...]
+    certificate_authorities: tuple[bytes, ...] = ()
+
+    def body(self) -> bytes:
+        w = Writer()
+        w.vector(1, self.certificate_types)
+        w.vector(2, b"".join(s.to_bytes(2, "big") for s in self.signature_schemes))
+        w.vector(2, b"".join(encode_vector(2, dn) for dn in self.certificate_authorities))
+        return w.getvalue()
+
+    @classmethod
+    def pull(cls, r: Reader) -> CertificateRequest:
+        types = r.vector(1, "certificate_types", "1 = rsa_sign, 64 = ecdsa_sign", minimum=1)
+        schemes = _pull_u16_list(r, "supported_signature_algorithms",
+                                 "schemes the server accepts in CertificateVerify", scheme_name)
+        cas = []
+        with r.bounded(2, "certificate_authorities", "CAs whose certificates are welcome"):
+            while not r.eof():
+                cas.append(r.vector(2, "DistinguishedName", minimum=1))
+        r.expect_end("CertificateRequest")
+        return cls(types, tuple(schemes), tuple(cas))
+
+
+@dataclass(frozen=True)
+class ServerHelloDone:
+    """RFC 5246 §7.4.5: the server's first flight is complete."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.server_hello_done
+
+    def body(self) -> bytes:
+        return b""
+
+    @classmethod
+    def pull(cls, r: Reader) -> ServerHelloDone:
+        r.expect_end("ServerHelloDone")
+        return cls()
+
+
+@dataclass(frozen=True)
+class HelloRequest:
+    """RFC 5246 §7.4.1.1: the server invites renegotiation (we always refuse)."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.hello_request
+
+    def body(self) -> bytes:
+        return b""
+
+    @classmethod
+    def pull(cls, r: Reader) -> HelloRequest:
+        r.expect_end("HelloRequest")
+        return cls()
+
+
+@dataclass(frozen=True)
+class ClientKeyExchange:
+    """RFC 5246 §7.4.7: RSA-encrypted premaster, or (RFC 8422 §5.7) the ECDH share."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.client_key_exchange
+
+    key_exchange: KeyExchange
+    exchange_keys: bytes
+
+    def body(self) -> bytes:
+        if self.key_exchange is KeyExchange.RSA:
+            return encode_vector(2, self.exchange_keys)
+        return encode_vector(1, self.exchange_keys)
+
+    @classmethod
+    def pull_with(cls, r: Reader, key_exchange: KeyExchange) -> ClientKeyExchange:
+        if key_exchange is KeyExchange.RSA:
+            value = r.vector(2, "EncryptedPreMasterSecret",
+                             "the 48-byte premaster, RSA-encrypted to the server "
+                             "certificate's public key", minimum=1)
+        else:
+            value = r.vector(1, "ecdh_Yc", "the client's ephemeral ECDH public key", minimum=1)
+        r.expect_end("ClientKeyExchange")
+        return cls(key_exchange, value)
+
+
+@dataclass(frozen=True)
+class CertificateVerify:
+    """RFC 5246 §7.4.8: the client signs the transcript with its certificate key."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.certificate_verify
+
+    signature_scheme: int
+    signature: bytes
+
+    def body(self) -> bytes:
+        return self.signature_scheme.to_bytes(2, "big") + encode_vector(2, self.signature)
+
+    @classmethod
+    def pull(cls, r: Reader) -> CertificateVerify:
+        scheme = r.uint16("signature_algorithm", "the scheme used to sign", describe=_scheme)
+        signature = r.vector(2, "signature", "signature over every handshake message so far")
+        r.expect_end("CertificateVerify")
+        return cls(scheme, signature)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """RFC 5246 §7.4.9: PRF(master_secret, label, Hash(transcript))[0..11]."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.finished
+
+    verify_data: bytes
+
+    def body(self) -> bytes:
+        return self.verify_data
+
+    @classmethod
+    def pull(cls, r: Reader) -> Finished:
+        value = r.rest("verify_data",
+                       "proves the sender saw the same handshake and holds the same "
+                       "master secret")
+        if not value:
+            raise DecodeError("empty Finished")
+        return cls(value)
+
+
+HandshakeMessage = (
+    ClientHello | ServerHello | Certificate | ServerKeyExchange | CertificateRequest
+    | ServerHelloDone | HelloRequest | ClientKeyExchange | CertificateVerify | Finished
+)
+
+_PULLERS: dict[int, Callable[[Reader], HandshakeMessage]] = {
+    HandshakeType.hello_request: HelloRequest.pull,
+    HandshakeType.client_hello: ClientHello.pull,
+    HandshakeType.server_hello: ServerHello.pull,
+    HandshakeType.certificate: Certificate.pull,
+    HandshakeType.server_key_exchange: ServerKeyExchange.pull,
+    HandshakeType.certificate_request: CertificateRequest.pull,
+    HandshakeType.server_hello_done: ServerHelloDone.pull,
+    HandshakeType.certificate_verify: CertificateVerify.pull,
+    HandshakeType.finished: Finished.pull,
+}
+
+HANDSHAKE_HEADER_LENGTH = 4
+
+MESSAGE_EXPLANATIONS: dict[int, str] = {
+    HandshakeType.hello_request: "the server asks the client to start a new handshake",
+    HandshakeType.client_hello: "the client opens: its random, the suites and extensions it offers",
+    HandshakeType.server_hello: "the server answers: its random and the suite it chose",
+    HandshakeType.certificate: "a certificate chain that binds a name to a public key",
+    HandshakeType.server_key_exchange: "the server's ephemeral (EC)DH share, signed with its "
+    "certificate key",
+    HandshakeType.certificate_request: "the server asks the client to authenticate too",
+    HandshakeType.server_hello_done: "the server has sent its whole first flight",
+    HandshakeType.client_key_exchange: "the client's contribution to the premaster secret",
+    HandshakeType.certificate_verify: "a signature over the transcript with the client's key",
+    HandshakeType.finished: "a MAC over the whole handshake under the new keys",
+}
+
+
+def handshake_name(code: int) -> str:
+    try:
+        return HandshakeType(code).name
+    except ValueError:
+        return f"unknown_{code}"
+
+
+def encode_handshake(message: HandshakeMessage) -> bytes:
+    """msg_type(1) + length(3) + body: RFC 5246 §7.4."""
+    body = message.body()
+    return bytes([message.handshake_type]) + len(body).to_bytes(3, "big") + body
+
+
+def _pull_handshake(r: Reader, key_exchange: KeyExchange | None) -> HandshakeMessage:
+    msg_type = r.uint8("msg_type", "which handshake message follows",
+                       describe=lambda n: f"{n} ({handshake_name(n)})")
+    with r.bounded(3, "body", MESSAGE_EXPLANATIONS.get(msg_type, "")):
+        if msg_type == HandshakeType.client_key_exchange:
+            if key_exchange is None:
+                raise DecodeError("ClientKeyExchange needs the negotiated key exchange")
+            return ClientKeyExchange.pull_with(r, key_exchange)
+        puller = _PULLERS.get(msg_type)
+        if puller is None:
+            raise DecodeError(f"unknown handshake message type {msg_type}")
+        return puller(r)
+
+
+def decode_handshake(raw: bytes, key_exchange: KeyExchange | None = None) -> HandshakeMessage:
+    """Decodes one whole handshake message (header included); DecodeError otherwise."""
+    r = Reader(raw)
+    message = _pull_handshake(r, key_exchange)
+    r.expect_end("handshake message")
+    return message
+
+
+def dissect_handshake(raw: bytes, key_exchange: KeyExchange | None = None,
+                      base_offset: int = 0) -> Field:
+    """The field tree of one handshake message, offsets relative to ``base_offset``."""
+    r = Reader(raw, dissect=True, base_offset=base_offset)
+    name = handshake_name(raw[0]) if raw else "handshake"
+    with r.group(name, MESSAGE_EXPLANATIONS.get(raw[0] if raw else -1, "")):
+        _pull_handshake(r, key_exchange)
+    return r.fields()[0]
+
+
+# -- non-handshake content types ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeCipherSpec:
+    """RFC 5246 §7.1: from the next record on, this direction is encrypted."""
+
+    def encode(self) -> bytes:
+        return b"\x01"
+
+    @classmethod
+    def decode(cls, data: bytes) -> ChangeCipherSpec:
+        if data != b"\x01":
+            raise DecodeError("ChangeCipherSpec must be the single byte 0x01")
+        return cls()
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """RFC 5246 §7.2."""
+
+    level: int
+    description: int
+
+    def encode(self) -> bytes:
+        return bytes([self.level, self.description])
+
+    @classmethod
+    def decode(cls, data: bytes) -> AlertMessage:
+        if len(data) != 2:
+            raise DecodeError(f"alert of {len(data)} bytes; must be 2")
+        return cls(data[0], data[1])
+
+    def dissect(self, base_offset: int = 0) -> Field:
+        level = "warning" if self.level == AlertLevel.WARNING else "fatal"
+        return Field("Alert", base_offset, 2, describe_alert(self.description),
+                     "the sender reports a problem or closes the connection", (
+                         Field("level", base_offset, 1, f"{self.level} ({level})"),
+                         Field("description", base_offset + 1, 1,
+                               describe_alert(self.description)),
+                     ))
+
+
+def alert_for(description: AlertDescription, fatal: bool = True) -> AlertMessage:
+    return AlertMessage(AlertLevel.FATAL if fatal else AlertLevel.WARNING, description)
+
+
+def summarize(message: HandshakeMessage) -> str:
+    """A one-line summary of a message's key fields, for traces and ladders."""
+    if isinstance(message, ClientHello):
+        return (f"ClientHello {version_name(message.client_version)}, "
+                f"client_random={message.random.hex()[:16]}…, "
+                f"{len(message.cipher_suites)} suites")
+    if isinstance(message, ServerHello):
+        return (f"ServerHello {version_name(message.server_version)}, "
+                f"{suite_name(message.cipher_suite)}, "
+                f"server_random={message.random.hex()[:16]}…")
+    if isinstance(message, Certificate):
+        return f"Certificate chain of {len(message.certificate_list)}"
+    if isinstance(message, ServerKeyExchange):
+        return (f"ServerKeyExchange {group_name(message.named_curve)} "
+                f"public={short_hex(message.public, 8)} signed {scheme_name(message.signature_scheme)}")
+    if isinstance(message, ClientKeyExchange):
+        what = "encrypted premaster" if message.key_exchange is KeyExchange.RSA else "ECDH public"
+        return f"ClientKeyExchange {what} ({len(message.exchange_keys)} bytes)"
+    if isinstance(message, Finished):
+        return f"Finished verify_data={message.verify_data.hex()}"
+    if isinstance(message, CertificateVerify):
+        return f"CertificateVerify {scheme_name(message.signature_scheme)}"
+    return type(message).__name__
+
+
+__all__ = [
+    "CIPHER_SUITES",
+    "AlertMessage",
+    "Certificate",
+    "CertificateRequest",
+    "CertificateVerify",
+    "ChangeCipherSpec",
+    "ClientHello",
+    "ClientKeyExchange",
+    "Extension",
+    "ExtensionType",
+    "Finished",
+    "HandshakeMessage",
+    "HandshakeType",
+    "HelloRequest",
+    "ServerHello",
+    "ServerHelloDone",
+    "ServerKeyExchange",
+    "decode_handshake",
+    "dissect_handshake",
+    "encode_handshake",
+]
