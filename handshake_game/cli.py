@@ -1,7 +1,90 @@
-"""`handshake-game` command line (placeholder until the tools land)."""
+"""The `handshake-game` command line: one place that maps errors to exit codes.
+
+    handshake-game connect HOST:PORT   a TLS client that prints each step
+    handshake-game listen              a TLS server that prints each step
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
+
+from . import __version__
+from .tls.suites import SUITES_BY_NAME
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="handshake-game",
+        description="Handshake: a multiplayer teaching game for the TLS handshake, and the real "
+                    "TLS tools it is built on.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    suites_help = "cipher suite by IANA (or OpenSSL) name; repeat to offer several. Known: " + \
+        ", ".join(SUITES_BY_NAME)
+
+    connect = sub.add_parser(
+        "connect", help="connect to a TLS server and print an annotated handshake trace",
+        description="A real TLS 1.2 client driven by the game's engine: prints each handshake "
+                    "message, the checks, the derived secrets, then sends a request and prints "
+                    "the decrypted response.")
+    connect.add_argument("target", metavar="HOST:PORT")
+    connect.add_argument("--servername", metavar="NAME",
+                         help="name sent in SNI and checked against the certificate (default: HOST)")
+    trust = connect.add_mutually_exclusive_group()
+    trust.add_argument("--cafile", metavar="PEM", help="trust only the CA certificates in this file")
+    trust.add_argument("-k", "--insecure", action="store_true",
+                       help="do not check the server's certificate")
+    connect.add_argument("--tls", choices=["1.2"], default="1.2", help="protocol version")
+    connect.add_argument("--cipher", action="append", metavar="NAME", help=suites_help)
+    connect.add_argument("--group", choices=["x25519", "secp256r1"], help="the only ECDHE group to offer")
+    connect.add_argument("--request", metavar="TEXT",
+                         help="bytes to send after the handshake (\\r\\n escapes allowed; "
+                              "default: HTTP/1.1 GET / with Connection: close)")
+    connect.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
+    connect.add_argument("-q", "--quiet", action="store_true", help="print only the response")
+    connect.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+
+    listen = sub.add_parser(
+        "listen", help="run a TLS server that prints an annotated trace per connection",
+        description="A real TLS 1.2 server driven by the game's engine. Without --cert it makes a "
+                    "demo CA and a certificate for --hostname, and writes the CA to --ca-out.")
+    listen.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    listen.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks one)")
+    listen.add_argument("--hostname", default="localhost",
+                        help="name for the demo certificate (default localhost)")
+    listen.add_argument("--cert", metavar="PEM", help="certificate chain, leaf first")
+    listen.add_argument("--key", metavar="PEM", help="private key of the leaf certificate")
+    listen.add_argument("--ca-out", metavar="FILE",
+                        help="where to write the demo CA certificate (default handshake-ca.pem)")
+    listen.add_argument("--cipher", action="append", metavar="NAME", help=suites_help)
+    listen.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
+    listen.add_argument("-q", "--quiet", action="store_true", help="print no traces")
+    listen.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="idle time before a connection is dropped")
+    listen.add_argument("--max-connections", type=int, metavar="N",
+                        help="exit after serving N connections")
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    return 0
+    args = _parser().parse_args(argv)
+    if args.command == "connect":
+        from .tools.connect import ConnectOptions, run_connect
+
+        return run_connect(ConnectOptions(
+            target=args.target, servername=args.servername, cafile=args.cafile,
+            insecure=args.insecure, tls=args.tls, ciphers=args.cipher, group=args.group,
+            request=args.request, keylog=args.keylog, quiet=args.quiet, timeout=args.timeout))
+    if args.command == "listen":
+        from .tools.listen import ListenOptions, run_listen
+
+        return run_listen(ListenOptions(
+            host=args.host, port=args.port, hostname=args.hostname, cert=args.cert, key=args.key,
+            ca_out=args.ca_out, ciphers=args.cipher, keylog=args.keylog, quiet=args.quiet,
+            timeout=args.timeout, max_connections=args.max_connections))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

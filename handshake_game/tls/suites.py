@@ -108,12 +108,43 @@ def suite_by_name(name: str) -> CipherSuite:
     raise KeyError(f"unknown cipher suite {name!r}; known: {', '.join(SUITES_BY_NAME)}")
 
 
+# Names of suites this engine does not implement, so traces of real clients read well.
+OTHER_SUITE_NAMES: dict[int, str] = {
+    0x1301: "TLS_AES_128_GCM_SHA256",
+    0x1302: "TLS_AES_256_GCM_SHA384",
+    0x1303: "TLS_CHACHA20_POLY1305_SHA256",
+    0x002F: "TLS_RSA_WITH_AES_128_CBC_SHA",
+    0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
+    0x003C: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    0x003D: "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    0x0033: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    0x0039: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+    0x0067: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    0x006B: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+    0x009E: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    0x009F: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    0xC009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    0xC00A: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    0xC013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    0xC014: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    0xC023: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    0xC024: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    0xC028: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    0xCCAA: "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    0x00FF: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+    0x5600: "TLS_FALLBACK_SCSV",
+}
+
+
 def suite_name(code: int) -> str:
     known = CIPHER_SUITES.get(code)
     if known is not None:
         return known.name
-    if code == TLS_EMPTY_RENEGOTIATION_INFO_SCSV:
-        return "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"
+    if code in OTHER_SUITE_NAMES:
+        return OTHER_SUITE_NAMES[code]
+    if code & 0x0F0F == 0x0A0A and code >> 8 == code & 0xFF:
+        return "GREASE"  # RFC 8701
     return f"unknown_0x{code:04x}"
 
 
@@ -125,6 +156,11 @@ class NamedGroup(enum.IntEnum):
     secp521r1 = 25
     x25519 = 29
     x448 = 30
+    ffdhe2048 = 256
+    ffdhe3072 = 257
+    ffdhe4096 = 258
+    ffdhe6144 = 259
+    ffdhe8192 = 260
 
 
 SUPPORTED_GROUPS: tuple[NamedGroup, ...] = (NamedGroup.x25519, NamedGroup.secp256r1)
@@ -152,7 +188,17 @@ class SignatureScheme(enum.IntEnum):
     rsa_pss_rsae_sha384 = 0x0805
     rsa_pss_rsae_sha512 = 0x0806
     ed25519 = 0x0807
+    ed448 = 0x0808
     rsa_pss_pss_sha256 = 0x0809
+    rsa_pss_pss_sha384 = 0x080A
+    rsa_pss_pss_sha512 = 0x080B
+    # Legacy TLS 1.2 pairs (hash, signature) that real clients still list.
+    rsa_sha224 = 0x0301
+    dsa_sha224 = 0x0302
+    ecdsa_sha224 = 0x0303
+    dsa_sha256 = 0x0402
+    dsa_sha384 = 0x0502
+    dsa_sha512 = 0x0602
 
 
 def scheme_name(code: int) -> str:

@@ -1,0 +1,215 @@
+"""`handshake-game connect`: a real TCP client driven by the engine.
+
+The socket only moves bytes; every TLS decision is the sans-I/O TLSClient's.
+Exit codes: 0 handshake and exchange succeeded, 1 TLS failure (alert or failed
+check), 2 usage error, 3 network error.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from cryptography import x509
+
+from ..tls import (
+    Alert,
+    AlertReceived,
+    AlertSent,
+    ApplicationDataReceived,
+    ClientConfig,
+    ConnectionClosed,
+    HandshakeCompleted,
+    NamedGroup,
+    TLSClient,
+    describe_alert,
+    suite_by_name,
+)
+from ..tls.pki import load_pem_certificates
+from ..tls.suites import DEFAULT_CIPHER_SUITES
+from .trace import Trace
+
+EXIT_OK = 0
+EXIT_TLS_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NETWORK = 3
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class ConnectOptions:
+    target: str
+    servername: str | None = None
+    cafile: str | None = None
+    insecure: bool = False
+    tls: str = "1.2"
+    ciphers: list[str] | None = None
+    group: str | None = None
+    request: str | None = None
+    keylog: str | None = None
+    quiet: bool = False
+    timeout: float = 10.0
+
+
+def split_target(target: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT, or HOST (port 443)."""
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        port = rest.lstrip(":") or "443"
+    elif target.count(":") == 1:
+        host, port = target.split(":")
+    else:
+        host, port = target, "443"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"expected HOST:PORT, got {target!r}")
+    return host, int(port)
+
+
+def default_trust_store() -> list[x509.Certificate]:
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return load_pem_certificates(Path(candidate).read_bytes())
+    raise UsageError("no system trust store found; pass --cafile PEM or --insecure")
+
+
+def build_config(opts: ConnectOptions, host: str) -> ClientConfig:
+    if opts.tls != "1.2":
+        raise UsageError(f"--tls {opts.tls} is not supported; this engine speaks TLS 1.2")
+    if opts.cafile and opts.insecure:
+        raise UsageError("--cafile and --insecure exclude each other")
+    trust: list[x509.Certificate] | None
+    if opts.insecure:
+        trust = None
+    elif opts.cafile:
+        try:
+            trust = load_pem_certificates(Path(opts.cafile).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--cafile {opts.cafile}: {exc}") from None
+    else:
+        trust = default_trust_store()
+    try:
+        suites = tuple(suite_by_name(n).name for n in opts.ciphers) if opts.ciphers else DEFAULT_CIPHER_SUITES
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    groups: tuple[NamedGroup, ...] = (NamedGroup.x25519, NamedGroup.secp256r1)
+    if opts.group:
+        try:
+            groups = (NamedGroup[opts.group],)
+        except KeyError:
+            raise UsageError(f"--group must be x25519 or secp256r1, not {opts.group!r}") from None
+    return ClientConfig(server_name=opts.servername or host, cipher_suites=suites, groups=groups,
+                        trust_store=trust)
+
+
+def _request_bytes(opts: ConnectOptions, name: str) -> bytes:
+    if opts.request is None:
+        return (f"GET / HTTP/1.1\r\nHost: {name}\r\nUser-Agent: handshake-game\r\n"
+                "Connection: close\r\n\r\n").encode()
+    # Let shell users write \r\n and \n as escapes, as with curl's --data $'…'.
+    text = opts.request.replace("\\r", "\r").replace("\\n", "\n")
+    return text.encode()
+
+
+def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        host, port = split_target(opts.target)
+        config = build_config(opts, host)
+    except UsageError as exc:
+        print(f"handshake-game connect: {exc}", file=err)
+        return EXIT_USAGE
+
+    def write(line: str) -> None:
+        if not opts.quiet:
+            print(line, file=out, flush=True)
+
+    trace = Trace(write, "client")
+    client = TLSClient(config)
+    write(f"== connecting to {host} port {port} (server name {config.server_name})")
+    try:
+        sock = socket.create_connection((host, port), timeout=opts.timeout)
+    except OSError as exc:
+        print(f"handshake-game connect: cannot connect to {host}:{port}: {exc}", file=err)
+        return EXIT_NETWORK
+
+    response = bytearray()
+    completed = False
+    failure: str | None = None
+    closed_cleanly = False
+    with sock:
+        client.start()
+        try:
+            sock.sendall(client.data_to_send())
+            while True:
+                for event in client.events_received():
+                    trace.event(event)
+                    if isinstance(event, HandshakeCompleted):
+                        completed = True
+                        if opts.keylog:
+                            with open(opts.keylog, "a", encoding="ascii") as keylog:
+                                for line in client.keylog_lines():
+                                    keylog.write(line + "\n")
+                        request = _request_bytes(opts, config.server_name or host)
+                        client.send_application_data(request)
+                        trace.application_data_sent(request)
+                        if not opts.quiet:
+                            _show_text(write, request)
+                    elif isinstance(event, ApplicationDataReceived):
+                        response += event.data
+                    elif isinstance(event, AlertSent):
+                        failure = f"{describe_alert(event.description)}; {event.reason}"
+                    elif isinstance(event, AlertReceived) and event.level == 2:
+                        failure = f"the server sent a fatal alert: {describe_alert(event.description)}"
+                    elif isinstance(event, ConnectionClosed):
+                        closed_cleanly = True
+                pending = client.data_to_send()
+                if pending:
+                    sock.sendall(pending)
+                if failure or closed_cleanly:
+                    break
+                data = sock.recv(65536)
+                if not data:
+                    break
+                client.receive_data(data)
+        except TimeoutError:
+            if not response:
+                print(f"handshake-game connect: timed out after {opts.timeout:g}s", file=err)
+                return EXIT_NETWORK
+        except OSError as exc:
+            print(f"handshake-game connect: connection error: {exc}", file=err)
+            return EXIT_NETWORK
+        except Alert as exc:  # defensive: the engine reports alerts as events
+            failure = exc.reason
+
+    if failure:
+        print(f"handshake-game connect: TLS handshake failed: {failure}", file=err)
+        return EXIT_TLS_FAILURE
+    if not completed:
+        print("handshake-game connect: the server closed the connection during the handshake",
+              file=err)
+        return EXIT_TLS_FAILURE
+    if opts.quiet:
+        out.write(response.decode("utf-8", "replace"))
+        out.flush()
+    else:
+        write(f"== response ({len(response)} bytes, decrypted):")
+        _show_text(write, bytes(response))
+        if not closed_cleanly:
+            write("== note: the server closed TCP without close_notify")
+    if not response:
+        print("handshake-game connect: the server sent no application data", file=err)
+        return EXIT_TLS_FAILURE
+    return EXIT_OK
+
+
+def _show_text(write: Callable[[str], None], data: bytes) -> None:
+    for line in data.decode("utf-8", "replace").splitlines():
+        write(f"    | {line}")

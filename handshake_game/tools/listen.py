@@ -1,0 +1,251 @@
+"""`handshake-game listen`: a real TLS server driven by the engine.
+
+One thread per connection only moves bytes; the sans-I/O TLSServer decides
+everything. Each connection gets its own trace, prefixed with its number. A
+broken or hostile client gets an alert and its connection closed; the server
+keeps serving.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import socket
+import socketserver
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from cryptography.hazmat.primitives import serialization
+
+from ..tls import (
+    AlertSent,
+    ApplicationDataReceived,
+    ConnectionClosed,
+    HandshakeCompleted,
+    ServerConfig,
+    TLSServer,
+    suite_by_name,
+)
+from ..tls.events import AlertReceived
+from ..tls.pki import (
+    create_root_ca,
+    generate_rsa_key,
+    issue_server_certificate,
+    load_pem_certificates,
+    load_pem_private_key,
+)
+from ..tls.suites import DEFAULT_CIPHER_SUITES, group_name, version_name
+from .trace import Trace
+
+MAX_REQUEST = 64 * 1024
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class ListenOptions:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    hostname: str = "localhost"
+    cert: str | None = None
+    key: str | None = None
+    ca_out: str | None = None
+    ciphers: list[str] | None = None
+    keylog: str | None = None
+    quiet: bool = False
+    timeout: float = 10.0
+    max_connections: int | None = None
+
+
+def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
+    try:
+        suites = tuple(suite_by_name(n).name for n in opts.ciphers) if opts.ciphers else DEFAULT_CIPHER_SUITES
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    if bool(opts.cert) != bool(opts.key):
+        raise UsageError("--cert and --key go together")
+    if opts.cert and opts.key:
+        try:
+            chain = load_pem_certificates(Path(opts.cert).read_bytes())
+            key = load_pem_private_key(Path(opts.key).read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            raise UsageError(f"cannot load --cert/--key: {exc}") from None
+        ders = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
+        return ServerConfig(ders, key, cipher_suites=suites)
+    now = datetime.datetime.now(datetime.UTC)
+    ca = create_root_ca("Handshake demo CA", now)
+    server_key = generate_rsa_key()
+    cert = issue_server_certificate(ca, opts.hostname, server_key.public_key(), now)
+    ca_out = Path(opts.ca_out or "handshake-ca.pem")
+    ca_out.write_bytes(ca.certificate_pem())
+    print(f"== made a demo CA and a certificate for {opts.hostname}; CA certificate written to "
+          f"{ca_out} (trust it with: curl --cacert {ca_out}, or connect --cafile {ca_out})",
+          file=say, flush=True)
+    ders = (cert.public_bytes(serialization.Encoding.DER),
+            ca.certificate.public_bytes(serialization.Encoding.DER))
+    return ServerConfig(ders, server_key, cipher_suites=suites)
+
+
+def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
+    kx = completed.cipher_suite.key_exchange.value
+    if completed.named_group is not None:
+        kx += f" on {group_name(completed.named_group)}"
+    body = (
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Handshake</title></head><body>"
+        "<h1>Hello from Handshake</h1>"
+        f"<p>Version: {html.escape(version_name(completed.version))}</p>"
+        f"<p>Cipher suite: {html.escape(completed.cipher_suite.name)}</p>"
+        f"<p>Key exchange: {html.escape(kx)}</p>"
+        f"<p>Master secret: {'extended (RFC 7627)' if completed.extended_master_secret else 'classic'}</p>"
+        f"<p>Server name asked for: {html.escape(completed.server_name or '(none)')}</p>"
+        f"<p>Your client_random: {server.client_random.hex()}</p>"
+        "</body></html>\n"
+    ).encode()
+    head = (
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-TLS-Version: {version_name(completed.version)}\r\n"
+        f"X-TLS-Cipher-Suite: {completed.cipher_suite.name}\r\n"
+        f"X-TLS-Key-Exchange: {kx}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+class _Listener(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, opts: ListenOptions, config: ServerConfig, out: TextIO) -> None:
+        self.opts = opts
+        self.config = config
+        self.out = out
+        self.print_lock = threading.Lock()
+        self.keylog_lock = threading.Lock()
+        self.counter = 0
+        self.counter_lock = threading.Lock()
+        self.finished = threading.Semaphore(0)
+        super().__init__((opts.host, opts.port), _Connection)
+
+    def say(self, line: str) -> None:
+        if self.opts.quiet:
+            return
+        with self.print_lock:
+            print(line, file=self.out, flush=True)
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    server: _Listener
+
+    def handle(self) -> None:
+        listener = self.server
+        with listener.counter_lock:
+            listener.counter += 1
+            number = listener.counter
+        prefix = f"[{number}] "
+
+        def write(line: str) -> None:
+            listener.say(prefix + line)
+
+        peer = self.client_address
+        write(f"== connection from {peer[0]} port {peer[1]}")
+        try:
+            self._serve(write, listener)
+        except Exception as exc:  # one broken connection must never stop the server
+            write(f"== connection aborted: {type(exc).__name__}")
+        finally:
+            listener.finished.release()
+
+    def _serve(self, write: Callable[[str], None], listener: _Listener) -> None:
+        sock: socket.socket = self.request
+        sock.settimeout(listener.opts.timeout)
+        server = TLSServer(listener.config)
+        trace = Trace(write, "server")
+        request = bytearray()
+        completed: HandshakeCompleted | None = None
+        responded = False
+        while True:
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                write("== client idle too long; closing")
+                break
+            except OSError as exc:
+                write(f"== network error: {exc.strerror or exc}")
+                break
+            if not data:
+                write("== client closed TCP" + ("" if responded else " before the exchange finished"))
+                break
+            server.receive_data(data)
+            done = False
+            for event in server.events_received():
+                trace.event(event)
+                if isinstance(event, HandshakeCompleted):
+                    completed = event
+                    if listener.opts.keylog:
+                        with listener.keylog_lock, open(listener.opts.keylog, "a",
+                                                        encoding="ascii") as keylog:
+                            for line in server.keylog_lines():
+                                keylog.write(line + "\n")
+                elif isinstance(event, ApplicationDataReceived):
+                    request += event.data
+                elif isinstance(event, AlertSent | ConnectionClosed) or (
+                        isinstance(event, AlertReceived) and event.level == 2):
+                    done = True
+            if completed is not None and not responded and (
+                    b"\r\n\r\n" in request or len(request) > MAX_REQUEST):
+                first = bytes(request).split(b"\r\n", 1)[0].decode("ascii", "replace")
+                write(f"   request: {first}")
+                page = response_page(server, completed)
+                server.send_application_data(page)
+                trace.application_data_sent(page)
+                server.close()
+                responded = True
+                done = True
+            pending = server.data_to_send()
+            if pending:
+                try:
+                    sock.sendall(pending)
+                except OSError:
+                    break
+            if done:
+                break
+        write("== done")
+
+
+def run_listen(opts: ListenOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        config = build_server_config(opts, out)
+    except UsageError as exc:
+        print(f"handshake-game listen: {exc}", file=err)
+        return 2
+    try:
+        listener = _Listener(opts, config, out)
+    except OSError as exc:
+        print(f"handshake-game listen: cannot listen on {opts.host}:{opts.port}: {exc}", file=err)
+        return 3
+    host, port = str(listener.server_address[0]), int(listener.server_address[1])
+    print(f"== listening on https://{opts.hostname}:{port}/ (bound to {host}:{port}); "
+          "Ctrl-C stops", file=out, flush=True)
+    if opts.max_connections:
+        thread = threading.Thread(target=listener.serve_forever, daemon=True)
+        thread.start()
+        for _ in range(opts.max_connections):
+            listener.finished.acquire()
+        listener.shutdown()
+        listener.server_close()
+        return 0
+    try:
+        listener.serve_forever()
+    except KeyboardInterrupt:
+        print("== stopped", file=out)
+    finally:
+        listener.server_close()
+    return 0
