@@ -218,6 +218,11 @@ class Endpoint:
         msg_type = raw[0]
         if self._is_connected() and self._on_post_handshake(msg_type):
             return
+        if self.is_client and msg_type == HandshakeType.hello_request:
+            # RFC 5246 §7.4.1.1: a client that is negotiating ignores HelloRequest,
+            # and it never enters the transcript. It must still be well formed.
+            decode_handshake(raw)
+            return
         try:
             known_type = HandshakeType(msg_type)
         except ValueError:

@@ -628,6 +628,8 @@ def dissect_handshake(raw: bytes, key_exchange: KeyExchange | None = None,
     name = handshake_name(raw[0]) if raw else "handshake"
     with r.group(name, MESSAGE_EXPLANATIONS.get(raw[0] if raw else -1, "")):
         _pull_handshake(r, key_exchange)
+    # As strict as decode_handshake: bytes past the message would be shown as nothing.
+    r.expect_end("handshake message")
     return r.fields()[0]
 
 
