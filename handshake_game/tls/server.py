@@ -84,6 +84,10 @@ class ServerState(enum.Enum):
 _DEFAULT_PEER_SCHEMES = (SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.ecdsa_sha1)
 
 
+_CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
+                 "secp521r1": NamedGroup.secp521r1}
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     certificate_chain: tuple[bytes, ...]  # DER, leaf first
@@ -107,7 +111,9 @@ class TLSServer(Endpoint):
         leaf = x509.load_der_x509_certificate(config.certificate_chain[0])
         self.certificate = leaf
         self._key_is_rsa = isinstance(config.private_key, rsa.RSAPrivateKey)
-        self._key_is_ec = isinstance(config.private_key, ec.EllipticCurvePrivateKey)
+        self._certificate_group: int | None = None
+        if isinstance(config.private_key, ec.EllipticCurvePrivateKey):
+            self._certificate_group = _CURVE_GROUPS.get(config.private_key.curve.name)
 
     # -- state hooks ---------------------------------------------------------------
     def _expecting_change_cipher_spec(self) -> bool:
@@ -135,8 +141,10 @@ class TLSServer(Endpoint):
                       schemes: tuple[int, ...]) -> bool:
         if suite.authentication is Authentication.RSA and not self._key_is_rsa:
             return False
-        if suite.authentication is Authentication.ECDSA and not self._key_is_ec:
-            return False
+        if suite.authentication is Authentication.ECDSA:
+            # RFC 8422 §5.1: the certificate's curve must be one the client listed.
+            if self._certificate_group is None or self._certificate_group not in groups:
+                return False
         if suite.key_exchange is KeyExchange.ECDHE:
             if not any(g in groups for g in self.config.groups):
                 return False

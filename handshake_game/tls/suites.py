@@ -89,9 +89,13 @@ OPENSSL_NAMES: dict[str, str] = {
 TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00FF
 
 # What a browser-like client offers, strongest forward-secret suites first.
+# The server walks the same list and skips suites its certificate key cannot serve.
 DEFAULT_CIPHER_SUITES: tuple[str, ...] = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
     "TLS_RSA_WITH_AES_128_GCM_SHA256",
     "TLS_RSA_WITH_AES_256_GCM_SHA384",

@@ -8,26 +8,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from tool_helpers import PROJECT, free_port, need, read_until
+from tool_helpers import PROJECT, Credentials, Listener, free_port, need, read_until
 
 from handshake_game.tls import pki
-
-
-@dataclass
-class Listener:
-    proc: subprocess.Popen[str]
-    port: int
-    ca_file: Path
-    keylog: Path
-    output: bytearray
-
-    def log(self) -> str:
-        return self.output.decode("utf-8", "replace")
 
 
 def _drain(fd: int, into: bytearray) -> None:
@@ -54,14 +41,6 @@ def listener(tmp_path: Path) -> Iterator[Listener]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-@dataclass
-class Credentials:
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-    expired_cert_file: Path
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Credentials
-from tool_helpers import free_port, handshake_game
+from tool_helpers import Credentials, free_port, handshake_game
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 

@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Listener
-from tool_helpers import handshake_game, need
+from tool_helpers import Listener, handshake_game, need
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass
+class Listener:
+    proc: subprocess.Popen[str]
+    port: int
+    ca_file: Path
+    keylog: Path
+    output: bytearray
+
+    def log(self) -> str:
+        return self.output.decode("utf-8", "replace")
+
+
+@dataclass
+class Credentials:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    expired_cert_file: Path
