@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     trust.add_argument("--cafile", metavar="PEM", help="trust only the CA certificates in this file")
     trust.add_argument("-k", "--insecure", action="store_true",
                        help="do not check the server's certificate")
+    connect.add_argument("--cert", metavar="PEM",
+                         help="client certificate chain to present if the server asks (mutual TLS)")
+    connect.add_argument("--key", metavar="PEM", help="private key of the client certificate")
     connect.add_argument("--tls", choices=["1.2"], default="1.2", help="protocol version")
     connect.add_argument("--cipher", action="append", metavar="NAME", help=suites_help)
     connect.add_argument("--group", choices=["x25519", "secp256r1"], help="the only ECDHE group to offer")
@@ -57,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--key", metavar="PEM", help="private key of the leaf certificate")
     listen.add_argument("--ca-out", metavar="FILE",
                         help="where to write the demo CA certificate (default handshake-ca.pem)")
+    listen.add_argument("--require-client-cert", action="store_true",
+                        help="ask every client for a certificate and refuse those without one")
+    listen.add_argument("--request-client-cert", action="store_true",
+                        help="ask for a client certificate but also serve clients without one")
+    listen.add_argument("--client-cafile", metavar="PEM",
+                        help="CAs whose client certificates are accepted (default with the demo CA: "
+                             "the demo CA)")
     listen.add_argument("--cipher", action="append", metavar="NAME", help=suites_help)
     listen.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
     listen.add_argument("-q", "--quiet", action="store_true", help="print no traces")
@@ -74,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_connect(ConnectOptions(
             target=args.target, servername=args.servername, cafile=args.cafile,
-            insecure=args.insecure, tls=args.tls, ciphers=args.cipher, group=args.group,
+            insecure=args.insecure, cert=args.cert, key=args.key, tls=args.tls, ciphers=args.cipher,
+            group=args.group,
             request=args.request, keylog=args.keylog, quiet=args.quiet, timeout=args.timeout))
     if args.command == "listen":
         from .tools.listen import ListenOptions, run_listen
@@ -82,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_listen(ListenOptions(
             host=args.host, port=args.port, hostname=args.hostname, cert=args.cert, key=args.key,
             ca_out=args.ca_out, ciphers=args.cipher, keylog=args.keylog, quiet=args.quiet,
+            require_client_cert=args.require_client_cert, request_client_cert=args.request_client_cert,
+            client_cafile=args.client_cafile,
             timeout=args.timeout, max_connections=args.max_connections))
     return 2
 

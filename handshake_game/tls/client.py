@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ._endpoint import Clock, Endpoint, TLSUsageError, utc_now
 from .alerts import (
@@ -38,15 +39,18 @@ from .events import CheckPassed, HandshakeCompleted
 from .keyexchange import (
     EcdhePrivateKey,
     Rng,
+    choose_signature_scheme,
     new_pre_master_secret,
     rsa_encrypt_pre_master,
     scheme_fits_key,
+    sign,
     verify,
 )
 from .keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
 from .messages import (
     Certificate,
     CertificateRequest,
+    CertificateVerify,
     ClientHello,
     ClientKeyExchange,
     ExtensionType,
@@ -71,6 +75,7 @@ from .suites import (
     KeyExchange,
     NamedGroup,
     ProtocolVersion,
+    SignatureScheme,
     group_name,
     scheme_name,
     suite_by_name,
@@ -104,6 +109,9 @@ class ClientConfig:
     signature_schemes: tuple[int, ...] = tuple(SUPPORTED_SIGNATURE_SCHEMES)
     trust_store: list[x509.Certificate] | None = field(default=None, hash=False)
     offer_extended_master_secret: bool = True
+    # For mutual TLS: the client's own chain (DER, leaf first) and its private key.
+    certificate_chain: tuple[bytes, ...] = ()
+    private_key: PrivateKeyTypes | None = field(default=None, hash=False)
 
 
 class TLSClient(Endpoint):
@@ -118,7 +126,7 @@ class TLSClient(Endpoint):
         self._server_certificates: tuple[bytes, ...] = ()
         self.peer_certificate: x509.Certificate | None = None
         self._server_share: ServerKeyExchange | None = None
-        self._certificate_requested = False
+        self._certificate_request: CertificateRequest | None = None
         self.named_group: int | None = None
 
     # -- state hooks ---------------------------------------------------------------
@@ -253,14 +261,19 @@ class TLSClient(Endpoint):
 
     def _recv_certificate_request(self, message: CertificateRequest, raw: bytes) -> None:
         self.transcript.add(raw)
-        self._certificate_requested = True
+        self._certificate_request = message
 
     def _recv_server_hello_done(self, message: ServerHelloDone, raw: bytes) -> None:
         self.transcript.add(raw)
         assert self.suite is not None and self.peer_certificate is not None
-        if self._certificate_requested:
-            # No client certificate configured: an empty list (RFC 5246 §7.4.6).
-            self._send_handshake(Certificate(()))
+        signing_scheme = None
+        if self._certificate_request is not None:
+            signing_scheme = self._client_signature_scheme(self._certificate_request)
+            if signing_scheme is None:
+                # Nothing suitable to present: an empty list (RFC 5246 §7.4.6); the server decides.
+                self._send_handshake(Certificate(()))
+            else:
+                self._send_handshake(Certificate(self.config.certificate_chain))
         if self._server_share is not None:
             share = self._server_share
             ecdhe = EcdhePrivateKey(NamedGroup(share.named_curve), self._rng)
@@ -277,13 +290,33 @@ class TLSClient(Endpoint):
                                                self.pre_master_secret)
             exchange = ClientKeyExchange(KeyExchange.RSA, encrypted)
         self._send_handshake(exchange)
+        # Keys first: the extended master secret's session hash ends at ClientKeyExchange.
         self._compute_keys()
+        if signing_scheme is not None:
+            assert self.config.private_key is not None
+            # RFC 5246 §7.4.8: sign every handshake message sent and received so far.
+            signature = sign(self.config.private_key, signing_scheme, self.transcript.data())
+            self._send_handshake(CertificateVerify(signing_scheme, signature))
+            self._events.append(CheckPassed(
+                "CertificateVerify signed",
+                f"{scheme_name(signing_scheme)} over the transcript with the client certificate's key"))
         self._send_change_cipher_spec()
         own = self._verify_data(CLIENT_FINISHED_LABEL)
         self._derive("client_verify_data", own,
                      "PRF(master_secret, \"client finished\", Hash(handshake))[0..11]")
         self._send_handshake(Finished(own))
         self.state = ClientState.CLIENT_EXPECT_CHANGE_CIPHER_SPEC
+
+    def _client_signature_scheme(self, request: CertificateRequest) -> SignatureScheme | None:
+        """The scheme to sign CertificateVerify with, or None if we cannot answer the request."""
+        key = self.config.private_key
+        if not self.config.certificate_chain or key is None:
+            return None
+        try:
+            return choose_signature_scheme(key, tuple(self.config.signature_schemes),
+                                           request.signature_schemes)
+        except AlertHandshakeFailure:
+            return None
 
     def _recv_finished(self, message: Finished, raw: bytes) -> None:
         assert self.suite is not None

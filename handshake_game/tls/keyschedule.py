@@ -106,5 +106,10 @@ class Transcript:
             h.update(message)
         return h.finalize()
 
+    def data(self) -> bytes:
+        """Every handshake message so far, concatenated: what CertificateVerify signs
+        in TLS 1.2 (RFC 5246 §7.4.8)."""
+        return b"".join(self._messages)
+
     def __len__(self) -> int:
         return len(self._messages)

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from . import pki
 from ._endpoint import Clock, Endpoint, utc_now
 from .alerts import (
     AlertDescription,
@@ -32,11 +33,14 @@ from .keyexchange import (
     choose_signature_scheme,
     rsa_decrypt_pre_master,
     sign,
+    verify,
 )
 from .keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
 from .messages import (
     AlertMessage,
     Certificate,
+    CertificateRequest,
+    CertificateVerify,
     ClientHello,
     ClientKeyExchange,
     Extension,
@@ -73,7 +77,9 @@ from .suites import (
 
 class ServerState(enum.Enum):
     SERVER_EXPECT_CLIENT_HELLO = enum.auto()
+    SERVER_EXPECT_CLIENT_CERTIFICATE = enum.auto()
     SERVER_EXPECT_CLIENT_KEY_EXCHANGE = enum.auto()
+    SERVER_EXPECT_CERTIFICATE_VERIFY = enum.auto()
     SERVER_EXPECT_CHANGE_CIPHER_SPEC = enum.auto()
     SERVER_EXPECT_FINISHED = enum.auto()
     SERVER_CONNECTED = enum.auto()
@@ -84,17 +90,37 @@ class ServerState(enum.Enum):
 _DEFAULT_PEER_SCHEMES = (SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.ecdsa_sha1)
 
 
+# ClientCertificateType, RFC 5246 §7.4.4 and RFC 8422 §5.5.
+_RSA_SIGN = 1
+_ECDSA_SIGN = 64
+
 _CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
                  "secp521r1": NamedGroup.secp521r1}
 
 
+class ClientAuthentication(enum.Enum):
+    """Whether the server sends a CertificateRequest (RFC 5246 §7.4.4)."""
+
+    NONE = "none"
+    OPTIONAL = "optional"  # ask; a client without a certificate may still connect
+    REQUIRED = "required"  # ask; no certificate means handshake_failure
+
+
 @dataclass(frozen=True)
 class ServerConfig:
+    """What the server serves, and whether (and whom) it asks for client certificates.
+
+    ``client_trust_store`` lists the CAs whose client certificates are accepted;
+    ``None`` accepts any certificate whose CertificateVerify proves key possession.
+    """
+
     certificate_chain: tuple[bytes, ...]  # DER, leaf first
     private_key: PrivateKeyTypes = field(hash=False)
     cipher_suites: tuple[str, ...] = DEFAULT_CIPHER_SUITES
     groups: tuple[NamedGroup, ...] = SUPPORTED_GROUPS
     signature_schemes: tuple[int, ...] = tuple(SUPPORTED_SIGNATURE_SCHEMES)
+    client_auth: ClientAuthentication = ClientAuthentication.NONE
+    client_trust_store: list[x509.Certificate] | None = field(default=None, hash=False)
 
 
 class TLSServer(Endpoint):
@@ -108,6 +134,8 @@ class TLSServer(Endpoint):
         self._ecdhe: EcdhePrivateKey | None = None
         self.named_group: int | None = None
         self.server_name: str | None = None
+        self.client_certificate: x509.Certificate | None = None
+        self._requested_schemes: tuple[int, ...] = ()
         leaf = x509.load_der_x509_certificate(config.certificate_chain[0])
         self.certificate = leaf
         self._key_is_rsa = isinstance(config.private_key, rsa.RSAPrivateKey)
@@ -141,10 +169,10 @@ class TLSServer(Endpoint):
                       schemes: tuple[int, ...]) -> bool:
         if suite.authentication is Authentication.RSA and not self._key_is_rsa:
             return False
-        if suite.authentication is Authentication.ECDSA:
-            # RFC 8422 §5.1: the certificate's curve must be one the client listed.
-            if self._certificate_group is None or self._certificate_group not in groups:
-                return False
+        # RFC 8422 §5.1: an ECDSA certificate's curve must be one the client listed.
+        if suite.authentication is Authentication.ECDSA and (
+                self._certificate_group is None or self._certificate_group not in groups):
+            return False
         if suite.key_exchange is KeyExchange.ECDHE:
             if not any(g in groups for g in self.config.groups):
                 return False
@@ -224,8 +252,62 @@ class TLSServer(Endpoint):
             self._events.append(CheckPassed(
                 "ServerKeyExchange signed",
                 f"{group_name(group)} share signed with {scheme_name(scheme)}"))
-        self._send_handshake(ServerHelloDone())
+        if self.config.client_auth is not ClientAuthentication.NONE:
+            self._send_certificate_request()
+            self._send_handshake(ServerHelloDone())
+            self.state = ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE
+        else:
+            self._send_handshake(ServerHelloDone())
+            self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+
+    def _send_certificate_request(self) -> None:
+        """RFC 5246 §7.4.4: the certificate types, schemes and CAs the server accepts."""
+        self._requested_schemes = tuple(self.config.signature_schemes)
+        authorities = tuple(
+            cert.subject.public_bytes() for cert in self.config.client_trust_store or ())
+        self._send_handshake(CertificateRequest(
+            certificate_types=bytes([_RSA_SIGN, _ECDSA_SIGN]),
+            signature_schemes=self._requested_schemes,
+            certificate_authorities=authorities,
+        ))
+
+    def _recv_client_certificate(self, message: Certificate, raw: bytes) -> None:
+        self.transcript.add(raw)
+        chain = message.certificate_list
+        if not chain:
+            if self.config.client_auth is ClientAuthentication.REQUIRED:
+                # RFC 5246 §7.4.6: a server that insists may answer with handshake_failure.
+                raise AlertHandshakeFailure(
+                    "the server requires a client certificate and the client sent none")
+            self._events.append(CheckPassed("client certificate", "none sent; the server allows that"))
+            self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+            return
+        trust = self.config.client_trust_store
+        if trust is not None:
+            self.client_certificate = pki.verify_client_chain(chain, trust, self._now())
+            self._events.append(CheckPassed(
+                "client certificate chain",
+                "issued by a CA the server trusts, valid now, usable for clientAuth"))
+        else:
+            self.client_certificate = pki.load_certificates(chain)[0]
+            self._events.append(CheckPassed("client certificate chain", "not checked (no client CA set)"))
         self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+
+    def _recv_certificate_verify(self, message: CertificateVerify, raw: bytes) -> None:
+        assert self.client_certificate is not None
+        if message.signature_scheme not in self._requested_schemes:
+            raise AlertIllegalParameter(
+                f"the client signed with {scheme_name(message.signature_scheme)}, "
+                "which the CertificateRequest did not offer")
+        # RFC 5246 §7.4.8: the signature covers every handshake message before this one.
+        verify(self.client_certificate.public_key(), message.signature_scheme, message.signature,
+               self.transcript.data())
+        self._events.append(CheckPassed(
+            "client CertificateVerify",
+            f"{scheme_name(message.signature_scheme)} signature over the transcript verifies with "
+            "the client certificate's key: the client holds its private key"))
+        self.transcript.add(raw)
+        self.state = ServerState.SERVER_EXPECT_CHANGE_CIPHER_SPEC
 
     def _recv_client_key_exchange(self, message: ClientKeyExchange, raw: bytes) -> None:
         self.transcript.add(raw)
@@ -241,7 +323,9 @@ class TLSServer(Endpoint):
             self._derive("pre_master_secret", self.pre_master_secret,
                          "decrypted from ClientKeyExchange with the server's private RSA key")
         self._compute_keys()
-        self.state = ServerState.SERVER_EXPECT_CHANGE_CIPHER_SPEC
+        self.state = (ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY
+                      if self.client_certificate is not None
+                      else ServerState.SERVER_EXPECT_CHANGE_CIPHER_SPEC)
 
     def _recv_finished(self, message: Finished, raw: bytes) -> None:
         assert self.suite is not None
@@ -261,15 +345,19 @@ class TLSServer(Endpoint):
             named_group=self.named_group,
             extended_master_secret=self.use_extended_master_secret,
             server_name=self.server_name,
-            peer_certificate=None,
+            peer_certificate=self.client_certificate,
         ))
 
     _transitions = {
         (ServerState.SERVER_EXPECT_CLIENT_HELLO, HandshakeType.client_hello): _recv_client_hello,
+        (ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE,
+         HandshakeType.certificate): _recv_client_certificate,
         (ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE,
          HandshakeType.client_key_exchange): _recv_client_key_exchange,
+        (ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY,
+         HandshakeType.certificate_verify): _recv_certificate_verify,
         (ServerState.SERVER_EXPECT_FINISHED, HandshakeType.finished): _recv_finished,
     }
 
 
-__all__ = ["CIPHER_SUITES", "ServerConfig", "ServerState", "TLSServer"]
+__all__ = ["CIPHER_SUITES", "ClientAuthentication", "ServerConfig", "ServerState", "TLSServer"]

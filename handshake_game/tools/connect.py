@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ..tls import (
     Alert,
@@ -30,7 +31,7 @@ from ..tls import (
     describe_alert,
     suite_by_name,
 )
-from ..tls.pki import load_pem_certificates
+from ..tls.pki import load_pem_certificates, load_pem_private_key
 from ..tls.suites import DEFAULT_CIPHER_SUITES
 from .trace import Trace
 
@@ -50,6 +51,8 @@ class ConnectOptions:
     servername: str | None = None
     cafile: str | None = None
     insecure: bool = False
+    cert: str | None = None
+    key: str | None = None
     tls: str = "1.2"
     ciphers: list[str] | None = None
     group: str | None = None
@@ -106,8 +109,19 @@ def build_config(opts: ConnectOptions, host: str) -> ClientConfig:
             groups = (NamedGroup[opts.group],)
         except KeyError:
             raise UsageError(f"--group must be x25519 or secp256r1, not {opts.group!r}") from None
+    chain: tuple[bytes, ...] = ()
+    private_key = None
+    if bool(opts.cert) != bool(opts.key):
+        raise UsageError("--cert and --key go together")
+    if opts.cert and opts.key:
+        try:
+            chain = tuple(c.public_bytes(serialization.Encoding.DER)
+                          for c in load_pem_certificates(Path(opts.cert).read_bytes()))
+            private_key = load_pem_private_key(Path(opts.key).read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            raise UsageError(f"cannot load --cert/--key: {exc}") from None
     return ClientConfig(server_name=opts.servername or host, cipher_suites=suites, groups=groups,
-                        trust_store=trust)
+                        trust_store=trust, certificate_chain=chain, private_key=private_key)
 
 
 def _request_bytes(opts: ConnectOptions, name: str) -> bytes:

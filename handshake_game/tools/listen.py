@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..tls import (
@@ -38,6 +39,7 @@ from ..tls.pki import (
     load_pem_certificates,
     load_pem_private_key,
 )
+from ..tls.server import ClientAuthentication
 from ..tls.suites import DEFAULT_CIPHER_SUITES, group_name, version_name
 from .trace import Trace
 
@@ -61,6 +63,30 @@ class ListenOptions:
     quiet: bool = False
     timeout: float = 10.0
     max_connections: int | None = None
+    require_client_cert: bool = False
+    request_client_cert: bool = False
+    client_cafile: str | None = None
+
+
+def _client_auth(opts: ListenOptions, demo_ca: x509.Certificate | None
+                 ) -> tuple[ClientAuthentication, list[x509.Certificate] | None]:
+    if opts.require_client_cert and opts.request_client_cert:
+        raise UsageError("--require-client-cert and --request-client-cert exclude each other")
+    mode = (ClientAuthentication.REQUIRED if opts.require_client_cert
+            else ClientAuthentication.OPTIONAL if opts.request_client_cert
+            else ClientAuthentication.NONE)
+    if mode is ClientAuthentication.NONE:
+        if opts.client_cafile:
+            raise UsageError("--client-cafile needs --require-client-cert or --request-client-cert")
+        return mode, None
+    if opts.client_cafile:
+        try:
+            return mode, load_pem_certificates(Path(opts.client_cafile).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--client-cafile {opts.client_cafile}: {exc}") from None
+    if demo_ca is not None:
+        return mode, [demo_ca]
+    raise UsageError("asking for client certificates with --cert needs --client-cafile")
 
 
 def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
@@ -77,7 +103,9 @@ def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
         except (OSError, ValueError, TypeError) as exc:
             raise UsageError(f"cannot load --cert/--key: {exc}") from None
         ders = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
-        return ServerConfig(ders, key, cipher_suites=suites)
+        mode, client_trust = _client_auth(opts, None)
+        return ServerConfig(ders, key, cipher_suites=suites, client_auth=mode,
+                            client_trust_store=client_trust)
     now = datetime.datetime.now(datetime.UTC)
     ca = create_root_ca("Handshake demo CA", now)
     server_key = generate_rsa_key()
@@ -89,10 +117,14 @@ def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
           file=say, flush=True)
     ders = (cert.public_bytes(serialization.Encoding.DER),
             ca.certificate.public_bytes(serialization.Encoding.DER))
-    return ServerConfig(ders, server_key, cipher_suites=suites)
+    mode, client_trust = _client_auth(opts, ca.certificate)
+    return ServerConfig(ders, server_key, cipher_suites=suites, client_auth=mode,
+                        client_trust_store=client_trust)
 
 
 def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
+    client = (completed.peer_certificate.subject.rfc4514_string()
+              if completed.peer_certificate is not None else "(none)")
     kx = completed.cipher_suite.key_exchange.value
     if completed.named_group is not None:
         kx += f" on {group_name(completed.named_group)}"
@@ -105,6 +137,7 @@ def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
         f"<p>Master secret: {'extended (RFC 7627)' if completed.extended_master_secret else 'classic'}</p>"
         f"<p>Server name asked for: {html.escape(completed.server_name or '(none)')}</p>"
         f"<p>Your client_random: {server.client_random.hex()}</p>"
+        f"<p>Your certificate: {html.escape(client)}</p>"
         "</body></html>\n"
     ).encode()
     head = (
@@ -114,6 +147,7 @@ def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
         f"X-TLS-Version: {version_name(completed.version)}\r\n"
         f"X-TLS-Cipher-Suite: {completed.cipher_suite.name}\r\n"
         f"X-TLS-Key-Exchange: {kx}\r\n"
+        f"X-TLS-Client-Certificate: {client}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
     return head + body
