@@ -26,11 +26,13 @@ from ..tls import (
     ClientConfig,
     ConnectionClosed,
     HandshakeCompleted,
+    HandshakeMessageReceived,
     NamedGroup,
     TLSClient,
     describe_alert,
     suite_by_name,
 )
+from ..tls.messages import CertificateRequest
 from ..tls.pki import load_pem_certificates, load_pem_private_key
 from ..tls.suites import DEFAULT_CIPHER_SUITES
 from .trace import Trace
@@ -158,6 +160,7 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
     completed = False
     failure: str | None = None
     closed_cleanly = False
+    certificate_requested = False
     with sock:
         client.start()
         try:
@@ -180,8 +183,14 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
                         response += event.data
                     elif isinstance(event, AlertSent):
                         failure = f"{describe_alert(event.description)}; {event.reason}"
+                    elif isinstance(event, HandshakeMessageReceived) and isinstance(
+                            event.message, CertificateRequest):
+                        certificate_requested = True
                     elif isinstance(event, AlertReceived) and event.level == 2:
                         failure = f"the server sent a fatal alert: {describe_alert(event.description)}"
+                        if certificate_requested and not config.certificate_chain:
+                            failure += ("; the server asked for a client certificate and none was "
+                                        "given (use --cert and --key)")
                     elif isinstance(event, ConnectionClosed):
                         closed_cleanly = True
                 pending = client.data_to_send()

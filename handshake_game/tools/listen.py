@@ -33,11 +33,16 @@ from ..tls import (
 )
 from ..tls.events import AlertReceived
 from ..tls.pki import (
+    CertificateAuthority,
+    Usage,
     create_root_ca,
+    generate_ec_key,
     generate_rsa_key,
+    issue_certificate,
     issue_server_certificate,
     load_pem_certificates,
     load_pem_private_key,
+    private_key_pem,
 )
 from ..tls.server import ClientAuthentication
 from ..tls.suites import DEFAULT_CIPHER_SUITES, group_name, version_name
@@ -118,8 +123,26 @@ def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
     ders = (cert.public_bytes(serialization.Encoding.DER),
             ca.certificate.public_bytes(serialization.Encoding.DER))
     mode, client_trust = _client_auth(opts, ca.certificate)
+    if mode is not ClientAuthentication.NONE and not opts.client_cafile:
+        _write_demo_client_certificate(ca, ca_out, now, say)
     return ServerConfig(ders, server_key, cipher_suites=suites, client_auth=mode,
                         client_trust_store=client_trust)
+
+
+def _write_demo_client_certificate(ca: CertificateAuthority, ca_out: Path, now: datetime.datetime,
+                                   say: TextIO) -> None:
+    """A client certificate from the demo CA, so mutual TLS can be tried at once."""
+    key = generate_ec_key()
+    cert = issue_certificate(ca, public_key=key.public_key(), common_name="student",
+                             names=["student.handshake.test"], usage=Usage.CLIENT, now=now)
+    cert_file = ca_out.with_name(ca_out.stem + "-client.pem")
+    key_file = ca_out.with_name(ca_out.stem + "-client-key.pem")
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(private_key_pem(key))
+    key_file.chmod(0o600)
+    print(f"== issued a demo client certificate: {cert_file} with key {key_file} "
+          f"(present it with: curl --cert {cert_file} --key {key_file}, or connect --cert … --key …)",
+          file=say, flush=True)
 
 
 def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:

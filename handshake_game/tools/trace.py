@@ -15,6 +15,8 @@ from ..tls import events as ev
 from ..tls.alerts import describe_alert
 from ..tls.messages import (
     Certificate,
+    CertificateRequest,
+    CertificateVerify,
     ClientHello,
     ClientKeyExchange,
     ExtensionType,
@@ -84,6 +86,19 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
                 ("encrypted_pre_master", f"{len(message.exchange_keys)} bytes, only the server's "
                                          "private key can open them")]
         return "ClientKeyExchange  ECDHE", [("public", message.exchange_keys.hex())]
+    if isinstance(message, CertificateRequest):
+        types = {1: "rsa_sign", 64: "ecdsa_sign"}
+        return "CertificateRequest  (the server asks for the client's certificate)", [
+            ("certificate_types", ", ".join(types.get(t, str(t)) for t in message.certificate_types)),
+            ("signature_algorithms", ", ".join(scheme_name(s) for s in message.signature_schemes)),
+            ("certificate_authorities",
+             f"{len(message.certificate_authorities)} CA names (DER)" if message.certificate_authorities
+             else "any"),
+        ]
+    if isinstance(message, CertificateVerify):
+        return "CertificateVerify", [
+            ("signature", f"{scheme_name(message.signature_scheme)}, {len(message.signature)} bytes over "
+                          "every handshake message so far, with the client certificate's key")]
     if isinstance(message, Finished):
         return "Finished", [("verify_data", message.verify_data.hex())]
     return type(message).__name__, []
