@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from handshake_game.tls import ClientConfig, ServerConfig, TLSClient, TLSServer, pki
+from handshake_game.tls.suites import DEFAULT_CIPHER_SUITES, suite_by_name
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,19 @@ def rogue_server(other_ca: pki.CertificateAuthority, server_key: rsa.RSAPrivateK
 
 @pytest.fixture(scope="session")
 def make_client(root_ca: pki.CertificateAuthority):
-    """A started-later TLSClient for "localhost" trusting the root CA; kwargs go to ClientConfig."""
+    """A started-later TLSClient for "localhost" trusting the root CA; kwargs go to ClientConfig.
+
+    It offers TLS 1.2 only, as most engine tests are about the TLS 1.2 handshake, unless
+    the test names TLS 1.3 suites or versions itself.
+    """
 
     def make(rng=None, now=None, **config) -> TLSClient:
+        suites = config.get("cipher_suites", ())
+        if not any(suite_by_name(name).tls13 for name in suites):
+            config.setdefault("versions", (0x0303,))
+            if not suites:
+                config["cipher_suites"] = tuple(n for n in DEFAULT_CIPHER_SUITES
+                                                if not suite_by_name(n).tls13)
         config.setdefault("server_name", "localhost")
         config.setdefault("trust_store", [root_ca.certificate])
         extra = {k: v for k, v in (("rng", rng), ("now", now)) if v is not None}

@@ -23,6 +23,7 @@ from typing import Any
 from .alerts import (
     Alert,
     AlertDecodeError,
+    AlertDecryptError,
     AlertDescription,
     AlertInternalError,
     AlertLevel,
@@ -49,21 +50,25 @@ from .keyschedule import (
     master_secret,
     verify_data,
 )
+from .keyschedule13 import KeySchedule, finished_verify_data, next_traffic_secret, traffic_keys
 from .messages import (
     HANDSHAKE_HEADER_LENGTH,
+    TLS13,
     AlertMessage,
     ChangeCipherSpec,
     HandshakeMessage,
     HandshakeType,
+    KeyUpdate,
     decode_handshake,
     encode_handshake,
 )
-from .record import ContentType, Record, RecordLayer, RecordProtection
+from .record import ContentType, Record, RecordLayer, RecordProtection, RecordProtection13
 from .suites import CipherSuite, KeyExchange
 
 Clock = Callable[[], datetime.datetime]
 
-MAX_HANDSHAKE_MESSAGE = 1 << 16  # generous for certificate chains; more is refused
+MAX_HANDSHAKE_MESSAGE = 1 << 16
+TLS12 = 0x0303  # generous for certificate chains; more is refused
 
 
 class TLSUsageError(Exception):
@@ -94,6 +99,9 @@ class Endpoint:
         self.master_secret = b""
         self.use_extended_master_secret = False
         self.keys: KeyBlock | None = None
+        self.version: int | None = None  # negotiated: 0x0303 or 0x0304
+        self.key_schedule: KeySchedule | None = None  # TLS 1.3 only
+        self._tls13_secrets: list[tuple[str, bytes]] = []  # for the key log
         self.closed = False
         self.failed: Alert | None = None
         self.peer_alert: AlertMessage | None = None
@@ -114,7 +122,7 @@ class Endpoint:
     def _is_connected(self) -> bool:
         raise NotImplementedError
 
-    def _on_post_handshake(self, msg_type: int) -> bool:
+    def _on_post_handshake(self, msg_type: int, raw: bytes) -> bool:
         """Handles a renegotiation attempt once connected; True if consumed."""
         return False
 
@@ -158,6 +166,9 @@ class Endpoint:
 
     def keylog_lines(self) -> list[str]:
         """NSS SSLKEYLOGFILE lines for this connection (empty before the keys exist)."""
+        if self.version == TLS13:
+            return [f"{label} {self.client_random.hex()} {secret.hex()}"
+                    for label, secret in self._tls13_secrets]
         if not self.master_secret:
             return []
         return [f"CLIENT_RANDOM {self.client_random.hex()} {self.master_secret.hex()}"]
@@ -175,6 +186,10 @@ class Endpoint:
             ChangeCipherSpec.decode(record.fragment)
             if self._handshake_buffer:
                 raise AlertUnexpectedMessage("ChangeCipherSpec in the middle of a handshake message")
+            if self.version == TLS13 and not self._is_connected():
+                # RFC 8446 §5 and D.4: a middlebox-compatibility CCS; it means nothing.
+                self._events.append(ChangeCipherSpecReceived())
+                return
             if not self._expecting_change_cipher_spec():
                 raise AlertUnexpectedMessage(f"ChangeCipherSpec is not expected in {self.state.name}")
             self._events.append(ChangeCipherSpecReceived())
@@ -216,7 +231,7 @@ class Endpoint:
 
     def _handle_handshake_message(self, raw: bytes) -> None:
         msg_type = raw[0]
-        if self._is_connected() and self._on_post_handshake(msg_type):
+        if self._is_connected() and self._on_post_handshake(msg_type, raw):
             return
         if self.is_client and msg_type == HandshakeType.hello_request:
             # RFC 5246 §7.4.1.1: a client that is negotiating ignores HelloRequest,
@@ -232,13 +247,15 @@ class Endpoint:
             raise AlertUnexpectedMessage(
                 f"{known_type.name} is not expected in state {self.state.name}")
         kx = self.suite.key_exchange if self.suite is not None else None
-        message = decode_handshake(raw, kx)
+        message = decode_handshake(raw, kx, self.version or TLS12)
         self._events.append(HandshakeMessageReceived(message, raw))
         handler(self, message, raw)
 
     def _send_handshake(self, message: HandshakeMessage) -> bytes:
         raw = encode_handshake(message)
         self.transcript.add(raw)
+        if self.key_schedule is not None:
+            self.key_schedule.update_hash(raw)
         self._write_records(ContentType.handshake, raw)
         self._events.append(HandshakeMessageSent(message, raw))
         return raw
@@ -297,6 +314,51 @@ class Endpoint:
         self._derive("server_write_iv", self.keys.server_write.iv,
                      "nonce salt for server→client records")
 
+    # -- TLS 1.3 helpers ---------------------------------------------------------------
+    def _secret13(self, keylog_label: str, name: str, value: bytes, explanation: str) -> bytes:
+        self._tls13_secrets.append((keylog_label, value))
+        self._derive(name, value, explanation)
+        return value
+
+    def _protect13(self, direction: str, secret: bytes) -> None:
+        """Switches one direction to the keys of a TLS 1.3 traffic secret (RFC 8446 §7.3)."""
+        assert self.suite is not None
+        protection = RecordProtection13(self.suite, traffic_keys(self.suite, secret))
+        if direction == "read":
+            self._records.read_protection = protection
+        else:
+            self._records.write_protection = protection
+
+    def _certificate_verify_content(self, sender: str) -> bytes:
+        """RFC 8446 §4.4.3: 64 spaces, a context string, a zero byte, the transcript hash."""
+        assert self.key_schedule is not None
+        context = f"TLS 1.3, {sender} CertificateVerify".encode()
+        return b" " * 64 + context + b"\x00" + self.key_schedule.transcript_hash()
+
+    def _finished13(self, base_key: bytes) -> bytes:
+        assert self.suite is not None and self.key_schedule is not None
+        return finished_verify_data(self.suite, base_key, self.key_schedule.transcript_hash())
+
+    def _check_finished13(self, base_key: bytes, received: bytes, who: str) -> None:
+        expected = self._finished13(base_key)
+        if not hmac.compare_digest(expected, received):
+            raise AlertDecryptError(
+                f"{who} Finished does not verify: the two sides saw different handshake "
+                "messages or hold different handshake secrets")
+
+    def _key_update_received(self, message: KeyUpdate, peer_secret: bytes) -> bytes:
+        """RFC 8446 §4.6.3: the peer moved on; follow for reading, and answer if asked."""
+        assert self.suite is not None
+        peer_secret = next_traffic_secret(self.suite, peer_secret)
+        self._protect13("read", peer_secret)
+        if message.request_update:
+            self._send_handshake(KeyUpdate(0))
+            self._own_application_secret = next_traffic_secret(self.suite, self._own_application_secret)
+            self._protect13("write", self._own_application_secret)
+        return peer_secret
+
+    _own_application_secret: bytes = b""
+
     def _verify_data(self, label: bytes) -> bytes:
         assert self.suite is not None
         return verify_data(self.suite, self.master_secret, label,
@@ -307,8 +369,6 @@ class Endpoint:
         if len(received) != len(expected):
             raise AlertDecodeError(f"{who} Finished has {len(received)} bytes, not 12")
         if not hmac.compare_digest(expected, received):
-            from .alerts import AlertDecryptError
-
             raise AlertDecryptError(
                 f"{who} Finished does not verify: the two sides saw different handshake "
                 "messages or hold different master secrets")

@@ -25,17 +25,22 @@ import os
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ._endpoint import Clock, Endpoint, TLSUsageError, utc_now
 from .alerts import (
+    AlertDescription,
     AlertHandshakeFailure,
     AlertIllegalParameter,
+    AlertLevel,
+    AlertMissingExtension,
     AlertProtocolVersion,
+    AlertUnexpectedMessage,
     AlertUnsupportedCertificate,
     AlertUnsupportedExtension,
 )
-from .events import CheckPassed, HandshakeCompleted
+from .events import CheckPassed, HandshakeCompleted, HandshakeMessageReceived
 from .keyexchange import (
     EcdhePrivateKey,
     Rng,
@@ -47,31 +52,49 @@ from .keyexchange import (
     verify,
 )
 from .keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
+from .keyschedule13 import KeySchedule
 from .messages import (
+    AlertMessage,
     Certificate,
+    Certificate13,
     CertificateRequest,
+    CertificateRequest13,
     CertificateVerify,
     ClientHello,
     ClientKeyExchange,
+    EncryptedExtensions,
+    Extension,
     ExtensionType,
     Finished,
     HandshakeType,
+    KeyUpdate,
+    NewSessionTicket13,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
+    decode_handshake,
     ec_point_formats_extension,
     extended_master_secret_extension,
+    key_share_client_extension,
+    parse_key_share_retry,
+    parse_key_share_server,
+    parse_selected_version,
+    parse_u16_list,
+    psk_key_exchange_modes_extension,
     renegotiation_info_extension,
     server_name_extension,
     signature_algorithms_extension,
     supported_groups_extension,
+    supported_versions_extension,
 )
 from .pki import load_certificates, verify_server_chain
+from .record import ContentType
 from .suites import (
     CIPHER_SUITES,
     DEFAULT_CIPHER_SUITES,
     SUPPORTED_GROUPS,
     SUPPORTED_SIGNATURE_SCHEMES,
+    CipherSuite,
     KeyExchange,
     NamedGroup,
     ProtocolVersion,
@@ -91,6 +114,12 @@ class ClientState(enum.Enum):
     CLIENT_EXPECT_SERVER_HELLO_DONE = enum.auto()
     CLIENT_EXPECT_CHANGE_CIPHER_SPEC = enum.auto()
     CLIENT_EXPECT_FINISHED = enum.auto()
+    # TLS 1.3 (RFC 8446 §A.1), after a ServerHello that chose 1.3:
+    CLIENT_EXPECT_ENCRYPTED_EXTENSIONS = enum.auto()
+    CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE = enum.auto()
+    CLIENT_EXPECT_CERTIFICATE13 = enum.auto()
+    CLIENT_EXPECT_CERTIFICATE_VERIFY13 = enum.auto()
+    CLIENT_EXPECT_FINISHED13 = enum.auto()
     CLIENT_CONNECTED = enum.auto()
     CLIENT_ERROR = enum.auto()
 
@@ -112,6 +141,19 @@ class ClientConfig:
     # For mutual TLS: the client's own chain (DER, leaf first) and its private key.
     certificate_chain: tuple[bytes, ...] = ()
     private_key: PrivateKeyTypes | None = field(default=None, hash=False)
+    # Versions offered, newest first; TLS 1.3 is offered only with a TLS 1.3 suite.
+    versions: tuple[int, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
+
+
+# RFC 8446 §4.1.3: what a TLS 1.3 server puts at the end of server_random when it
+# negotiates an older version; a 1.3-capable client that sees it is being downgraded.
+DOWNGRADE_TLS12 = b"DOWNGRD\x01"
+DOWNGRADE_TLS11 = b"DOWNGRD\x00"
+
+# RFC 8446 §4.4.3: RSASSA-PKCS1-v1_5 and SHA-1 may not sign a TLS 1.3 CertificateVerify.
+_NOT_IN_TLS13 = {SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.rsa_pkcs1_sha256,
+                 SignatureScheme.rsa_pkcs1_sha384, SignatureScheme.rsa_pkcs1_sha512,
+                 SignatureScheme.ecdsa_sha1}
 
 
 class TLSClient(Endpoint):
@@ -128,6 +170,20 @@ class TLSClient(Endpoint):
         self._server_share: ServerKeyExchange | None = None
         self._certificate_request: CertificateRequest | None = None
         self.named_group: int | None = None
+        suites = [CIPHER_SUITES[c] for c in self._offered_suites]
+        self._offer13 = ProtocolVersion.TLSv1_3 in config.versions and any(s.tls13 for s in suites)
+        self._offer12 = ProtocolVersion.TLSv1_2 in config.versions and any(not s.tls13 for s in suites)
+        if not (self._offer12 or self._offer13):
+            raise TLSUsageError("no cipher suite fits the versions offered")
+        self._session_id = b""
+        self._key_shares: dict[int, EcdhePrivateKey] = {}
+        self._client_hello_extensions: list[Extension] = []
+        self._retried = False
+        self._hello_retry_suite: int | None = None
+        self._client_handshake_secret = b""
+        self._server_handshake_secret = b""
+        self._server_application_secret = b""
+        self._certificate_request13: CertificateRequest13 | None = None
 
     # -- state hooks ---------------------------------------------------------------
     def _expecting_change_cipher_spec(self) -> bool:
@@ -143,16 +199,22 @@ class TLSClient(Endpoint):
     def _is_connected(self) -> bool:
         return self.state is ClientState.CLIENT_CONNECTED
 
-    def _on_post_handshake(self, msg_type: int) -> bool:
+    def _on_post_handshake(self, msg_type: int, raw: bytes) -> bool:
         if msg_type == HandshakeType.hello_request:
             # RFC 5746: we never renegotiate; say so and carry on.
-            from .alerts import AlertDescription, AlertLevel
-            from .messages import AlertMessage
-            from .record import ContentType
-
             self._write_records(ContentType.alert, AlertMessage(
                 AlertLevel.WARNING, AlertDescription.no_renegotiation).encode())
             return True
+        if self.version == ProtocolVersion.TLSv1_3:
+            message = decode_handshake(raw, None, ProtocolVersion.TLSv1_3)
+            self._events.append(HandshakeMessageReceived(message, raw))
+            if isinstance(message, NewSessionTicket13):
+                return True  # RFC 8446 §4.6.1: resumption is not used here; the ticket is dropped
+            if isinstance(message, KeyUpdate):
+                self._server_application_secret = self._key_update_received(
+                    message, self._server_application_secret)
+                return True
+            raise AlertUnexpectedMessage(f"{type(message).__name__} after the handshake")
         return False
 
     # -- sending -------------------------------------------------------------------
@@ -165,28 +227,67 @@ class TLSClient(Endpoint):
         extensions = []
         if cfg.server_name and not _is_ip_address(cfg.server_name):
             extensions.append(server_name_extension(cfg.server_name))
-        if any(CIPHER_SUITES[c].key_exchange is KeyExchange.ECDHE for c in self._offered_suites):
+        ecdhe12 = self._offer12 and any(
+            CIPHER_SUITES[c].key_exchange is KeyExchange.ECDHE and not CIPHER_SUITES[c].tls13
+            for c in self._offered_suites)
+        if ecdhe12 or self._offer13:
             extensions.append(supported_groups_extension(tuple(int(g) for g in cfg.groups)))
+        if ecdhe12:
             extensions.append(ec_point_formats_extension())
         extensions.append(signature_algorithms_extension(tuple(cfg.signature_schemes)))
-        if cfg.offer_extended_master_secret:
-            extensions.append(extended_master_secret_extension())
-        extensions.append(renegotiation_info_extension())
+        if self._offer12:
+            if cfg.offer_extended_master_secret:
+                extensions.append(extended_master_secret_extension())
+            extensions.append(renegotiation_info_extension())
+        if self._offer13:
+            versions = (ProtocolVersion.TLSv1_3,) + ((ProtocolVersion.TLSv1_2,) if self._offer12 else ())
+            extensions.append(supported_versions_extension(tuple(int(v) for v in versions)))
+            # One share for our favourite group; a server that wants another asks with HRR.
+            group = cfg.groups[0]
+            self._key_shares[group] = EcdhePrivateKey(group, self._rng)
+            extensions.append(key_share_client_extension(
+                ((int(group), self._key_shares[group].public_bytes()),)))
+            extensions.append(psk_key_exchange_modes_extension())
+            # RFC 8446 D.4: a non-empty legacy_session_id turns on middlebox compatibility.
+            self._session_id = self._rng(32)
         self._offered_extensions = {e.type for e in extensions}
-        hello = ClientHello(
-            client_version=ProtocolVersion.TLSv1_2,
+        self._client_hello_extensions = extensions
+        self._send_handshake(self._client_hello())
+        self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
+
+    def _client_hello(self) -> ClientHello:
+        return ClientHello(
+            client_version=ProtocolVersion.TLSv1_2,  # RFC 8446 §4.1.2: legacy_version stays 1.2
             random=self.client_random,
-            session_id=b"",
+            session_id=self._session_id,
             cipher_suites=self._offered_suites,
             compression_methods=b"\x00",
-            extensions=tuple(extensions),
+            extensions=tuple(self._client_hello_extensions),
         )
-        self._send_handshake(hello)
-        self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
 
     # -- receiving -----------------------------------------------------------------
     def _recv_server_hello(self, hello: ServerHello, raw: bytes) -> None:
+        selected = hello.extension(ExtensionType.supported_versions)
+        if selected is not None:
+            version = parse_selected_version(selected)
+            if version != ProtocolVersion.TLSv1_3 or not self._offer13:
+                raise AlertIllegalParameter(f"server selected version 0x{version:04x}, never offered")
+            if hello.is_hello_retry_request:
+                self._recv_hello_retry_request(hello, raw)
+            else:
+                self._recv_server_hello13(hello, raw)
+            return
+        if self._retried:
+            raise AlertIllegalParameter("a TLS 1.2 ServerHello after a HelloRetryRequest")
         self.transcript.add(raw)
+        if not self._offer12:
+            raise AlertProtocolVersion("the server wants TLS 1.2; this client offered only TLS 1.3")
+        if self._offer13 and hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
+            raise AlertIllegalParameter(
+                "server_random carries the TLS 1.3 downgrade sentinel: someone removed TLS 1.3 "
+                "from the ClientHello")
+        if CIPHER_SUITES.get(hello.cipher_suite) is not None and CIPHER_SUITES[hello.cipher_suite].tls13:
+            raise AlertIllegalParameter("a TLS 1.3 cipher suite in a TLS 1.2 ServerHello")
         if hello.server_version != ProtocolVersion.TLSv1_2:
             raise AlertProtocolVersion(
                 f"server chose version 0x{hello.server_version:04x}; this client speaks TLS 1.2")
@@ -204,6 +305,7 @@ class TLSClient(Endpoint):
             raise AlertHandshakeFailure("renegotiation_info must be empty on a first handshake")
         self.server_random = hello.random
         self.suite = CIPHER_SUITES[hello.cipher_suite]
+        self.version = ProtocolVersion.TLSv1_2
         self.use_extended_master_secret = (
             hello.extension(ExtensionType.extended_master_secret) is not None)
         self.state = ClientState.CLIENT_EXPECT_CERTIFICATE
@@ -212,6 +314,21 @@ class TLSClient(Endpoint):
         self.transcript.add(raw)
         assert self.suite is not None
         chain = message.certificate_list
+        self._accept_server_chain(chain)
+        assert self.peer_certificate is not None
+        key = self.peer_certificate.public_key()
+        needs = "RSA" if self.suite.authentication.value == "RSA" else "EC"
+        if (needs == "RSA") != isinstance(key, rsa.RSAPublicKey) or (
+                needs == "EC" and not isinstance(key, ec.EllipticCurvePublicKey)):
+            raise AlertUnsupportedCertificate(
+                f"{self.suite.name} needs an {needs} certificate key")
+        self._server_certificates = chain
+        self.state = (ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
+                      if self._uses_ecdhe(self.suite)
+                      else ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE)
+
+    def _accept_server_chain(self, chain: tuple[bytes, ...]) -> None:
+        """The browser's checks: trusted issuer, validity, name, usage (or none with --insecure)."""
         trust = self.config.trust_store
         if trust is not None:
             host = self.config.server_name or ""
@@ -224,18 +341,6 @@ class TLSClient(Endpoint):
                 raise AlertUnsupportedCertificate("the server sent no certificate")
             self.peer_certificate = load_certificates(chain)[0]
             self._events.append(CheckPassed("certificate chain", "not checked (--insecure)"))
-        key = self.peer_certificate.public_key()
-        needs = "RSA" if self.suite.authentication.value == "RSA" else "EC"
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-        if (needs == "RSA") != isinstance(key, rsa.RSAPublicKey) or (
-                needs == "EC" and not isinstance(key, ec.EllipticCurvePublicKey)):
-            raise AlertUnsupportedCertificate(
-                f"{self.suite.name} needs an {needs} certificate key")
-        self._server_certificates = chain
-        self.state = (ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
-                      if self._uses_ecdhe(self.suite)
-                      else ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE)
 
     def _recv_server_key_exchange(self, message: ServerKeyExchange, raw: bytes) -> None:
         self.transcript.add(raw)
@@ -334,6 +439,199 @@ class TLSClient(Endpoint):
             peer_certificate=self.peer_certificate,
         ))
 
+    # -- TLS 1.3 (RFC 8446) ------------------------------------------------------------
+    def _check_hello13(self, hello: ServerHello, allowed: set[int]) -> CipherSuite:
+        if hello.session_id != self._session_id:
+            raise AlertIllegalParameter("legacy_session_id_echo does not echo the client's session id")
+        suite = CIPHER_SUITES.get(hello.cipher_suite)
+        if hello.cipher_suite not in self._offered_suites or suite is None or not suite.tls13:
+            raise AlertIllegalParameter(
+                f"server chose {suite_name(hello.cipher_suite)}, not a TLS 1.3 suite the client offered")
+        if hello.compression_method != 0:
+            raise AlertIllegalParameter("legacy_compression_method must be 0")
+        for ext in hello.extensions or ():
+            if ext.type not in allowed:
+                raise AlertUnsupportedExtension(
+                    f"extension {ext.type} is not allowed in a TLS 1.3 ServerHello")
+        return suite
+
+    def _recv_hello_retry_request(self, hello: ServerHello, raw: bytes) -> None:
+        """RFC 8446 §4.1.4: the server wants a share for another group; try once more."""
+        if self._retried:
+            raise AlertUnexpectedMessage("a second HelloRetryRequest")
+        suite = self._check_hello13(hello, {ExtensionType.supported_versions, ExtensionType.key_share,
+                                            ExtensionType.cookie})
+        share = hello.extension(ExtensionType.key_share)
+        if share is None:
+            raise AlertIllegalParameter("HelloRetryRequest without a key_share group")
+        group = parse_key_share_retry(share)
+        if group not in self.config.groups or group in self._key_shares:
+            raise AlertIllegalParameter(
+                f"HelloRetryRequest asks for {group_name(group)}, which the client did not list or "
+                "already sent")
+        self._retried = True
+        self._hello_retry_suite = hello.cipher_suite
+        self.suite = suite
+        self.version = ProtocolVersion.TLSv1_3
+        ks = KeySchedule(suite)
+        ks.restart_with_message_hash(self.transcript.data())  # the first ClientHello
+        ks.update_hash(raw)
+        self.key_schedule = ks
+        self._key_shares = {group: EcdhePrivateKey(NamedGroup(group), self._rng)}
+        rebuilt = []
+        for ext in self._client_hello_extensions:
+            if ext.type == ExtensionType.key_share:
+                ext = key_share_client_extension(((group, self._key_shares[group].public_bytes()),))
+            rebuilt.append(ext)
+        cookie = hello.extension(ExtensionType.cookie)
+        if cookie is not None:
+            rebuilt.append(Extension(ExtensionType.cookie, cookie))
+            self._offered_extensions.add(ExtensionType.cookie)
+        self._client_hello_extensions = rebuilt
+        self._events.append(CheckPassed("HelloRetryRequest",
+                                        f"the server asked for a {group_name(group)} share; sending it"))
+        # RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
+        self._write_records(ContentType.change_cipher_spec, b"\x01")
+        self._compat_ccs_sent = True
+        self._send_handshake(self._client_hello())
+        self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
+
+    _compat_ccs_sent = False
+
+    def _recv_server_hello13(self, hello: ServerHello, raw: bytes) -> None:
+        suite = self._check_hello13(hello, {ExtensionType.supported_versions, ExtensionType.key_share})
+        if self._hello_retry_suite is not None and hello.cipher_suite != self._hello_retry_suite:
+            raise AlertIllegalParameter("the ServerHello changed the suite chosen in HelloRetryRequest")
+        share_data = hello.extension(ExtensionType.key_share)
+        if share_data is None:
+            raise AlertMissingExtension("a TLS 1.3 ServerHello needs key_share")
+        group, server_public = parse_key_share_server(share_data)
+        private = self._key_shares.get(group)
+        if private is None:
+            raise AlertIllegalParameter(f"server answered on {group_name(group)}, for which the client "
+                                        "sent no share")
+        self.server_random = hello.random
+        self.suite = suite
+        self.version = ProtocolVersion.TLSv1_3
+        self.named_group = group
+        if self.key_schedule is None:
+            self.key_schedule = KeySchedule(suite)
+            self.key_schedule.update_hash(self.transcript.data())  # the ClientHello
+        ks = self.key_schedule
+        ks.update_hash(raw)
+        ks.extract(None)
+        shared = private.exchange(server_public)
+        self._derive("shared_secret", shared,
+                     f"ECDHE on {group_name(group)}: the client's private key with the server's share")
+        ks.extract(shared)
+        self._client_handshake_secret = self._secret13(
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "client_handshake_traffic_secret",
+            ks.derive_secret(b"c hs traffic"), "Derive-Secret(handshake_secret, \"c hs traffic\", CH..SH)")
+        self._server_handshake_secret = self._secret13(
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET", "server_handshake_traffic_secret",
+            ks.derive_secret(b"s hs traffic"), "Derive-Secret(handshake_secret, \"s hs traffic\", CH..SH)")
+        self._protect13("read", self._server_handshake_secret)
+        self.state = ClientState.CLIENT_EXPECT_ENCRYPTED_EXTENSIONS
+
+    def _recv_encrypted_extensions(self, message: EncryptedExtensions, raw: bytes) -> None:
+        assert self.key_schedule is not None
+        for ext in message.extensions:
+            if ext.type not in self._offered_extensions or ext.type in (
+                    ExtensionType.key_share, ExtensionType.supported_versions):
+                raise AlertUnsupportedExtension(
+                    f"extension {ext.type} may not appear in EncryptedExtensions here")
+        self.key_schedule.update_hash(raw)
+        self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE
+
+    def _recv_certificate_request13(self, message: CertificateRequest13, raw: bytes) -> None:
+        assert self.key_schedule is not None
+        if message.extension(ExtensionType.signature_algorithms) is None:
+            raise AlertMissingExtension("CertificateRequest needs signature_algorithms")
+        self.key_schedule.update_hash(raw)
+        self._certificate_request13 = message
+        self.state = ClientState.CLIENT_EXPECT_CERTIFICATE13
+
+    def _recv_certificate13(self, message: Certificate13, raw: bytes) -> None:
+        assert self.key_schedule is not None
+        if message.certificate_request_context:
+            raise AlertIllegalParameter("the server's Certificate must have an empty request context")
+        self._accept_server_chain(message.certificate_list)
+        self.key_schedule.update_hash(raw)
+        self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_VERIFY13
+
+    def _recv_certificate_verify13(self, message: CertificateVerify, raw: bytes) -> None:
+        assert self.key_schedule is not None and self.peer_certificate is not None
+        scheme = message.signature_scheme
+        if scheme not in self.config.signature_schemes or scheme in _NOT_IN_TLS13:
+            raise AlertIllegalParameter(f"{scheme_name(scheme)} may not sign a TLS 1.3 CertificateVerify")
+        verify(self.peer_certificate.public_key(), scheme, message.signature,
+               self._certificate_verify_content("server"))
+        self._events.append(CheckPassed(
+            "server CertificateVerify",
+            f"{scheme_name(scheme)} signature over the transcript verifies with the certificate key: "
+            "the server holds the certificate's private key"))
+        self.key_schedule.update_hash(raw)
+        self.state = ClientState.CLIENT_EXPECT_FINISHED13
+
+    def _recv_finished13(self, message: Finished, raw: bytes) -> None:
+        ks = self.key_schedule
+        assert ks is not None and self.suite is not None
+        self._check_finished13(self._server_handshake_secret, message.verify_data, "server")
+        self._events.append(CheckPassed(
+            "server Finished", "verify_data matches: same transcript, same handshake secret"))
+        ks.update_hash(raw)
+        ks.extract(None)
+        client_secret = self._secret13(
+            "CLIENT_TRAFFIC_SECRET_0", "client_application_traffic_secret",
+            ks.derive_secret(b"c ap traffic"),
+            "Derive-Secret(master_secret, \"c ap traffic\", CH..server Finished)")
+        self._server_application_secret = self._secret13(
+            "SERVER_TRAFFIC_SECRET_0", "server_application_traffic_secret",
+            ks.derive_secret(b"s ap traffic"),
+            "Derive-Secret(master_secret, \"s ap traffic\", CH..server Finished)")
+        self._secret13("EXPORTER_SECRET", "exporter_master_secret", ks.derive_secret(b"exp master"),
+                       "Derive-Secret(master_secret, \"exp master\", CH..server Finished)")
+        self._protect13("read", self._server_application_secret)
+        # The client's second flight, under its handshake keys.
+        if not self._compat_ccs_sent:
+            self._write_records(ContentType.change_cipher_spec, b"\x01")
+            self._compat_ccs_sent = True
+        self._protect13("write", self._client_handshake_secret)
+        request = self._certificate_request13
+        if request is not None:
+            schemes = parse_u16_list(request.extension(ExtensionType.signature_algorithms) or b"")
+            scheme = self._client_signature_scheme13(schemes)
+            chain = self.config.certificate_chain if scheme is not None else ()
+            self._send_handshake(Certificate13(chain, request.certificate_request_context))
+            if scheme is not None:
+                assert self.config.private_key is not None
+                signature = sign(self.config.private_key, scheme, self._certificate_verify_content("client"))
+                self._send_handshake(CertificateVerify(scheme, signature))
+        own = self._finished13(self._client_handshake_secret)
+        self._derive("client_verify_data", own, "HMAC(finished_key, Transcript-Hash(CH..server Finished))")
+        self._send_handshake(Finished(own))
+        self._own_application_secret = client_secret
+        self._protect13("write", client_secret)
+        self.state = ClientState.CLIENT_CONNECTED
+        self._events.append(HandshakeCompleted(
+            version=ProtocolVersion.TLSv1_3,
+            cipher_suite=self.suite,
+            named_group=self.named_group,
+            extended_master_secret=True,  # TLS 1.3 always binds keys to the transcript
+            server_name=self.config.server_name,
+            peer_certificate=self.peer_certificate,
+        ))
+
+    def _client_signature_scheme13(self, theirs: tuple[int, ...]) -> SignatureScheme | None:
+        key = self.config.private_key
+        if not self.config.certificate_chain or key is None:
+            return None
+        ours = tuple(s for s in self.config.signature_schemes if s not in _NOT_IN_TLS13)
+        try:
+            return choose_signature_scheme(key, ours, theirs)
+        except AlertHandshakeFailure:
+            return None
+
     _transitions = {
         (ClientState.CLIENT_EXPECT_SERVER_HELLO, HandshakeType.server_hello): _recv_server_hello,
         (ClientState.CLIENT_EXPECT_CERTIFICATE, HandshakeType.certificate): _recv_certificate,
@@ -344,6 +642,16 @@ class TLSClient(Endpoint):
         (ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE,
          HandshakeType.server_hello_done): _recv_server_hello_done,
         (ClientState.CLIENT_EXPECT_FINISHED, HandshakeType.finished): _recv_finished,
+        (ClientState.CLIENT_EXPECT_ENCRYPTED_EXTENSIONS,
+         HandshakeType.encrypted_extensions): _recv_encrypted_extensions,
+        (ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE,
+         HandshakeType.certificate_request): _recv_certificate_request13,
+        (ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE,
+         HandshakeType.certificate): _recv_certificate13,
+        (ClientState.CLIENT_EXPECT_CERTIFICATE13, HandshakeType.certificate): _recv_certificate13,
+        (ClientState.CLIENT_EXPECT_CERTIFICATE_VERIFY13,
+         HandshakeType.certificate_verify): _recv_certificate_verify13,
+        (ClientState.CLIENT_EXPECT_FINISHED13, HandshakeType.finished): _recv_finished13,
     }
 
 

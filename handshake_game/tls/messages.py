@@ -35,6 +35,8 @@ class HandshakeType(enum.IntEnum):
     client_hello = 1
     server_hello = 2
     new_session_ticket = 4
+    end_of_early_data = 5
+    encrypted_extensions = 8
     certificate = 11
     server_key_exchange = 12
     certificate_request = 13
@@ -42,6 +44,8 @@ class HandshakeType(enum.IntEnum):
     certificate_verify = 15
     client_key_exchange = 16
     finished = 20
+    key_update = 24
+    message_hash = 254
 
 
 class ExtensionType(enum.IntEnum):
@@ -57,8 +61,13 @@ class ExtensionType(enum.IntEnum):
     extended_master_secret = 23
     record_size_limit = 28
     session_ticket = 35
+    pre_shared_key = 41
+    early_data = 42
     supported_versions = 43
+    cookie = 44
     psk_key_exchange_modes = 45
+    certificate_authorities = 47
+    signature_algorithms_cert = 50
     post_handshake_auth = 49
     key_share = 51
     renegotiation_info = 0xFF01
@@ -79,7 +88,10 @@ EXTENSION_EXPLANATIONS: dict[int, str] = {
     ExtensionType.extended_master_secret: "bind the master secret to the whole handshake (RFC 7627)",
     ExtensionType.renegotiation_info: "secure renegotiation signal (RFC 5746)",
     ExtensionType.session_ticket: "stateless session resumption (RFC 5077)",
-    ExtensionType.supported_versions: "TLS versions the client can speak (RFC 8446 §4.2.1)",
+    ExtensionType.supported_versions: "TLS versions offered, or the one chosen (RFC 8446 §4.2.1)",
+    ExtensionType.cookie: "state the server asks the client to echo after HelloRetryRequest",
+    ExtensionType.pre_shared_key: "resume with a pre-shared key (RFC 8446 §4.2.11)",
+    ExtensionType.early_data: "0-RTT data (RFC 8446 §4.2.10)",
     ExtensionType.key_share: "TLS 1.3 (EC)DHE public keys (RFC 8446 §4.2.8)",
     ExtensionType.application_layer_protocol_negotiation: "ALPN: http/1.1, h2… (RFC 7301)",
     ExtensionType.encrypt_then_mac: "MAC after encryption for CBC suites (RFC 7366)",
@@ -149,6 +161,79 @@ def renegotiation_info_extension(renegotiated_connection: bytes = b"") -> Extens
     return Extension(ExtensionType.renegotiation_info, encode_vector(1, renegotiated_connection))
 
 
+def supported_versions_extension(versions: tuple[int, ...]) -> Extension:
+    """ClientHello form: a list (RFC 8446 §4.2.1)."""
+    body = b"".join(v.to_bytes(2, "big") for v in versions)
+    return Extension(ExtensionType.supported_versions, encode_vector(1, body))
+
+
+def selected_version_extension(version: int) -> Extension:
+    """ServerHello form: the one version chosen."""
+    return Extension(ExtensionType.supported_versions, version.to_bytes(2, "big"))
+
+
+def key_share_client_extension(shares: tuple[tuple[int, bytes], ...]) -> Extension:
+    """RFC 8446 §4.2.8: client_shares<0..2^16-1> of KeyShareEntry."""
+    body = b"".join(group.to_bytes(2, "big") + encode_vector(2, key) for group, key in shares)
+    return Extension(ExtensionType.key_share, encode_vector(2, body))
+
+
+def key_share_server_extension(group: int, key: bytes) -> Extension:
+    return Extension(ExtensionType.key_share, group.to_bytes(2, "big") + encode_vector(2, key))
+
+
+def key_share_retry_extension(group: int) -> Extension:
+    """HelloRetryRequest form: only the group the server wants (RFC 8446 §4.2.8)."""
+    return Extension(ExtensionType.key_share, group.to_bytes(2, "big"))
+
+
+def psk_key_exchange_modes_extension() -> Extension:
+    return Extension(ExtensionType.psk_key_exchange_modes, b"\x01\x01")  # [psk_dhe_ke]
+
+
+def parse_supported_versions(data: bytes) -> tuple[int, ...]:
+    r = Reader(data)
+    versions = []
+    with r.bounded(1, "versions", minimum=2):
+        while not r.eof():
+            versions.append(r.uint16("version"))
+    r.expect_end("supported_versions")
+    return tuple(versions)
+
+
+def parse_selected_version(data: bytes) -> int:
+    r = Reader(data)
+    version = r.uint16("selected_version")
+    r.expect_end("supported_versions")
+    return version
+
+
+def parse_key_share_client(data: bytes) -> tuple[tuple[int, bytes], ...]:
+    r = Reader(data)
+    shares = []
+    with r.bounded(2, "client_shares"):
+        while not r.eof():
+            group = r.uint16("group")
+            shares.append((group, r.vector(2, "key_exchange", minimum=1)))
+    r.expect_end("key_share")
+    return tuple(shares)
+
+
+def parse_key_share_server(data: bytes) -> tuple[int, bytes]:
+    r = Reader(data)
+    group = r.uint16("group")
+    key = r.vector(2, "key_exchange", minimum=1)
+    r.expect_end("key_share")
+    return group, key
+
+
+def parse_key_share_retry(data: bytes) -> int:
+    r = Reader(data)
+    group = r.uint16("selected_group")
+    r.expect_end("key_share")
+    return group
+
+
 # -- extension contents: decoded (and dissected) by type ---------------------------
 
 
@@ -162,8 +247,42 @@ def _pull_u16_list(r: Reader, name: str, explain: str, describe: Callable[[int],
     return values
 
 
-def _pull_extension_contents(r: Reader, ext_type: int, in_client_hello: bool) -> None:
-    if ext_type == ExtensionType.server_name and in_client_hello:
+CLIENT_HELLO = "client_hello"
+SERVER_HELLO = "server_hello"
+HELLO_RETRY_REQUEST = "hello_retry_request"
+OTHER = "other"
+
+# RFC 8446 §4.1.3: a ServerHello with this random is a HelloRetryRequest.
+HELLO_RETRY_REQUEST_RANDOM = bytes.fromhex(
+    "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+def _pull_key_share_entry(r: Reader) -> None:
+    with r.group("KeyShareEntry", "one (EC)DHE public key for one group"):
+        group = r.uint16("group", describe=_group)
+        r.vector(2, "key_exchange", "the sender's ephemeral public key", minimum=1)
+        r.annotate(group_name(group))
+
+
+def _pull_extension_contents(r: Reader, ext_type: int, context: str) -> None:
+    in_client_hello = context == CLIENT_HELLO
+    if ext_type == ExtensionType.key_share:
+        if context == CLIENT_HELLO:
+            with r.bounded(2, "client_shares", "one share per group the client guessed"):
+                while not r.eof():
+                    _pull_key_share_entry(r)
+        elif context == HELLO_RETRY_REQUEST:
+            r.uint16("selected_group", "the group the server wants a share for", describe=_group)
+        else:
+            _pull_key_share_entry(r)
+    elif ext_type == ExtensionType.supported_versions and context in (SERVER_HELLO,
+                                                                      HELLO_RETRY_REQUEST):
+        r.uint16("selected_version", "the version the server chose", describe=_version)
+    elif ext_type == ExtensionType.psk_key_exchange_modes:
+        r.vector(1, "ke_modes", "1 = psk_dhe_ke: resumption still does (EC)DHE", minimum=1)
+    elif ext_type == ExtensionType.cookie:
+        r.vector(2, "cookie", "opaque state to echo in the second ClientHello", minimum=1)
+    elif ext_type == ExtensionType.server_name and in_client_hello:
         with r.bounded(2, "server_name_list", minimum=1):
             while not r.eof():
                 r.uint8("name_type", "0 = host_name")
@@ -195,7 +314,7 @@ def _pull_extension_contents(r: Reader, ext_type: int, in_client_hello: bool) ->
         r.rest("extension_data", "contents not interpreted by this engine")
 
 
-def _pull_extensions(r: Reader, in_client_hello: bool) -> tuple[Extension, ...] | None:
+def _pull_extensions(r: Reader, context: str) -> tuple[Extension, ...] | None:
     """RFC 5246 §7.4.1.2: the extensions block is optional; absent means None."""
     if r.eof():
         return None
@@ -212,7 +331,7 @@ def _pull_extensions(r: Reader, in_client_hello: bool) -> tuple[Extension, ...] 
                 with r.bounded(2, "extension_data",
                                EXTENSION_EXPLANATIONS.get(ext_type, "")):
                     start = r.position
-                    _pull_extension_contents(r, ext_type, in_client_hello)
+                    _pull_extension_contents(r, ext_type, context)
                     extensions.append(Extension(ext_type, r.raw_since(start)))
     return tuple(extensions)
 
@@ -302,14 +421,14 @@ class ClientHello:
                 suites.append(code)
             r.annotate(f"{len(suites)} suites: " + ", ".join(suite_name(c) for c in suites))
         compression = r.vector(1, "compression_methods", "always [null] today", minimum=1)
-        extensions = _pull_extensions(r, in_client_hello=True)
+        extensions = _pull_extensions(r, CLIENT_HELLO)
         r.expect_end("ClientHello")
         return cls(version, random, session_id, tuple(suites), compression, extensions)
 
 
 @dataclass(frozen=True)
 class ServerHello:
-    """RFC 5246 §7.4.1.3."""
+    """RFC 5246 §7.4.1.3; RFC 8446 §4.1.3 (also the HelloRetryRequest form)."""
 
     handshake_type: ClassVar[HandshakeType] = HandshakeType.server_hello
 
@@ -344,9 +463,14 @@ class ServerHello:
         suite = r.uint16("cipher_suite", "the one suite the server picked from the offer",
                          describe=_suite)
         compression = r.uint8("compression_method", "0 = null")
-        extensions = _pull_extensions(r, in_client_hello=False)
+        context = HELLO_RETRY_REQUEST if random == HELLO_RETRY_REQUEST_RANDOM else SERVER_HELLO
+        extensions = _pull_extensions(r, context)
         r.expect_end("ServerHello")
         return cls(version, random, session_id, suite, compression, extensions)
+
+    @property
+    def is_hello_retry_request(self) -> bool:
+        return self.random == HELLO_RETRY_REQUEST_RANDOM
 
 
 def _describe_certificate(der: bytes) -> str:
@@ -552,9 +676,146 @@ class Finished:
         return cls(value)
 
 
+@dataclass(frozen=True)
+class EncryptedExtensions:
+    """RFC 8446 §4.3.1: the server's extensions that need no key, sent encrypted."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.encrypted_extensions
+
+    extensions: tuple[Extension, ...] = ()
+
+    def body(self) -> bytes:
+        w = Writer()
+        _push_extensions(w, self.extensions)
+        return w.getvalue()
+
+    @classmethod
+    def pull(cls, r: Reader) -> EncryptedExtensions:
+        extensions = _pull_extensions(r, OTHER)
+        if extensions is None:
+            raise DecodeError("EncryptedExtensions needs its extensions block")
+        r.expect_end("EncryptedExtensions")
+        return cls(extensions)
+
+
+@dataclass(frozen=True)
+class Certificate13:
+    """RFC 8446 §4.4.2: a request context, then each certificate with its own extensions."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.certificate
+
+    certificate_list: tuple[bytes, ...]
+    certificate_request_context: bytes = b""
+    entry_extensions: tuple[bytes, ...] | None = None  # raw, one per certificate; None = all empty
+
+    def body(self) -> bytes:
+        extensions = self.entry_extensions or tuple(b"" for _ in self.certificate_list)
+        entries = b"".join(encode_vector(3, cert) + encode_vector(2, ext)
+                           for cert, ext in zip(self.certificate_list, extensions, strict=True))
+        return encode_vector(1, self.certificate_request_context) + encode_vector(3, entries)
+
+    @classmethod
+    def pull(cls, r: Reader) -> Certificate13:
+        context = r.vector(1, "certificate_request_context",
+                           "empty in the server's Certificate; echoes the request for a client")
+        certs, extensions = [], []
+        with r.bounded(3, "certificate_list", "the chain, the sender's own certificate first"):
+            while not r.eof():
+                with r.group("CertificateEntry"):
+                    certs.append(r.vector(3, "cert_data", "one DER-encoded X.509 certificate",
+                                          minimum=1))
+                    extensions.append(r.vector(2, "extensions", "per-certificate extensions (OCSP, SCT)"))
+        r.expect_end("Certificate")
+        keep = tuple(extensions) if any(extensions) else None
+        return cls(tuple(certs), context, keep)
+
+
+@dataclass(frozen=True)
+class CertificateRequest13:
+    """RFC 8446 §4.3.2: the server asks for a certificate; signature_algorithms required."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.certificate_request
+
+    extensions: tuple[Extension, ...]
+    certificate_request_context: bytes = b""
+
+    def extension(self, ext_type: int) -> bytes | None:
+        return _find_extension(self.extensions, ext_type)
+
+    def body(self) -> bytes:
+        w = Writer()
+        w.vector(1, self.certificate_request_context)
+        _push_extensions(w, self.extensions)
+        return w.getvalue()
+
+    @classmethod
+    def pull(cls, r: Reader) -> CertificateRequest13:
+        context = r.vector(1, "certificate_request_context", "echoed in the client's Certificate")
+        extensions = _pull_extensions(r, OTHER)
+        if extensions is None:
+            raise DecodeError("CertificateRequest needs its extensions block")
+        r.expect_end("CertificateRequest")
+        return cls(extensions, context)
+
+
+@dataclass(frozen=True)
+class NewSessionTicket13:
+    """RFC 8446 §4.6.1: a ticket for resuming later (this engine reads and ignores it)."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.new_session_ticket
+
+    ticket_lifetime: int
+    ticket_age_add: int
+    ticket_nonce: bytes
+    ticket: bytes
+    extensions: tuple[Extension, ...] = ()
+
+    def body(self) -> bytes:
+        w = Writer()
+        w.raw(self.ticket_lifetime.to_bytes(4, "big"))
+        w.raw(self.ticket_age_add.to_bytes(4, "big"))
+        w.vector(1, self.ticket_nonce)
+        w.vector(2, self.ticket)
+        _push_extensions(w, self.extensions)
+        return w.getvalue()
+
+    @classmethod
+    def pull(cls, r: Reader) -> NewSessionTicket13:
+        lifetime = int.from_bytes(r.fixed(4, "ticket_lifetime", "seconds the ticket may be used"), "big")
+        age_add = int.from_bytes(r.fixed(4, "ticket_age_add", "obscures the ticket's age"), "big")
+        nonce = r.vector(1, "ticket_nonce")
+        ticket = r.vector(2, "ticket", "opaque to the client", minimum=1)
+        extensions = _pull_extensions(r, OTHER)
+        if extensions is None:
+            raise DecodeError("NewSessionTicket needs its extensions block")
+        r.expect_end("NewSessionTicket")
+        return cls(lifetime, age_add, nonce, ticket, extensions)
+
+
+@dataclass(frozen=True)
+class KeyUpdate:
+    """RFC 8446 §4.6.3: the sender switches to its next traffic secret."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.key_update
+
+    request_update: int = 0  # 1 = update_requested: the peer should update too
+
+    def body(self) -> bytes:
+        return bytes([self.request_update])
+
+    @classmethod
+    def pull(cls, r: Reader) -> KeyUpdate:
+        value = r.uint8("request_update", "1 asks the peer to update its keys too")
+        if value not in (0, 1):
+            raise DecodeError(f"request_update {value} is neither 0 nor 1")
+        r.expect_end("KeyUpdate")
+        return cls(value)
+
+
 HandshakeMessage = (
     ClientHello | ServerHello | Certificate | ServerKeyExchange | CertificateRequest
     | ServerHelloDone | HelloRequest | ClientKeyExchange | CertificateVerify | Finished
+    | EncryptedExtensions | Certificate13 | CertificateRequest13 | NewSessionTicket13 | KeyUpdate
 )
 
 _PULLERS: dict[int, Callable[[Reader], HandshakeMessage]] = {
@@ -568,6 +829,21 @@ _PULLERS: dict[int, Callable[[Reader], HandshakeMessage]] = {
     HandshakeType.certificate_verify: CertificateVerify.pull,
     HandshakeType.finished: Finished.pull,
 }
+
+# RFC 8446 §4: the messages whose layout differs in TLS 1.3, and those new in it.
+_PULLERS_13: dict[int, Callable[[Reader], HandshakeMessage]] = {
+    HandshakeType.client_hello: ClientHello.pull,
+    HandshakeType.server_hello: ServerHello.pull,
+    HandshakeType.encrypted_extensions: EncryptedExtensions.pull,
+    HandshakeType.certificate: Certificate13.pull,
+    HandshakeType.certificate_request: CertificateRequest13.pull,
+    HandshakeType.certificate_verify: CertificateVerify.pull,
+    HandshakeType.finished: Finished.pull,
+    HandshakeType.new_session_ticket: NewSessionTicket13.pull,
+    HandshakeType.key_update: KeyUpdate.pull,
+}
+
+TLS13 = 0x0304
 
 HANDSHAKE_HEADER_LENGTH = 4
 
@@ -583,6 +859,9 @@ MESSAGE_EXPLANATIONS: dict[int, str] = {
     HandshakeType.client_key_exchange: "the client's contribution to the premaster secret",
     HandshakeType.certificate_verify: "a signature over the transcript with the client's key",
     HandshakeType.finished: "a MAC over the whole handshake under the new keys",
+    HandshakeType.encrypted_extensions: "TLS 1.3: the server's remaining extensions, already encrypted",
+    HandshakeType.new_session_ticket: "a ticket the client may use to resume later",
+    HandshakeType.key_update: "TLS 1.3: the sender moves to fresh traffic keys",
 }
 
 
@@ -599,10 +878,15 @@ def encode_handshake(message: HandshakeMessage) -> bytes:
     return bytes([message.handshake_type]) + len(body).to_bytes(3, "big") + body
 
 
-def _pull_handshake(r: Reader, key_exchange: KeyExchange | None) -> HandshakeMessage:
+def _pull_handshake(r: Reader, key_exchange: KeyExchange | None, version: int) -> HandshakeMessage:
     msg_type = r.uint8("msg_type", "which handshake message follows",
                        describe=lambda n: f"{n} ({handshake_name(n)})")
     with r.bounded(3, "body", MESSAGE_EXPLANATIONS.get(msg_type, "")):
+        if version == TLS13:
+            puller13 = _PULLERS_13.get(msg_type)
+            if puller13 is None:
+                raise DecodeError(f"handshake message type {msg_type} does not exist in TLS 1.3")
+            return puller13(r)
         if msg_type == HandshakeType.client_key_exchange:
             if key_exchange is None:
                 raise DecodeError("ClientKeyExchange needs the negotiated key exchange")
@@ -613,21 +897,26 @@ def _pull_handshake(r: Reader, key_exchange: KeyExchange | None) -> HandshakeMes
         return puller(r)
 
 
-def decode_handshake(raw: bytes, key_exchange: KeyExchange | None = None) -> HandshakeMessage:
-    """Decodes one whole handshake message (header included); DecodeError otherwise."""
+def decode_handshake(raw: bytes, key_exchange: KeyExchange | None = None,
+                     version: int = 0x0303) -> HandshakeMessage:
+    """Decodes one whole handshake message (header included); DecodeError otherwise.
+
+    ``version`` picks the layout where TLS 1.3 changed it (Certificate,
+    CertificateRequest, NewSessionTicket) and admits the messages new in 1.3.
+    """
     r = Reader(raw)
-    message = _pull_handshake(r, key_exchange)
+    message = _pull_handshake(r, key_exchange, version)
     r.expect_end("handshake message")
     return message
 
 
 def dissect_handshake(raw: bytes, key_exchange: KeyExchange | None = None,
-                      base_offset: int = 0) -> Field:
+                      base_offset: int = 0, version: int = 0x0303) -> Field:
     """The field tree of one handshake message, offsets relative to ``base_offset``."""
     r = Reader(raw, dissect=True, base_offset=base_offset)
     name = handshake_name(raw[0]) if raw else "handshake"
     with r.group(name, MESSAGE_EXPLANATIONS.get(raw[0] if raw else -1, "")):
-        _pull_handshake(r, key_exchange)
+        _pull_handshake(r, key_exchange, version)
     # As strict as decode_handshake: bytes past the message would be shown as nothing.
     r.expect_end("handshake message")
     return r.fields()[0]

@@ -85,14 +85,56 @@ class RecordProtection:
         return plaintext
 
 
+class RecordProtection13:
+    """One direction's TLS 1.3 AEAD state (RFC 8446 §5.2, §5.3).
+
+    The real content type travels inside the encryption (TLSInnerPlaintext); the
+    outer record always says application_data, and the additional data is the
+    record header itself. The nonce is the IV XOR the 64-bit sequence number.
+    """
+
+    def __init__(self, suite: CipherSuite, keys: TrafficKeys) -> None:
+        self.suite = suite
+        self._aead = suite.aead_class()(keys.key)
+        self._iv = keys.iv
+        self.sequence_number = 0
+
+    def _nonce(self) -> bytes:
+        padded = self.sequence_number.to_bytes(12, "big")
+        return bytes(a ^ b for a, b in zip(self._iv, padded, strict=True))
+
+    def seal(self, content_type: int, plaintext: bytes) -> bytes:
+        inner = plaintext + bytes([content_type])
+        header = struct.pack("!BHH", ContentType.application_data, 0x0303, len(inner) + TAG_LENGTH)
+        sealed = self._aead.encrypt(self._nonce(), inner, header)
+        self.sequence_number += 1
+        return header + sealed
+
+    def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
+        try:
+            inner = self._aead.decrypt(self._nonce(), payload, header)
+        except InvalidTag:
+            raise AlertBadRecordMac(
+                f"record {self.sequence_number} failed AEAD authentication "
+                "(wrong keys, or the bytes were changed)"
+            ) from None
+        self.sequence_number += 1
+        content = inner.rstrip(b"\x00")  # RFC 8446 §5.4: zero padding after the type
+        if not content:
+            raise AlertUnexpectedMessage("TLSInnerPlaintext without a content type")
+        if len(content) - 1 > MAX_PLAINTEXT:
+            raise AlertRecordOverflow("decrypted record exceeds 2^14 bytes")
+        return content[-1], content[:-1]
+
+
 class RecordLayer:
     """Byte stream <-> records, for one endpoint; sans-I/O."""
 
     def __init__(self, version: int = 0x0303) -> None:
         self.version = version
         self._buffer = bytearray()
-        self.read_protection: RecordProtection | None = None
-        self.write_protection: RecordProtection | None = None
+        self.read_protection: RecordProtection | RecordProtection13 | None = None
+        self.write_protection: RecordProtection | RecordProtection13 | None = None
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -106,7 +148,11 @@ class RecordLayer:
             raise AlertUnexpectedMessage(f"unknown record content type {content_type}")
         if version >> 8 != 0x03:
             raise AlertUnexpectedMessage(f"record version 0x{version:04x} is not TLS")
-        limit = MAX_CIPHERTEXT if self.read_protection else MAX_PLAINTEXT
+        tls13 = isinstance(self.read_protection, RecordProtection13)
+        if self.read_protection is None:
+            limit = MAX_PLAINTEXT
+        else:
+            limit = MAX_PLAINTEXT + 256 if tls13 else MAX_CIPHERTEXT  # RFC 8446 §5.2
         if length > limit:
             raise AlertRecordOverflow(f"record of {length} bytes exceeds {limit}")
         if len(self._buffer) < RECORD_HEADER_LENGTH + length:
@@ -115,7 +161,18 @@ class RecordLayer:
         del self._buffer[: RECORD_HEADER_LENGTH + length]
         payload = wire[RECORD_HEADER_LENGTH:]
         protected = self.read_protection is not None
-        if self.read_protection is not None:
+        if isinstance(self.read_protection, RecordProtection13):
+            if content_type == ContentType.change_cipher_spec:
+                # RFC 8446 §5: middlebox-compatibility CCS records stay in the clear.
+                protected = False
+            elif content_type != ContentType.application_data:
+                raise AlertUnexpectedMessage(
+                    f"unprotected {ContentType(content_type).name} record after keys were set")
+            else:
+                content_type, payload = self.read_protection.open(wire[:RECORD_HEADER_LENGTH], payload)
+                if content_type not in ContentType._value2member_map_:
+                    raise AlertUnexpectedMessage(f"unknown inner content type {content_type}")
+        elif self.read_protection is not None:
             payload = self.read_protection.open(content_type, version, payload)
             if len(payload) > MAX_PLAINTEXT:
                 raise AlertRecordOverflow("decrypted record exceeds 2^14 bytes")
@@ -130,7 +187,11 @@ class RecordLayer:
         chunks = [data[i : i + MAX_PLAINTEXT] for i in range(0, len(data), MAX_PLAINTEXT)]
         for chunk in chunks or [b""]:
             payload = chunk
-            if self.write_protection is not None:
+            if isinstance(self.write_protection, RecordProtection13) and (
+                    content_type != ContentType.change_cipher_spec):
+                records.append(self.write_protection.seal(content_type, chunk))
+                continue
+            if isinstance(self.write_protection, RecordProtection):
                 payload = self.write_protection.seal(content_type, self.version, chunk)
             records.append(struct.pack("!BHH", content_type, self.version, len(payload)) + payload)
         return records

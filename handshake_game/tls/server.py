@@ -20,13 +20,16 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from . import pki
 from ._endpoint import Clock, Endpoint, utc_now
 from .alerts import (
+    AlertCertificateRequired,
     AlertDescription,
     AlertHandshakeFailure,
     AlertIllegalParameter,
     AlertLevel,
+    AlertMissingExtension,
     AlertProtocolVersion,
+    AlertUnexpectedMessage,
 )
-from .events import CheckPassed, HandshakeCompleted
+from .events import CheckPassed, HandshakeCompleted, HandshakeMessageReceived
 from .keyexchange import (
     EcdhePrivateKey,
     Rng,
@@ -36,25 +39,38 @@ from .keyexchange import (
     verify,
 )
 from .keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
+from .keyschedule13 import KeySchedule
 from .messages import (
+    HELLO_RETRY_REQUEST_RANDOM,
     AlertMessage,
     Certificate,
+    Certificate13,
     CertificateRequest,
+    CertificateRequest13,
     CertificateVerify,
     ClientHello,
     ClientKeyExchange,
+    EncryptedExtensions,
     Extension,
     ExtensionType,
     Finished,
     HandshakeType,
+    KeyUpdate,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
+    decode_handshake,
     ec_point_formats_extension,
     extended_master_secret_extension,
+    key_share_retry_extension,
+    key_share_server_extension,
+    parse_key_share_client,
     parse_server_name,
+    parse_supported_versions,
     parse_u16_list,
     renegotiation_info_extension,
+    selected_version_extension,
+    signature_algorithms_extension,
 )
 from .record import ContentType
 from .suites import (
@@ -82,6 +98,10 @@ class ServerState(enum.Enum):
     SERVER_EXPECT_CERTIFICATE_VERIFY = enum.auto()
     SERVER_EXPECT_CHANGE_CIPHER_SPEC = enum.auto()
     SERVER_EXPECT_FINISHED = enum.auto()
+    # TLS 1.3 (RFC 8446 §A.2), after the server's flight:
+    SERVER_EXPECT_CLIENT_CERTIFICATE13 = enum.auto()
+    SERVER_EXPECT_CERTIFICATE_VERIFY13 = enum.auto()
+    SERVER_EXPECT_FINISHED13 = enum.auto()
     SERVER_CONNECTED = enum.auto()
     SERVER_ERROR = enum.auto()
 
@@ -121,6 +141,16 @@ class ServerConfig:
     signature_schemes: tuple[int, ...] = tuple(SUPPORTED_SIGNATURE_SCHEMES)
     client_auth: ClientAuthentication = ClientAuthentication.NONE
     client_trust_store: list[x509.Certificate] | None = field(default=None, hash=False)
+    # Versions the server will negotiate; TLS 1.3 needs a TLS 1.3 suite in cipher_suites.
+    versions: tuple[int, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
+
+
+# RFC 8446 §4.1.3: the end of server_random when a TLS 1.3 server negotiates TLS 1.2.
+DOWNGRADE_TLS12 = b"DOWNGRD\x01"
+# RFC 8446 §4.4.3: schemes that may not sign a TLS 1.3 CertificateVerify.
+_NOT_IN_TLS13 = {SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.rsa_pkcs1_sha256,
+                 SignatureScheme.rsa_pkcs1_sha384, SignatureScheme.rsa_pkcs1_sha512,
+                 SignatureScheme.ecdsa_sha1}
 
 
 class TLSServer(Endpoint):
@@ -136,6 +166,13 @@ class TLSServer(Endpoint):
         self.server_name: str | None = None
         self.client_certificate: x509.Certificate | None = None
         self._requested_schemes: tuple[int, ...] = ()
+        self._retry_group: int | None = None
+        self._retry_suite: int | None = None
+        self._client_handshake_secret = b""
+        self._client_application_secret = b""
+        self._tls13_suites = tuple(suite_by_name(n) for n in config.cipher_suites
+                                   if suite_by_name(n).tls13)
+        self._supports13 = ProtocolVersion.TLSv1_3 in config.versions and bool(self._tls13_suites)
         leaf = x509.load_der_x509_certificate(config.certificate_chain[0])
         self.certificate = leaf
         self._key_is_rsa = isinstance(config.private_key, rsa.RSAPrivateKey)
@@ -157,7 +194,15 @@ class TLSServer(Endpoint):
     def _is_connected(self) -> bool:
         return self.state is ServerState.SERVER_CONNECTED
 
-    def _on_post_handshake(self, msg_type: int) -> bool:
+    def _on_post_handshake(self, msg_type: int, raw: bytes) -> bool:
+        if self.version == ProtocolVersion.TLSv1_3:
+            message = decode_handshake(raw, None, ProtocolVersion.TLSv1_3)
+            self._events.append(HandshakeMessageReceived(message, raw))
+            if isinstance(message, KeyUpdate):
+                self._client_application_secret = self._key_update_received(
+                    message, self._client_application_secret)
+                return True
+            raise AlertUnexpectedMessage(f"{type(message).__name__} after the handshake")
         if msg_type == HandshakeType.client_hello:
             self._write_records(ContentType.alert, AlertMessage(
                 AlertLevel.WARNING, AlertDescription.no_renegotiation).encode())
@@ -167,6 +212,8 @@ class TLSServer(Endpoint):
     # -- negotiation -----------------------------------------------------------------
     def _suite_usable(self, suite: CipherSuite, groups: tuple[int, ...],
                       schemes: tuple[int, ...]) -> bool:
+        if suite.tls13:
+            return False
         if suite.authentication is Authentication.RSA and not self._key_is_rsa:
             return False
         # RFC 8422 §5.1: an ECDSA certificate's curve must be one the client listed.
@@ -184,7 +231,22 @@ class TLSServer(Endpoint):
         return True
 
     def _recv_client_hello(self, hello: ClientHello, raw: bytes) -> None:
+        versions_ext = hello.extension(ExtensionType.supported_versions)
+        offered = parse_supported_versions(versions_ext) if versions_ext is not None else ()
+        if self._retry_group is not None:
+            if ProtocolVersion.TLSv1_3 not in offered:
+                raise AlertIllegalParameter("the second ClientHello dropped TLS 1.3")
+            self._recv_client_hello13(hello, raw)
+            return
+        if self._supports13 and ProtocolVersion.TLSv1_3 in offered:
+            self._recv_client_hello13(hello, raw)
+            return
+        if offered and ProtocolVersion.TLSv1_2 not in offered:
+            raise AlertProtocolVersion("the client offers only versions this server does not speak")
+        if ProtocolVersion.TLSv1_2 not in self.config.versions:
+            raise AlertProtocolVersion("this server speaks only TLS 1.3 and the client did not offer it")
         self.transcript.add(raw)
+        self.version = ProtocolVersion.TLSv1_2
         if hello.client_version < ProtocolVersion.TLSv1_2:
             raise AlertProtocolVersion(
                 f"client offers at most 0x{hello.client_version:04x}; this server needs TLS 1.2")
@@ -229,6 +291,8 @@ class TLSServer(Endpoint):
             extensions.append(ec_point_formats_extension())
 
         self.server_random = self._rng(32)
+        if self._supports13:
+            self.server_random = self.server_random[:24] + DOWNGRADE_TLS12
         self._send_handshake(ServerHello(
             server_version=ProtocolVersion.TLSv1_2,
             random=self.server_random,
@@ -282,6 +346,10 @@ class TLSServer(Endpoint):
             self._events.append(CheckPassed("client certificate", "none sent; the server allows that"))
             self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
             return
+        self._accept_client_chain(chain)
+        self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+
+    def _accept_client_chain(self, chain: tuple[bytes, ...]) -> None:
         trust = self.config.client_trust_store
         if trust is not None:
             self.client_certificate = pki.verify_client_chain(chain, trust, self._now())
@@ -291,7 +359,6 @@ class TLSServer(Endpoint):
         else:
             self.client_certificate = pki.load_certificates(chain)[0]
             self._events.append(CheckPassed("client certificate chain", "not checked (no client CA set)"))
-        self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
 
     def _recv_certificate_verify(self, message: CertificateVerify, raw: bytes) -> None:
         assert self.client_certificate is not None
@@ -348,6 +415,194 @@ class TLSServer(Endpoint):
             peer_certificate=self.client_certificate,
         ))
 
+    # -- TLS 1.3 (RFC 8446) ------------------------------------------------------------
+    def _recv_client_hello13(self, hello: ClientHello, raw: bytes) -> None:
+        if hello.compression_methods != b"\x00":
+            raise AlertIllegalParameter("TLS 1.3 needs legacy_compression_methods = [null]")
+        groups_ext = hello.extension(ExtensionType.supported_groups)
+        shares_ext = hello.extension(ExtensionType.key_share)
+        schemes_ext = hello.extension(ExtensionType.signature_algorithms)
+        if groups_ext is None or shares_ext is None or schemes_ext is None:
+            raise AlertMissingExtension(
+                "a TLS 1.3 ClientHello needs supported_groups, key_share and signature_algorithms")
+        groups = parse_u16_list(groups_ext)
+        shares = dict(parse_key_share_client(shares_ext))
+        schemes = tuple(s for s in parse_u16_list(schemes_ext) if s not in _NOT_IN_TLS13)
+        sni = hello.extension(ExtensionType.server_name)
+        self.server_name = parse_server_name(sni) if sni is not None else None
+
+        suite = next((s for s in self._tls13_suites if s.code in hello.cipher_suites), None)
+        if suite is None:
+            raise AlertHandshakeFailure("no TLS 1.3 cipher suite in common with the client")
+        try:
+            scheme = choose_signature_scheme(self.config.private_key, tuple(
+                s for s in self.config.signature_schemes if s not in _NOT_IN_TLS13), schemes)
+        except AlertHandshakeFailure:
+            raise AlertHandshakeFailure(
+                "the client accepts no signature scheme the certificate key can make") from None
+        group: int | None = next((int(g) for g in self.config.groups if g in shares), None)
+
+        if self._retry_group is not None:
+            # The second ClientHello must now carry the share that was asked for.
+            if hello.cipher_suites and suite.code != self._retry_suite:
+                raise AlertIllegalParameter("the second ClientHello no longer offers the chosen suite")
+            if set(shares) != {self._retry_group}:
+                raise AlertIllegalParameter("the second ClientHello lacks the share the server asked for")
+            group = self._retry_group
+        elif group is None:
+            wanted = next((g for g in self.config.groups if g in groups), None)
+            if wanted is None:
+                raise AlertHandshakeFailure("no (EC)DHE group in common with the client")
+            self._send_hello_retry_request(hello, raw, suite, wanted)
+            return
+
+        for g in shares:
+            if g not in groups:
+                raise AlertIllegalParameter(f"a key share for {group_name(g)}, absent from supported_groups")
+        assert group is not None
+        self.version = ProtocolVersion.TLSv1_3
+        self.suite = suite
+        self.client_random = hello.random
+        self.named_group = int(group)
+        if self.key_schedule is None:
+            self.key_schedule = KeySchedule(suite)
+        ks = self.key_schedule
+        ks.update_hash(raw)
+        self.transcript.add(raw)
+        ecdhe = EcdhePrivateKey(NamedGroup(group), self._rng)
+        shared = ecdhe.exchange(shares[group])
+
+        self.server_random = self._rng(32)
+        self._send_handshake(ServerHello(
+            server_version=ProtocolVersion.TLSv1_2,  # legacy_version (RFC 8446 §4.1.3)
+            random=self.server_random,
+            session_id=hello.session_id,  # legacy_session_id_echo
+            cipher_suite=suite.code,
+            compression_method=0,
+            extensions=(selected_version_extension(ProtocolVersion.TLSv1_3),
+                        key_share_server_extension(int(group), ecdhe.public_bytes())),
+        ))
+        if hello.session_id and self._retry_group is None:
+            # RFC 8446 D.4: the compatibility CCS right after the first ServerHello.
+            self._write_records(ContentType.change_cipher_spec, b"\x01")
+        ks.extract(None)
+        self._derive("shared_secret", shared,
+                     f"ECDHE on {group_name(group)}: the server's private key with the client's share")
+        ks.extract(shared)
+        self._client_handshake_secret = self._secret13(
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "client_handshake_traffic_secret",
+            ks.derive_secret(b"c hs traffic"), "Derive-Secret(handshake_secret, \"c hs traffic\", CH..SH)")
+        server_handshake_secret = self._secret13(
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET", "server_handshake_traffic_secret",
+            ks.derive_secret(b"s hs traffic"), "Derive-Secret(handshake_secret, \"s hs traffic\", CH..SH)")
+        self._protect13("write", server_handshake_secret)
+        self._protect13("read", self._client_handshake_secret)
+
+        self._send_handshake(EncryptedExtensions(()))
+        if self.config.client_auth is not ClientAuthentication.NONE:
+            self._requested_schemes = tuple(
+                s for s in self.config.signature_schemes if s not in _NOT_IN_TLS13)
+            self._send_handshake(CertificateRequest13((
+                signature_algorithms_extension(self._requested_schemes),)))
+        self._send_handshake(Certificate13(self.config.certificate_chain))
+        signature = sign(self.config.private_key, scheme, self._certificate_verify_content("server"))
+        self._send_handshake(CertificateVerify(scheme, signature))
+        self._events.append(CheckPassed(
+            "CertificateVerify signed",
+            f"{scheme_name(scheme)} over the transcript with the certificate key"))
+        own = self._finished13(server_handshake_secret)
+        self._derive("server_verify_data", own, "HMAC(finished_key, Transcript-Hash(CH..CertificateVerify))")
+        self._send_handshake(Finished(own))
+
+        ks.extract(None)
+        self._client_application_secret = self._secret13(
+            "CLIENT_TRAFFIC_SECRET_0", "client_application_traffic_secret",
+            ks.derive_secret(b"c ap traffic"),
+            "Derive-Secret(master_secret, \"c ap traffic\", CH..server Finished)")
+        self._own_application_secret = self._secret13(
+            "SERVER_TRAFFIC_SECRET_0", "server_application_traffic_secret",
+            ks.derive_secret(b"s ap traffic"),
+            "Derive-Secret(master_secret, \"s ap traffic\", CH..server Finished)")
+        self._secret13("EXPORTER_SECRET", "exporter_master_secret", ks.derive_secret(b"exp master"),
+                       "Derive-Secret(master_secret, \"exp master\", CH..server Finished)")
+        self._protect13("write", self._own_application_secret)
+        self.state = (ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE13
+                      if self.config.client_auth is not ClientAuthentication.NONE
+                      else ServerState.SERVER_EXPECT_FINISHED13)
+
+    def _send_hello_retry_request(self, hello: ClientHello, raw: bytes, suite: CipherSuite,
+                                  group: int) -> None:
+        """RFC 8446 §4.1.4: no usable share; ask for one on ``group``."""
+        self._retry_group = group
+        self._retry_suite = suite.code
+        self.version = ProtocolVersion.TLSv1_3
+        self.suite = suite
+        self.key_schedule = KeySchedule(suite)
+        self.key_schedule.restart_with_message_hash(raw)
+        self._events.append(CheckPassed(
+            "HelloRetryRequest",
+            f"the client sent no share the server accepts; asking for {group_name(group)}"))
+        self._send_handshake(ServerHello(
+            server_version=ProtocolVersion.TLSv1_2,
+            random=HELLO_RETRY_REQUEST_RANDOM,
+            session_id=hello.session_id,
+            cipher_suite=suite.code,
+            compression_method=0,
+            extensions=(selected_version_extension(ProtocolVersion.TLSv1_3),
+                        key_share_retry_extension(group)),
+        ))
+        if hello.session_id:
+            self._write_records(ContentType.change_cipher_spec, b"\x01")
+        self.state = ServerState.SERVER_EXPECT_CLIENT_HELLO
+
+    def _recv_client_certificate13(self, message: Certificate13, raw: bytes) -> None:
+        assert self.key_schedule is not None
+        if message.certificate_request_context:
+            raise AlertIllegalParameter("the request context must echo the CertificateRequest's (empty)")
+        chain = message.certificate_list
+        self.key_schedule.update_hash(raw)
+        if not chain:
+            if self.config.client_auth is ClientAuthentication.REQUIRED:
+                raise AlertCertificateRequired(
+                    "the server requires a client certificate and the client sent none")
+            self._events.append(CheckPassed("client certificate", "none sent; the server allows that"))
+            self.state = ServerState.SERVER_EXPECT_FINISHED13
+            return
+        self._accept_client_chain(chain)
+        self.state = ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY13
+
+    def _recv_certificate_verify13(self, message: CertificateVerify, raw: bytes) -> None:
+        assert self.key_schedule is not None and self.client_certificate is not None
+        if message.signature_scheme not in self._requested_schemes:
+            raise AlertIllegalParameter(
+                f"the client signed with {scheme_name(message.signature_scheme)}, which the "
+                "CertificateRequest did not offer")
+        verify(self.client_certificate.public_key(), message.signature_scheme, message.signature,
+               self._certificate_verify_content("client"))
+        self._events.append(CheckPassed(
+            "client CertificateVerify",
+            f"{scheme_name(message.signature_scheme)} signature over the transcript verifies with the "
+            "client certificate's key: the client holds its private key"))
+        self.key_schedule.update_hash(raw)
+        self.state = ServerState.SERVER_EXPECT_FINISHED13
+
+    def _recv_finished13(self, message: Finished, raw: bytes) -> None:
+        assert self.key_schedule is not None and self.suite is not None
+        self._check_finished13(self._client_handshake_secret, message.verify_data, "client")
+        self._events.append(CheckPassed(
+            "client Finished", "verify_data matches: same transcript, same handshake secret"))
+        self.key_schedule.update_hash(raw)
+        self._protect13("read", self._client_application_secret)
+        self.state = ServerState.SERVER_CONNECTED
+        self._events.append(HandshakeCompleted(
+            version=ProtocolVersion.TLSv1_3,
+            cipher_suite=self.suite,
+            named_group=self.named_group,
+            extended_master_secret=True,
+            server_name=self.server_name,
+            peer_certificate=self.client_certificate,
+        ))
+
     _transitions = {
         (ServerState.SERVER_EXPECT_CLIENT_HELLO, HandshakeType.client_hello): _recv_client_hello,
         (ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE,
@@ -357,6 +612,11 @@ class TLSServer(Endpoint):
         (ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY,
          HandshakeType.certificate_verify): _recv_certificate_verify,
         (ServerState.SERVER_EXPECT_FINISHED, HandshakeType.finished): _recv_finished,
+        (ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE13,
+         HandshakeType.certificate): _recv_client_certificate13,
+        (ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY13,
+         HandshakeType.certificate_verify): _recv_certificate_verify13,
+        (ServerState.SERVER_EXPECT_FINISHED13, HandshakeType.finished): _recv_finished13,
     }
 
 

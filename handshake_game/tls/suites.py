@@ -21,6 +21,7 @@ class KeyExchange(enum.Enum):
 class Authentication(enum.Enum):
     RSA = "RSA"
     ECDSA = "ECDSA"
+    ANY = "any"  # TLS 1.3: the suite names only the AEAD and the hash
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class CipherSuite:
     key_length: int
     fixed_iv_length: int  # RFC 5288 §3: 4-byte salt; RFC 7905 §2: 12-byte IV
     record_iv_length: int  # explicit nonce carried in each record (8 for GCM, 0 for ChaCha)
-    hash_name: str  # the PRF hash
+    hash_name: str  # the PRF hash (HKDF hash in TLS 1.3)
+    tls13: bool = False
 
     @property
     def hash(self) -> hashes.HashAlgorithm:
@@ -59,6 +61,18 @@ def _suite(code: int, name: str) -> CipherSuite:
     return CipherSuite(code, name, kx, auth, "AES-128-GCM", 16, 4, 8, "SHA256")
 
 
+def _suite13(code: int, name: str) -> CipherSuite:
+    """RFC 8446 §B.4: (EC)DHE is always used here; the suite fixes AEAD and hash."""
+    if "CHACHA20" in name:
+        return CipherSuite(code, name, KeyExchange.ECDHE, Authentication.ANY, "CHACHA20-POLY1305",
+                           32, 12, 0, "SHA256", tls13=True)
+    if "AES_256" in name:
+        return CipherSuite(code, name, KeyExchange.ECDHE, Authentication.ANY, "AES-256-GCM", 32, 12, 0,
+                           "SHA384", tls13=True)
+    return CipherSuite(code, name, KeyExchange.ECDHE, Authentication.ANY, "AES-128-GCM", 16, 12, 0,
+                       "SHA256", tls13=True)
+
+
 CIPHER_SUITES: dict[int, CipherSuite] = {
     s.code: s
     for s in (
@@ -70,6 +84,9 @@ CIPHER_SUITES: dict[int, CipherSuite] = {
         _suite(0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
         _suite(0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
         _suite(0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+        _suite13(0x1301, "TLS_AES_128_GCM_SHA256"),
+        _suite13(0x1302, "TLS_AES_256_GCM_SHA384"),
+        _suite13(0x1303, "TLS_CHACHA20_POLY1305_SHA256"),
     )
 }
 SUITES_BY_NAME: dict[str, CipherSuite] = {s.name: s for s in CIPHER_SUITES.values()}
@@ -83,14 +100,23 @@ OPENSSL_NAMES: dict[str, str] = {
     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
     "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
     "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+    "TLS_AES_128_GCM_SHA256": "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384": "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256": "TLS_CHACHA20_POLY1305_SHA256",
 }
 
 # Signalling value, not a suite: RFC 5746 §3.3.
 TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00FF
 
 # What a browser-like client offers, strongest forward-secret suites first.
-# The server walks the same list and skips suites its certificate key cannot serve.
-DEFAULT_CIPHER_SUITES: tuple[str, ...] = (
+# TLS 1.3 suites first, as browsers order them; the TLS 1.2 ones follow. The server walks
+# the same list and skips suites its certificate key cannot serve.
+DEFAULT_TLS13_CIPHER_SUITES: tuple[str, ...] = (
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+)
+DEFAULT_CIPHER_SUITES: tuple[str, ...] = DEFAULT_TLS13_CIPHER_SUITES + (
     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
@@ -114,9 +140,6 @@ def suite_by_name(name: str) -> CipherSuite:
 
 # Names of suites this engine does not implement, so traces of real clients read well.
 OTHER_SUITE_NAMES: dict[int, str] = {
-    0x1301: "TLS_AES_128_GCM_SHA256",
-    0x1302: "TLS_AES_256_GCM_SHA384",
-    0x1303: "TLS_CHACHA20_POLY1305_SHA256",
     0x002F: "TLS_RSA_WITH_AES_128_CBC_SHA",
     0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
     0x003C: "TLS_RSA_WITH_AES_128_CBC_SHA256",

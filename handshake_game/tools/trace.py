@@ -15,17 +15,27 @@ from ..tls import events as ev
 from ..tls.alerts import describe_alert
 from ..tls.messages import (
     Certificate,
+    Certificate13,
     CertificateRequest,
+    CertificateRequest13,
     CertificateVerify,
     ClientHello,
     ClientKeyExchange,
+    EncryptedExtensions,
     ExtensionType,
     Finished,
     HandshakeMessage,
+    KeyUpdate,
+    NewSessionTicket13,
     ServerHello,
     ServerKeyExchange,
     extension_name,
+    parse_key_share_client,
+    parse_key_share_retry,
+    parse_key_share_server,
+    parse_selected_version,
     parse_server_name,
+    parse_supported_versions,
     parse_u16_list,
 )
 from ..tls.suites import KeyExchange, group_name, scheme_name, suite_name, version_name
@@ -53,6 +63,14 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
     if isinstance(message, ClientHello):
         fields = [("client_random", message.random.hex()),
                   ("cipher_suites", ", ".join(suite_name(c) for c in message.cipher_suites))]
+        versions = message.extension(ExtensionType.supported_versions)
+        if versions is not None:
+            fields.append(("supported_versions",
+                           ", ".join(version_name(v) for v in parse_supported_versions(versions))))
+        shares = message.extension(ExtensionType.key_share)
+        if shares is not None:
+            fields.append(("key_share", ", ".join(f"{group_name(g)} {k.hex()}"
+                                                  for g, k in parse_key_share_client(shares))))
         sni = message.extension(ExtensionType.server_name)
         if sni is not None:
             fields.append(("server_name", parse_server_name(sni) or "?"))
@@ -64,13 +82,22 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
             fields.append(("signature_algorithms",
                            ", ".join(scheme_name(s) for s in parse_u16_list(schemes))))
         fields.append(("extensions", ", ".join(extension_name(e.type) for e in message.extensions or ())))
-        return f"ClientHello  {version_name(message.client_version)}", fields
+        offered = (parse_supported_versions(versions) if versions is not None
+                   else (message.client_version,))
+        return f"ClientHello  {' / '.join(version_name(v) for v in offered)}", fields
     if isinstance(message, ServerHello):
-        return f"ServerHello  {version_name(message.server_version)}", [
+        selected = message.extension(ExtensionType.supported_versions)
+        version = parse_selected_version(selected) if selected else message.server_version
+        fields = [
             ("server_random", message.random.hex()),
             ("cipher_suite", suite_name(message.cipher_suite)),
             ("extensions", ", ".join(extension_name(e.type) for e in message.extensions or ()) or "none"),
         ]
+        share = message.extension(ExtensionType.key_share)
+        if share is not None:
+            group, key = parse_key_share_server(share)
+            fields.append(("key_share", f"{group_name(group)} {key.hex()}"))
+        return f"ServerHello  {version_name(version)}", fields
     if isinstance(message, Certificate):
         return (f"Certificate  chain of {len(message.certificate_list)}",
                 [(f"[{i}]", _cert_line(der)) for i, der in enumerate(message.certificate_list)])
@@ -86,6 +113,29 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
                 ("encrypted_pre_master", f"{len(message.exchange_keys)} bytes, only the server's "
                                          "private key can open them")]
         return "ClientKeyExchange  ECDHE", [("public", message.exchange_keys.hex())]
+    if isinstance(message, ServerHello) and message.is_hello_retry_request:
+        share = message.extension(ExtensionType.key_share)
+        wanted = group_name(parse_key_share_retry(share)) if share else "?"
+        return "HelloRetryRequest  (a ServerHello with the special random)", [
+            ("cipher_suite", suite_name(message.cipher_suite)),
+            ("selected_group", f"{wanted}: the client must send a share for this group"),
+        ]
+    if isinstance(message, EncryptedExtensions):
+        return "EncryptedExtensions  (encrypted with the server's handshake keys)", [
+            ("extensions", ", ".join(extension_name(e.type) for e in message.extensions) or "none")]
+    if isinstance(message, Certificate13):
+        return (f"Certificate  chain of {len(message.certificate_list)} (encrypted)",
+                [(f"[{i}]", _cert_line(der)) for i, der in enumerate(message.certificate_list)])
+    if isinstance(message, CertificateRequest13):
+        schemes = message.extension(ExtensionType.signature_algorithms)
+        return "CertificateRequest  (the server asks for the client's certificate)", [
+            ("signature_algorithms",
+             ", ".join(scheme_name(s) for s in parse_u16_list(schemes)) if schemes else "?")]
+    if isinstance(message, NewSessionTicket13):
+        return "NewSessionTicket  (for resumption; this client ignores it)", [
+            ("ticket_lifetime", f"{message.ticket_lifetime} s"), ("ticket", f"{len(message.ticket)} bytes")]
+    if isinstance(message, KeyUpdate):
+        return "KeyUpdate", [("request_update", str(message.request_update))]
     if isinstance(message, CertificateRequest):
         types = {1: "rsa_sign", 64: "ecdsa_sign"}
         return "CertificateRequest  (the server asks for the client's certificate)", [
@@ -98,7 +148,7 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
     if isinstance(message, CertificateVerify):
         return "CertificateVerify", [
             ("signature", f"{scheme_name(message.signature_scheme)}, {len(message.signature)} bytes over "
-                          "every handshake message so far, with the client certificate's key")]
+                          "the handshake so far, made with the sender's certificate key")]
     if isinstance(message, Finished):
         return "Finished", [("verify_data", message.verify_data.hex())]
     return type(message).__name__, []
@@ -113,6 +163,7 @@ class Trace:
         self._in = S2C if role == "client" else C2S
         self._role = role
         self._show_secrets = show_secrets
+        self._tls13 = False
 
     def feed(self, events: list[ev.Event]) -> None:
         for event in events:
@@ -122,15 +173,19 @@ class Trace:
         w = self._write
         if isinstance(event, ev.HandshakeMessageSent | ev.HandshakeMessageReceived):
             arrow = self._out if isinstance(event, ev.HandshakeMessageSent) else self._in
+            if isinstance(event.message, ServerHello) and event.message.extension(
+                    ExtensionType.supported_versions) is not None:
+                self._tls13 = True
             headline, fields = message_details(event.message)
             w(f"{arrow}  {headline}  ({len(event.raw)} bytes)")
             for name, value in fields:
                 w(f"         {name:<22} {value}")
-        elif isinstance(event, ev.ChangeCipherSpecSent):
-            w(f"{self._out}  ChangeCipherSpec  (records from {self._role} are encrypted from here on)")
-        elif isinstance(event, ev.ChangeCipherSpecReceived):
-            peer = "server" if self._role == "client" else "client"
-            w(f"{self._in}  ChangeCipherSpec  (records from {peer} are encrypted from here on)")
+        elif isinstance(event, ev.ChangeCipherSpecSent | ev.ChangeCipherSpecReceived):
+            sent = isinstance(event, ev.ChangeCipherSpecSent)
+            sender = self._role if sent else ("server" if self._role == "client" else "client")
+            note = ("middlebox compatibility only: TLS 1.3 ignores it" if self._tls13
+                    else f"records from {sender} are encrypted from here on")
+            w(f"{self._out if sent else self._in}  ChangeCipherSpec  ({note})")
         elif isinstance(event, ev.SecretDerived):
             value = event.value.hex() if self._show_secrets else "(hidden)"
             w(f"   {self._role} derives {event.name} = {value}")
@@ -141,8 +196,9 @@ class Trace:
             parts = [version_name(event.version), event.cipher_suite.name]
             if event.named_group is not None:
                 parts.append(group_name(event.named_group))
-            parts.append("extended master secret" if event.extended_master_secret
-                         else "classic master secret")
+            if event.version == 0x0303:
+                parts.append("extended master secret" if event.extended_master_secret
+                             else "classic master secret")
             w(f"== handshake complete: {', '.join(parts)}")
         elif isinstance(event, ev.ApplicationDataReceived):
             w(f"{self._in}  application data  ({len(event.data)} bytes, decrypted)")

@@ -118,7 +118,7 @@ def test_every_suite_completes(suite: str, group: NamedGroup | None, make_client
         assert done.cipher_suite.name == suite
         assert done.named_group == group
         assert done.extended_master_secret is True
-        assert done.version == 0x0303
+        assert done.version == (0x0304 if suite_by_name(suite).tls13 else 0x0303)
     assert client_events.completed.peer_certificate == identity.certificate
     assert server_events.completed.server_name == "localhost"
     assert client.master_secret == server.master_secret

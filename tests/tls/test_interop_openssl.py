@@ -160,11 +160,11 @@ def test_openssl_server_closes_first(make_client, openssl_server_context) -> Non
 
 
 def test_tls13_capable_openssl_client_settles_on_tls12(make_server, ca_pem) -> None:
-    # A modern client offers TLS 1.3 too; our TLS 1.2 server must still be spoken to.
+    # A modern client offers TLS 1.3 too; a server pinned to TLS 1.2 must still be spoken to.
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile=ca_pem)
     client = OpenSSLPeer(ctx, server_side=False, server_hostname="localhost")
-    server = make_server()
+    server = make_server(versions=(0x0303,))
     events = Recorder(server)
     client.start()
     pump(client, server)

@@ -16,16 +16,18 @@ from handshake_game.tls.alerts import (
     AlertRecordOverflow,
     AlertUnexpectedMessage,
 )
-from handshake_game.tls.keyschedule import KeyBlock, key_block
+from handshake_game.tls.keyschedule import KeyBlock, TrafficKeys, key_block
 from handshake_game.tls.record import (
     MAX_CIPHERTEXT,
     MAX_PLAINTEXT,
     ContentType,
     RecordLayer,
     RecordProtection,
+    RecordProtection13,
 )
 
-SUITE_NAMES = [suite.name for suite in CIPHER_SUITES.values()]
+SUITE_NAMES = [suite.name for suite in CIPHER_SUITES.values() if not suite.tls13]
+TLS13_SUITE_NAMES = [suite.name for suite in CIPHER_SUITES.values() if suite.tls13]
 
 
 def keys_for(suite_name: str, seed: int = 1) -> KeyBlock:
@@ -300,3 +302,68 @@ def test_mutated_record_streams_only_raise_alerts(data: st.DataObject) -> None:
             pass
     except Alert as alert:
         assert isinstance(alert.description, AlertDescription)
+
+
+# -- TLS 1.3 records (RFC 8446 §5.2-§5.4) ---------------------------------------------------
+
+
+def keyed_pair13(suite_name: str) -> tuple[RecordLayer, RecordLayer]:
+    suite = suite_by_name(suite_name)
+    keys = TrafficKeys(bytes(range(suite.key_length)), bytes(range(100, 112)))
+    writer, reader = RecordLayer(), RecordLayer()
+    writer.write_protection = RecordProtection13(suite, keys)
+    reader.read_protection = RecordProtection13(suite, keys)
+    return writer, reader
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITE_NAMES)
+def test_tls13_records_hide_the_type_and_use_the_header_as_additional_data(suite: str) -> None:
+    cipher_suite = suite_by_name(suite)
+    keys = TrafficKeys(bytes(range(cipher_suite.key_length)), bytes(range(100, 112)))
+    layer = RecordLayer()
+    layer.write_protection = RecordProtection13(cipher_suite, keys)
+    aead = ChaCha20Poly1305(keys.key) if cipher_suite.aead == "CHACHA20-POLY1305" else AESGCM(keys.key)
+    for sequence_number, (content_type, plaintext) in enumerate(
+            [(ContentType.handshake, b"finished"), (ContentType.alert, b"\x01\x00"),
+             (ContentType.application_data, b"GET /")]):
+        (wire,) = layer.encode(content_type, plaintext)
+        header = wire[:5]
+        # The outer record always claims application_data, TLS 1.2 (RFC 8446 §5.2).
+        assert header == struct.pack("!BHH", 23, 0x0303, len(plaintext) + 1 + 16)
+        nonce = bytes(a ^ b for a, b in zip(keys.iv, sequence_number.to_bytes(12, "big"), strict=True))
+        inner = aead.decrypt(nonce, wire[5:], header)
+        assert inner == plaintext + bytes([content_type])
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITE_NAMES)
+def test_tls13_round_trip_strips_padding_and_rejects_tampering(suite: str) -> None:
+    writer, reader = keyed_pair13(suite)
+    (wire,) = writer.encode(ContentType.handshake, b"hello")
+    reader.feed(wire)
+    record = reader.next_record()
+    assert record is not None and record.content_type == ContentType.handshake
+    assert record.fragment == b"hello"
+    # Padding (RFC 8446 §5.4): zeros after the type are removed on receipt.
+    protection = writer.write_protection
+    assert isinstance(protection, RecordProtection13)
+    sealed = protection.seal(ContentType.application_data, b"data" + b"")
+    reader.feed(sealed)
+    assert reader.next_record().fragment == b"data"
+    (wire,) = writer.encode(ContentType.application_data, b"secret")
+    tampered = wire[:-1] + bytes([wire[-1] ^ 1])
+    reader.feed(tampered)
+    with pytest.raises(Alert) as failure:
+        reader.next_record()
+    assert failure.value.description == AlertDescription.bad_record_mac
+
+
+def test_tls13_plaintext_change_cipher_spec_passes_but_other_plaintext_does_not() -> None:
+    _, reader = keyed_pair13("TLS_AES_128_GCM_SHA256")
+    reader.feed(bytes([20, 3, 3, 0, 1, 1]))
+    record = reader.next_record()
+    assert record is not None and record.content_type == ContentType.change_cipher_spec
+    assert not record.protected
+    reader.feed(bytes([22, 3, 3, 0, 4, 20, 0, 0, 0]))
+    with pytest.raises(Alert) as failure:
+        reader.next_record()
+    assert failure.value.description == AlertDescription.unexpected_message
