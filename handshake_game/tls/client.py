@@ -365,6 +365,8 @@ class TLSClient(Endpoint):
         self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
 
     def _recv_certificate_request(self, message: CertificateRequest, raw: bytes) -> None:
+        if self._certificate_request is not None:
+            raise AlertUnexpectedMessage("a second CertificateRequest in one handshake")
         self.transcript.add(raw)
         self._certificate_request = message
 
@@ -416,6 +418,10 @@ class TLSClient(Endpoint):
         """The scheme to sign CertificateVerify with, or None if we cannot answer the request."""
         key = self.config.private_key
         if not self.config.certificate_chain or key is None:
+            return None
+        # RFC 5246 §7.4.4 / RFC 8422 §5.5: only certificate types the server listed.
+        wanted = 1 if isinstance(key, rsa.RSAPrivateKey) else 64  # rsa_sign / ecdsa_sign
+        if wanted not in request.certificate_types:
             return None
         try:
             return choose_signature_scheme(key, tuple(self.config.signature_schemes),
