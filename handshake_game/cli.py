@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="bytes to send after the handshake (\\r\\n escapes allowed; "
                               "default: HTTP/1.1 GET / with Connection: close)")
     connect.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
+    connect.add_argument("--pcap", metavar="FILE",
+                         help="write the connection as a capture for Wireshark: a FILE ending in "
+                              ".pcapng gets the TLS keys embedded and decrypts on its own; any other "
+                              "name gets classic pcap, to open with the --keylog file "
+                              "(wireshark -o tls.keylog_file:KEYLOG FILE)")
     connect.add_argument("-q", "--quiet", action="store_true", help="print only the response")
     connect.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
 
@@ -69,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
                              "the demo CA)")
     listen.add_argument("--cipher", action="append", metavar="NAME", help=suites_help)
     listen.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
+    listen.add_argument("--pcap", metavar="DIR",
+                        help="write each connection's capture into DIR (made if missing) as "
+                             "conn-NNNN.pcapng with the TLS keys embedded, so Wireshark decrypts it on "
+                             "its own; with --keylog also as conn-NNNN.pcap (classic pcap, keys in the "
+                             "--keylog file). Numbering continues after the captures already in DIR")
     listen.add_argument("-q", "--quiet", action="store_true", help="print no traces")
     listen.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="idle time before a connection is dropped")
@@ -78,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "connect":
         from .tools.connect import ConnectOptions, run_connect
@@ -86,13 +106,15 @@ def main(argv: list[str] | None = None) -> int:
             target=args.target, servername=args.servername, cafile=args.cafile,
             insecure=args.insecure, cert=args.cert, key=args.key, tls=args.tls, ciphers=args.cipher,
             group=args.group,
-            request=args.request, keylog=args.keylog, quiet=args.quiet, timeout=args.timeout))
+            request=args.request, keylog=args.keylog, pcap=args.pcap, quiet=args.quiet,
+            timeout=args.timeout))
     if args.command == "listen":
         from .tools.listen import ListenOptions, run_listen
 
         return run_listen(ListenOptions(
             host=args.host, port=args.port, hostname=args.hostname, cert=args.cert, key=args.key,
-            ca_out=args.ca_out, ciphers=args.cipher, keylog=args.keylog, quiet=args.quiet,
+            ca_out=args.ca_out, ciphers=args.cipher, keylog=args.keylog, pcap_dir=args.pcap,
+            quiet=args.quiet,
             require_client_cert=args.require_client_cert, request_client_cert=args.request_client_cert,
             client_cafile=args.client_cafile,
             timeout=args.timeout, max_connections=args.max_connections))

@@ -1,6 +1,8 @@
 """`handshake-game connect`: a real TCP client driven by the engine.
 
 The socket only moves bytes; every TLS decision is the sans-I/O TLSClient's.
+With ``--pcap`` every byte the socket sends or receives is also recorded, with its
+time, and written at the end as a capture Wireshark decrypts (see capture_files).
 Exit codes: 0 handshake and exchange succeeded, 1 TLS failure (alert or failed
 check), 2 usage error, 3 network error.
 """
@@ -35,6 +37,7 @@ from ..tls import (
 from ..tls.messages import CertificateRequest
 from ..tls.pki import load_pem_certificates, load_pem_private_key
 from ..tls.suites import DEFAULT_CIPHER_SUITES
+from .capture_files import append_keylog, is_pcapng, socket_capture, utc_now, write_capture
 from .trace import Trace
 
 EXIT_OK = 0
@@ -60,6 +63,7 @@ class ConnectOptions:
     group: str | None = None
     request: str | None = None
     keylog: str | None = None
+    pcap: str | None = None
     quiet: bool = False
     timeout: float = 10.0
 
@@ -135,10 +139,28 @@ def _request_bytes(opts: ConnectOptions, name: str) -> bytes:
     return text.encode()
 
 
+def _check_output_files(opts: ConnectOptions) -> None:
+    for flag, name in (("--keylog", opts.keylog), ("--pcap", opts.pcap)):
+        if name and not Path(name).resolve().parent.is_dir():
+            raise UsageError(f"{flag} {name}: no such directory")
+
+
+def _capture_note(opts: ConnectOptions, path: str) -> str:
+    if is_pcapng(path):
+        return (f"== capture written to {path} with the TLS keys embedded: "
+                f"wireshark {path} decrypts it on its own")
+    if opts.keylog:
+        return (f"== capture written to {path} (classic pcap, no keys inside): "
+                f"wireshark -o tls.keylog_file:{opts.keylog} {path}")
+    return (f"== capture written to {path} (classic pcap, no keys inside); to decrypt it, run again "
+            "with --keylog FILE and give Wireshark that file, or name the capture .pcapng")
+
+
 def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         host, port = split_target(opts.target)
         config = build_config(opts, host)
+        _check_output_files(opts)
     except UsageError as exc:
         print(f"handshake-game connect: {exc}", file=err)
         return EXIT_USAGE
@@ -150,30 +172,41 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
     trace = Trace(write, "client")
     client = TLSClient(config)
     write(f"== connecting to {host} port {port} (server name {config.server_name})")
+    opened_at = utc_now()
     try:
         sock = socket.create_connection((host, port), timeout=opts.timeout)
     except OSError as exc:
         print(f"handshake-game connect: cannot connect to {host}:{port}: {exc}", file=err)
         return EXIT_NETWORK
+    try:
+        capture = socket_capture(sock, client_side=True, opened_at=opened_at) if opts.pcap else None
+    except OSError as exc:  # the peer vanished between connect() and getpeername()
+        sock.close()
+        print(f"handshake-game connect: connection error: {exc}", file=err)
+        return EXIT_NETWORK
+
+    def send(data: bytes) -> None:
+        sock.sendall(data)
+        if capture is not None:
+            capture.client_sent(data, utc_now())
 
     response = bytearray()
     completed = False
     failure: str | None = None
     closed_cleanly = False
     certificate_requested = False
+    network_error: str | None = None
     with sock:
         client.start()
         try:
-            sock.sendall(client.data_to_send())
+            send(client.data_to_send())
             while True:
                 for event in client.events_received():
                     trace.event(event)
                     if isinstance(event, HandshakeCompleted):
                         completed = True
                         if opts.keylog:
-                            with open(opts.keylog, "a", encoding="ascii") as keylog:
-                                for line in client.keylog_lines():
-                                    keylog.write(line + "\n")
+                            append_keylog(opts.keylog, client.keylog_lines())
                         request = _request_bytes(opts, config.server_name or host)
                         client.send_application_data(request)
                         trace.application_data_sent(request)
@@ -195,23 +228,38 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
                         closed_cleanly = True
                 pending = client.data_to_send()
                 if pending:
-                    sock.sendall(pending)
+                    send(pending)
                 if failure or closed_cleanly:
                     break
                 data = sock.recv(65536)
+                if capture is not None:
+                    if data:
+                        capture.server_sent(data, utc_now())
+                    else:
+                        capture.server_closed(utc_now())
                 if not data:
                     break
                 client.receive_data(data)
         except TimeoutError:
             if not response:
-                print(f"handshake-game connect: timed out after {opts.timeout:g}s", file=err)
-                return EXIT_NETWORK
+                network_error = f"timed out after {opts.timeout:g}s"
         except OSError as exc:
-            print(f"handshake-game connect: connection error: {exc}", file=err)
-            return EXIT_NETWORK
+            network_error = f"connection error: {exc}"
         except Alert as exc:  # defensive: the engine reports alerts as events
             failure = exc.reason
 
+    capture_failed = False
+    if capture is not None and opts.pcap:
+        capture.client_closed(utc_now())
+        try:
+            write_capture(opts.pcap, capture, client.keylog_lines())
+            write(_capture_note(opts, opts.pcap))
+        except OSError as exc:
+            print(f"handshake-game connect: cannot write --pcap {opts.pcap}: {exc}", file=err)
+            capture_failed = True
+    if network_error:
+        print(f"handshake-game connect: {network_error}", file=err)
+        return EXIT_NETWORK
     if failure:
         print(f"handshake-game connect: TLS handshake failed: {failure}", file=err)
         return EXIT_TLS_FAILURE
@@ -230,7 +278,7 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
     if not response:
         print("handshake-game connect: the server sent no application data", file=err)
         return EXIT_TLS_FAILURE
-    return EXIT_OK
+    return EXIT_USAGE if capture_failed else EXIT_OK
 
 
 def _show_text(write: Callable[[str], None], data: bytes) -> None:

@@ -4,6 +4,11 @@ One thread per connection only moves bytes; the sans-I/O TLSServer decides
 everything. Each connection gets its own trace, prefixed with its number. A
 broken or hostile client gets an alert and its connection closed; the server
 keeps serving.
+
+With ``--pcap DIR`` each connection's bytes are recorded as they cross the socket
+and written, when it ends, to DIR/conn-NNNN.pcapng with the TLS keys embedded
+(and, with ``--keylog``, also DIR/conn-NNNN.pcap for classic-pcap tools; its keys
+are in the key log file). Numbers continue after the captures already in DIR.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ..tls import (
     TLSServer,
     suite_by_name,
 )
+from ..tls.capture import Capture
 from ..tls.events import AlertReceived
 from ..tls.pki import (
     CertificateAuthority,
@@ -46,6 +52,7 @@ from ..tls.pki import (
 )
 from ..tls.server import ClientAuthentication
 from ..tls.suites import DEFAULT_CIPHER_SUITES, group_name, version_name
+from .capture_files import append_keylog, next_capture_number, socket_capture, utc_now, write_capture
 from .trace import Trace
 
 MAX_REQUEST = 64 * 1024
@@ -65,6 +72,7 @@ class ListenOptions:
     ca_out: str | None = None
     ciphers: list[str] | None = None
     keylog: str | None = None
+    pcap_dir: str | None = None
     quiet: bool = False
     timeout: float = 10.0
     max_connections: int | None = None
@@ -188,6 +196,8 @@ class _Listener(socketserver.ThreadingTCPServer):
         self.keylog_lock = threading.Lock()
         self.counter = 0
         self.counter_lock = threading.Lock()
+        self.pcap_dir = Path(opts.pcap_dir) if opts.pcap_dir else None
+        self.first_capture_number = next_capture_number(self.pcap_dir) if self.pcap_dir else 1
         self.finished = threading.Semaphore(0)
         super().__init__((opts.host, opts.port), _Connection)
 
@@ -213,17 +223,40 @@ class _Connection(socketserver.BaseRequestHandler):
 
         peer = self.client_address
         write(f"== connection from {peer[0]} port {peer[1]}")
+        server = TLSServer(listener.config)
+        capture: Capture | None = None
         try:
-            self._serve(write, listener)
+            if listener.pcap_dir is not None:
+                capture = socket_capture(self.request, client_side=False, opened_at=utc_now())
+            self._serve(write, listener, server, capture)
         except Exception as exc:  # one broken connection must never stop the server
             write(f"== connection aborted: {type(exc).__name__}")
         finally:
+            if capture is not None and listener.pcap_dir is not None:
+                capture.server_closed(utc_now())
+                self._write_captures(write, listener, listener.pcap_dir,
+                                     listener.first_capture_number + number - 1, capture, server)
             listener.finished.release()
 
-    def _serve(self, write: Callable[[str], None], listener: _Listener) -> None:
+    @staticmethod
+    def _write_captures(write: Callable[[str], None], listener: _Listener, directory: Path,
+                        number: int, capture: Capture, server: TLSServer) -> None:
+        pcapng = directory / f"conn-{number:04d}.pcapng"
+        try:
+            write_capture(pcapng, capture, server.keylog_lines())
+            note = f"== capture written to {pcapng} with the TLS keys embedded"
+            if listener.opts.keylog:
+                pcap = directory / f"conn-{number:04d}.pcap"
+                write_capture(pcap, capture, ())
+                note += f", and to {pcap} (its keys are in {listener.opts.keylog})"
+            write(note)
+        except OSError as exc:
+            write(f"== cannot write the capture: {exc}")
+
+    def _serve(self, write: Callable[[str], None], listener: _Listener, server: TLSServer,
+               capture: Capture | None) -> None:
         sock: socket.socket = self.request
         sock.settimeout(listener.opts.timeout)
-        server = TLSServer(listener.config)
         trace = Trace(write, "server")
         request = bytearray()
         completed: HandshakeCompleted | None = None
@@ -237,6 +270,11 @@ class _Connection(socketserver.BaseRequestHandler):
             except OSError as exc:
                 write(f"== network error: {exc.strerror or exc}")
                 break
+            if capture is not None:
+                if data:
+                    capture.client_sent(data, utc_now())
+                else:
+                    capture.client_closed(utc_now())
             if not data:
                 write("== client closed TCP" + ("" if responded else " before the exchange finished"))
                 break
@@ -247,10 +285,8 @@ class _Connection(socketserver.BaseRequestHandler):
                 if isinstance(event, HandshakeCompleted):
                     completed = event
                     if listener.opts.keylog:
-                        with listener.keylog_lock, open(listener.opts.keylog, "a",
-                                                        encoding="ascii") as keylog:
-                            for line in server.keylog_lines():
-                                keylog.write(line + "\n")
+                        with listener.keylog_lock:
+                            append_keylog(listener.opts.keylog, server.keylog_lines())
                 elif isinstance(event, ApplicationDataReceived):
                     request += event.data
                 elif isinstance(event, AlertSent | ConnectionClosed) or (
@@ -272,6 +308,8 @@ class _Connection(socketserver.BaseRequestHandler):
                     sock.sendall(pending)
                 except OSError:
                     break
+                if capture is not None:
+                    capture.server_sent(pending, utc_now())
             if done:
                 break
         write("== done")
@@ -280,6 +318,11 @@ class _Connection(socketserver.BaseRequestHandler):
 def run_listen(opts: ListenOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         config = build_server_config(opts, out)
+        if opts.pcap_dir:
+            try:
+                Path(opts.pcap_dir).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"--pcap {opts.pcap_dir}: {exc.strerror or exc}") from None
     except UsageError as exc:
         print(f"handshake-game listen: {exc}", file=err)
         return 2
@@ -291,6 +334,11 @@ def run_listen(opts: ListenOptions, out: TextIO = sys.stdout, err: TextIO = sys.
     host, port = str(listener.server_address[0]), int(listener.server_address[1])
     print(f"== listening on https://{opts.hostname}:{port}/ (bound to {host}:{port}); "
           "Ctrl-C stops", file=out, flush=True)
+    if listener.pcap_dir is not None:
+        print(f"== writing one capture per connection to {listener.pcap_dir}/conn-NNNN.pcapng "
+              "(TLS keys embedded; Wireshark decrypts it on its own"
+              + (f"; also conn-NNNN.pcap with the keys in {opts.keylog})" if opts.keylog else ")"),
+              file=out, flush=True)
     if opts.max_connections:
         thread = threading.Thread(target=listener.serve_forever, daemon=True)
         thread.start()
