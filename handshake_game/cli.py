@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument("--cert", metavar="PEM",
                          help="client certificate chain to present if the server asks (mutual TLS)")
     connect.add_argument("--key", metavar="PEM", help="private key of the client certificate")
-    connect.add_argument("--tls", choices=["1.2"], default="1.2", help="protocol version")
+    connect.add_argument("--tls", choices=["1.2", "1.3"],
+                         help="offer only this version (default: TLS 1.3 and 1.2, like a browser)")
     connect.add_argument("--cipher", action="append", metavar="NAME", help=suites_help)
     connect.add_argument("--group", choices=["x25519", "secp256r1"], help="the only ECDHE group to offer")
     connect.add_argument("--request", metavar="TEXT",
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--client-cafile", metavar="PEM",
                         help="CAs whose client certificates are accepted (default with the demo CA: "
                              "the demo CA)")
+    listen.add_argument("--tls", choices=["1.2", "1.3"],
+                        help="accept only this version (default: TLS 1.3 and 1.2)")
     listen.add_argument("--cipher", action="append", metavar="NAME", help=suites_help)
     listen.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark)")
     listen.add_argument("--pcap", metavar="DIR",
@@ -115,7 +118,8 @@ def _run(argv: list[str] | None) -> int:
             host=args.host, port=args.port, hostname=args.hostname, cert=args.cert, key=args.key,
             ca_out=args.ca_out, ciphers=args.cipher, keylog=args.keylog, pcap_dir=args.pcap,
             quiet=args.quiet,
-            require_client_cert=args.require_client_cert, request_client_cert=args.request_client_cert,
+            tls=args.tls, require_client_cert=args.require_client_cert,
+            request_client_cert=args.request_client_cert,
             client_cafile=args.client_cafile,
             timeout=args.timeout, max_connections=args.max_connections))
     return 2

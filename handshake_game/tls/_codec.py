@@ -143,7 +143,8 @@ class Reader:
     def fixed(self, size: int, name: str, explain: str = "") -> bytes:
         start = self._pos
         value = self._take(size, name)
-        self._record(name, start, short_hex(value), explain)
+        if self._stack is not None:
+            self._record(name, start, short_hex(value), explain)
         return value
 
     def vector(
@@ -156,19 +157,24 @@ class Reader:
         if length < minimum or (maximum is not None and length > maximum):
             raise DecodeError(f"{name}: length {length} outside {minimum}..{maximum}")
         value = self._take(length, name)
-        self._record(name, start, short_hex(value), explain)
+        if self._stack is not None:
+            self._record(name, start, short_hex(value), explain)
         return value
 
     def rest(self, name: str, explain: str = "") -> bytes:
         return self.fixed(self._end - self._pos, name, explain)
 
     # -- structure --------------------------------------------------------
-    @contextlib.contextmanager
-    def group(self, name: str, explain: str = "", value: str = "") -> Iterator[None]:
+    def group(self, name: str, explain: str = "",
+              value: str = "") -> contextlib.AbstractContextManager[None]:
         """Nest the fields read inside the block under one named field."""
         if self._stack is None:
-            yield
-            return
+            return _NO_GROUP
+        return self._group(name, explain, value)
+
+    @contextlib.contextmanager
+    def _group(self, name: str, explain: str, value: str) -> Iterator[None]:
+        assert self._stack is not None
         self._stack.append(_Group(name, self._pos, explain, value))
         try:
             yield
@@ -176,9 +182,8 @@ class Reader:
             grp = self._stack.pop()
             self._record(grp.name, grp.offset, grp.value, grp.explanation, tuple(grp.children))
 
-    @contextlib.contextmanager
     def bounded(self, length_size: int, name: str, explain: str = "",
-                minimum: int = 0) -> Iterator[None]:
+                minimum: int = 0) -> _Bounded:
         """A length-prefixed vector whose contents are decoded field by field."""
         start = self._pos
         length = int.from_bytes(self._take(length_size, f"{name} length"), "big")
@@ -188,16 +193,11 @@ class Reader:
             self._stack.append(_Group(name, start, explain, f"{length} bytes"))
         self._ends.append(self._end)
         self._end = self._pos + length
-        try:
-            yield
-            if self._pos != self._end:
-                raise DecodeError(f"{name}: {self._end - self._pos} bytes left undecoded")
-        finally:
-            self._end = self._ends.pop()
-            if self._stack is not None:
-                grp = self._stack.pop()
-                self._record(grp.name, grp.offset, grp.value, grp.explanation,
-                             tuple(grp.children))
+        return _Bounded(self, name)
+
+    @property
+    def dissecting(self) -> bool:
+        return self._stack is not None
 
     def annotate(self, value: str) -> None:
         """Set the displayed value of the innermost open group."""
@@ -208,6 +208,33 @@ class Reader:
         if self._stack is None:
             return ()
         return tuple(self._stack[0].children)
+
+
+_NO_GROUP: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
+
+class _Bounded:
+    """Closes a :meth:`Reader.bounded` vector: all of it must have been decoded."""
+
+    __slots__ = ("_reader", "_name")
+
+    def __init__(self, reader: Reader, name: str) -> None:
+        self._reader = reader
+        self._name = name
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        r = self._reader
+        try:
+            if exc_type is None and r._pos != r._end:
+                raise DecodeError(f"{self._name}: {r._end - r._pos} bytes left undecoded")
+        finally:
+            r._end = r._ends.pop()
+            if r._stack is not None:
+                grp = r._stack.pop()
+                r._record(grp.name, grp.offset, grp.value, grp.explanation, tuple(grp.children))
 
 
 class Writer:

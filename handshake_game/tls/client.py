@@ -664,6 +664,8 @@ class TLSClient(Endpoint):
 def _is_ip_address(host: str) -> bool:
     import ipaddress
 
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # every IPv4 literal is digits and dots; every IPv6 one has a colon
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -243,7 +243,8 @@ def _pull_u16_list(r: Reader, name: str, explain: str, describe: Callable[[int],
     with r.bounded(2, name, explain, minimum=minimum):
         while not r.eof():
             values.append(r.uint16("entry", describe=describe))
-        r.annotate(", ".join(describe(v) for v in values))
+        if r.dissecting:
+            r.annotate(", ".join(describe(v) for v in values))
     return values
 
 
@@ -287,7 +288,8 @@ def _pull_extension_contents(r: Reader, ext_type: int, context: str) -> None:
             while not r.eof():
                 r.uint8("name_type", "0 = host_name")
                 name = r.vector(2, "host_name", "the DNS name the client asks for", minimum=1)
-                r.annotate(name.decode("ascii", "replace"))
+                if r.dissecting:
+                    r.annotate(name.decode("ascii", "replace"))
     elif ext_type == ExtensionType.supported_groups:
         _pull_u16_list(r, "named_group_list", "curves in the client's preference order",
                        group_name)
@@ -303,13 +305,15 @@ def _pull_extension_contents(r: Reader, ext_type: int, context: str) -> None:
             names = []
             while not r.eof():
                 names.append(version_name(r.uint16("version", describe=_version)))
-            r.annotate(", ".join(names))
+            if r.dissecting:
+                r.annotate(", ".join(names))
     elif ext_type == ExtensionType.application_layer_protocol_negotiation:
         with r.bounded(2, "protocol_name_list", minimum=2):
             protocols = []
             while not r.eof():
                 protocols.append(r.vector(1, "protocol_name", minimum=1).decode("ascii", "replace"))
-            r.annotate(", ".join(protocols))
+            if r.dissecting:
+                r.annotate(", ".join(protocols))
     elif not r.eof():
         r.rest("extension_data", "contents not interpreted by this engine")
 
@@ -324,7 +328,8 @@ def _pull_extensions(r: Reader, context: str) -> tuple[Extension, ...] | None:
         while not r.eof():
             with r.group("extension", "one extension: a type and its data"):
                 ext_type = r.uint16("extension_type", describe=_extension)
-                r.annotate(extension_name(ext_type))
+                if r.dissecting:
+                    r.annotate(extension_name(ext_type))
                 if ext_type in seen:
                     raise DecodeError(f"extension {extension_name(ext_type)} appears twice")
                 seen.add(ext_type)
@@ -419,7 +424,8 @@ class ClientHello:
             while not r.eof():
                 code = r.uint16("cipher_suite", describe=_suite)
                 suites.append(code)
-            r.annotate(f"{len(suites)} suites: " + ", ".join(suite_name(c) for c in suites))
+            if r.dissecting:
+                r.annotate(f"{len(suites)} suites: " + ", ".join(suite_name(c) for c in suites))
         compression = r.vector(1, "compression_methods", "always [null] today", minimum=1)
         extensions = _pull_extensions(r, CLIENT_HELLO)
         r.expect_end("ClientHello")

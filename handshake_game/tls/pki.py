@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -92,6 +93,8 @@ def _name(common_name: str, organization: str = "Handshake classroom") -> x509.N
 
 
 def _general_name(host: str) -> x509.DNSName | x509.IPAddress:
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return x509.DNSName(host)  # not an IP literal: skip the failing parse
     try:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
@@ -690,13 +693,28 @@ def _parse_fully(cert: x509.Certificate) -> None:
     cert.public_key()
 
 
+@functools.lru_cache(maxsize=256)
+def _load_fully(der: bytes) -> x509.Certificate:
+    # A server sends the same chain on every connection: parse (and check) each DER
+    # certificate once. The parsed object also keeps its public key and OpenSSL's
+    # precomputation for it. Failures are not cached (lru_cache skips exceptions).
+    cert = x509.load_der_x509_certificate(der)
+    _parse_fully(cert)
+    return cert
+
+
+@functools.lru_cache(maxsize=32)
+def _store(trust: tuple[x509.Certificate, ...]) -> Store:
+    # A fresh Store re-indexes the roots and re-parses their keys on first use.
+    return Store(list(trust))
+
+
 def load_certificates(der_chain: tuple[bytes, ...]) -> list[x509.Certificate]:
     """Parses a DER certificate_list (RFC 5246 §7.4.2) completely, or raises MALFORMED."""
     certs = []
     for position, der in enumerate(der_chain):
         try:
-            cert = x509.load_der_x509_certificate(der)
-            _parse_fully(cert)
+            cert = _load_fully(der)
         except _PARSE_ERRORS as exc:
             which = "the leaf" if position == 0 else f"certificate {position + 1} of the chain"
             raise CertificateRejected(CertificateProblem.MALFORMED, f"{which}: {exc}") from None
@@ -922,7 +940,7 @@ def verify_server_chain(der_chain: tuple[bytes, ...], trust: list[x509.Certifica
     if not trust:
         raise _refuse_untrusted(certs)
     try:
-        verifier = PolicyBuilder().store(Store(trust)).time(now).build_server_verifier(
+        verifier = PolicyBuilder().store(_store(tuple(trust))).time(now).build_server_verifier(
             _general_name(host))
     except ValueError:
         raise CertificateRejected(CertificateProblem.HOSTNAME_MISMATCH,
@@ -948,7 +966,7 @@ def verify_client_chain(der_chain: tuple[bytes, ...], trust: list[x509.Certifica
     leaf, intermediates = certs[0], certs[1:]
     if not trust:
         raise _refuse_untrusted(certs)
-    verifier = PolicyBuilder().store(Store(trust)).time(now).build_client_verifier()
+    verifier = PolicyBuilder().store(_store(tuple(trust))).time(now).build_client_verifier()
     try:
         verifier.verify(leaf, intermediates)
     except VerificationError as exc:

@@ -32,13 +32,12 @@ from ..tls import (
     NamedGroup,
     TLSClient,
     describe_alert,
-    suite_by_name,
 )
 from ..tls.messages import CertificateRequest
 from ..tls.pki import load_pem_certificates, load_pem_private_key
-from ..tls.suites import DEFAULT_CIPHER_SUITES
 from .capture_files import append_keylog, is_pcapng, socket_capture, utc_now, write_capture
 from .trace import Trace
+from .versions import VersionChoiceError, versions_and_suites
 
 EXIT_OK = 0
 EXIT_TLS_FAILURE = 1
@@ -58,7 +57,7 @@ class ConnectOptions:
     insecure: bool = False
     cert: str | None = None
     key: str | None = None
-    tls: str = "1.2"
+    tls: str | None = None
     ciphers: list[str] | None = None
     group: str | None = None
     request: str | None = None
@@ -91,8 +90,10 @@ def default_trust_store() -> list[x509.Certificate]:
 
 
 def build_config(opts: ConnectOptions, host: str) -> ClientConfig:
-    if opts.tls != "1.2":
-        raise UsageError(f"--tls {opts.tls} is not supported; this engine speaks TLS 1.2")
+    try:
+        versions, suites = versions_and_suites(opts.tls, opts.ciphers)
+    except VersionChoiceError as exc:
+        raise UsageError(str(exc)) from None
     if opts.cafile and opts.insecure:
         raise UsageError("--cafile and --insecure exclude each other")
     trust: list[x509.Certificate] | None
@@ -105,10 +106,6 @@ def build_config(opts: ConnectOptions, host: str) -> ClientConfig:
             raise UsageError(f"--cafile {opts.cafile}: {exc}") from None
     else:
         trust = default_trust_store()
-    try:
-        suites = tuple(suite_by_name(n).name for n in opts.ciphers) if opts.ciphers else DEFAULT_CIPHER_SUITES
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
     groups: tuple[NamedGroup, ...] = (NamedGroup.x25519, NamedGroup.secp256r1)
     if opts.group:
         try:
@@ -127,7 +124,8 @@ def build_config(opts: ConnectOptions, host: str) -> ClientConfig:
         except (OSError, ValueError, TypeError) as exc:
             raise UsageError(f"cannot load --cert/--key: {exc}") from None
     return ClientConfig(server_name=opts.servername or host, cipher_suites=suites, groups=groups,
-                        trust_store=trust, certificate_chain=chain, private_key=private_key)
+                        trust_store=trust, certificate_chain=chain, private_key=private_key,
+                        versions=versions)
 
 
 def _request_bytes(opts: ConnectOptions, name: str) -> bytes:

@@ -34,7 +34,6 @@ from ..tls import (
     HandshakeCompleted,
     ServerConfig,
     TLSServer,
-    suite_by_name,
 )
 from ..tls.capture import Capture
 from ..tls.events import AlertReceived
@@ -51,9 +50,10 @@ from ..tls.pki import (
     private_key_pem,
 )
 from ..tls.server import ClientAuthentication
-from ..tls.suites import DEFAULT_CIPHER_SUITES, group_name, version_name
+from ..tls.suites import group_name, version_name
 from .capture_files import append_keylog, next_capture_number, socket_capture, utc_now, write_capture
 from .trace import Trace
+from .versions import VersionChoiceError, versions_and_suites
 
 MAX_REQUEST = 64 * 1024
 
@@ -76,6 +76,7 @@ class ListenOptions:
     quiet: bool = False
     timeout: float = 10.0
     max_connections: int | None = None
+    tls: str | None = None
     require_client_cert: bool = False
     request_client_cert: bool = False
     client_cafile: str | None = None
@@ -104,9 +105,13 @@ def _client_auth(opts: ListenOptions, demo_ca: x509.Certificate | None
 
 def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
     try:
-        suites = tuple(suite_by_name(n).name for n in opts.ciphers) if opts.ciphers else DEFAULT_CIPHER_SUITES
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
+        versions, suites = versions_and_suites(opts.tls, opts.ciphers)
+    except VersionChoiceError as exc:
+        raise UsageError(str(exc)) from None
+    if opts.require_client_cert and opts.request_client_cert:
+        raise UsageError("--require-client-cert and --request-client-cert exclude each other")
+    if opts.client_cafile and not (opts.require_client_cert or opts.request_client_cert):
+        raise UsageError("--client-cafile needs --require-client-cert or --request-client-cert")
     if bool(opts.cert) != bool(opts.key):
         raise UsageError("--cert and --key go together")
     if opts.cert and opts.key:
@@ -118,7 +123,7 @@ def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
         ders = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
         mode, client_trust = _client_auth(opts, None)
         return ServerConfig(ders, key, cipher_suites=suites, client_auth=mode,
-                            client_trust_store=client_trust)
+                            client_trust_store=client_trust, versions=versions)
     now = datetime.datetime.now(datetime.UTC)
     ca = create_root_ca("Handshake demo CA", now)
     server_key = generate_rsa_key()
@@ -134,7 +139,7 @@ def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
     if mode is not ClientAuthentication.NONE and not opts.client_cafile:
         _write_demo_client_certificate(ca, ca_out, now, say)
     return ServerConfig(ders, server_key, cipher_suites=suites, client_auth=mode,
-                        client_trust_store=client_trust)
+                        client_trust_store=client_trust, versions=versions)
 
 
 def _write_demo_client_certificate(ca: CertificateAuthority, ca_out: Path, now: datetime.datetime,

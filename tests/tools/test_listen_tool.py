@@ -88,3 +88,26 @@ def test_hostile_client_gets_alert_and_server_keeps_serving(listener: Listener) 
                             "--quiet")
     assert result.returncode == 0, result.stderr
     assert "HTTP/1.1 200 OK" in result.stdout
+
+
+def test_version_pinning_on_both_tools(listener: Listener) -> None:
+    pinned12 = handshake_game("connect", f"localhost:{listener.port}", "--cafile", str(listener.ca_file),
+                              "--tls", "1.2", "--quiet")
+    assert pinned12.returncode == 0, pinned12.stderr
+    assert "X-TLS-Version: TLS 1.2" in pinned12.stdout
+    pinned13 = handshake_game("connect", f"localhost:{listener.port}", "--cafile", str(listener.ca_file),
+                              "--tls", "1.3", "--quiet")
+    assert pinned13.returncode == 0, pinned13.stderr
+    assert "X-TLS-Version: TLS 1.3" in pinned13.stdout
+    mismatch = handshake_game("connect", f"localhost:{listener.port}", "--insecure", "--tls", "1.2",
+                              "--cipher", "TLS_AES_128_GCM_SHA256")
+    assert mismatch.returncode == 2
+    assert "can be used with TLS 1.2" in mismatch.stderr
+
+
+def test_listen_usage_errors_write_no_demo_ca(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    for flags in (["--require-client-cert", "--request-client-cert"], ["--client-cafile", "x.pem"]):
+        result = handshake_game("listen", "--port", "0", "--ca-out", str(ca_file), *flags)
+        assert result.returncode == 2
+        assert not ca_file.exists()  # a running class's CA file is never overwritten by a typo

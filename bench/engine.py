@@ -1,0 +1,434 @@
+"""Full TLS 1.2 handshakes per second: our engine against OpenSSL and tlslite-ng.
+
+Each contender plays both roles in this one process, in memory (no sockets, no
+threads): a fresh client and a fresh server per connection, a full handshake
+(no session resumption, no tickets), then one small application-data record each
+way. All three use the same 2048-bit RSA leaf, issued by a root from
+``handshake_game.tls.pki``, and the same cipher suite.
+
+* ours     -- ``TLSClient`` against ``TLSServer``; the client verifies the chain and
+              the name ``localhost`` against the root (``trust_store``).
+* openssl  -- Python's ``ssl`` module: two ``SSLObject``s over ``MemoryBIO`` pairs;
+              the client verifies the chain and the hostname.
+* tlslite  -- tlslite-ng's ``TLSConnection`` on both ends, driven through its
+              handshake generators over an in-memory non-blocking duplex. tlslite
+              has no CA chain validation; its client pins the leaf's SHA-1
+              fingerprint with a ``Checker``, the strongest check it offers.
+
+ECDHE uses x25519 on all three. Contexts, configurations and parsed keys are built
+once, as a server would; the per-connection objects are built inside the timed
+loop. The measured time is split into short rounds; each round runs every
+contender back to back. A contender's printed rate is its best round (median and
+worst are printed too); each ratio is the median over rounds of ours/peer within
+the same round, so a burst of load from elsewhere on a shared machine costs a
+round, not a contender.
+
+Run:  .venv/bin/python bench/engine.py [--seconds S] [--suite NAME]
+The last line is ``ratio_vs_openssl=X ratio_vs_tlslite=Y`` (ours / peer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import errno
+import os
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from handshake_game.tls import (
+    ApplicationDataReceived,
+    ClientConfig,
+    ClientState,
+    NamedGroup,
+    ServerConfig,
+    ServerState,
+    TLSClient,
+    TLSServer,
+    pki,
+)
+
+# name -> (OpenSSL cipher string, tlslite key exchange name). The bulk cipher is
+# AES-128-GCM with SHA-256 as the PRF hash in both.
+SUITES = {
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": ("AES128-GCM-SHA256", "rsa"),
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": ("ECDHE-RSA-AES128-GCM-SHA256", "ecdhe_rsa"),
+}
+
+HOSTNAME = "localhost"
+REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+RESPONSE = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+Handshake = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One root, one 2048-bit RSA leaf for ``localhost``, in every form a contender wants."""
+
+    ca_certificate: x509.Certificate
+    ca_pem: bytes
+    leaf_der: bytes
+    leaf_pem: bytes
+    leaf_key: rsa.RSAPrivateKey
+    leaf_key_pem: bytes
+
+
+def make_credentials() -> Credentials:
+    now = datetime.datetime.now(datetime.UTC)
+    ca = pki.create_root_ca("Bench Root CA", now)
+    key = pki.generate_rsa_key(2048)
+    leaf = pki.issue_server_certificate(ca, HOSTNAME, key.public_key(), now)
+    return Credentials(
+        ca_certificate=ca.certificate,
+        ca_pem=ca.certificate_pem(),
+        leaf_der=leaf.public_bytes(serialization.Encoding.DER),
+        leaf_pem=leaf.public_bytes(serialization.Encoding.PEM),
+        leaf_key=key,
+        leaf_key_pem=pki.private_key_pem(key),
+    )
+
+
+# -- ours ---------------------------------------------------------------------------
+
+def ours(creds: Credentials, suite: str) -> Handshake:
+    client_config = ClientConfig(server_name=HOSTNAME, cipher_suites=(suite,),
+                                 groups=(NamedGroup.x25519,),
+                                 trust_store=[creds.ca_certificate])
+    server_config = ServerConfig((creds.leaf_der,), creds.leaf_key, cipher_suites=(suite,),
+                                 groups=(NamedGroup.x25519,))
+
+    def pump(client: TLSClient, server: TLSServer) -> None:
+        while True:
+            to_server = client.data_to_send()
+            if to_server:
+                server.receive_data(to_server)
+            to_client = server.data_to_send()
+            if to_client:
+                client.receive_data(to_client)
+            if not to_server and not to_client:
+                return
+
+    def received(events: Sequence[object]) -> bytes:
+        return b"".join(e.data for e in events if isinstance(e, ApplicationDataReceived))
+
+    def handshake() -> None:
+        client = TLSClient(client_config)
+        server = TLSServer(server_config)
+        client.start()
+        pump(client, server)
+        if client.state is not ClientState.CLIENT_CONNECTED or \
+                server.state is not ServerState.SERVER_CONNECTED:
+            raise RuntimeError(f"ours: handshake failed: {client.failed!r} {server.failed!r}")
+        if client.suite is None or client.suite.name != suite:
+            raise RuntimeError(f"ours: negotiated {client.suite}")
+        client.send_application_data(REQUEST)
+        pump(client, server)
+        server.send_application_data(RESPONSE)
+        pump(client, server)
+        if received(server.events_received()) != REQUEST or \
+                received(client.events_received()) != RESPONSE:
+            raise RuntimeError("ours: application data did not round-trip")
+
+    return handshake
+
+
+# -- OpenSSL through the ssl module --------------------------------------------------
+
+def openssl(creds: Credentials, suite: str, workdir: Path) -> Handshake:
+    cipher = SUITES[suite][0]
+    cert_file, key_file = workdir / "leaf.pem", workdir / "leaf.key"
+    cert_file.write_bytes(creds.leaf_pem)
+    key_file.write_bytes(creds.leaf_key_pem)
+
+    def pin(ctx: ssl.SSLContext) -> ssl.SSLContext:
+        # The default cipher list leaves out RSA key exchange; name the suite outright.
+        ctx.set_ciphers(cipher)
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.options |= ssl.OP_NO_TICKET  # our engine sends no NewSessionTicket either
+        return ctx
+
+    server_ctx = pin(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    server_ctx.load_cert_chain(cert_file, key_file)
+    client_ctx = pin(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))  # CERT_REQUIRED, check_hostname
+    client_ctx.load_verify_locations(cadata=creds.ca_pem.decode())
+    assert client_ctx.verify_mode is ssl.CERT_REQUIRED and client_ctx.check_hostname
+
+    def step(obj: ssl.SSLObject) -> bool:
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            return False
+        return True
+
+    def handshake() -> None:
+        c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = client_ctx.wrap_bio(c_in, c_out, server_hostname=HOSTNAME)
+        server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+        client_done = server_done = False
+        for _ in range(10):
+            client_done = step(client)
+            s_in.write(c_out.read())
+            server_done = step(server)
+            c_in.write(s_out.read())
+            if client_done and server_done:
+                break
+        else:
+            raise RuntimeError("openssl: handshake did not finish")
+        negotiated = client.cipher()
+        if negotiated is None or negotiated[0] != cipher:
+            raise RuntimeError(f"openssl: negotiated {negotiated}")
+        client.write(REQUEST)
+        s_in.write(c_out.read())
+        if server.read(4096) != REQUEST:
+            raise RuntimeError("openssl: request did not arrive")
+        server.write(RESPONSE)
+        c_in.write(s_out.read())
+        if client.read(4096) != RESPONSE:
+            raise RuntimeError("openssl: response did not arrive")
+
+    return handshake
+
+
+# -- tlslite-ng ---------------------------------------------------------------------------
+
+class _MemorySocket:
+    """One end of an in-memory duplex with the non-blocking socket calls tlslite makes.
+
+    ``recv`` on an empty buffer raises EAGAIN, which tlslite's generators turn into
+    ``yield 0`` (want read), so both ends can take turns in one thread.
+    """
+
+    def __init__(self, inbox: bytearray, outbox: bytearray) -> None:
+        self._inbox = inbox
+        self._outbox = outbox
+
+    @classmethod
+    def pair(cls) -> tuple[_MemorySocket, _MemorySocket]:
+        a_to_b, b_to_a = bytearray(), bytearray()
+        return cls(b_to_a, a_to_b), cls(a_to_b, b_to_a)
+
+    def send(self, data: bytes) -> int:
+        self._outbox += data
+        return len(data)
+
+    def sendall(self, data: bytes) -> None:
+        self._outbox += data
+
+    def recv(self, bufsize: int) -> bytes:
+        if not self._inbox:
+            raise BlockingIOError(errno.EAGAIN, "no data in the in-memory pipe")
+        data = bytes(self._inbox[:bufsize])
+        del self._inbox[:bufsize]
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def tlslite(creds: Credentials, suite: str) -> Handshake:
+    from tlslite import Checker, HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
+    from tlslite.constants import CipherSuite
+
+    chain = X509CertChain()
+    chain.parsePemList(creds.leaf_pem.decode())
+    key = parsePEMKey(creds.leaf_key_pem.decode(), private=True)
+    fingerprint = chain.x509List[0].getFingerprint()
+
+    settings = HandshakeSettings()
+    settings.cipherNames = ["aes128gcm"]
+    settings.keyExchangeNames = [SUITES[suite][1]]
+    settings.eccCurves = ["x25519"]
+    settings.keyShares = []
+    settings.minVersion = settings.maxVersion = (3, 3)
+    settings = settings.validate()
+
+    def run(*generators: Iterator[Any]) -> list[Any]:
+        """Steps each generator in turn until all finish; returns what each finished on."""
+        pending = dict(enumerate(generators))
+        results: list[Any] = [None] * len(generators)
+        for _ in range(100):
+            for i, gen in list(pending.items()):
+                try:
+                    value = next(gen)
+                except StopIteration:
+                    del pending[i]
+                    continue
+                if value not in (0, 1):  # readAsync yields the data it read
+                    results[i] = value
+                    del pending[i]
+            if not pending:
+                return results
+        raise RuntimeError("tlslite: the two ends stopped making progress")
+
+    def handshake() -> None:
+        client_sock, server_sock = _MemorySocket.pair()
+        client = TLSConnection(client_sock)
+        server = TLSConnection(server_sock)
+        run(client.handshakeClientCert(settings=settings, serverName=HOSTNAME,
+                                       checker=Checker(x509Fingerprint=fingerprint),
+                                       async_=True),
+            server.handshakeServerAsync(certChain=chain, privateKey=key, settings=settings))
+        negotiated = CipherSuite.ietfNames.get(client.session.cipherSuite)
+        if negotiated != suite or server.session is None:
+            raise RuntimeError(f"tlslite: negotiated {negotiated}")
+        _, request = run(client.writeAsync(REQUEST), server.readAsync(4096))
+        _, response = run(server.writeAsync(RESPONSE), client.readAsync(4096))
+        if bytes(request) != REQUEST or bytes(response) != RESPONSE:
+            raise RuntimeError("tlslite: application data did not round-trip")
+
+    return handshake
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    handshakes: int = 0
+    seconds: float = 0.0
+    round_rates: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """The best round's rate: the one least disturbed by anything else running."""
+        return max(self.round_rates, default=0.0)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.round_rates) if self.round_rates else 0.0
+
+
+def paired_ratio(ours: Tally, peer: Tally) -> float:
+    """Median over rounds of ours/peer, each pair measured back to back in one round.
+
+    Load from elsewhere comes in bursts of seconds; within one round both sides
+    see much the same machine, so the per-round ratio cancels most of it and the
+    median drops the rounds a burst split unevenly.
+    """
+    return statistics.median(o / p for o, p in zip(ours.round_rates, peer.round_rates, strict=True))
+
+
+def run_for(handshake: Handshake, seconds: float, tally: Tally) -> None:
+    clock = time.perf_counter
+    start = clock()
+    deadline = start + seconds
+    count = 0
+    while True:
+        handshake()
+        count += 1
+        now = clock()
+        if now >= deadline:
+            break
+    tally.handshakes += count
+    tally.seconds += now - start
+    tally.round_rates.append(count / (now - start))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="measured time per contender (default 3)")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="TLS_RSA_WITH_AES_128_GCM_SHA256")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="interleaved rounds the time is split into (default 10)")
+    parser.add_argument("--only", choices=("ours", "openssl", "tlslite"), action="append",
+                        help="measure only these contenders (no ratio line unless all run)")
+    parser.add_argument("--profile", type=int, metavar="N", default=0,
+                        help="instead of racing, run ours under cProfile and print the top N")
+    args = parser.parse_args(argv)
+
+    creds = make_credentials()
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        contenders = {
+            "ours": ours(creds, args.suite),
+            "openssl": openssl(creds, args.suite, Path(tmp)),
+            "tlslite": tlslite(creds, args.suite),
+        }
+    if args.profile:
+        return profile(contenders["ours"], args.seconds, args.profile)
+    if args.only:
+        contenders = {name: fn for name, fn in contenders.items() if name in args.only}
+
+    print(f"suite: {args.suite}, 2048-bit RSA leaf, {args.seconds:g} s per contender "
+          f"in {args.rounds} interleaved rounds")
+    print(f"python {sys.version.split()[0]}, {ssl.OPENSSL_VERSION} (ssl module), "
+          f"cryptography {_version('cryptography')}, tlslite-ng {_version('tlslite-ng')} "
+          f"({_tlslite_backends()}), {os.cpu_count()} CPUs")
+
+    tallies = {name: Tally() for name in contenders}
+    for fn in contenders.values():  # warm-up: imports, caches, first-call paths
+        warm_until = time.perf_counter() + min(0.5, args.seconds / 5)
+        fn()
+        while time.perf_counter() < warm_until:
+            fn()
+    names = list(contenders)
+    for round_number in range(args.rounds):
+        # Rotate who goes first so no contender always follows the same neighbour.
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            run_for(contenders[name], args.seconds / args.rounds, tallies[name])
+
+    for name, tally in tallies.items():
+        print(f"{name}: {tally.rate:.1f} handshakes/s "
+              f"({1000 / tally.rate if tally.rate else float('inf'):.2f} ms each; best of "
+              f"{len(tally.round_rates)} rounds, median {tally.median:.1f}, worst "
+              f"{min(tally.round_rates, default=0.0):.1f}; {tally.handshakes} in "
+              f"{tally.seconds:.2f} s)")
+    if set(tallies) == {"ours", "openssl", "tlslite"}:
+        vs_openssl = paired_ratio(tallies["ours"], tallies["openssl"])
+        vs_tlslite = paired_ratio(tallies["ours"], tallies["tlslite"])
+        print("ratios: median over rounds of ours/peer measured in the same round")
+        print(f"ratio_vs_openssl={vs_openssl:.2f} ratio_vs_tlslite={vs_tlslite:.2f}")
+    return 0
+
+
+def profile(handshake: Handshake, seconds: float, top: int) -> int:
+    """Our handshake loop under cProfile: where the time goes, by own time and in total."""
+    import cProfile
+    import pstats
+
+    for _ in range(20):
+        handshake()
+    profiler = cProfile.Profile()
+    tally = Tally()
+    profiler.enable()
+    run_for(handshake, seconds, tally)
+    profiler.disable()
+    print(f"ours under cProfile: {tally.handshakes} handshakes in {tally.seconds:.2f} s "
+          "(slowed by profiling)")
+    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return 0
+
+
+def _tlslite_backends() -> str:
+    """tlslite-ng speeds up with optional native helpers; the ratio depends on which it found."""
+    from tlslite.utils import cryptomath
+
+    found = [name for name, loaded in (("gmpy2", cryptomath.GMPY2_LOADED),
+                                       ("gmpy", cryptomath.gmpyLoaded),
+                                       ("M2Crypto", cryptomath.m2cryptoLoaded),
+                                       ("pycrypto", cryptomath.pycryptoLoaded)) if loaded]
+    return "with " + ", ".join(found) if found else "pure-Python RSA and AES-GCM"
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import version
+
+    return version(distribution)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
