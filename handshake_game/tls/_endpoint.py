@@ -90,6 +90,7 @@ class Endpoint:
         self._records = RecordLayer()
         self._handshake_buffer = bytearray()
         self._outgoing = bytearray()
+        self._pending_handshake = bytearray()
         self._events: list[Event] = []
         self.transcript = Transcript()
         self.suite: CipherSuite | None = None
@@ -141,6 +142,7 @@ class Endpoint:
             self._fail(alert)
 
     def data_to_send(self) -> bytes:
+        self._flush_handshake()
         data = bytes(self._outgoing)
         self._outgoing.clear()
         return data
@@ -175,8 +177,21 @@ class Endpoint:
 
     # -- records ---------------------------------------------------------------------
     def _write_records(self, content_type: ContentType, data: bytes) -> None:
+        self._flush_handshake()
         for record in self._records.encode(content_type, data):
             self._outgoing += record
+
+    def _flush_handshake(self) -> None:
+        """Sends the handshake messages queued so far, packed into as few records as fit.
+
+        A flight (ServerHello … ServerHelloDone) travels together, as real stacks send
+        it; anything else written, or a change of keys, flushes the queue first.
+        """
+        if self._pending_handshake:
+            pending = bytes(self._pending_handshake)
+            self._pending_handshake.clear()
+            for record in self._records.encode(ContentType.handshake, pending):
+                self._outgoing += record
 
     def _handle_record(self, record: Record) -> None:
         if record.content_type == ContentType.handshake:
@@ -256,7 +271,7 @@ class Endpoint:
         self.transcript.add(raw)
         if self.key_schedule is not None:
             self.key_schedule.update_hash(raw)
-        self._write_records(ContentType.handshake, raw)
+        self._pending_handshake += raw
         self._events.append(HandshakeMessageSent(message, raw))
         return raw
 
@@ -324,6 +339,7 @@ class Endpoint:
         """Switches one direction to the keys of a TLS 1.3 traffic secret (RFC 8446 §7.3)."""
         assert self.suite is not None
         protection = RecordProtection13(self.suite, traffic_keys(self.suite, secret))
+        self._flush_handshake()  # what was queued goes out under the old keys
         if direction == "read":
             self._records.read_protection = protection
         else:

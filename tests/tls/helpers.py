@@ -223,6 +223,22 @@ class Frame:
 Edit = Callable[[Frame], list[Frame]]
 
 
+def _one_message_each(content_type: int, payload: bytes) -> list[bytes]:
+    """Splits a record holding a whole flight into one payload per handshake message, so
+    each can be edited alone (the engine packs a flight into one record, as OpenSSL does).
+    Anything that is not a run of whole handshake messages stays as it is."""
+    if content_type != HANDSHAKE:
+        return [payload]
+    parts, offset = [], 0
+    while offset + 4 <= len(payload):
+        end = offset + 4 + int.from_bytes(payload[offset + 1 : offset + 4], "big")
+        if end > len(payload):
+            return [payload]
+        parts.append(payload[offset:end])
+        offset = end
+    return parts if offset == len(payload) and parts else [payload]
+
+
 class Relay:
     """A tap for :func:`pump` that opens, edits and re-seals every record in transit.
 
@@ -248,8 +264,9 @@ class Relay:
             opener = self._open.get(direction)
             payload = (opener.open(record.content_type, record.version, record.fragment)
                        if opener is not None else record.fragment)
-            frame = Frame(direction, record.content_type, payload, opener is not None)
-            for edited in self._edit(frame):
+            frames = [Frame(direction, record.content_type, part, opener is not None)
+                      for part in _one_message_each(record.content_type, payload)]
+            for edited in (e for frame in frames for e in self._edit(frame)):
                 sealer = self._seal.get(direction)
                 fragment = edited.payload
                 if sealer is not None and edited.protected:
