@@ -59,11 +59,14 @@ from handshake_game.tls import (
     pki,
 )
 
-# name -> (OpenSSL cipher string, tlslite key exchange name). The bulk cipher is
-# AES-128-GCM with SHA-256 as the PRF hash in both.
+# name -> (OpenSSL cipher name, tlslite key exchange, tlslite cipher, TLS version).
+# TLS 1.3 is measured on TLS_AES_256_GCM_SHA384 because that is the suite OpenSSL
+# prefers and Python's ssl module cannot change its TLS 1.3 suite list.
 SUITES = {
-    "TLS_RSA_WITH_AES_128_GCM_SHA256": ("AES128-GCM-SHA256", "rsa"),
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": ("ECDHE-RSA-AES128-GCM-SHA256", "ecdhe_rsa"),
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": ("AES128-GCM-SHA256", "rsa", "aes128gcm", "1.2"),
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": ("ECDHE-RSA-AES128-GCM-SHA256", "ecdhe_rsa", "aes128gcm",
+                                              "1.2"),
+    "TLS_AES_256_GCM_SHA384": ("TLS_AES_256_GCM_SHA384", "ecdhe_rsa", "aes256gcm", "1.3"),
 }
 
 HOSTNAME = "localhost"
@@ -147,20 +150,24 @@ def ours(creds: Credentials, suite: str) -> Handshake:
 # -- OpenSSL through the ssl module --------------------------------------------------
 
 def openssl(creds: Credentials, suite: str, workdir: Path) -> Handshake:
-    cipher = SUITES[suite][0]
+    cipher, _, _, version = SUITES[suite]
     cert_file, key_file = workdir / "leaf.pem", workdir / "leaf.key"
     cert_file.write_bytes(creds.leaf_pem)
     key_file.write_bytes(creds.leaf_key_pem)
 
     def pin(ctx: ssl.SSLContext) -> ssl.SSLContext:
         # The default cipher list leaves out RSA key exchange; name the suite outright.
-        ctx.set_ciphers(cipher)
-        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if version == "1.3":
+            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        else:
+            ctx.set_ciphers(cipher)
+            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         ctx.options |= ssl.OP_NO_TICKET  # our engine sends no NewSessionTicket either
         return ctx
 
     server_ctx = pin(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
     server_ctx.load_cert_chain(cert_file, key_file)
+    server_ctx.num_tickets = 0  # TLS 1.3: no NewSessionTicket at all
     client_ctx = pin(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))  # CERT_REQUIRED, check_hostname
     client_ctx.load_verify_locations(cadata=creds.ca_pem.decode())
     assert client_ctx.verify_mode is ssl.CERT_REQUIRED and client_ctx.check_hostname
@@ -247,11 +254,17 @@ def tlslite(creds: Credentials, suite: str) -> Handshake:
     fingerprint = chain.x509List[0].getFingerprint()
 
     settings = HandshakeSettings()
-    settings.cipherNames = ["aes128gcm"]
-    settings.keyExchangeNames = [SUITES[suite][1]]
+    _, key_exchange, cipher_name, version = SUITES[suite]
+    settings.cipherNames = [cipher_name]
+    settings.keyExchangeNames = [key_exchange]
     settings.eccCurves = ["x25519"]
-    settings.keyShares = []
-    settings.minVersion = settings.maxVersion = (3, 3)
+    if version == "1.3":
+        settings.keyShares = ["x25519"]
+        settings.minVersion = settings.maxVersion = (3, 4)
+        settings.ticket_count = 0  # no NewSessionTicket, like the others
+    else:
+        settings.keyShares = []
+        settings.minVersion = settings.maxVersion = (3, 3)
     settings = settings.validate()
 
     def run(*generators: Iterator[Any]) -> list[Any]:
