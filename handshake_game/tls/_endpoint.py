@@ -240,15 +240,20 @@ class Endpoint:
                 return
             raw = bytes(buf[: HANDSHAKE_HEADER_LENGTH + length])
             del buf[: HANDSHAKE_HEADER_LENGTH + length]
+            keys_before = self._records.read_protection
             self._handle_handshake_message(raw)
             if self.failed is not None or self.closed:
                 return
+            if buf and self._records.read_protection is not keys_before:
+                # RFC 8446 §5.1: a key change must fall on a record boundary; bytes that
+                # followed in the old record were never protected by the new keys.
+                raise AlertUnexpectedMessage("handshake data after a key change in the same record")
 
     def _handle_handshake_message(self, raw: bytes) -> None:
         msg_type = raw[0]
         if self._is_connected() and self._on_post_handshake(msg_type, raw):
             return
-        if self.is_client and msg_type == HandshakeType.hello_request:
+        if self.is_client and msg_type == HandshakeType.hello_request and self.version != TLS13:
             # RFC 5246 §7.4.1.1: a client that is negotiating ignores HelloRequest,
             # and it never enters the transcript. It must still be well formed.
             decode_handshake(raw)

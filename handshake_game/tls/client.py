@@ -75,6 +75,7 @@ from .messages import (
     decode_handshake,
     ec_point_formats_extension,
     extended_master_secret_extension,
+    handshake_name,
     key_share_client_extension,
     parse_key_share_retry,
     parse_key_share_server,
@@ -200,6 +201,10 @@ class TLSClient(Endpoint):
         return self.state is ClientState.CLIENT_CONNECTED
 
     def _on_post_handshake(self, msg_type: int, raw: bytes) -> bool:
+        if self.version == ProtocolVersion.TLSv1_3 and msg_type not in (
+                HandshakeType.new_session_ticket, HandshakeType.key_update):
+            raise AlertUnexpectedMessage(
+                f"{handshake_name(msg_type)} is not allowed after a TLS 1.3 handshake")
         if msg_type == HandshakeType.hello_request:
             # RFC 5746: we never renegotiate; say so and carry on.
             self._write_records(ContentType.alert, AlertMessage(
