@@ -700,7 +700,22 @@ def _load_fully(der: bytes) -> x509.Certificate:
     # precomputation for it. Failures are not cached (lru_cache skips exceptions).
     cert = x509.load_der_x509_certificate(der)
     _parse_fully(cert)
+    _check_signature_encoding(cert, der)
     return cert
+
+
+def _check_signature_encoding(cert: x509.Certificate, der: bytes) -> None:
+    """RFC 5280 §4.1.1.3: signatureValue is a BIT STRING of whole octets.
+
+    The signature is outside what it signs, so its BIT STRING header is not protected
+    by it: a changed "unused bits" count leaves the signature bytes — and the verifier's
+    verdict — unchanged. OpenSSL refuses such a certificate (invalid bit string bits
+    left); so do we, or an attacker could alter a certificate and keep it "valid".
+    """
+    signature = cert.signature
+    unused_bits_at = len(der) - len(signature) - 1
+    if unused_bits_at < 0 or der[unused_bits_at] != 0 or not der.endswith(signature):
+        raise ValueError("the signature BIT STRING must have no unused bits")
 
 
 @functools.lru_cache(maxsize=32)
