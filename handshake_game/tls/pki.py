@@ -25,6 +25,7 @@ import enum
 import functools
 import ipaddress
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -718,6 +719,26 @@ def _check_signature_encoding(cert: x509.Certificate, der: bytes) -> None:
         raise ValueError("the signature BIT STRING must have no unused bits")
 
 
+# Chains that passed the full check, by (certificate_list, host, trust store). Only the
+# clock can change the verdict for the same inputs, so a hit re-checks the validity of
+# every certificate on the verified path and otherwise skips path building; any
+# doubt falls through to the full check (and its classified refusal).
+_verified_paths: dict[tuple[tuple[bytes, ...], str, tuple[x509.Certificate, ...]],
+                      tuple[x509.Certificate, ...]] = {}
+_VERIFIED_PATHS_MAX = 256
+
+
+_verified_paths_lock = threading.Lock()  # listen serves each connection on its own thread
+
+
+def _remember_path(key: tuple[tuple[bytes, ...], str, tuple[x509.Certificate, ...]],
+                   path: tuple[x509.Certificate, ...]) -> None:
+    with _verified_paths_lock:
+        if len(_verified_paths) >= _VERIFIED_PATHS_MAX:
+            _verified_paths.pop(next(iter(_verified_paths)))
+        _verified_paths[key] = path
+
+
 @functools.lru_cache(maxsize=32)
 def _store(trust: tuple[x509.Certificate, ...]) -> Store:
     # A fresh Store re-indexes the roots and re-parses their keys on first use.
@@ -954,17 +975,23 @@ def verify_server_chain(der_chain: tuple[bytes, ...], trust: list[x509.Certifica
     leaf, intermediates = certs[0], certs[1:]
     if not trust:
         raise _refuse_untrusted(certs)
+    trust_key = tuple(trust)
+    cache_key = (der_chain, host, trust_key)
+    path = _verified_paths.get(cache_key)
+    if path is not None and all(c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in path):
+        return leaf
     try:
-        verifier = PolicyBuilder().store(_store(tuple(trust))).time(now).build_server_verifier(
+        verifier = PolicyBuilder().store(_store(trust_key)).time(now).build_server_verifier(
             _general_name(host))
     except ValueError:
         raise CertificateRejected(CertificateProblem.HOSTNAME_MISMATCH,
                                   f"{host!r} is not a server name a certificate can be checked "
                                   "against") from None
     try:
-        verifier.verify(leaf, intermediates)
+        verified = verifier.verify(leaf, intermediates)
     except VerificationError as exc:
         raise _refuse(_classify(certs, trust, now, Usage.SERVER, host, str(exc))) from None
+    _remember_path(cache_key, tuple(verified))
     return leaf
 
 

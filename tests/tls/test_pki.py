@@ -651,3 +651,19 @@ def test_a_signature_bit_string_with_unused_bits_is_refused(world: Pki) -> None:
         pki.verify_server_chain(chain, world.trust, HOST, NOW)
     assert refused.value.problem is CertificateProblem.MALFORMED
     assert "unused bits" in str(refused.value)
+
+
+def test_a_chain_checked_once_is_still_checked_against_the_clock(world: Pki,
+                                                                 server_leaf: x509.Certificate) -> None:
+    # verify_server_chain remembers chains that passed; the clock must still decide.
+    chain = der(server_leaf, *world.intermediate.chain)
+    assert pki.verify_server_chain(chain, world.trust, HOST, NOW) == server_leaf
+    assert pki.verify_server_chain(chain, world.trust, HOST, NOW) == server_leaf
+    with pytest.raises(pki.CertificateRejected) as later:
+        pki.verify_server_chain(chain, world.trust, HOST, NOW + datetime.timedelta(days=400))
+    assert later.value.problem is CertificateProblem.EXPIRED
+    with pytest.raises(pki.CertificateRejected) as elsewhere:
+        pki.verify_server_chain(chain, world.trust, "bank.example", NOW)
+    assert elsewhere.value.problem is CertificateProblem.HOSTNAME_MISMATCH
+    with pytest.raises(pki.CertificateRejected):
+        pki.verify_server_chain(chain, [pki.create_root_ca("Stranger", NOW).certificate], HOST, NOW)
