@@ -3,9 +3,11 @@
 Knows nothing of games, sockets or databases. The public API is re-exported here.
 """
 
+from . import pki
 from ._codec import DecodeError, Field
 from ._endpoint import TLSUsageError
 from .alerts import Alert, AlertDescription, AlertLevel, describe_alert
+from .capture import Capture
 from .client import ClientConfig, ClientState, TLSClient
 from .events import (
     AlertReceived,
@@ -21,12 +23,18 @@ from .events import (
     HandshakeMessageSent,
     SecretDerived,
 )
-from .server import ServerConfig, ServerState, TLSServer
+from .observer import DecryptAttempt, WireObserver
+from .server import ClientAuthentication, ServerConfig, ServerState, TLSServer
 from .suites import CIPHER_SUITES, CipherSuite, KeyExchange, NamedGroup, suite_by_name
 
 __all__ = [
     "CIPHER_SUITES",
     "Alert",
+    "Capture",
+    "ClientAuthentication",
+    "DecryptAttempt",
+    "WireObserver",
+    "pki",
     "AlertDescription",
     "AlertLevel",
     "AlertReceived",

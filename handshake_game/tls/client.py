@@ -93,6 +93,9 @@ from .record import ContentType
 from .suites import (
     CIPHER_SUITES,
     DEFAULT_CIPHER_SUITES,
+    DOWNGRADE_SENTINEL_TLS11,
+    DOWNGRADE_SENTINEL_TLS12,
+    NOT_IN_TLS13_SIGNATURES,
     SUPPORTED_GROUPS,
     SUPPORTED_SIGNATURE_SCHEMES,
     CipherSuite,
@@ -146,15 +149,7 @@ class ClientConfig:
     versions: tuple[int, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
 
 
-# RFC 8446 §4.1.3: what a TLS 1.3 server puts at the end of server_random when it
-# negotiates an older version; a 1.3-capable client that sees it is being downgraded.
-DOWNGRADE_TLS12 = b"DOWNGRD\x01"
-DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 
-# RFC 8446 §4.4.3: RSASSA-PKCS1-v1_5 and SHA-1 may not sign a TLS 1.3 CertificateVerify.
-_NOT_IN_TLS13 = {SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.rsa_pkcs1_sha256,
-                 SignatureScheme.rsa_pkcs1_sha384, SignatureScheme.rsa_pkcs1_sha512,
-                 SignatureScheme.ecdsa_sha1}
 
 
 class TLSClient(Endpoint):
@@ -287,7 +282,7 @@ class TLSClient(Endpoint):
         self.transcript.add(raw)
         if not self._offer12:
             raise AlertProtocolVersion("the server wants TLS 1.2; this client offered only TLS 1.3")
-        if self._offer13 and hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
+        if self._offer13 and hello.random[-8:] in (DOWNGRADE_SENTINEL_TLS12, DOWNGRADE_SENTINEL_TLS11):
             raise AlertIllegalParameter(
                 "server_random carries the TLS 1.3 downgrade sentinel: someone removed TLS 1.3 "
                 "from the ClientHello")
@@ -573,7 +568,7 @@ class TLSClient(Endpoint):
     def _recv_certificate_verify13(self, message: CertificateVerify, raw: bytes) -> None:
         assert self.key_schedule is not None and self.peer_certificate is not None
         scheme = message.signature_scheme
-        if scheme not in self.config.signature_schemes or scheme in _NOT_IN_TLS13:
+        if scheme not in self.config.signature_schemes or scheme in NOT_IN_TLS13_SIGNATURES:
             raise AlertIllegalParameter(f"{scheme_name(scheme)} may not sign a TLS 1.3 CertificateVerify")
         verify(self.peer_certificate.public_key(), scheme, message.signature,
                self._certificate_verify_content("server"))
@@ -637,7 +632,7 @@ class TLSClient(Endpoint):
         key = self.config.private_key
         if not self.config.certificate_chain or key is None:
             return None
-        ours = tuple(s for s in self.config.signature_schemes if s not in _NOT_IN_TLS13)
+        ours = tuple(s for s in self.config.signature_schemes if s not in NOT_IN_TLS13_SIGNATURES)
         try:
             return choose_signature_scheme(key, ours, theirs)
         except AlertHandshakeFailure:

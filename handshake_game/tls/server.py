@@ -76,6 +76,8 @@ from .record import ContentType
 from .suites import (
     CIPHER_SUITES,
     DEFAULT_CIPHER_SUITES,
+    DOWNGRADE_SENTINEL_TLS12,
+    NOT_IN_TLS13_SIGNATURES,
     SUPPORTED_GROUPS,
     SUPPORTED_SIGNATURE_SCHEMES,
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -145,12 +147,6 @@ class ServerConfig:
     versions: tuple[int, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
 
 
-# RFC 8446 §4.1.3: the end of server_random when a TLS 1.3 server negotiates TLS 1.2.
-DOWNGRADE_TLS12 = b"DOWNGRD\x01"
-# RFC 8446 §4.4.3: schemes that may not sign a TLS 1.3 CertificateVerify.
-_NOT_IN_TLS13 = {SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.rsa_pkcs1_sha256,
-                 SignatureScheme.rsa_pkcs1_sha384, SignatureScheme.rsa_pkcs1_sha512,
-                 SignatureScheme.ecdsa_sha1}
 
 
 class TLSServer(Endpoint):
@@ -292,7 +288,7 @@ class TLSServer(Endpoint):
 
         self.server_random = self._rng(32)
         if self._supports13:
-            self.server_random = self.server_random[:24] + DOWNGRADE_TLS12
+            self.server_random = self.server_random[:24] + DOWNGRADE_SENTINEL_TLS12
         self._send_handshake(ServerHello(
             server_version=ProtocolVersion.TLSv1_2,
             random=self.server_random,
@@ -427,7 +423,7 @@ class TLSServer(Endpoint):
                 "a TLS 1.3 ClientHello needs supported_groups, key_share and signature_algorithms")
         groups = parse_u16_list(groups_ext)
         shares = dict(parse_key_share_client(shares_ext))
-        schemes = tuple(s for s in parse_u16_list(schemes_ext) if s not in _NOT_IN_TLS13)
+        schemes = tuple(s for s in parse_u16_list(schemes_ext) if s not in NOT_IN_TLS13_SIGNATURES)
         sni = hello.extension(ExtensionType.server_name)
         self.server_name = parse_server_name(sni) if sni is not None else None
 
@@ -436,7 +432,7 @@ class TLSServer(Endpoint):
             raise AlertHandshakeFailure("no TLS 1.3 cipher suite in common with the client")
         try:
             scheme = choose_signature_scheme(self.config.private_key, tuple(
-                s for s in self.config.signature_schemes if s not in _NOT_IN_TLS13), schemes)
+                s for s in self.config.signature_schemes if s not in NOT_IN_TLS13_SIGNATURES), schemes)
         except AlertHandshakeFailure:
             raise AlertHandshakeFailure(
                 "the client accepts no signature scheme the certificate key can make") from None
@@ -501,7 +497,7 @@ class TLSServer(Endpoint):
         self._send_handshake(EncryptedExtensions(()))
         if self.config.client_auth is not ClientAuthentication.NONE:
             self._requested_schemes = tuple(
-                s for s in self.config.signature_schemes if s not in _NOT_IN_TLS13)
+                s for s in self.config.signature_schemes if s not in NOT_IN_TLS13_SIGNATURES)
             self._send_handshake(CertificateRequest13((
                 signature_algorithms_extension(self._requested_schemes),)))
         self._send_handshake(Certificate13(self.config.certificate_chain))

@@ -260,3 +260,15 @@ def version_name(code: int) -> str:
         return ProtocolVersion(code).name.replace("v", " ").replace("_", ".")
     except ValueError:
         return f"unknown 0x{code:04x}"
+
+
+# RFC 8446 §4.4.3: RSASSA-PKCS1-v1_5 and SHA-1 may not sign a TLS 1.3 CertificateVerify.
+NOT_IN_TLS13_SIGNATURES = frozenset({
+    SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.rsa_pkcs1_sha256, SignatureScheme.rsa_pkcs1_sha384,
+    SignatureScheme.rsa_pkcs1_sha512, SignatureScheme.ecdsa_sha1,
+})
+
+# RFC 8446 §4.1.3: the last 8 bytes of server_random when a TLS 1.3 server negotiates an
+# older version; a TLS 1.3 client that sees them knows someone removed TLS 1.3 from its offer.
+DOWNGRADE_SENTINEL_TLS12 = b"DOWNGRD\x01"
+DOWNGRADE_SENTINEL_TLS11 = b"DOWNGRD\x00"
