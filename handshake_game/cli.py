@@ -88,6 +88,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="idle time before a connection is dropped")
     listen.add_argument("--max-connections", type=int, metavar="N",
                         help="exit after serving N connections")
+    simulate = sub.add_parser(
+        "simulate", help="play one table with four bots and print the ladder with the referee's verdicts")
+    simulate.add_argument("--variant", default="tls12-rsa", choices=["tls12-rsa", "tls12-ecdhe"])
+    simulate.add_argument("--scenario", default="honest", choices=["honest", "passive", "key-leak"])
+    simulate.add_argument("--difficulty", default="standard", choices=["guided", "standard", "expert"])
+    simulate.add_argument("--seed", type=int, help="make the randoms (not the RSA keys) repeatable")
+    simulate.add_argument("--careless", type=float, default=0.0, metavar="RATE",
+                          help="client and server bots slip at this rate (0..1)")
+    simulate.add_argument("--json", action="store_true", help="print one JSON summary")
+    simulate.add_argument("--list", action="store_true", help="print every variant's steps and the scenarios")
     return parser
 
 
@@ -122,6 +132,14 @@ def _run(argv: list[str] | None) -> int:
             request_client_cert=args.request_client_cert,
             client_cafile=args.client_cafile,
             timeout=args.timeout, max_connections=args.max_connections))
+    if args.command == "simulate":
+        from .tools.simulate import list_catalog, run_simulate
+
+        if args.list:
+            list_catalog(sys.stdout)
+            return 0
+        return run_simulate(args.variant, args.scenario, args.difficulty, args.seed, args.careless,
+                            args.json)
     return 2
 
 

@@ -1,0 +1,23 @@
+"""The game's rules, sans-I/O: variants and their steps, seats and wallets, actions,
+facts, the referee (which checks every move with handshake_game.tls), and views."""
+
+from .model import CATALOG, Difficulty, Scenario, Seat, Step, Variant
+from .table import Referee, Rejected, TableState, apply, decide, leak_server_key, open_table, replay, view
+
+__all__ = [
+    "CATALOG",
+    "Difficulty",
+    "Referee",
+    "Rejected",
+    "Scenario",
+    "Seat",
+    "Step",
+    "TableState",
+    "Variant",
+    "apply",
+    "decide",
+    "leak_server_key",
+    "open_table",
+    "replay",
+    "view",
+]

@@ -1,0 +1,106 @@
+"""Actions: what a player asks to do (imperative, frozen). Humans and bots use the same ones.
+
+Most actions carry a choice. The choice may be wrong; the referee then lets the real
+cryptography show the consequence (a premaster encrypted to the wrong key cannot be
+opened; keys derived from the wrong inputs give a Finished that does not verify).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PublishRoot:
+    common_name: str = "Classroom Root CA"
+
+
+@dataclass(frozen=True)
+class GenerateKeyPair:
+    pass
+
+
+@dataclass(frozen=True)
+class SendCsr:
+    name: str  # the host name the server asks to be certified for
+
+
+@dataclass(frozen=True)
+class IssueCertificate:
+    pass
+
+
+@dataclass(frozen=True)
+class RefuseCsr:
+    reason: str
+
+
+@dataclass(frozen=True)
+class SendClientHello:
+    pass
+
+
+@dataclass(frozen=True)
+class SendServerHello:
+    pass
+
+
+@dataclass(frozen=True)
+class AcceptCertificate:
+    pass
+
+
+@dataclass(frozen=True)
+class RejectCertificate:
+    pass
+
+
+@dataclass(frozen=True)
+class EncryptPremaster:
+    """RSA key exchange: encrypt a fresh premaster to the public key in wallet item ``key``."""
+
+    key: str = "server_certificate"
+
+
+@dataclass(frozen=True)
+class SendKeyShare:
+    """ECDHE key exchange: send the client's share for the server's group."""
+
+
+@dataclass(frozen=True)
+class DeriveAndSendFinished:
+    """Derive the master secret from wallet items and send ChangeCipherSpec + Finished.
+
+    ``randoms`` is the order of the two randoms in the PRF seed: "client+server" is
+    right (RFC 5246 §8.1); "server+client" is the classic mistake. At expert
+    difficulty ``master_secret_hex`` is the player's own computation.
+    """
+
+    randoms: str = "client+server"
+    master_secret_hex: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyFinished:
+    pass
+
+
+@dataclass(frozen=True)
+class SendApplicationData:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReadApplicationData:
+    pass
+
+
+@dataclass(frozen=True)
+class TryDecrypt:
+    """The eavesdropper tries to read the recorded traffic with what it holds."""
+
+
+Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr | SendClientHello
+          | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
+          | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
+          | TryDecrypt)

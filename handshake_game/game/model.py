@@ -1,0 +1,97 @@
+"""The game's vocabulary: seats, variants, difficulties, scenarios, and each variant's steps.
+
+A variant's step catalog is the order in which the seats act. Each step names the seat
+that acts, what it does in TLS or PKI terms, and the lesson that explains it. The table
+(``table.py``) walks the catalog; the referee checks each move with real cryptography.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Seat(enum.Enum):
+    CLIENT = "client"
+    SERVER = "server"
+    CA = "ca"
+    EAVESDROPPER = "eavesdropper"
+
+
+class Variant(enum.Enum):
+    TLS12_RSA = "tls12-rsa"
+    TLS12_ECDHE = "tls12-ecdhe"
+
+
+class Difficulty(enum.Enum):
+    GUIDED = "guided"  # the next correct operation is offered
+    STANDARD = "standard"  # free choice; hints cost points
+    EXPERT = "expert"  # values computed outside the game are submitted as hex
+
+
+class Scenario(enum.Enum):
+    HONEST = "honest"
+    PASSIVE = "passive"
+    KEY_LEAK = "key-leak"
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    seat: Seat
+    act: str  # what happens, in TLS or PKI terms
+    lesson: str  # the lesson card that explains it
+
+
+_PKI_STEPS = (
+    Step("ca.publish_root", Seat.CA, "the CA creates its root certificate; it becomes the "
+         "client's trust store", "pki-root"),
+    Step("server.generate_key", Seat.SERVER, "the server generates its key pair", "key-pair"),
+    Step("server.send_csr", Seat.SERVER, "the server sends a certificate signing request (CSR) "
+         "for its name", "csr"),
+    Step("ca.review_csr", Seat.CA, "the CA checks the CSR (its signature proves key possession; "
+         "the name must be the server's) and issues or refuses", "ca-review"),
+)
+
+_TLS12_RSA = _PKI_STEPS + (
+    Step("client.hello", Seat.CLIENT, "ClientHello: client_random and the offered suites",
+         "client-hello"),
+    Step("server.hello", Seat.SERVER, "ServerHello + Certificate + ServerHelloDone: "
+         "server_random, the chosen suite, the certificate chain", "server-hello"),
+    Step("client.check_certificate", Seat.CLIENT, "the client checks the chain, the name and "
+         "the validity, and accepts or rejects", "certificate-check"),
+    Step("client.key_exchange", Seat.CLIENT, "ClientKeyExchange: a fresh premaster secret, "
+         "encrypted to the server certificate's public key", "rsa-key-exchange"),
+    Step("client.finished", Seat.CLIENT, "the client derives the master secret and keys, sends "
+         "ChangeCipherSpec and Finished", "finished"),
+    Step("server.finished", Seat.SERVER, "the server decrypts the premaster, derives the same keys, "
+         "checks the client's Finished and sends its own", "finished"),
+    Step("client.verify_finished", Seat.CLIENT, "the client checks the server's Finished",
+         "finished"),
+    Step("client.send_data", Seat.CLIENT, "the client sends its request in an encrypted record",
+         "application-data"),
+    Step("server.send_data", Seat.SERVER, "the server reads the request and answers",
+         "application-data"),
+    Step("client.read_data", Seat.CLIENT, "the client decrypts the answer", "application-data"),
+)
+
+_TLS12_ECDHE = _PKI_STEPS + (
+    _TLS12_RSA[4],
+    Step("server.hello", Seat.SERVER, "ServerHello + Certificate + ServerKeyExchange (an "
+         "ephemeral ECDH share signed with the certificate key) + ServerHelloDone",
+         "server-key-exchange"),
+    _TLS12_RSA[6],
+    Step("client.key_exchange", Seat.CLIENT, "ClientKeyExchange: the client's ephemeral ECDH "
+         "share; both sides compute the premaster from the two shares", "ecdhe-key-exchange"),
+    *_TLS12_RSA[8:],
+)
+
+CATALOG: dict[Variant, tuple[Step, ...]] = {
+    Variant.TLS12_RSA: _TLS12_RSA,
+    Variant.TLS12_ECDHE: _TLS12_ECDHE,
+}
+
+SUITE_FOR_VARIANT: dict[Variant, str] = {
+    Variant.TLS12_RSA: "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    Variant.TLS12_ECDHE: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+}

@@ -1,0 +1,85 @@
+"""`handshake-game simulate`: one table played by four bots, printed as a ladder."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import random
+import sys
+from typing import TextIO
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ..bots import CarelessBot, HonestBot, play_table
+from ..game.facts import DecryptionTried, Fact, HandshakeFailed, MessageSent, Verdict
+from ..game.model import CATALOG, Difficulty, Scenario, Seat, Variant
+from ..game.table import Referee
+from ..tls.keypool import KeyKind, KeyPool
+
+
+def list_catalog(out: TextIO) -> None:
+    for variant, steps in CATALOG.items():
+        print(f"{variant.value}:", file=out)
+        for step in steps:
+            print(f"  {step.id:<26} {step.seat.value:<12} {step.act}  [lesson: {step.lesson}]", file=out)
+    print("scenarios: " + ", ".join(s.value for s in Scenario), file=out)
+
+
+def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None, careless: float,
+                 as_json: bool, out: TextIO = sys.stdout) -> int:
+    chosen = Variant(variant)
+    plot = Scenario(scenario)
+    Difficulty(difficulty)
+    rng = random.Random(seed) if seed is not None else None
+    pool = KeyPool(target=2, kinds=(KeyKind.RSA_2048,)).start()
+    def rsa_key() -> rsa.RSAPrivateKey:
+        key = pool.take(KeyKind.RSA_2048).key
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key
+
+    referee = Referee(rng=rng.randbytes if rng else os.urandom,
+                      now=lambda: datetime.datetime.now(datetime.UTC), rsa_keys=rsa_key)
+    bots: dict[Seat, HonestBot] = {}
+    if careless:
+        bots = {seat: CarelessBot(rate=careless, random=random.Random(seed)) for seat in
+                (Seat.CLIENT, Seat.SERVER)}
+
+    def ladder(fact: Fact) -> None:
+        if as_json:
+            return
+        if isinstance(fact, MessageSent):
+            arrow = "C → S" if fact.sender is Seat.CLIENT else "S → C"
+            print(f"{arrow}  {fact.label} ({len(fact.payload)} bytes on the wire)", file=out)
+        elif isinstance(fact, Verdict):
+            mark = "✓" if fact.ok else "✗"
+            print(f"   {mark} {fact.seat.value} {fact.step} {fact.points:+d}: {fact.reason}", file=out)
+        elif isinstance(fact, HandshakeFailed):
+            print(f"== stopped by the {fact.seat.value}'s {fact.check} check: {fact.reason}", file=out)
+        elif isinstance(fact, DecryptionTried):
+            result = "reads the traffic" if fact.succeeded else "cannot read the traffic"
+            print(f"   eavesdropper {result}: {fact.reason}", file=out)
+
+    try:
+        run = play_table(chosen, plot, referee, bots, on_fact=ladder)
+    finally:
+        pool.stop()
+    state = run.state
+    attack = any(d.succeeded for d in state.decryptions)
+    steps = [{"step": v.step, "seat": v.seat.value, "ok": v.ok, "points": v.points, "reason": v.reason}
+             for v in state.verdicts]
+    summary = {
+        "variant": chosen.value,
+        "scenario": plot.value,
+        "completed": state.completed,
+        "detected_by": state.failed.check if state.failed else None,
+        "attack_succeeded": attack,
+        "scores": {seat.value: points for seat, points in state.scores.items()},
+        "steps": steps,
+    }
+    if as_json:
+        print(json.dumps(summary), file=out)
+    else:
+        scores = ", ".join(f"{seat.value} {points}" for seat, points in state.scores.items())
+        print(f"== {'completed' if state.completed else 'not completed'}; scores: {scores}", file=out)
+    return 0

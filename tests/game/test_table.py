@@ -1,0 +1,182 @@
+"""The game's rules: every variant and scenario ends as DESIGN.md's table says, by real checks;
+mistakes have their real consequences; replay rebuilds the table; no view leaks a secret."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handshake_game.bots import CarelessBot, play_table
+from handshake_game.game import Referee, Rejected, Scenario, Seat, Variant, apply, decide, replay, view
+from handshake_game.game import actions as a
+from handshake_game.game.facts import ItemStored, Verdict
+from handshake_game.game.table import open_table
+from handshake_game.tls.pki import generate_rsa_key
+
+KEYS = [generate_rsa_key() for _ in range(4)]
+
+
+def referee(seed: int | None = None) -> Referee:
+    keys = iter(KEYS * 4)
+    rng = random.Random(seed).randbytes if seed is not None else os.urandom
+    return Referee(rng=rng, now=lambda: datetime.datetime.now(datetime.UTC), rsa_keys=lambda: next(keys))
+
+
+@pytest.mark.parametrize("variant", list(Variant))
+@pytest.mark.parametrize("scenario", list(Scenario))
+def test_every_variant_and_scenario_ends_as_designed(variant: Variant, scenario: Scenario) -> None:
+    run = play_table(variant, scenario, referee())
+    state = run.state
+    assert state.completed and state.failed is None
+    assert state.wallets[Seat.CLIENT]["response"].value.startswith(b"HTTP/1.1 200 OK")
+    assert state.wallets[Seat.SERVER]["request"].value.startswith(b"GET /grades")
+    attempts = state.decryptions
+    if scenario is Scenario.HONEST:
+        assert attempts == ()
+    elif scenario is Scenario.PASSIVE:
+        assert len(attempts) == 1 and not attempts[0].succeeded
+    else:  # key-leak: RSA key exchange falls to the leaked key, ECDHE does not (forward secrecy)
+        assert len(attempts) == 1
+        if variant is Variant.TLS12_RSA:
+            assert attempts[0].succeeded
+            assert b"GET /grades" in attempts[0].plaintext and b"alice: A" in attempts[0].plaintext
+            assert state.scores[Seat.EAVESDROPPER] > 0
+        else:
+            assert not attempts[0].succeeded and "forward secrecy" in attempts[0].reason.lower()
+            assert state.scores[Seat.EAVESDROPPER] == 0
+
+
+@pytest.mark.parametrize("variant", list(Variant))
+def test_replaying_the_facts_rebuilds_the_table(variant: Variant) -> None:
+    run = play_table(variant, Scenario.KEY_LEAK, referee())
+    assert replay(run.facts) == run.state
+
+
+def test_premaster_encrypted_to_the_ca_key_fails_at_finished_for_real() -> None:
+    run = play_table(Variant.TLS12_RSA, Scenario.HONEST, referee(),
+                     bots={Seat.CLIENT: CarelessBot(rate=1.0)})
+    state = run.state
+    assert not state.completed and state.failed is not None
+    assert (state.failed.seat, state.failed.check) == (Seat.SERVER, "finished")
+    assert "bad_record_mac" in state.failed.reason and "premaster" in state.failed.reason
+    # The server really recovered something else than the client's premaster.
+    assert (state.wallets[Seat.SERVER]["pre_master_secret"].value
+            != state.wallets[Seat.CLIENT]["pre_master_secret"].value)
+    mistake = next(v for v in state.verdicts if v.step == "client.key_exchange")
+    assert not mistake.ok and "CA's public key" in mistake.reason and mistake.points < 0
+
+
+def test_swapped_randoms_give_different_keys_and_a_failing_finished() -> None:
+    bots = {Seat.CLIENT: CarelessBot(rate=1.0)}
+    run = play_table(Variant.TLS12_ECDHE, Scenario.HONEST, referee(), bots=bots)
+    state = run.state
+    assert state.failed is not None and state.failed.check == "finished"
+    assert "master secrets" in state.failed.reason
+    # The premaster is the same on both sides (ECDH); only the master secret differs.
+    assert (state.wallets[Seat.SERVER]["pre_master_secret"].value
+            == state.wallets[Seat.CLIENT]["pre_master_secret"].value)
+    assert (state.wallets[Seat.SERVER]["master_secret"].value
+            != state.wallets[Seat.CLIENT]["master_secret"].value)
+
+
+def test_a_rogue_csr_is_refused_by_the_ca_identity_check() -> None:
+    state, facts = open_table(Variant.TLS12_RSA)
+    ref = referee()
+    for seat, action in [(Seat.CA, a.PublishRoot()), (Seat.SERVER, a.GenerateKeyPair()),
+                         (Seat.SERVER, a.SendCsr("bank.example"))]:
+        for fact in decide(state, seat, action, ref):
+            state = apply(state, fact)
+    refused = decide(state, Seat.CA, a.RefuseCsr("not your name"), ref)
+    verdict = next(f for f in refused if isinstance(f, Verdict))
+    assert verdict.ok and "bank.example" in verdict.reason
+    issued = decide(state, Seat.CA, a.IssueCertificate(), ref)
+    assert not next(f for f in issued if isinstance(f, Verdict)).ok  # issuing it is the CA's mistake
+
+
+def test_expert_master_secret_is_compared_with_the_real_one() -> None:
+    state, _ = open_table(Variant.TLS12_RSA)
+    ref = referee()
+    from handshake_game.bots import HonestBot
+
+    bot = HonestBot()
+    while state.current_step is not None and state.current_step.id != "client.finished":
+        step = state.current_step
+        for fact in decide(state, step.seat, bot.act(state, step.seat), ref):
+            state = apply(state, fact)
+    wrong = decide(state, Seat.CLIENT, a.DeriveAndSendFinished(master_secret_hex="00" * 48), ref)
+    assert not next(f for f in wrong if isinstance(f, Verdict)).ok
+    with pytest.raises(Rejected):
+        decide(state, Seat.CLIENT, a.DeriveAndSendFinished(master_secret_hex="not hex"), ref)
+
+
+def test_illegal_moves_are_typed_rejections_that_change_nothing() -> None:
+    state, _ = open_table(Variant.TLS12_RSA)
+    ref = referee()
+    with pytest.raises(Rejected, match="ca's turn"):
+        decide(state, Seat.CLIENT, a.SendClientHello(), ref)
+    with pytest.raises(Rejected, match="PublishRoot"):
+        decide(state, Seat.CA, a.IssueCertificate(), ref)
+    with pytest.raises(Rejected, match="only the eavesdropper"):
+        decide(state, Seat.CLIENT, a.TryDecrypt(), ref)
+    assert state == open_table(Variant.TLS12_RSA)[0]
+
+
+def _secrets(facts: list) -> list[tuple[Seat, bytes]]:
+    return [(f.seat, f.value) for f in facts if isinstance(f, ItemStored) and f.secret and len(f.value) >= 8]
+
+
+def _assert_no_foreign_secret(state, facts, attack_succeeded: bool) -> None:
+    for seat in Seat:
+        text = json.dumps(view(state, seat))
+        own = {item.value for item in state.wallets[seat].values()}
+        for owner, value in _secrets(facts):
+            if owner is seat or value in own:
+                continue  # a secret both ends share (premaster, keys, the data) is also this seat's
+            if seat is Seat.EAVESDROPPER and attack_succeeded:
+                continue  # the key-leak attack really worked: that is the lesson
+            assert value.hex() not in text, f"{owner.value}'s secret in the {seat.value}'s view"
+
+
+@pytest.mark.parametrize("variant", list(Variant))
+@pytest.mark.parametrize("scenario", list(Scenario))
+def test_no_view_holds_another_seats_secret(variant: Variant, scenario: Scenario) -> None:
+    run = play_table(variant, scenario, referee())
+    attack = any(d.succeeded for d in run.state.decryptions)
+    _assert_no_foreign_secret(run.state, run.facts, attack)
+
+
+ACTIONS = [a.PublishRoot(), a.GenerateKeyPair(), a.SendCsr("shop.example"), a.SendCsr("bank.example"),
+           a.IssueCertificate(), a.RefuseCsr("no"), a.SendClientHello(), a.SendServerHello(),
+           a.AcceptCertificate(), a.RejectCertificate(), a.EncryptPremaster(),
+           a.EncryptPremaster("trust_store"),
+           a.SendKeyShare(), a.DeriveAndSendFinished(), a.DeriveAndSendFinished(randoms="server+client"),
+           a.VerifyFinished(), a.SendApplicationData("hi"), a.ReadApplicationData(), a.TryDecrypt()]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(variant=st.sampled_from(list(Variant)),
+       moves=st.lists(st.tuples(st.sampled_from(list(Seat)), st.sampled_from(ACTIONS)), max_size=40))
+def test_random_moves_keep_the_invariants(variant: Variant, moves) -> None:
+    state, facts = open_table(variant)
+    ref = referee(seed=7)
+    for seat, action in moves:
+        try:
+            new = decide(state, seat, action, ref)
+        except Rejected:
+            continue
+        for fact in new:
+            state = apply(state, fact)
+        facts.extend(new)
+    # Scores are exactly the verdicts' points; replay rebuilds the same table.
+    for seat in Seat:
+        assert state.scores[seat] == sum(f.points for f in facts if isinstance(f, Verdict) and f.seat is seat)
+    assert replay(facts) == state
+    _assert_no_foreign_secret(state, facts, any(d.succeeded for d in state.decryptions))
+    assert dataclasses.replace(state) == state

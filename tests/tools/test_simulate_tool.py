@@ -1,0 +1,35 @@
+"""`handshake-game simulate`: bots play a table; the JSON summary says how it ended."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tool_helpers import handshake_game
+
+
+@pytest.mark.parametrize(("variant", "attack"), [("tls12-rsa", True), ("tls12-ecdhe", False)])
+def test_simulate_key_leak_json(variant: str, attack: bool) -> None:
+    result = handshake_game("simulate", "--variant", variant, "--scenario", "key-leak", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["variant"] == variant and summary["scenario"] == "key-leak"
+    assert summary["completed"] is True and summary["detected_by"] is None
+    assert summary["attack_succeeded"] is attack
+    assert set(summary["scores"]) == {"client", "server", "ca", "eavesdropper"}
+    assert [s["step"] for s in summary["steps"]][:2] == ["ca.publish_root", "server.generate_key"]
+
+
+def test_simulate_careless_is_stopped_by_finished_and_ladder_explains() -> None:
+    result = handshake_game("simulate", "--careless", "1", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert "C → S  ClientKeyExchange" in result.stdout
+    assert "stopped by the server's finished check" in result.stdout
+    assert "not completed" in result.stdout
+
+
+def test_simulate_list_names_every_step_and_scenario() -> None:
+    result = handshake_game("simulate", "--list")
+    assert result.returncode == 0
+    assert "tls12-rsa:" in result.stdout and "client.key_exchange" in result.stdout
+    assert "scenarios: honest, passive, key-leak" in result.stdout
