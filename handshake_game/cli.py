@@ -91,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser(
         "simulate", help="play one table with four bots and print the ladder with the referee's verdicts")
     simulate.add_argument("--variant", default="tls12-rsa", choices=["tls12-rsa", "tls12-ecdhe"])
-    simulate.add_argument("--scenario", default="honest", choices=["honest", "passive", "key-leak"])
+    simulate.add_argument("--scenario", default="honest",
+                          choices=["honest", "passive", "mitm-self-signed", "mitm-wrong-name", "expired-cert",
+                                   "rogue-csr", "tamper", "downgrade", "key-leak"])
+    simulate.add_argument("--trusting", action="store_true",
+                          help="the client bot accepts any certificate (clicks through the warning)")
     simulate.add_argument("--difficulty", default="standard", choices=["guided", "standard", "expert"])
     simulate.add_argument("--seed", type=int, help="make the randoms (not the RSA keys) repeatable")
     simulate.add_argument("--careless", type=float, default=0.0, metavar="RATE",
@@ -139,7 +143,7 @@ def _run(argv: list[str] | None) -> int:
             list_catalog(sys.stdout)
             return 0
         return run_simulate(args.variant, args.scenario, args.difficulty, args.seed, args.careless,
-                            args.json)
+                            args.json, trusting=args.trusting)
     return 2
 
 

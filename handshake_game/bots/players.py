@@ -17,7 +17,16 @@ from cryptography import x509
 from ..game import actions as a
 from ..game.facts import Fact
 from ..game.model import Scenario, Seat, Variant
-from ..game.table import Referee, TableState, apply, decide, leak_server_key, open_table, view
+from ..game.table import (
+    EAVESDROPPER_NAME,
+    Referee,
+    TableState,
+    apply,
+    decide,
+    leak_server_key,
+    open_table,
+    view,
+)
 from ..tls import messages as m
 from ..tls import pki
 
@@ -43,6 +52,9 @@ class HonestBot:
         if step_id == "ca.review_csr":
             return a.IssueCertificate() if _csr_names_the_server(state, seat) else a.RefuseCsr(
                 "the CSR asks for a name this requester does not own")
+        if step_id == "ca.review_eavesdropper_csr":
+            return a.IssueCertificate() if _csr_is_the_eavesdroppers_own(state, seat) else a.RefuseCsr(
+                "the requester does not own that name")
         if step_id == "client.hello":
             return a.SendClientHello()
         if step_id == "server.hello":
@@ -62,6 +74,33 @@ class HonestBot:
         if step_id == "client.read_data":
             return a.ReadApplicationData()
         raise ValueError(f"no move for {step_id}")
+
+
+def _csr_is_the_eavesdroppers_own(state: TableState, seat: Seat) -> bool:
+    seen = view(state, seat)
+    csr = pki.load_csr(bytes.fromhex(seen["wallet"]["received_eavesdropper_csr"]["value"]))
+    try:
+        return set(pki.check_csr(csr).names) == {EAVESDROPPER_NAME}
+    except pki.CsrRejected:
+        return False
+
+
+class AttackerBot(HonestBot):
+    """The eavesdropper's strategy for each scenario: it always tries the attack."""
+
+    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
+        if step_id == "eavesdropper.generate_key":
+            return a.GenerateKeyPair()
+        if step_id == "eavesdropper.send_csr":
+            name = state.server_name if state.scenario is Scenario.ROGUE_CSR else EAVESDROPPER_NAME
+            return a.SendCsr(name)
+        if step_id == "eavesdropper.intercept":
+            return a.SwapCertificate()
+        if step_id == "eavesdropper.tamper":
+            return a.FlipByte()
+        if step_id == "eavesdropper.strip_suites":
+            return a.StripSuites()
+        return super().choose(step_id, state, seat)
 
 
 def _csr_names_the_server(state: TableState, seat: Seat) -> bool:
@@ -94,6 +133,15 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+class TrustingBot(HonestBot):
+    """A client that accepts any certificate: what a user clicking through a warning does."""
+
+    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
+        if step_id == "client.check_certificate":
+            return a.AcceptCertificate()
+        return super().choose(step_id, state, seat)
+
+
 @dataclass
 class CarelessBot(HonestBot):
     """Makes the typical mistakes at a set rate; everything else by the book."""
@@ -119,9 +167,12 @@ class TableRun:
 def play_table(variant: Variant, scenario: Scenario, referee: Referee,
                bots: dict[Seat, HonestBot] | None = None,
                on_fact: Callable[[Fact], None] | None = None) -> TableRun:
-    """Four bots play one table to its end; the eavesdropper taps the wire at the end."""
+    """Four bots play one table to its end; the eavesdropper attacks as the scenario says,
+    and then tries to read what it recorded."""
     state, facts = open_table(variant, scenario)
-    players = {seat: HonestBot() for seat in Seat} | (bots or {})
+    players: dict[Seat, HonestBot] = {seat: HonestBot() for seat in Seat}
+    players[Seat.EAVESDROPPER] = AttackerBot()
+    players |= bots or {}
 
     def record(new: list[Fact]) -> None:
         nonlocal state
@@ -135,6 +186,7 @@ def play_table(variant: Variant, scenario: Scenario, referee: Referee,
         record(decide(state, step.seat, players[step.seat].act(state, step.seat), referee))
     if scenario is Scenario.KEY_LEAK and state.wallets[Seat.SERVER].get("server_key") is not None:
         record(leak_server_key(state))
-    if scenario in (Scenario.PASSIVE, Scenario.KEY_LEAK):
+    if scenario in (Scenario.PASSIVE, Scenario.KEY_LEAK, Scenario.MITM_SELF_SIGNED,
+                    Scenario.MITM_WRONG_NAME):
         record(decide(state, Seat.EAVESDROPPER, a.TryDecrypt(), referee))
     return TableRun(state, facts)

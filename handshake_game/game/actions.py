@@ -96,6 +96,29 @@ class ReadApplicationData:
 
 
 @dataclass(frozen=True)
+class Forward:
+    """The eavesdropper lets what it holds through, unchanged."""
+
+
+@dataclass(frozen=True)
+class SwapCertificate:
+    """The eavesdropper replaces the server's certificate (and, with ECDHE, the signed
+    share) by its own: a self-signed certificate, or the one the CA issued it."""
+
+
+@dataclass(frozen=True)
+class FlipByte:
+    """The eavesdropper flips one bit of the held ServerHello's server_random."""
+
+    offset: int = 0  # within server_random
+
+
+@dataclass(frozen=True)
+class StripSuites:
+    """The eavesdropper removes the client's first (strongest) suite from the ClientHello."""
+
+
+@dataclass(frozen=True)
 class TryDecrypt:
     """The eavesdropper tries to read the recorded traffic with what it holds."""
 
@@ -103,4 +126,4 @@ class TryDecrypt:
 Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr | SendClientHello
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
-          | TryDecrypt)
+          | Forward | SwapCertificate | FlipByte | StripSuites | TryDecrypt)

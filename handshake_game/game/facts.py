@@ -42,6 +42,24 @@ class MessageSent:
 
 
 @dataclass(frozen=True)
+class MessageDelivered:
+    """What reached ``recipient``: the sender's bytes, or what the eavesdropper made of them."""
+
+    recipient: Seat
+    label: str
+    content_type: int
+    payload: bytes
+    altered: bool = False  # the eavesdropper changed, swapped or injected it
+
+
+@dataclass(frozen=True)
+class ForgeryAccepted:
+    """The client trusted a certificate that is not the server's: the attacker is in."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The referee's judgement of one move: points, and the reason a student can follow."""
 
@@ -68,6 +86,15 @@ class HandshakeFailed:
 
 
 @dataclass(frozen=True)
+class AttackStopped:
+    """A check stopped an attack without ending the session (e.g. the CA's identity check)."""
+
+    seat: Seat
+    check: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ServerKeyLeaked:
     """The instructor leaks the server's private key to the eavesdropper (after the session)."""
 
@@ -82,5 +109,5 @@ class DecryptionTried:
     plaintext: bytes  # what was read, empty when nothing was
 
 
-Fact = (TableOpened | ItemStored | MessageSent | Verdict | StepDone | HandshakeFailed
-        | ServerKeyLeaked | DecryptionTried)
+Fact = (TableOpened | ItemStored | MessageSent | MessageDelivered | ForgeryAccepted | Verdict | StepDone
+        | HandshakeFailed | AttackStopped | ServerKeyLeaked | DecryptionTried)

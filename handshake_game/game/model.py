@@ -32,7 +32,28 @@ class Difficulty(enum.Enum):
 class Scenario(enum.Enum):
     HONEST = "honest"
     PASSIVE = "passive"
+    MITM_SELF_SIGNED = "mitm-self-signed"
+    MITM_WRONG_NAME = "mitm-wrong-name"
+    EXPIRED_CERT = "expired-cert"
+    ROGUE_CSR = "rogue-csr"
+    TAMPER = "tamper"
+    DOWNGRADE = "downgrade"
     KEY_LEAK = "key-leak"
+
+
+SCENARIO_STORIES: dict[Scenario, str] = {
+    Scenario.HONEST: "everyone plays by the book",
+    Scenario.PASSIVE: "the eavesdropper records every byte and tries to read them",
+    Scenario.MITM_SELF_SIGNED: "the eavesdropper swaps the server's certificate for a self-signed one "
+                               "for the same name",
+    Scenario.MITM_WRONG_NAME: "the eavesdropper swaps in a genuine certificate the CA issued it — for "
+                              "its own name",
+    Scenario.EXPIRED_CERT: "the server's certificate expired long ago",
+    Scenario.ROGUE_CSR: "the eavesdropper asks the CA for a certificate in the server's name",
+    Scenario.TAMPER: "the eavesdropper changes one byte of the ServerHello in flight",
+    Scenario.DOWNGRADE: "the eavesdropper strips the strongest cipher suite from the ClientHello",
+    Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper",
+}
 
 
 @dataclass(frozen=True)
@@ -91,7 +112,59 @@ CATALOG: dict[Variant, tuple[Step, ...]] = {
     Variant.TLS12_ECDHE: _TLS12_ECDHE,
 }
 
-SUITE_FOR_VARIANT: dict[Variant, str] = {
-    Variant.TLS12_RSA: "TLS_RSA_WITH_AES_128_GCM_SHA256",
-    Variant.TLS12_ECDHE: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+# What the client offers, strongest first; the server takes the first it supports.
+SUITES_FOR_VARIANT: dict[Variant, tuple[str, ...]] = {
+    Variant.TLS12_RSA: ("TLS_RSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_128_GCM_SHA256"),
+    Variant.TLS12_ECDHE: ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+}
+
+_EAVESDROPPER_KEY = Step("eavesdropper.generate_key", Seat.EAVESDROPPER,
+                         "the eavesdropper generates a key pair of its own", "key-pair")
+_INTERCEPT_FLIGHT = Step("eavesdropper.intercept", Seat.EAVESDROPPER,
+                         "the eavesdropper holds the server's flight: forward it, or swap the "
+                         "certificate for its own", "mitm")
+
+
+def _after(steps: tuple[Step, ...], step_id: str, *extra: Step) -> tuple[Step, ...]:
+    index = next(i for i, step in enumerate(steps) if step.id == step_id) + 1
+    return steps[:index] + extra + steps[index:]
+
+
+def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
+    """The variant's steps, with the eavesdropper's moves the scenario adds."""
+    steps = CATALOG[variant]
+    if scenario is Scenario.MITM_SELF_SIGNED:
+        steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY)
+        return _after(steps, "server.hello", _INTERCEPT_FLIGHT)
+    if scenario is Scenario.MITM_WRONG_NAME:
+        steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
+                       Step("eavesdropper.send_csr", Seat.EAVESDROPPER,
+                            "the eavesdropper asks the CA for a certificate for its own name", "csr"),
+                       Step("ca.review_eavesdropper_csr", Seat.CA,
+                            "the CA checks the eavesdropper's CSR", "ca-review"))
+        return _after(steps, "server.hello", _INTERCEPT_FLIGHT)
+    if scenario is Scenario.ROGUE_CSR:
+        return _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
+                      Step("eavesdropper.send_csr", Seat.EAVESDROPPER,
+                           "the eavesdropper asks the CA for a certificate in the server's name",
+                           "rogue-csr"),
+                      Step("ca.review_eavesdropper_csr", Seat.CA,
+                           "the CA checks a CSR that claims the server's name", "ca-review"))
+    if scenario is Scenario.TAMPER:
+        return _after(steps, "server.hello", Step(
+            "eavesdropper.tamper", Seat.EAVESDROPPER,
+            "the eavesdropper changes a byte of the ServerHello in flight", "tamper"))
+    if scenario is Scenario.DOWNGRADE:
+        return _after(steps, "client.hello", Step(
+            "eavesdropper.strip_suites", Seat.EAVESDROPPER,
+            "the eavesdropper removes the strongest suite from the ClientHello", "downgrade"))
+    return steps
+
+
+# Which message the eavesdropper holds back (instead of it being delivered at once).
+INTERCEPTED: dict[Scenario, tuple[str, ...]] = {
+    Scenario.MITM_SELF_SIGNED: ("ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone"),
+    Scenario.MITM_WRONG_NAME: ("ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone"),
+    Scenario.TAMPER: ("ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone"),
+    Scenario.DOWNGRADE: ("ClientHello",),
 }

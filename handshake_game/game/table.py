@@ -52,20 +52,23 @@ from ..tls.keyschedule import (
 )
 from ..tls.observer import Side, WireObserver
 from ..tls.record import ContentType, RecordLayer, RecordProtection
-from ..tls.suites import NamedGroup, SignatureScheme, suite_by_name
+from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, SignatureScheme, suite_by_name, suite_name
 from . import actions as a
 from .facts import (
+    AttackStopped,
     DecryptionTried,
     Fact,
+    ForgeryAccepted,
     HandshakeFailed,
     ItemStored,
+    MessageDelivered,
     MessageSent,
     ServerKeyLeaked,
     StepDone,
     TableOpened,
     Verdict,
 )
-from .model import CATALOG, SUITE_FOR_VARIANT, Difficulty, Scenario, Seat, Step, Variant
+from .model import INTERCEPTED, SUITES_FOR_VARIANT, Difficulty, Scenario, Seat, Step, Variant, steps_for
 
 Rng = Callable[[int], bytes]
 KeySource = Callable[[], rsa.RSAPrivateKey]  # a warm key pool in the server; fresh keys in tests
@@ -101,23 +104,36 @@ class TableState:
     step_index: int = 0
     wallets: MappingProxyType[Seat, MappingProxyType[str, Item]] = field(
         default_factory=lambda: MappingProxyType({s: MappingProxyType({}) for s in Seat}))
-    wire: tuple[MessageSent, ...] = ()
+    wire: tuple[MessageSent | MessageDelivered, ...] = ()
     verdicts: tuple[Verdict, ...] = ()
     scores: MappingProxyType[Seat, int] = field(
         default_factory=lambda: MappingProxyType({s: 0 for s in Seat}))
     failed: HandshakeFailed | None = None
+    stopped: AttackStopped | None = None
+    forgery_accepted: ForgeryAccepted | None = None
     decryptions: tuple[DecryptionTried, ...] = ()
     key_leaked: bool = False
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return CATALOG[self.variant]
+        return steps_for(self.variant, self.scenario)
 
     @property
     def current_step(self) -> Step | None:
         if self.failed is not None or self.step_index >= len(self.steps):
             return None
         return self.steps[self.step_index]
+
+    @property
+    def detected_by(self) -> str | None:
+        """The real check that stopped an attack (or a broken handshake), in words."""
+        if self.failed is not None:
+            return self.failed.check
+        return self.stopped.check if self.stopped is not None else None
+
+    @property
+    def attack_succeeded(self) -> bool:
+        return self.forgery_accepted is not None or any(d.succeeded for d in self.decryptions)
 
     @property
     def completed(self) -> bool:
@@ -153,8 +169,12 @@ def apply(state: TableState, fact: Fact) -> TableState:
         wallet[fact.name] = Item(fact.kind, fact.value, fact.secret)
         wallets[fact.seat] = MappingProxyType(wallet)
         return dataclasses.replace(state, wallets=MappingProxyType(wallets))
-    if isinstance(fact, MessageSent):
+    if isinstance(fact, MessageSent | MessageDelivered):
         return dataclasses.replace(state, wire=state.wire + (fact,))
+    if isinstance(fact, ForgeryAccepted):
+        return dataclasses.replace(state, forgery_accepted=fact)
+    if isinstance(fact, AttackStopped):
+        return dataclasses.replace(state, stopped=fact)
     if isinstance(fact, Verdict):
         scores = dict(state.scores)
         scores[fact.seat] += fact.points
@@ -207,6 +227,12 @@ ALLOWED: dict[str, tuple[type, ...]] = {
     "client.send_data": (a.SendApplicationData,),
     "server.send_data": (a.SendApplicationData,),
     "client.read_data": (a.ReadApplicationData,),
+    "eavesdropper.generate_key": (a.GenerateKeyPair,),
+    "eavesdropper.send_csr": (a.SendCsr,),
+    "ca.review_eavesdropper_csr": (a.IssueCertificate, a.RefuseCsr),
+    "eavesdropper.intercept": (a.Forward, a.SwapCertificate),
+    "eavesdropper.tamper": (a.Forward, a.FlipByte),
+    "eavesdropper.strip_suites": (a.Forward, a.StripSuites),
 }
 
 
@@ -317,7 +343,9 @@ def _review_csr(state: TableState, step: Step, action: Any, ref: Referee) -> lis
         raise Rejected(f"the CSR cannot be issued: {problem}")
     ca = pki.CertificateAuthority(x509.load_der_x509_certificate(state.item(Seat.CA, "ca_certificate")),
                                   _load_key(state.item(Seat.CA, "ca_key")))
-    cert = pki.issue_from_csr(ca, csr, pki.Usage.SERVER, ref.now())
+    # The expired-cert scenario: the server runs on a certificate whose time has passed.
+    flaw = pki.Flaw.EXPIRED if state.scenario is Scenario.EXPIRED_CERT else None
+    cert = pki.issue_from_csr(ca, csr, pki.Usage.SERVER, ref.now(), flaw=flaw)
     der = cert.public_bytes(serialization.Encoding.DER)
     verdict = (_ok(step, "the CSR's signature proves key possession and the name is the server's: "
                          "issued for serverAuth") if problem is None
@@ -327,9 +355,90 @@ def _review_csr(state: TableState, step: Step, action: Any, ref: Referee) -> lis
 
 
 # Handshake -------------------------------------------------------------------------------
+#
+# Each side works only from what it sent and what was delivered to it: with an
+# eavesdropper on the wire the two can differ, and every check below then runs on the
+# receiving side's own copy — as in real TLS.
 
-def _suite(state: TableState) -> Any:
-    return suite_by_name(SUITE_FOR_VARIANT[state.variant])
+EAVESDROPPER_NAME = "eve.example"  # the name the eavesdropper may rightfully hold a certificate for
+
+
+def _other(seat: Seat) -> Seat:
+    return Seat.SERVER if seat is Seat.CLIENT else Seat.CLIENT
+
+
+def _post(state: TableState, sent: MessageSent) -> list[Fact]:
+    """Puts a message on the wire; it is delivered at once unless the scenario's
+    eavesdropper holds that kind of message for its next move."""
+    if sent.label in INTERCEPTED.get(state.scenario, ()) and not _intercepted_already(state, sent):
+        return [sent]
+    delivered = MessageDelivered(_other(sent.sender), sent.label, sent.content_type, sent.payload)
+    return [sent, delivered]
+
+
+def _intercepted_already(state: TableState, sent: MessageSent) -> bool:
+    """The eavesdropper acts once per scenario; later messages pass."""
+    return any(isinstance(f, MessageDelivered) and f.altered for f in state.wire) or any(
+        v.seat is Seat.EAVESDROPPER for v in state.verdicts if v.step.startswith("eavesdropper.")
+        and v.step != "eavesdropper.generate_key" and v.step != "eavesdropper.send_csr")
+
+
+def _seen(state: TableState, seat: Seat) -> list[MessageSent | MessageDelivered]:
+    """What ``seat`` sent and what reached it, in order."""
+    return [f for f in state.wire
+            if (isinstance(f, MessageSent) and f.sender is seat)
+            or (isinstance(f, MessageDelivered) and f.recipient is seat)]
+
+
+def _handshake_raws(wire: tuple[Any, ...], seat: Seat) -> tuple[bytes, ...]:
+    out: list[bytes] = []
+    for f in wire:
+        mine = (isinstance(f, MessageSent) and f.sender is seat) or (
+            isinstance(f, MessageDelivered) and f.recipient is seat)
+        if mine and f.content_type == ContentType.handshake and f.label != "Finished":
+            out.extend(record[5:] for record in _records(f.payload))
+    return tuple(out)
+
+
+def _records(data: bytes) -> list[bytes]:
+    records = []
+    while data:
+        length = int.from_bytes(data[3:5], "big")
+        records.append(data[: 5 + length])
+        data = data[5 + length:]
+    return records
+
+
+@functools.lru_cache(maxsize=512)
+def _decoded(wire: tuple[Any, ...], seat: Seat) -> tuple[m.HandshakeMessage, ...]:
+    """The plaintext handshake messages ``seat`` has seen, decoded once per wire state."""
+    out: list[m.HandshakeMessage] = []
+    key_exchange = None
+    for raw in _handshake_raws(wire, seat):
+        message = m.decode_handshake(raw, key_exchange)
+        if isinstance(message, m.ServerHello):
+            key_exchange = CIPHER_SUITES[message.cipher_suite].key_exchange
+        out.append(message)
+    return tuple(out)
+
+
+def _find(state: TableState, seat: Seat, label: type) -> Any:
+    for message in _decoded(state.wire, seat):
+        if isinstance(message, label):
+            return message
+    raise Rejected(f"the {seat.value} has no {label.__name__} yet")
+
+
+def _suite(state: TableState, seat: Seat) -> CipherSuite:
+    """The suite ``seat`` believes in: from the ServerHello it sent or received."""
+    for message in _decoded(state.wire, seat):
+        if isinstance(message, m.ServerHello):
+            return CIPHER_SUITES[message.cipher_suite]
+    return suite_by_name(SUITES_FOR_VARIANT[state.variant][0])
+
+
+def _randoms(state: TableState, seat: Seat) -> tuple[bytes, bytes]:
+    return _find(state, seat, m.ClientHello).random, _find(state, seat, m.ServerHello).random
 
 
 def _is_ecdhe(state: TableState) -> bool:
@@ -345,16 +454,20 @@ def _client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> l
     if _is_ecdhe(state):
         extensions[1:1] = [m.supported_groups_extension((NamedGroup.x25519,)),
                            m.ec_point_formats_extension()]
-    hello = m.ClientHello(0x0303, client_random, b"", (_suite(state).code,), b"\x00", tuple(extensions))
+    suites = tuple(suite_by_name(name).code for name in SUITES_FOR_VARIANT[state.variant])
+    hello = m.ClientHello(0x0303, client_random, b"", suites, b"\x00", tuple(extensions))
     raw, sent = _plain_handshake(Seat.CLIENT, hello)
-    return [ItemStored(Seat.CLIENT, "client_random", "random", client_random, False),
-            ItemStored(Seat.CLIENT, "client_hello", "message", raw, False), sent,
-            _ok(step, "32 fresh random bytes and the offered suite")]
+    return [ItemStored(Seat.CLIENT, "client_random", "random", client_random, False), *_post(state, sent),
+            _ok(step, "32 fresh random bytes and the offered suites, strongest first")]
 
 
 def _server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    hello_in: m.ClientHello = _find(state, Seat.SERVER, m.ClientHello)
+    ours = [suite_by_name(name) for name in SUITES_FOR_VARIANT[state.variant]]
+    suite = next((s for s in ours if s.code in hello_in.cipher_suites), None)
+    if suite is None:
+        return [HandshakeFailed(Seat.SERVER, "suite negotiation", "no cipher suite in common")]
     server_random = ref.rng(32)
-    suite = _suite(state)
     hello = m.ServerHello(0x0303, server_random, b"", suite.code, 0, (m.renegotiation_info_extension(),))
     chain = (state.item(Seat.SERVER, "server_certificate"),)
     facts: list[Fact] = [ItemStored(Seat.SERVER, "server_random", "random", server_random, False)]
@@ -362,84 +475,66 @@ def _server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> l
     if _is_ecdhe(state):
         share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
         facts.append(ItemStored(Seat.SERVER, "ecdhe_private", "secret", share.private_bytes(), True))
-        unsigned = m.ServerKeyExchange(NamedGroup.x25519, share.public_bytes(),
-                                       SignatureScheme.rsa_pss_rsae_sha256, b"")
         key = _load_key(state.item(Seat.SERVER, "server_key"))
-        signature = sign(key, SignatureScheme.rsa_pss_rsae_sha256,
-                         _client_random(state) + server_random + unsigned.params())
-        flight.append(dataclasses.replace(unsigned, signature=signature))
+        flight.append(_signed_share(key, hello_in.random, server_random, share))
     flight.append(m.ServerHelloDone())
     for message in flight:
-        facts.append(_plain_handshake(Seat.SERVER, message)[1])
-    facts.append(_ok(step, "the server's random, the suite, and its certificate"
+        facts.extend(_post(state, _plain_handshake(Seat.SERVER, message)[1]))
+    facts.append(_ok(step, f"server_random, {suite.name}, and the certificate"
                            + (", and an ECDH share signed with the certificate key" if _is_ecdhe(state)
                               else "")))
     return facts
 
 
-def _client_random(state: TableState) -> bytes:
-    return state.item(Seat.CLIENT, "client_random")
+def _signed_share(key: Any, client_random: bytes, server_random: bytes,
+                  share: EcdhePrivateKey) -> m.ServerKeyExchange:
+    """RFC 8422 §5.4: the share, signed over both randoms and the params."""
+    unsigned = m.ServerKeyExchange(NamedGroup.x25519, share.public_bytes(),
+                                   SignatureScheme.rsa_pss_rsae_sha256, b"")
+    signed = client_random + server_random + unsigned.params()
+    signature = sign(key, SignatureScheme.rsa_pss_rsae_sha256, signed)
+    return dataclasses.replace(unsigned, signature=signature)
 
 
-def _handshake_messages(state: TableState) -> list[tuple[Seat, bytes]]:
-    """The plaintext handshake messages on the wire, in order, with their senders."""
-    out = []
-    for sent in state.wire:
-        if sent.content_type == ContentType.handshake and sent.label != "Finished":
-            for record in _records(sent.payload):
-                out.append((sent.sender, record[5:]))
-    return out
-
-
-def _records(data: bytes) -> list[bytes]:
-    records = []
-    while data:
-        length = int.from_bytes(data[3:5], "big")
-        records.append(data[: 5 + length])
-        data = data[5 + length:]
-    return records
-
-
-def _received(state: TableState, label: type) -> Any:
-    for message in _decoded(state.wire, _suite(state).key_exchange):
-        if isinstance(message, label):
-            return message
-    raise Rejected(f"no {label.__name__} has arrived yet")
-
-
-@functools.lru_cache(maxsize=256)
-def _decoded(wire: tuple[MessageSent, ...], key_exchange: Any) -> tuple[m.HandshakeMessage, ...]:
-    """The plaintext handshake messages on ``wire``, decoded once per wire state."""
-    out = []
-    for sent in wire:
-        if sent.content_type == ContentType.handshake and sent.label != "Finished":
-            for record in _records(sent.payload):
-                out.append(m.decode_handshake(record[5:], key_exchange))
-    return tuple(out)
+_CHECK_WORDS = {
+    "HOSTNAME_MISMATCH": "certificate hostname",
+    "SELF_SIGNED": "certificate chain",
+    "UNTRUSTED_ISSUER": "certificate chain",
+    "EXPIRED": "certificate validity",
+    "NOT_YET_VALID": "certificate validity",
+    "BAD_SIGNATURE": "certificate signature",
+    "WRONG_KEY_USAGE": "certificate usage",
+    "MALFORMED": "certificate format",
+}
 
 
 def _check_certificate(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    certificate: m.Certificate = _received(state, m.Certificate)
+    certificate: m.Certificate = _find(state, Seat.CLIENT, m.Certificate)
     trust = [x509.load_der_x509_certificate(state.item(Seat.CLIENT, "trust_store"))]
     problem = None
     try:
         leaf = pki.verify_server_chain(certificate.certificate_list, trust, state.server_name, ref.now())
         if _is_ecdhe(state):
-            exchange: m.ServerKeyExchange = _received(state, m.ServerKeyExchange)
-            server_random = _received(state, m.ServerHello).random
+            exchange: m.ServerKeyExchange = _find(state, Seat.CLIENT, m.ServerKeyExchange)
+            client_random, server_random = _randoms(state, Seat.CLIENT)
             verify(leaf.public_key(), exchange.signature_scheme, exchange.signature,
-                   _client_random(state) + server_random + exchange.params())
+                   client_random + server_random + exchange.params())
     except pki.CertificateRejected as exc:
-        problem = ("certificate " + exc.problem.name.lower().replace("_", " "), exc.reason)
+        problem = (_CHECK_WORDS.get(exc.problem.name, "certificate chain"), exc.reason)
     except Alert as exc:
         problem = ("server key exchange signature", exc.reason)
     facts: list[Fact] = [ItemStored(Seat.CLIENT, "server_certificate", "certificate",
                                     certificate.certificate_list[0], False)]
+    genuine = certificate.certificate_list[0] == state.item(Seat.SERVER, "server_certificate")
     if isinstance(action, a.AcceptCertificate):
         if problem is None:
-            return [*facts, _ok(step, "issued by the trusted CA, for this name, valid now")]
-        return [*facts, _mistake(step, f"accepted a certificate that fails its checks: {problem[1]}",
-                                 POINTS_BAD_TRUST)]
+            facts.append(_ok(step, "issued by the trusted CA, for this name, valid now"))
+        else:
+            facts.append(_mistake(step, f"accepted a certificate that fails its checks: {problem[1]}",
+                                  POINTS_BAD_TRUST))
+        if not genuine:
+            facts.append(ForgeryAccepted("the client trusted a certificate that is not the server's"))
+        return facts
     if problem is None:
         return [_mistake(step, "the certificate passes every check; rejecting it ends a good connection"),
                 HandshakeFailed(Seat.CLIENT, "client refused", "the client rejected a valid certificate")]
@@ -448,16 +543,17 @@ def _check_certificate(state: TableState, step: Step, action: Any, ref: Referee)
 
 
 def _client_key_exchange(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    suite = _suite(state, Seat.CLIENT)
     if _is_ecdhe(state):
         if not isinstance(action, a.SendKeyShare):
             raise Rejected("with ECDHE the client sends its own ECDH share (SendKeyShare)")
-        exchange: m.ServerKeyExchange = _received(state, m.ServerKeyExchange)
+        exchange: m.ServerKeyExchange = _find(state, Seat.CLIENT, m.ServerKeyExchange)
         share = EcdhePrivateKey(NamedGroup(exchange.named_curve), ref.rng)
         pre_master = share.exchange(exchange.public)
-        raw, sent = _plain_handshake(Seat.CLIENT, m.ClientKeyExchange(_suite(state).key_exchange,
-                                                                      share.public_bytes()))
+        exchange_out = m.ClientKeyExchange(suite.key_exchange, share.public_bytes())
+        raw, sent = _plain_handshake(Seat.CLIENT, exchange_out)
         return [ItemStored(Seat.CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
-                ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True), sent,
+                ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True), *_post(state, sent),
                 _ok(step, "the premaster is ECDH(client private, server share); only public shares "
                           "crossed the wire")]
     if not isinstance(action, a.EncryptPremaster):
@@ -467,56 +563,78 @@ def _client_key_exchange(state: TableState, step: Step, action: Any, ref: Refere
     certificate = x509.load_der_x509_certificate(state.item(Seat.CLIENT, action.key))
     pre_master = new_pre_master_secret(0x0303, ref.rng)
     encrypted = rsa_encrypt_pre_master(certificate.public_key(), pre_master)
-    raw, sent = _plain_handshake(Seat.CLIENT, m.ClientKeyExchange(_suite(state).key_exchange, encrypted))
-    facts: list[Fact] = [ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True), sent]
+    raw, sent = _plain_handshake(Seat.CLIENT, m.ClientKeyExchange(suite.key_exchange, encrypted))
+    facts: list[Fact] = [ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True),
+                         *_post(state, sent)]
     if action.key == "server_certificate":
-        facts.append(_ok(step, "encrypted to the server certificate's key: only the server can open it"))
+        facts.append(_ok(step, "encrypted to the server certificate's key: only its owner can open it"))
     else:
         facts.append(_mistake(step, "the premaster was encrypted to the CA's public key; only the CA's "
                                     "private key could open it — the server cannot"))
     return facts
 
 
-def _master(state: TableState, pre_master: bytes, order: str) -> bytes:
-    client_random = _client_random(state)
-    server_random = _received(state, m.ServerHello).random
+def _master(state: TableState, seat: Seat, pre_master: bytes, order: str) -> bytes:
+    client_random, server_random = _randoms(state, seat)
     seed = client_random + server_random if order == "client+server" else server_random + client_random
-    return prf(_suite(state).hash, pre_master, b"master secret", seed, 48)
+    return prf(_suite(state, seat).hash, pre_master, b"master secret", seed, 48)
 
 
-def _keys(state: TableState, master: bytes) -> KeyBlock:
-    return key_block(_suite(state), master, _client_random(state), _received(state, m.ServerHello).random)
+def _keys(state: TableState, seat: Seat, master: bytes) -> KeyBlock:
+    client_random, server_random = _randoms(state, seat)
+    return key_block(_suite(state, seat), master, client_random, server_random)
 
 
-def _transcript_hash(state: TableState) -> bytes:
+def _transcript_hash(state: TableState, seat: Seat, extra: bytes = b"") -> bytes:
     from cryptography.hazmat.primitives import hashes
 
-    digest = hashes.Hash(_suite(state).hash)
-    for _, raw in _handshake_messages(state):
+    digest = hashes.Hash(_suite(state, seat).hash)
+    for raw in _handshake_raws(state.wire, seat):
         digest.update(raw)
+    digest.update(extra)
     return digest.finalize()
 
 
-def _protected(keys: KeyBlock, sender: Seat, state: TableState, sequence: int,
-               content_type: ContentType, data: bytes) -> bytes:
-    layer = RecordLayer()
-    protection = RecordProtection(_suite(state), keys.client_write if sender is Seat.CLIENT
+def _finished(state: TableState, seat: Seat, master: bytes, label: bytes, extra: bytes = b"") -> bytes:
+    return m.encode_handshake(m.Finished(verify_data(_suite(state, seat), master, label,
+                                                     _transcript_hash(state, seat, extra))))
+
+
+def _protection(state: TableState, seat: Seat, keys: KeyBlock, sender: Seat,
+                sequence: int) -> RecordProtection:
+    protection = RecordProtection(_suite(state, seat), keys.client_write if sender is Seat.CLIENT
                                   else keys.server_write)
     protection.sequence_number = sequence
-    layer.write_protection = protection
+    return protection
+
+
+def _seal(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, content_type: ContentType,
+          data: bytes) -> bytes:
+    layer = RecordLayer()
+    layer.write_protection = _protection(state, seat, keys, seat, sequence)
     return b"".join(layer.encode(content_type, data))
 
 
-def _open(keys: KeyBlock, sender: Seat, state: TableState, sequence: int, record: bytes) -> bytes:
-    protection = RecordProtection(_suite(state), keys.client_write if sender is Seat.CLIENT
-                                  else keys.server_write)
-    protection.sequence_number = sequence
+def _open(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, record: bytes) -> bytes:
+    protection = _protection(state, seat, keys, _other(seat), sequence)
     return protection.open(record[0], int.from_bytes(record[1:3], "big"), record[5:])
+
+
+def _delivered(state: TableState, recipient: Seat, label: str) -> bytes:
+    for f in state.wire:
+        if isinstance(f, MessageDelivered) and f.recipient is recipient and f.label == label:
+            return f.payload
+    raise Rejected(f"no {label} has reached the {recipient.value} yet")
+
+
+def _change_cipher_spec(state: TableState, sender: Seat) -> list[Fact]:
+    record = b"".join(RecordLayer().encode(ContentType.change_cipher_spec, b"\x01"))
+    return _post(state, MessageSent(sender, "ChangeCipherSpec", ContentType.change_cipher_spec, record))
 
 
 def _client_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     pre_master = state.item(Seat.CLIENT, "pre_master_secret")
-    real = _master(state, pre_master, "client+server")
+    real = _master(state, Seat.CLIENT, pre_master, "client+server")
     facts: list[Fact] = []
     if action.master_secret_hex is not None:  # expert: the player's own computation
         try:
@@ -527,106 +645,86 @@ def _client_finished(state: TableState, step: Step, action: Any, ref: Referee) -
                      _mistake(step, "your master secret differs from PRF(pre_master_secret, "
                                     "\"master secret\", client_random + server_random)"))
     else:
-        master = _master(state, pre_master, action.randoms)
+        master = _master(state, Seat.CLIENT, pre_master, action.randoms)
         facts.append(_ok(step, "master secret = PRF(premaster, \"master secret\", client_random + "
                                "server_random)") if action.randoms == "client+server" else
                      _mistake(step, "the randoms go client_random first (RFC 5246 §8.1); with the "
                                     "order swapped the keys differ from the server's"))
-    keys = _keys(state, master)
-    finished = m.encode_handshake(m.Finished(verify_data(_suite(state), master, CLIENT_FINISHED_LABEL,
-                                                         _transcript_hash(state))))
+    keys = _keys(state, Seat.CLIENT, master)
+    finished = _finished(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
+    sent = MessageSent(Seat.CLIENT, "Finished", ContentType.handshake,
+                       _seal(state, Seat.CLIENT, keys, 0, ContentType.handshake, finished))
     return [ItemStored(Seat.CLIENT, "master_secret", "secret", master, True),
             ItemStored(Seat.CLIENT, "client_write_key", "secret", keys.client_write.key, True),
             ItemStored(Seat.CLIENT, "server_write_key", "secret", keys.server_write.key, True),
-            MessageSent(Seat.CLIENT, "ChangeCipherSpec", ContentType.change_cipher_spec,
-                        b"".join(RecordLayer().encode(ContentType.change_cipher_spec, b"\x01"))),
-            MessageSent(Seat.CLIENT, "Finished", ContentType.handshake,
-                        _protected(keys, Seat.CLIENT, state, 0, ContentType.handshake, finished)),
-            *facts]
+            ItemStored(Seat.CLIENT, "client_finished", "secret", finished, True),
+            *_change_cipher_spec(state, Seat.CLIENT), *_post(state, sent), *facts]
 
 
 def _server_pre_master(state: TableState, ref: Referee) -> bytes:
-    exchange: m.ClientKeyExchange = _received(state, m.ClientKeyExchange)
+    exchange: m.ClientKeyExchange = _find(state, Seat.SERVER, m.ClientKeyExchange)
     if _is_ecdhe(state):
         private = x25519.X25519PrivateKey.from_private_bytes(state.item(Seat.SERVER, "ecdhe_private"))
-        return private.exchange(x25519.X25519PublicKey.from_public_bytes(exchange.exchange_keys))
+        try:
+            return private.exchange(x25519.X25519PublicKey.from_public_bytes(exchange.exchange_keys))
+        except ValueError:
+            return b""
     key = _load_key(state.item(Seat.SERVER, "server_key"))
     return rsa_decrypt_pre_master(key, exchange.exchange_keys, 0x0303, ref.rng)
 
 
-def _wire_record(state: TableState, sender: Seat, label: str) -> bytes:
-    for sent in state.wire:
-        if sent.sender is sender and sent.label == label:
-            return sent.payload
-    raise Rejected(f"no {label} from the {sender.value} has arrived yet")
-
-
 def _server_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     pre_master = _server_pre_master(state, ref)
-    master = _master(state, pre_master, action.randoms)
-    keys = _keys(state, master)
+    master = _master(state, Seat.SERVER, pre_master, action.randoms)
+    keys = _keys(state, Seat.SERVER, master)
     facts: list[Fact] = [ItemStored(Seat.SERVER, "pre_master_secret", "secret", pre_master, True),
                          ItemStored(Seat.SERVER, "master_secret", "secret", master, True)]
-    transcript = _transcript_hash(state)
     try:
-        opened = _open(keys, Seat.CLIENT, state, 0, _wire_record(state, Seat.CLIENT, "Finished"))
+        opened = _open(state, Seat.SERVER, keys, 0, _delivered(state, Seat.SERVER, "Finished"))
     except Alert:
-        why = _why_keys_differ(state, pre_master, action.randoms)
+        why = _why_keys_differ(state, pre_master, master)
         # The server did its job: the Finished check is what stops a broken session.
-        return [*facts, _ok(step, "the client's Finished record does not decrypt, so the server "
-                                  "stops: " + why),
+        return [*facts, _ok(step, "the client's Finished record does not decrypt, so the server stops: "
+                                  + why),
                 HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac: " + why)]
-    expected = m.encode_handshake(m.Finished(verify_data(_suite(state), master, CLIENT_FINISHED_LABEL,
-                                                         transcript)))
+    expected = _finished(state, Seat.SERVER, master, CLIENT_FINISHED_LABEL)
     if not hmac.compare_digest(opened, expected):
-        return [*facts, HandshakeFailed(Seat.SERVER, "finished",
-                                        "the client's verify_data differs: the two sides saw different "
-                                        "handshake messages")]
-    transcript_with_client = _hash_with(state, transcript, expected)
-    finished = m.encode_handshake(m.Finished(verify_data(_suite(state), master, SERVER_FINISHED_LABEL,
-                                                         transcript_with_client)))
-    verdict = (_ok(step, "same premaster, same randoms: the client's Finished decrypts and verifies")
+        return [*facts, _ok(step, "the client's verify_data differs from the server's: the two sides "
+                                  "hashed different handshake messages, so the server stops"),
+                HandshakeFailed(Seat.SERVER, "finished", "verify_data differs: a handshake message was "
+                                                         "changed between client and server")]
+    finished = _finished(state, Seat.SERVER, master, SERVER_FINISHED_LABEL, expected)
+    verdict = (_ok(step, "same premaster, same randoms, same transcript: the client's Finished verifies")
                if action.randoms == "client+server" else
                _mistake(step, "the randoms go client_random first (RFC 5246 §8.1)"))
+    sent = MessageSent(Seat.SERVER, "Finished", ContentType.handshake,
+                       _seal(state, Seat.SERVER, keys, 0, ContentType.handshake, finished))
     return [*facts, ItemStored(Seat.SERVER, "client_write_key", "secret", keys.client_write.key, True),
             ItemStored(Seat.SERVER, "server_write_key", "secret", keys.server_write.key, True),
-            MessageSent(Seat.SERVER, "ChangeCipherSpec", ContentType.change_cipher_spec,
-                        b"".join(RecordLayer().encode(ContentType.change_cipher_spec, b"\x01"))),
-            MessageSent(Seat.SERVER, "Finished", ContentType.handshake,
-                        _protected(keys, Seat.SERVER, state, 0, ContentType.handshake, finished)),
-            verdict]
+            *_change_cipher_spec(state, Seat.SERVER), *_post(state, sent), verdict]
 
 
-def _hash_with(state: TableState, _transcript: bytes, client_finished: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-
-    digest = hashes.Hash(_suite(state).hash)
-    for _, raw in _handshake_messages(state):
-        digest.update(raw)
-    digest.update(client_finished)
-    return digest.finalize()
-
-
-def _why_keys_differ(state: TableState, server_pre_master: bytes, order: str) -> str:
+def _why_keys_differ(state: TableState, server_pre_master: bytes, server_master: bytes) -> str:
     """The referee knows both sides; it names the cause the AEAD failure came from."""
-    client_pre_master = state.item(Seat.CLIENT, "pre_master_secret")
-    if client_pre_master != server_pre_master:
-        return ("the server recovered a different premaster than the client chose — it was not "
-                "encrypted to the server's key, so the two sides derived different keys")
-    return "the two sides derived different master secrets (the randoms in a different order)"
+    client = state.wallets[Seat.CLIENT]
+    if "pre_master_secret" in client and client["pre_master_secret"].value != server_pre_master:
+        return ("the server recovered a different premaster than the client chose, so the two sides "
+                "derived different keys")
+    if "master_secret" in client and client["master_secret"].value != server_master:
+        return ("the two sides derived different master secrets from the same premaster (different "
+                "randoms, or in a different order)")
+    return "the record was not sealed with the keys the server derived"
 
 
 def _verify_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     master = state.item(Seat.CLIENT, "master_secret")
-    keys = _keys(state, master)
+    keys = _keys(state, Seat.CLIENT, master)
     try:
-        opened = _open(keys, Seat.SERVER, state, 0, _wire_record(state, Seat.SERVER, "Finished"))
+        opened = _open(state, Seat.CLIENT, keys, 0, _delivered(state, Seat.CLIENT, "Finished"))
     except Alert:
         return [HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not decrypt")]
-    client_finished = m.encode_handshake(m.Finished(verify_data(_suite(state), master, CLIENT_FINISHED_LABEL,
-                                                                _transcript_hash(state))))
-    expected = m.encode_handshake(m.Finished(verify_data(
-        _suite(state), master, SERVER_FINISHED_LABEL, _hash_with(state, b"", client_finished))))
+    expected = _finished(state, Seat.CLIENT, master, SERVER_FINISHED_LABEL,
+                         state.item(Seat.CLIENT, "client_finished"))
     if not hmac.compare_digest(opened, expected):
         return [HandshakeFailed(Seat.CLIENT, "finished", "the server's verify_data differs")]
     return [_ok(step, "the server's Finished verifies: it holds the same keys and saw the same handshake")]
@@ -634,32 +732,149 @@ def _verify_finished(state: TableState, step: Step, action: Any, ref: Referee) -
 
 def _send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     sender = step.seat
-    keys = _keys(state, state.item(sender, "master_secret"))
+    keys = _keys(state, sender, state.item(sender, "master_secret"))
+    facts: list[Fact] = []
     if sender is Seat.SERVER:
-        request = _open(keys, Seat.CLIENT, state, 1, _wire_record(state, Seat.CLIENT, "application data"))
-        facts: list[Fact] = [ItemStored(Seat.SERVER, "request", "text", request, True)]
-    else:
-        facts = []
+        request = _open(state, Seat.SERVER, keys, 1, _delivered(state, Seat.SERVER, "application data"))
+        facts.append(ItemStored(Seat.SERVER, "request", "text", request, True))
     data = action.text.encode()
-    record = _protected(keys, sender, state, 1, ContentType.application_data, data)
+    record = _seal(state, sender, keys, 1, ContentType.application_data, data)
     return [*facts, ItemStored(sender, "sent_data", "text", data, True),
-            MessageSent(sender, "application data", ContentType.application_data, record),
+            *_post(state, MessageSent(sender, "application data", ContentType.application_data, record)),
             _ok(step, "sealed with AES-GCM under the session keys")]
 
 
 def _read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    keys = _keys(state, state.item(Seat.CLIENT, "master_secret"))
-    response = _open(keys, Seat.SERVER, state, 1, _wire_record(state, Seat.SERVER, "application data"))
+    keys = _keys(state, Seat.CLIENT, state.item(Seat.CLIENT, "master_secret"))
+    response = _open(state, Seat.CLIENT, keys, 1, _delivered(state, Seat.CLIENT, "application data"))
     return [ItemStored(Seat.CLIENT, "response", "text", response, True),
             _ok(step, "the answer decrypts and authenticates: the session works")]
 
 
+# The eavesdropper ----------------------------------------------------------------------
+
+def _eavesdropper_key(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    return [ItemStored(Seat.EAVESDROPPER, "eavesdropper_key", "private_key", _pem(ref.rsa_keys()), True),
+            _ok(step, "a key pair of its own", 0)]
+
+
+def _eavesdropper_csr(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    key = _load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
+    csr = pki.build_csr(key, action.name, [action.name])
+    der = csr.public_bytes(serialization.Encoding.DER)
+    return [ItemStored(Seat.CA, "received_eavesdropper_csr", "csr", der, False),
+            _ok(step, f"a CSR for {action.name}, signed with its own key", 0)]
+
+
+def _review_eavesdropper_csr(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    csr = pki.load_csr(state.item(Seat.CA, "received_eavesdropper_csr"))
+    try:
+        names = pki.check_csr(csr).names
+    except pki.CsrRejected as exc:
+        raise Rejected(f"the CSR cannot be issued: {exc.reason}") from None
+    rightful = EAVESDROPPER_NAME in names and state.server_name not in names
+    if isinstance(action, a.RefuseCsr):
+        if rightful:
+            return [_mistake(step, f"the requester owns {EAVESDROPPER_NAME}; refusing it was not needed")]
+        return [_ok(step, f"right to refuse: the requester is not {state.server_name}'s owner",
+                    POINTS_CAUGHT),
+                AttackStopped(Seat.CA, "ca identity check",
+                              f"the CA refused a certificate for {state.server_name} to someone else")]
+    ca = pki.CertificateAuthority(x509.load_der_x509_certificate(state.item(Seat.CA, "ca_certificate")),
+                                  _load_key(state.item(Seat.CA, "ca_key")))
+    cert = pki.issue_from_csr(ca, csr, pki.Usage.SERVER, ref.now())
+    der = cert.public_bytes(serialization.Encoding.DER)
+    facts: list[Fact] = [ItemStored(Seat.EAVESDROPPER, "eavesdropper_certificate", "certificate", der, False)]
+    if rightful:
+        return [*facts, _ok(step, f"the requester owns {EAVESDROPPER_NAME}: issued for that name only")]
+    return [*facts, _mistake(step, f"issued a certificate for {state.server_name} to someone who does "
+                                   "not run it: anyone holding it can impersonate the server",
+                             POINTS_MISTAKE * 2),
+            ForgeryAccepted(f"the CA issued the eavesdropper a certificate for {state.server_name}")]
+
+
+def _held(state: TableState) -> list[MessageSent]:
+    """Messages on the wire that have not been delivered: what the eavesdropper holds."""
+    delivered = sum(1 for f in state.wire if isinstance(f, MessageDelivered))
+    sent = [f for f in state.wire if isinstance(f, MessageSent)]
+    return sent[delivered:]
+
+
+def _deliver(held: list[MessageSent], replace: dict[str, bytes]) -> list[Fact]:
+    return [MessageDelivered(_other(s.sender), s.label, s.content_type, replace.get(s.label, s.payload),
+                             altered=s.label in replace) for s in held]
+
+
+def _intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    held = _held(state)
+    if isinstance(action, a.Forward):
+        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if not isinstance(action, a.SwapCertificate):
+        raise Rejected("the held flight can be forwarded or have its certificate swapped")
+    key = _load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
+    own = state.wallets[Seat.EAVESDROPPER].get("eavesdropper_certificate")
+    if own is not None:
+        forged = own.value
+    else:
+        forged = pki.self_signed_certificate(key, state.server_name, ref.now()).public_bytes(
+            serialization.Encoding.DER)
+    replace = {"Certificate": _plain_handshake(Seat.SERVER, m.Certificate((forged,)))[1].payload}
+    facts: list[Fact] = [ItemStored(Seat.EAVESDROPPER, "forged_certificate", "certificate", forged, False)]
+    if _is_ecdhe(state):
+        client_random = _find(state, Seat.SERVER, m.ClientHello).random
+        server_random = _find(state, Seat.SERVER, m.ServerHello).random
+        share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
+        facts.append(ItemStored(Seat.EAVESDROPPER, "ecdhe_private", "secret", share.private_bytes(), True))
+        signed = _signed_share(key, client_random, server_random, share)
+        replace["ServerKeyExchange"] = _plain_handshake(Seat.SERVER, signed)[1].payload
+    return [*facts, *_deliver(held, replace),
+            _ok(step, "swapped in its own certificate" + (" and its own signed ECDH share"
+                                                          if _is_ecdhe(state) else ""), 0)]
+
+
+def _tamper(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    held = _held(state)
+    if isinstance(action, a.Forward):
+        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if not isinstance(action, a.FlipByte):
+        raise Rejected("the held ServerHello can be forwarded or have a byte flipped")
+    hello = next(s for s in held if s.label == "ServerHello")
+    offset = 5 + 4 + 2 + action.offset % 32  # record header, handshake header, version, then random
+    payload = bytearray(hello.payload)
+    payload[offset] ^= 0x01
+    return [*_deliver(held, {"ServerHello": bytes(payload)}),
+            _ok(step, "flipped one bit of server_random in flight", 0)]
+
+
+def _strip_suites(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    held = _held(state)
+    if isinstance(action, a.Forward):
+        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if not isinstance(action, a.StripSuites):
+        raise Rejected("the held ClientHello can be forwarded or have suites stripped")
+    hello_sent = next(s for s in held if s.label == "ClientHello")
+    hello = m.decode_handshake(hello_sent.payload[5:])
+    assert isinstance(hello, m.ClientHello)
+    weaker = dataclasses.replace(hello, cipher_suites=hello.cipher_suites[1:] or hello.cipher_suites)
+    payload = _plain_handshake(Seat.CLIENT, weaker)[1].payload
+    return [*_deliver(held, {"ClientHello": payload}),
+            _ok(step, f"removed {suite_name(hello.cipher_suites[0])} from the offer", 0)]
+
+
 def _try_decrypt(state: TableState) -> list[Fact]:
     tap = WireObserver()
-    for sent in state.wire:
-        (tap.client_sent if sent.sender is Seat.CLIENT else tap.server_sent)(sent.payload)
-    leaked = state.wallets[Seat.EAVESDROPPER].get("leaked_server_key")
-    attempt = tap.try_decrypt(server_private_key=_load_key(leaked.value) if leaked else None)
+    for f in state.wire:  # the conversation as the client had it: its bytes, and what reached it
+        if isinstance(f, MessageSent) and f.sender is Seat.CLIENT:
+            tap.client_sent(f.payload)
+        elif isinstance(f, MessageDelivered) and f.recipient is Seat.CLIENT:
+            tap.server_sent(f.payload)
+    wallet = state.wallets[Seat.EAVESDROPPER]
+    attempt = tap.try_decrypt()
+    for name in ("leaked_server_key", "eavesdropper_key"):
+        if not attempt.succeeded and name in wallet:
+            attempt = tap.try_decrypt(server_private_key=_load_key(wallet[name].value))
+    if not attempt.succeeded and "ecdhe_private" in wallet:
+        attempt = tap.try_decrypt(ecdhe_private=wallet["ecdhe_private"].value)
     plaintext = attempt.application_data(Side.CLIENT) + attempt.application_data(Side.SERVER)
     facts: list[Fact] = [DecryptionTried(Seat.EAVESDROPPER, attempt.succeeded, attempt.reason, plaintext)]
     if attempt.succeeded:
@@ -690,6 +905,12 @@ _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {
     "client.send_data": _send_data,
     "server.send_data": _send_data,
     "client.read_data": _read_data,
+    "eavesdropper.generate_key": _eavesdropper_key,
+    "eavesdropper.send_csr": _eavesdropper_csr,
+    "ca.review_eavesdropper_csr": _review_eavesdropper_csr,
+    "eavesdropper.intercept": _intercept,
+    "eavesdropper.tamper": _tamper,
+    "eavesdropper.strip_suites": _strip_suites,
 }
 
 
@@ -699,10 +920,10 @@ def view(state: TableState, seat: Seat) -> dict[str, Any]:
     """Everything ``seat`` may see, as plain data. Never another seat's secret."""
     wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
               for name, item in state.wallets[seat].items()}
-    if seat is Seat.EAVESDROPPER:
-        wire = [_wire_entry(sent) for sent in state.wire]
+    if seat is Seat.EAVESDROPPER:  # every byte on the wire, both as sent and as delivered
+        wire = [_wire_entry(f) for f in state.wire]
     elif seat in (Seat.CLIENT, Seat.SERVER):
-        wire = [_wire_entry(sent) for sent in state.wire]  # both ends see the whole conversation
+        wire = [_wire_entry(f) for f in _seen(state, seat)]
     else:
         wire = []
     step = state.current_step
@@ -721,9 +942,13 @@ def view(state: TableState, seat: Seat) -> dict[str, Any]:
                                                      "check": state.failed.check,
                                                      "reason": state.failed.reason},
         "completed": state.completed,
+        "detected_by": state.detected_by,
     }
 
 
-def _wire_entry(sent: MessageSent) -> dict[str, Any]:
-    return {"from": sent.sender.value, "label": sent.label, "content_type": sent.content_type,
-            "bytes": sent.payload.hex()}
+def _wire_entry(f: MessageSent | MessageDelivered) -> dict[str, Any]:
+    if isinstance(f, MessageSent):
+        return {"event": "sent", "from": f.sender.value, "label": f.label,
+                "content_type": f.content_type, "bytes": f.payload.hex()}
+    return {"event": "delivered", "to": f.recipient.value, "label": f.label, "content_type": f.content_type,
+            "bytes": f.payload.hex(), "altered": f.altered}

@@ -21,7 +21,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ._codec import DecodeError, Field
@@ -34,6 +35,7 @@ from .messages import (
     ExtensionType,
     HandshakeMessage,
     ServerHello,
+    ServerKeyExchange,
     decode_handshake,
     dissect_handshake,
     parse_selected_version,
@@ -111,6 +113,7 @@ class WireObserver:
         self.client_hello: ClientHello | None = None
         self.server_hello: ServerHello | None = None
         self.client_key_exchange: ClientKeyExchange | None = None
+        self.server_key_exchange: ServerKeyExchange | None = None
         self.version: int | None = None
         self.suite: CipherSuite | None = None
         # The plaintext handshake up to and including ClientKeyExchange (TLS 1.2), for
@@ -189,18 +192,27 @@ class WireObserver:
                 self.version = parse_selected_version(selected) if selected else TLS12
             except DecodeError:
                 self.version = TLS12
+        elif isinstance(message, ServerKeyExchange):
+            self.server_key_exchange = message
         elif isinstance(message, ClientKeyExchange):
             self.client_key_exchange = message
             self._session_hash_frozen = True
 
     # -- attacking ---------------------------------------------------------------------
     def try_decrypt(self, *, server_private_key: PrivateKeyTypes | None = None,
-                    keylog_lines: list[str] | None = None) -> DecryptAttempt:
-        """Tries to read every protected record with what the eavesdropper holds."""
+                    keylog_lines: list[str] | None = None,
+                    ecdhe_private: bytes | None = None) -> DecryptAttempt:
+        """Tries to read every protected record with what the eavesdropper holds.
+
+        ``ecdhe_private`` is an x25519 private key whose public half was the server's
+        share on this wire — which only a man in the middle who sent that share holds.
+        """
         if self.client_hello is None or self.server_hello is None or self.suite is None:
             return DecryptAttempt(False, "the hellos were not seen, so nothing can be derived")
         if keylog_lines:
             return self._with_keylog(keylog_lines)
+        if ecdhe_private is not None and self.version != TLS13 and self.server_key_exchange is not None:
+            return self._with_ecdhe_private(ecdhe_private)
         if server_private_key is not None:
             return self._with_server_key(server_private_key)
         return DecryptAttempt(
@@ -230,9 +242,26 @@ class WireObserver:
         if records is None:
             return DecryptAttempt(False, "the derived keys do not authenticate the records: this "
                                          "key did not open the real premaster")
-        return DecryptAttempt(True, "RSA key exchange: the leaked server key decrypts the recorded "
-                                    "ClientKeyExchange, and the premaster gives every session key",
-                              records)
+        return DecryptAttempt(True, "RSA key exchange: this private key opens the recorded "
+                                    "ClientKeyExchange (the premaster was encrypted to its public "
+                                    "half), and the premaster gives every session key", records)
+
+    def _with_ecdhe_private(self, private: bytes) -> DecryptAttempt:
+        assert self.server_key_exchange is not None
+        key = x25519.X25519PrivateKey.from_private_bytes(private)
+        public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if public != self.server_key_exchange.public or self.client_key_exchange is None:
+            return DecryptAttempt(False, "that ECDH key is not the one whose share the client used")
+        try:
+            peer = x25519.X25519PublicKey.from_public_bytes(self.client_key_exchange.exchange_keys)
+            pre_master = key.exchange(peer)
+        except ValueError:
+            return DecryptAttempt(False, "the client's share is not a valid x25519 point")
+        records = self._decrypt12(self._master12(pre_master))
+        if records is None:
+            return DecryptAttempt(False, "the derived keys do not authenticate the records")
+        return DecryptAttempt(True, "the client did ECDH with the attacker's share: the attacker "
+                                    "computes the same premaster and reads the client's records", records)
 
     def _master12(self, pre_master: bytes) -> bytes:
         assert self.suite is not None and self.client_hello is not None

@@ -11,9 +11,18 @@ from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..bots import CarelessBot, HonestBot, play_table
-from ..game.facts import DecryptionTried, Fact, HandshakeFailed, MessageSent, Verdict
-from ..game.model import CATALOG, Difficulty, Scenario, Seat, Variant
+from ..bots import CarelessBot, HonestBot, TrustingBot, play_table
+from ..game.facts import (
+    AttackStopped,
+    DecryptionTried,
+    Fact,
+    ForgeryAccepted,
+    HandshakeFailed,
+    MessageDelivered,
+    MessageSent,
+    Verdict,
+)
+from ..game.model import CATALOG, SCENARIO_STORIES, Difficulty, Scenario, Seat, Variant, steps_for
 from ..game.table import Referee
 from ..tls.keypool import KeyKind, KeyPool
 
@@ -24,10 +33,14 @@ def list_catalog(out: TextIO) -> None:
         for step in steps:
             print(f"  {step.id:<26} {step.seat.value:<12} {step.act}  [lesson: {step.lesson}]", file=out)
     print("scenarios: " + ", ".join(s.value for s in Scenario), file=out)
+    for scenario in Scenario:
+        extra = [s for s in steps_for(Variant.TLS12_RSA, scenario) if s not in CATALOG[Variant.TLS12_RSA]]
+        added = "; adds " + ", ".join(s.id for s in extra) if extra else ""
+        print(f"  {scenario.value:<17} {SCENARIO_STORIES[scenario]}{added}", file=out)
 
 
 def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None, careless: float,
-                 as_json: bool, out: TextIO = sys.stdout) -> int:
+                 as_json: bool, out: TextIO = sys.stdout, trusting: bool = False) -> int:
     chosen = Variant(variant)
     plot = Scenario(scenario)
     Difficulty(difficulty)
@@ -44,6 +57,8 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
     if careless:
         bots = {seat: CarelessBot(rate=careless, random=random.Random(seed)) for seat in
                 (Seat.CLIENT, Seat.SERVER)}
+    if trusting:
+        bots[Seat.CLIENT] = TrustingBot()
 
     def ladder(fact: Fact) -> None:
         if as_json:
@@ -54,8 +69,15 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
         elif isinstance(fact, Verdict):
             mark = "✓" if fact.ok else "✗"
             print(f"   {mark} {fact.seat.value} {fact.step} {fact.points:+d}: {fact.reason}", file=out)
+        elif isinstance(fact, MessageDelivered) and fact.altered:
+            print(f"   ! the eavesdropper altered the {fact.label} on its way to the {fact.recipient.value}",
+                  file=out)
         elif isinstance(fact, HandshakeFailed):
             print(f"== stopped by the {fact.seat.value}'s {fact.check} check: {fact.reason}", file=out)
+        elif isinstance(fact, AttackStopped):
+            print(f"== attack stopped by the {fact.check}: {fact.reason}", file=out)
+        elif isinstance(fact, ForgeryAccepted):
+            print(f"!! {fact.reason}", file=out)
         elif isinstance(fact, DecryptionTried):
             result = "reads the traffic" if fact.succeeded else "cannot read the traffic"
             print(f"   eavesdropper {result}: {fact.reason}", file=out)
@@ -65,15 +87,14 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
     finally:
         pool.stop()
     state = run.state
-    attack = any(d.succeeded for d in state.decryptions)
     steps = [{"step": v.step, "seat": v.seat.value, "ok": v.ok, "points": v.points, "reason": v.reason}
              for v in state.verdicts]
     summary = {
         "variant": chosen.value,
         "scenario": plot.value,
         "completed": state.completed,
-        "detected_by": state.failed.check if state.failed else None,
-        "attack_succeeded": attack,
+        "detected_by": state.detected_by,
+        "attack_succeeded": state.attack_succeeded,
         "scores": {seat.value: points for seat, points in state.scores.items()},
         "steps": steps,
     }

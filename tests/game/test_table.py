@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handshake_game.bots import CarelessBot, play_table
+from handshake_game.bots import CarelessBot, TrustingBot, play_table
 from handshake_game.game import Referee, Rejected, Scenario, Seat, Variant, apply, decide, replay, view
 from handshake_game.game import actions as a
 from handshake_game.game.facts import ItemStored, Verdict
@@ -29,20 +29,35 @@ def referee(seed: int | None = None) -> Referee:
     return Referee(rng=rng, now=lambda: datetime.datetime.now(datetime.UTC), rsa_keys=lambda: next(keys))
 
 
+# DESIGN.md's table: how each scenario ends with honest players, and which real check decides.
+EXPECTED = {
+    Scenario.HONEST: (True, None),
+    Scenario.PASSIVE: (True, None),
+    Scenario.MITM_SELF_SIGNED: (False, "certificate chain"),
+    Scenario.MITM_WRONG_NAME: (False, "certificate hostname"),
+    Scenario.EXPIRED_CERT: (False, "certificate validity"),
+    Scenario.ROGUE_CSR: (True, "ca identity check"),
+    Scenario.TAMPER: (False, "finished"),
+    Scenario.DOWNGRADE: (False, "finished"),
+    Scenario.KEY_LEAK: (True, None),
+}
+
+
 @pytest.mark.parametrize("variant", list(Variant))
 @pytest.mark.parametrize("scenario", list(Scenario))
 def test_every_variant_and_scenario_ends_as_designed(variant: Variant, scenario: Scenario) -> None:
     run = play_table(variant, scenario, referee())
     state = run.state
-    assert state.completed and state.failed is None
-    assert state.wallets[Seat.CLIENT]["response"].value.startswith(b"HTTP/1.1 200 OK")
-    assert state.wallets[Seat.SERVER]["request"].value.startswith(b"GET /grades")
+    completed, detected_by = EXPECTED[scenario]
+    assert state.completed is completed
+    assert state.detected_by == detected_by
+    # Only the leaked key against RSA key exchange gets the eavesdropper anywhere.
+    assert state.attack_succeeded is (scenario is Scenario.KEY_LEAK and variant is Variant.TLS12_RSA)
+    if completed:
+        assert state.wallets[Seat.CLIENT]["response"].value.startswith(b"HTTP/1.1 200 OK")
+        assert state.wallets[Seat.SERVER]["request"].value.startswith(b"GET /grades")
     attempts = state.decryptions
-    if scenario is Scenario.HONEST:
-        assert attempts == ()
-    elif scenario is Scenario.PASSIVE:
-        assert len(attempts) == 1 and not attempts[0].succeeded
-    else:  # key-leak: RSA key exchange falls to the leaked key, ECDHE does not (forward secrecy)
+    if scenario is Scenario.KEY_LEAK:
         assert len(attempts) == 1
         if variant is Variant.TLS12_RSA:
             assert attempts[0].succeeded
@@ -51,6 +66,22 @@ def test_every_variant_and_scenario_ends_as_designed(variant: Variant, scenario:
         else:
             assert not attempts[0].succeeded and "forward secrecy" in attempts[0].reason.lower()
             assert state.scores[Seat.EAVESDROPPER] == 0
+    elif scenario is Scenario.PASSIVE:
+        assert len(attempts) == 1 and not attempts[0].succeeded
+
+
+@pytest.mark.parametrize("variant", list(Variant))
+@pytest.mark.parametrize("scenario", [Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME])
+def test_a_client_that_clicks_through_lets_the_attacker_read_it(variant: Variant, scenario: Scenario) -> None:
+    run = play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()})
+    state = run.state
+    assert state.forgery_accepted is not None and state.attack_succeeded
+    # The attacker really opens what the client sent under the keys it shares with it ...
+    assert state.decryptions[-1].succeeded
+    # ... and the server, which never saw the attacker's key material, still stops at Finished.
+    assert state.detected_by == "finished" and not state.completed
+    mistake = next(v for v in state.verdicts if v.step == "client.check_certificate")
+    assert not mistake.ok and mistake.points < 0
 
 
 @pytest.mark.parametrize("variant", list(Variant))

@@ -32,4 +32,13 @@ def test_simulate_list_names_every_step_and_scenario() -> None:
     result = handshake_game("simulate", "--list")
     assert result.returncode == 0
     assert "tls12-rsa:" in result.stdout and "client.key_exchange" in result.stdout
-    assert "scenarios: honest, passive, key-leak" in result.stdout
+    assert "scenarios: honest, passive, mitm-self-signed, mitm-wrong-name, expired-cert, rogue-csr, " \
+        "tamper, downgrade, key-leak" in result.stdout
+
+
+@pytest.mark.parametrize(("scenario", "detected_by"), [
+    ("mitm-wrong-name", "certificate hostname"), ("tamper", "finished"), ("rogue-csr", "ca identity check")])
+def test_simulate_reports_the_check_that_stopped_the_attack(scenario: str, detected_by: str) -> None:
+    result = handshake_game("simulate", "--scenario", scenario, "--json")
+    summary = json.loads(result.stdout)
+    assert summary["detected_by"] == detected_by and summary["attack_succeeded"] is False
