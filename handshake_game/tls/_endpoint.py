@@ -194,10 +194,18 @@ class Endpoint:
                 self._outgoing += record
 
     def _handle_record(self, record: Record) -> None:
+        if (self.version == TLS13 and self._handshake_buffer
+                and record.content_type != ContentType.handshake):
+            # RFC 8446 §5.1: "Handshake messages MUST NOT be interleaved with other record types."
+            raise AlertUnexpectedMessage(
+                f"{record.content_type.name} record in the middle of a handshake message")
         if record.content_type == ContentType.handshake:
             self._handshake_buffer += record.fragment
             self._drain_handshake_messages()
         elif record.content_type == ContentType.change_cipher_spec:
+            if self.version == TLS13 and (record.protected or record.fragment != b"\x01"):
+                # RFC 8446 §5: any other value, or a protected CCS, is unexpected_message.
+                raise AlertUnexpectedMessage("a TLS 1.3 ChangeCipherSpec must be the byte 1, in the clear")
             ChangeCipherSpec.decode(record.fragment)
             if self._handshake_buffer:
                 raise AlertUnexpectedMessage("ChangeCipherSpec in the middle of a handshake message")
@@ -223,12 +231,15 @@ class Endpoint:
                 self.close()
             self._events.append(ConnectionClosed(by_peer=True))
             self.closed = True
-        elif alert.level == AlertLevel.FATAL:
+        elif alert.level == AlertLevel.FATAL or (
+                self.version == TLS13 and alert.description != AlertDescription.user_canceled):
+            # RFC 8446 §6: in TLS 1.3 the level is ignored; every alert but the closure
+            # alerts (close_notify, user_canceled) is an error, unknown ones included.
             # The peer gave up; we send nothing back (RFC 5246 §7.2.2).
             self.peer_alert = alert
             self.failed = Alert(f"peer sent fatal alert {alert.description}")
             self._set_error()
-        # Other warnings (no_renegotiation, user_canceled) change nothing.
+        # Other TLS 1.2 warnings (no_renegotiation, user_canceled) change nothing.
 
     def _drain_handshake_messages(self) -> None:
         buf = self._handshake_buffer
@@ -362,6 +373,9 @@ class Endpoint:
 
     def _check_finished13(self, base_key: bytes, received: bytes, who: str) -> None:
         expected = self._finished13(base_key)
+        if len(received) != len(expected):
+            # RFC 8446 §4.4.4: verify_data[Hash.length]; another length does not decode.
+            raise AlertDecodeError(f"{who} Finished has {len(received)} bytes, not {len(expected)}")
         if not hmac.compare_digest(expected, received):
             raise AlertDecryptError(
                 f"{who} Finished does not verify: the two sides saw different handshake "

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ._endpoint import Clock, Endpoint, TLSUsageError, utc_now
 from .alerts import (
+    AlertDecodeError,
     AlertDescription,
     AlertHandshakeFailure,
     AlertIllegalParameter,
@@ -150,6 +151,16 @@ class ClientConfig:
 
 
 
+
+
+# RFC 8446 §4.2 (and RFC 8449): the extensions a server may answer in EncryptedExtensions.
+# The bare numbers: max_fragment_length (1), use_srtp (14), heartbeat (15),
+# client_certificate_type (19), server_certificate_type (20).
+_ENCRYPTED_EXTENSIONS: set[int] = {
+    ExtensionType.server_name, 1, ExtensionType.supported_groups, 14, 15,
+    ExtensionType.application_layer_protocol_negotiation, 19, 20,
+    ExtensionType.early_data, ExtensionType.record_size_limit,
+}
 
 
 class TLSClient(Endpoint):
@@ -455,11 +466,19 @@ class TLSClient(Endpoint):
                 f"server chose {suite_name(hello.cipher_suite)}, not a TLS 1.3 suite the client offered")
         if hello.compression_method != 0:
             raise AlertIllegalParameter("legacy_compression_method must be 0")
-        for ext in hello.extensions or ():
-            if ext.type not in allowed:
-                raise AlertUnsupportedExtension(
-                    f"extension {ext.type} is not allowed in a TLS 1.3 ServerHello")
+        self._check_extensions13(hello.extensions or (), allowed, "ServerHello")
         return suite
+
+    def _check_extensions13(self, extensions: tuple[Extension, ...], allowed: set[int], where: str) -> None:
+        """RFC 8446 §4.2: an extension never offered is unsupported_extension (the cookie of a
+        HelloRetryRequest excepted); one offered but not allowed in this message is illegal_parameter."""
+        for ext in extensions:
+            if ext.type not in self._offered_extensions and not (
+                    ext.type == ExtensionType.cookie and ExtensionType.cookie in allowed):
+                raise AlertUnsupportedExtension(
+                    f"extension {ext.type} in the {where}, which the client never offered")
+            if ext.type not in allowed:
+                raise AlertIllegalParameter(f"extension {ext.type} may not appear in a {where}")
 
     def _recv_hello_retry_request(self, hello: ServerHello, raw: bytes) -> None:
         """RFC 8446 §4.1.4: the server wants a share for another group; try once more."""
@@ -468,10 +487,12 @@ class TLSClient(Endpoint):
         suite = self._check_hello13(hello, {ExtensionType.supported_versions, ExtensionType.key_share,
                                             ExtensionType.cookie})
         share = hello.extension(ExtensionType.key_share)
-        if share is None:
-            raise AlertIllegalParameter("HelloRetryRequest without a key_share group")
-        group = parse_key_share_retry(share)
-        if group not in self.config.groups or group in self._key_shares:
+        cookie = hello.extension(ExtensionType.cookie)
+        if share is None and cookie is None:
+            # RFC 8446 §4.1.4: a HelloRetryRequest that would not change the ClientHello.
+            raise AlertIllegalParameter("HelloRetryRequest with neither a key_share group nor a cookie")
+        group = parse_key_share_retry(share) if share is not None else None
+        if group is not None and (group not in self.config.groups or group in self._key_shares):
             raise AlertIllegalParameter(
                 f"HelloRetryRequest asks for {group_name(group)}, which the client did not list or "
                 "already sent")
@@ -483,19 +504,20 @@ class TLSClient(Endpoint):
         ks.restart_with_message_hash(self.transcript.data())  # the first ClientHello
         ks.update_hash(raw)
         self.key_schedule = ks
-        self._key_shares = {group: EcdhePrivateKey(NamedGroup(group), self._rng)}
         rebuilt = []
+        if group is not None:  # otherwise (a cookie only) the same share again (RFC 8446 §4.1.2)
+            self._key_shares = {group: EcdhePrivateKey(NamedGroup(group), self._rng)}
         for ext in self._client_hello_extensions:
-            if ext.type == ExtensionType.key_share:
+            if ext.type == ExtensionType.key_share and group is not None:
                 ext = key_share_client_extension(((group, self._key_shares[group].public_bytes()),))
             rebuilt.append(ext)
-        cookie = hello.extension(ExtensionType.cookie)
         if cookie is not None:
             rebuilt.append(Extension(ExtensionType.cookie, cookie))
             self._offered_extensions.add(ExtensionType.cookie)
         self._client_hello_extensions = rebuilt
-        self._events.append(CheckPassed("HelloRetryRequest",
-                                        f"the server asked for a {group_name(group)} share; sending it"))
+        self._events.append(CheckPassed(
+            "HelloRetryRequest", f"the server asked for a {group_name(group)} share; sending it"
+            if group is not None else "the server sent a cookie; echoing it"))
         # RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
         self._write_records(ContentType.change_cipher_spec, b"\x01")
         self._compat_ccs_sent = True
@@ -541,16 +563,19 @@ class TLSClient(Endpoint):
 
     def _recv_encrypted_extensions(self, message: EncryptedExtensions, raw: bytes) -> None:
         assert self.key_schedule is not None
-        for ext in message.extensions:
-            if ext.type not in self._offered_extensions or ext.type in (
-                    ExtensionType.key_share, ExtensionType.supported_versions):
-                raise AlertUnsupportedExtension(
-                    f"extension {ext.type} may not appear in EncryptedExtensions here")
+        self._check_extensions13(message.extensions, _ENCRYPTED_EXTENSIONS, "EncryptedExtensions")
+        if message.extensions and any(e.type == ExtensionType.server_name and e.data
+                                      for e in message.extensions):
+            raise AlertDecodeError("the server's server_name extension must be empty (RFC 6066 §3)")
         self.key_schedule.update_hash(raw)
         self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE
 
     def _recv_certificate_request13(self, message: CertificateRequest13, raw: bytes) -> None:
         assert self.key_schedule is not None
+        if message.certificate_request_context:
+            # RFC 8446 §4.3.2: "SHALL be zero length unless used for ... post-handshake
+            # authentication", which this client never offers.
+            raise AlertIllegalParameter("a CertificateRequest in the handshake must have an empty context")
         if message.extension(ExtensionType.signature_algorithms) is None:
             raise AlertMissingExtension("CertificateRequest needs signature_algorithms")
         self.key_schedule.update_hash(raw)
@@ -561,6 +586,13 @@ class TLSClient(Endpoint):
         assert self.key_schedule is not None
         if message.certificate_request_context:
             raise AlertIllegalParameter("the server's Certificate must have an empty request context")
+        if not message.certificate_list:
+            # RFC 8446 §4.4.2.4: an empty server Certificate is decode_error.
+            raise AlertDecodeError("the server's Certificate message lists no certificate")
+        if message.entry_extensions is not None:
+            # RFC 8446 §4.4.2: they must answer ClientHello extensions (status_request, SCT),
+            # and this client offers none of those.
+            raise AlertUnsupportedExtension("CertificateEntry extensions the client never asked for")
         self._accept_server_chain(message.certificate_list)
         self.key_schedule.update_hash(raw)
         self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_VERIFY13

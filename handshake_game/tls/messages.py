@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ._codec import DecodeError, Field, Reader, Writer, encode_vector, short_hex
-from .alerts import AlertDescription, AlertLevel, describe_alert
+from .alerts import AlertDescription, AlertIllegalParameter, AlertLevel, describe_alert
 from .suites import (
     CIPHER_SUITES,
     KeyExchange,
@@ -730,7 +730,12 @@ class Certificate13:
                 with r.group("CertificateEntry"):
                     certs.append(r.vector(3, "cert_data", "one DER-encoded X.509 certificate",
                                           minimum=1))
-                    extensions.append(r.vector(2, "extensions", "per-certificate extensions (OCSP, SCT)"))
+                    # RFC 8446 §4.4.2: Extension extensions<0..2^16-1>, decoded so that a
+                    # malformed block is a decode_error; kept raw (the block's contents).
+                    start = r.position
+                    if _pull_extensions(r, OTHER) is None:
+                        raise DecodeError("CertificateEntry without its extensions block")
+                    extensions.append(r.raw_since(start)[2:])
         r.expect_end("Certificate")
         keep = tuple(extensions) if any(extensions) else None
         return cls(tuple(certs), context, keep)
@@ -813,7 +818,9 @@ class KeyUpdate:
     def pull(cls, r: Reader) -> KeyUpdate:
         value = r.uint8("request_update", "1 asks the peer to update its keys too")
         if value not in (0, 1):
-            raise DecodeError(f"request_update {value} is neither 0 nor 1")
+            # RFC 8446 §4.6.3: "any other value ... MUST terminate the connection with an
+            # "illegal_parameter" alert."
+            raise AlertIllegalParameter(f"request_update {value} is neither 0 nor 1")
         r.expect_end("KeyUpdate")
         return cls(value)
 

@@ -28,6 +28,7 @@ from .alerts import (
     AlertMissingExtension,
     AlertProtocolVersion,
     AlertUnexpectedMessage,
+    AlertUnsupportedExtension,
 )
 from .events import CheckPassed, HandshakeCompleted, HandshakeMessageReceived
 from .keyexchange import (
@@ -62,6 +63,7 @@ from .messages import (
     decode_handshake,
     ec_point_formats_extension,
     extended_master_secret_extension,
+    handshake_name,
     key_share_retry_extension,
     key_share_server_extension,
     parse_key_share_client,
@@ -192,6 +194,12 @@ class TLSServer(Endpoint):
 
     def _on_post_handshake(self, msg_type: int, raw: bytes) -> bool:
         if self.version == ProtocolVersion.TLSv1_3:
+            if msg_type != HandshakeType.key_update:
+                # Refused by type before decoding: KeyUpdate is the only message a TLS 1.3
+                # client may send after its Finished here (RFC 8446 §4.6), and a malformed
+                # ClientHello would otherwise be decode_error rather than unexpected_message.
+                raise AlertUnexpectedMessage(
+                    f"{handshake_name(msg_type)} is not allowed after a TLS 1.3 handshake")
             message = decode_handshake(raw, None, ProtocolVersion.TLSv1_3)
             self._events.append(HandshakeMessageReceived(message, raw))
             if isinstance(message, KeyUpdate):
@@ -415,6 +423,11 @@ class TLSServer(Endpoint):
     def _recv_client_hello13(self, hello: ClientHello, raw: bytes) -> None:
         if hello.compression_methods != b"\x00":
             raise AlertIllegalParameter("TLS 1.3 needs legacy_compression_methods = [null]")
+        extensions = hello.extensions or ()
+        if any(e.type == ExtensionType.pre_shared_key for e in extensions[:-1]):
+            # RFC 8446 §4.2.11: "Servers MUST check that it is the last extension and otherwise
+            # fail the handshake with an "illegal_parameter" alert."
+            raise AlertIllegalParameter("pre_shared_key must be the last extension of the ClientHello")
         groups_ext = hello.extension(ExtensionType.supported_groups)
         shares_ext = hello.extension(ExtensionType.key_share)
         schemes_ext = hello.extension(ExtensionType.signature_algorithms)
@@ -555,6 +568,10 @@ class TLSServer(Endpoint):
         assert self.key_schedule is not None
         if message.certificate_request_context:
             raise AlertIllegalParameter("the request context must echo the CertificateRequest's (empty)")
+        if message.entry_extensions is not None:
+            # RFC 8446 §4.4.2: a client's CertificateEntry extensions answer the CertificateRequest's,
+            # and this server's asks for none (no status_request, no signed_certificate_timestamp).
+            raise AlertUnsupportedExtension("CertificateEntry extensions the server never asked for")
         chain = message.certificate_list
         self.key_schedule.update_hash(raw)
         if not chain:
