@@ -12,30 +12,24 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cryptography import x509
-
 from ..game import actions as a
 from ..game.facts import Fact
+from ..game.guide import REQUEST, RESPONSE, attack_action, correct_action
 from ..game.model import Scenario, Seat, Variant
 from ..game.table import (
-    EAVESDROPPER_NAME,
     Referee,
     TableState,
     apply,
     decide,
     leak_server_key,
     open_table,
-    view,
 )
-from ..tls import messages as m
-from ..tls import pki
 
-REQUEST = "GET /grades HTTP/1.1\r\nHost: shop.example\r\n\r\n"
-RESPONSE = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nalice: A, bob: B+"
+__all__ = ["REQUEST", "RESPONSE", "AttackerBot", "CarelessBot", "HonestBot", "TrustingBot", "play_table"]
 
 
 class HonestBot:
-    """Plays its seat by the book, checking what a careful human would check."""
+    """Plays its seat by the book (``game.guide``), checking what a careful human would check."""
 
     def act(self, state: TableState, seat: Seat) -> a.Action:
         step = state.current_step
@@ -43,94 +37,16 @@ class HonestBot:
         return self.choose(step.id, state, seat)
 
     def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
-        if step_id == "ca.publish_root":
-            return a.PublishRoot()
-        if step_id == "server.generate_key":
-            return a.GenerateKeyPair()
-        if step_id == "server.send_csr":
-            return a.SendCsr(state.server_name)
-        if step_id == "ca.review_csr":
-            return a.IssueCertificate() if _csr_names_the_server(state, seat) else a.RefuseCsr(
-                "the CSR asks for a name this requester does not own")
-        if step_id == "ca.review_eavesdropper_csr":
-            return a.IssueCertificate() if _csr_is_the_eavesdroppers_own(state, seat) else a.RefuseCsr(
-                "the requester does not own that name")
-        if step_id == "client.hello":
-            return a.SendClientHello()
-        if step_id == "server.hello":
-            return a.SendServerHello()
-        if step_id == "client.check_certificate":
-            return a.AcceptCertificate() if _certificate_holds(state, seat) else a.RejectCertificate()
-        if step_id == "client.key_exchange":
-            return a.SendKeyShare() if state.variant is Variant.TLS12_ECDHE else a.EncryptPremaster()
-        if step_id in ("client.finished", "server.finished"):
-            return a.DeriveAndSendFinished()
-        if step_id == "client.verify_finished":
-            return a.VerifyFinished()
-        if step_id == "client.send_data":
-            return a.SendApplicationData(REQUEST)
-        if step_id == "server.send_data":
-            return a.SendApplicationData(RESPONSE)
-        if step_id == "client.read_data":
-            return a.ReadApplicationData()
-        raise ValueError(f"no move for {step_id}")
-
-
-def _csr_is_the_eavesdroppers_own(state: TableState, seat: Seat) -> bool:
-    seen = view(state, seat)
-    csr = pki.load_csr(bytes.fromhex(seen["wallet"]["received_eavesdropper_csr"]["value"]))
-    try:
-        return set(pki.check_csr(csr).names) == {EAVESDROPPER_NAME}
-    except pki.CsrRejected:
-        return False
+        action = correct_action(state, seat, _now())
+        assert action is not None
+        return action
 
 
 class AttackerBot(HonestBot):
     """The eavesdropper's strategy for each scenario: it always tries the attack."""
 
     def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
-        if step_id == "eavesdropper.generate_key":
-            return a.GenerateKeyPair()
-        if step_id == "eavesdropper.send_csr":
-            name = state.server_name if state.scenario is Scenario.ROGUE_CSR else EAVESDROPPER_NAME
-            return a.SendCsr(name)
-        if step_id == "eavesdropper.intercept":
-            return a.SwapCertificate()
-        if step_id == "eavesdropper.tamper":
-            return a.FlipByte()
-        if step_id == "eavesdropper.strip_suites":
-            return a.StripSuites()
-        return super().choose(step_id, state, seat)
-
-
-def _csr_names_the_server(state: TableState, seat: Seat) -> bool:
-    """The CA's identity check: the CSR must name the server that sent it."""
-    seen = view(state, seat)
-    csr = pki.load_csr(bytes.fromhex(seen["wallet"]["received_csr"]["value"]))
-    try:
-        return state.server_name in pki.check_csr(csr).names
-    except pki.CsrRejected:
-        return False
-
-
-def _certificate_holds(state: TableState, seat: Seat) -> bool:
-    """The check a careful client runs, from what its own view holds."""
-    seen = view(state, seat)
-    trust = [x509.load_der_x509_certificate(bytes.fromhex(seen["wallet"]["trust_store"]["value"]))]
-    for entry in seen["wire"]:
-        if entry["label"] == "Certificate":
-            message = m.decode_handshake(bytes.fromhex(entry["bytes"])[5:])
-            assert isinstance(message, m.Certificate)
-            try:
-                pki.verify_server_chain(message.certificate_list, trust, state.server_name, _now())
-            except pki.CertificateRejected:
-                return False
-            return True
-    return False
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+        return attack_action(state, seat) or super().choose(step_id, state, seat)
 
 
 class TrustingBot(HonestBot):
@@ -140,6 +56,10 @@ class TrustingBot(HonestBot):
         if step_id == "client.check_certificate":
             return a.AcceptCertificate()
         return super().choose(step_id, state, seat)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclass
