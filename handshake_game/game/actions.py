@@ -119,6 +119,11 @@ class StripSuites:
 
 
 @dataclass(frozen=True)
+class RequestHint:
+    """Ask what the current step wants. Free when guided, costs points otherwise."""
+
+
+@dataclass(frozen=True)
 class TryDecrypt:
     """The eavesdropper tries to read the recorded traffic with what it holds."""
 
@@ -126,4 +131,4 @@ class TryDecrypt:
 Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr | SendClientHello
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
-          | Forward | SwapCertificate | FlipByte | StripSuites | TryDecrypt)
+          | Forward | SwapCertificate | FlipByte | StripSuites | RequestHint | TryDecrypt)

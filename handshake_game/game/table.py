@@ -78,6 +78,7 @@ POINTS_MISTAKE = -5
 POINTS_BAD_TRUST = -20  # accepting a certificate that fails its checks
 POINTS_CAUGHT = 20  # refusing a certificate (or CSR) that deserved it
 POINTS_ATTACK = 30  # the eavesdropper reads the traffic
+POINTS_HINT = -2  # standard and expert difficulty; hints are free when guided
 
 
 class Rejected(Exception):
@@ -247,6 +248,8 @@ def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) ->
         raise Rejected("the handshake is over at this table")
     if seat is not step.seat:
         raise Rejected(f"it is the {step.seat.value}'s turn: {step.act}")
+    if isinstance(action, a.RequestHint):
+        return [_hint(state, step, referee)]
     allowed = ALLOWED[step.id]
     if not isinstance(action, allowed):
         names = " or ".join(t.__name__ for t in allowed)
@@ -256,6 +259,22 @@ def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) ->
     if not any(isinstance(f, HandshakeFailed) for f in facts):
         facts.append(StepDone(step.id))
     return facts
+
+
+def _hint(state: TableState, step: Step, referee: Referee) -> Verdict:
+    from .guide import correct_action  # the guide reads views; it sits above this module
+
+    move = correct_action(state, step.seat, referee.now())
+    cost = 0 if state.difficulty is Difficulty.GUIDED else POINTS_HINT
+    return Verdict(step.seat, step.id, True, cost,
+                   f"hint: {step.act}. The move: {describe_action(move)}", step.lesson)
+
+
+def describe_action(action: a.Action | None) -> str:
+    if action is None:
+        return "none"
+    fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(action).items())
+    return f"{type(action).__name__}({fields})"
 
 
 def _ok(step: Step, reason: str, points: int = POINTS_STEP) -> Verdict:
@@ -916,8 +935,11 @@ _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {
 
 # -- view ----------------------------------------------------------------------------------
 
-def view(state: TableState, seat: Seat) -> dict[str, Any]:
-    """Everything ``seat`` may see, as plain data. Never another seat's secret."""
+def view(state: TableState, seat: Seat, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """Everything ``seat`` may see, as plain data. Never another seat's secret.
+
+    At guided difficulty, with the clock given, it also offers the next correct move.
+    """
     wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
               for name, item in state.wallets[seat].items()}
     if seat is Seat.EAVESDROPPER:  # every byte on the wire, both as sent and as delivered
@@ -943,7 +965,20 @@ def view(state: TableState, seat: Seat) -> dict[str, Any]:
                                                      "reason": state.failed.reason},
         "completed": state.completed,
         "detected_by": state.detected_by,
+        "offered": _offered(state, seat, now),
     }
+
+
+def _offered(state: TableState, seat: Seat, now: datetime.datetime | None) -> dict[str, Any] | None:
+    step = state.current_step
+    if now is None or state.difficulty is not Difficulty.GUIDED or step is None or step.seat is not seat:
+        return None
+    from .guide import correct_action
+
+    move = correct_action(state, seat, now)
+    if move is None:
+        return None
+    return {"action": type(move).__name__, "fields": dataclasses.asdict(move), "why": step.act}
 
 
 def _wire_entry(f: MessageSent | MessageDelivered) -> dict[str, Any]:

@@ -14,7 +14,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handshake_game.bots import CarelessBot, TrustingBot, play_table
-from handshake_game.game import Referee, Rejected, Scenario, Seat, Variant, apply, decide, replay, view
+from handshake_game.game import (
+    Difficulty,
+    Referee,
+    Rejected,
+    Scenario,
+    Seat,
+    Variant,
+    apply,
+    decide,
+    replay,
+    view,
+)
 from handshake_game.game import actions as a
 from handshake_game.game.facts import ItemStored, Verdict
 from handshake_game.game.table import open_table
@@ -211,3 +222,35 @@ def test_random_moves_keep_the_invariants(variant: Variant, moves) -> None:
     assert replay(facts) == state
     _assert_no_foreign_secret(state, facts, any(d.succeeded for d in state.decryptions))
     assert dataclasses.replace(state) == state
+
+
+def test_guided_tables_offer_the_next_correct_move_and_hints_cost_elsewhere() -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    guided, _ = open_table(Variant.TLS12_RSA, difficulty=Difficulty.GUIDED)
+    offered = view(guided, Seat.CA, now)["offered"]
+    assert offered == {"action": "PublishRoot", "fields": {"common_name": "Classroom Root CA"},
+                       "why": guided.current_step.act}
+    assert view(guided, Seat.CLIENT, now)["offered"] is None  # not the client's turn
+    standard, _ = open_table(Variant.TLS12_RSA, difficulty=Difficulty.STANDARD)
+    assert view(standard, Seat.CA, now)["offered"] is None
+    ref = referee()
+    (free,) = decide(guided, Seat.CA, a.RequestHint(), ref)
+    (paid,) = decide(standard, Seat.CA, a.RequestHint(), ref)
+    assert isinstance(free, Verdict) and free.points == 0 and "PublishRoot" in free.reason
+    assert isinstance(paid, Verdict) and paid.points < 0
+    with pytest.raises(Rejected):
+        decide(standard, Seat.CLIENT, a.RequestHint(), ref)  # hints are for the seat whose turn it is
+
+
+def test_the_guide_offers_rejecting_a_forged_certificate() -> None:
+    state, facts = open_table(Variant.TLS12_RSA, Scenario.MITM_SELF_SIGNED, difficulty=Difficulty.GUIDED)
+    ref = referee()
+    from handshake_game.bots import AttackerBot, HonestBot
+
+    bots = {seat: HonestBot() for seat in Seat} | {Seat.EAVESDROPPER: AttackerBot()}
+    while state.current_step.id != "client.check_certificate":
+        step = state.current_step
+        for fact in decide(state, step.seat, bots[step.seat].act(state, step.seat), ref):
+            state = apply(state, fact)
+    offered = view(state, Seat.CLIENT, datetime.datetime.now(datetime.UTC))["offered"]
+    assert offered["action"] == "RejectCertificate"
