@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
                           help="client and server bots slip at this rate (0..1)")
     simulate.add_argument("--json", action="store_true", help="print one JSON summary")
     simulate.add_argument("--list", action="store_true", help="print every variant's steps and the scenarios")
+    simulate.add_argument("--pcap", metavar="FILE",
+                          help="write the table's wire as the client saw it, for Wireshark: a FILE ending "
+                               "in .pcapng gets the client's TLS keys embedded; any other name gets "
+                               "classic pcap, to open with the --keylog file")
+    simulate.add_argument("--keylog", metavar="FILE",
+                          help="append the client's NSS key log line (once it holds a master secret)")
     return parser
 
 
@@ -143,7 +149,7 @@ def _run(argv: list[str] | None) -> int:
             list_catalog(sys.stdout)
             return 0
         return run_simulate(args.variant, args.scenario, args.difficulty, args.seed, args.careless,
-                            args.json, trusting=args.trusting)
+                            args.json, trusting=args.trusting, pcap=args.pcap, keylog=args.keylog)
     return 2
 
 

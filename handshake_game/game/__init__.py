@@ -2,7 +2,21 @@
 facts, the referee (which checks every move with handshake_game.tls), and views."""
 
 from .model import CATALOG, Difficulty, Scenario, Seat, Step, Variant
-from .table import Referee, Rejected, TableState, apply, decide, leak_server_key, open_table, replay, view
+from .table import (
+    Referee,
+    Rejected,
+    TableState,
+    apply,
+    decide,
+    inject_scenario,
+    leak_server_key,
+    open_table,
+    pause,
+    replay,
+    resume,
+    reveal,
+    view,
+)
 
 __all__ = [
     "CATALOG",
@@ -16,7 +30,11 @@ __all__ = [
     "Variant",
     "apply",
     "decide",
+    "inject_scenario",
     "leak_server_key",
+    "pause",
+    "resume",
+    "reveal",
     "open_table",
     "replay",
     "view",

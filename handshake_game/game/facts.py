@@ -95,6 +95,23 @@ class AttackStopped:
 
 
 @dataclass(frozen=True)
+class TablePaused:
+    pass
+
+
+@dataclass(frozen=True)
+class TableResumed:
+    pass
+
+
+@dataclass(frozen=True)
+class ScenarioInjected:
+    """The instructor turns the table into another scenario before its attack would begin."""
+
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
 class ServerKeyLeaked:
     """The instructor leaks the server's private key to the eavesdropper (after the session)."""
 
@@ -110,4 +127,5 @@ class DecryptionTried:
 
 
 Fact = (TableOpened | ItemStored | MessageSent | MessageDelivered | ForgeryAccepted | Verdict | StepDone
-        | HandshakeFailed | AttackStopped | ServerKeyLeaked | DecryptionTried)
+        | HandshakeFailed | AttackStopped | TablePaused | TableResumed | ScenarioInjected | ServerKeyLeaked
+        | DecryptionTried)

@@ -18,7 +18,8 @@ from .model import Scenario, Seat, Variant
 from .table import EAVESDROPPER_NAME, TableState, view
 
 REQUEST = "GET /grades HTTP/1.1\r\nHost: shop.example\r\n\r\n"
-RESPONSE = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nalice: A, bob: B+"
+_BODY = "alice: A, bob: B+"
+RESPONSE = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(_BODY)}\r\n\r\n{_BODY}"
 
 
 def correct_action(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action | None:

@@ -63,9 +63,12 @@ from .facts import (
     ItemStored,
     MessageDelivered,
     MessageSent,
+    ScenarioInjected,
     ServerKeyLeaked,
     StepDone,
     TableOpened,
+    TablePaused,
+    TableResumed,
     Verdict,
 )
 from .model import INTERCEPTED, SUITES_FOR_VARIANT, Difficulty, Scenario, Seat, Step, Variant, steps_for
@@ -114,6 +117,7 @@ class TableState:
     forgery_accepted: ForgeryAccepted | None = None
     decryptions: tuple[DecryptionTried, ...] = ()
     key_leaked: bool = False
+    paused: bool = False
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -176,6 +180,10 @@ def apply(state: TableState, fact: Fact) -> TableState:
         return dataclasses.replace(state, forgery_accepted=fact)
     if isinstance(fact, AttackStopped):
         return dataclasses.replace(state, stopped=fact)
+    if isinstance(fact, TablePaused | TableResumed):
+        return dataclasses.replace(state, paused=isinstance(fact, TablePaused))
+    if isinstance(fact, ScenarioInjected):
+        return dataclasses.replace(state, scenario=fact.scenario)
     if isinstance(fact, Verdict):
         scores = dict(state.scores)
         scores[fact.seat] += fact.points
@@ -239,6 +247,8 @@ ALLOWED: dict[str, tuple[type, ...]] = {
 
 def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) -> list[Fact]:
     """The facts that ``seat`` doing ``action`` produces, or :class:`Rejected`."""
+    if state.paused:
+        raise Rejected("the instructor has paused this table")
     if isinstance(action, a.TryDecrypt):
         if seat is not Seat.EAVESDROPPER:
             raise Rejected("only the eavesdropper taps the wire")
@@ -904,9 +914,56 @@ def _try_decrypt(state: TableState) -> list[Fact]:
     return facts
 
 
+# -- the instructor --------------------------------------------------------------------------
+
 def leak_server_key(state: TableState) -> list[Fact]:
     """Instructor action: hand the server's private key to the eavesdropper."""
     return [ServerKeyLeaked(state.item(Seat.SERVER, "server_key"))]
+
+
+def pause(state: TableState) -> list[Fact]:
+    if state.paused:
+        raise Rejected("the table is already paused")
+    return [TablePaused()]
+
+
+def resume(state: TableState) -> list[Fact]:
+    if not state.paused:
+        raise Rejected("the table is not paused")
+    return [TableResumed()]
+
+
+def inject_scenario(state: TableState, scenario: Scenario) -> list[Fact]:
+    """Turns the table into ``scenario``, if play has not yet passed where it would differ."""
+    done = state.steps[: state.step_index]
+    if steps_for(state.variant, scenario)[: state.step_index] != done:
+        raise Rejected(f"too late for {scenario.value}: the table is past the point where it begins")
+    if any(isinstance(f, MessageSent) for f in state.wire) and scenario in INTERCEPTED and not any(
+            label in INTERCEPTED[scenario] for label in _pending_labels(state, scenario)):
+        raise Rejected(f"too late for {scenario.value}: the messages it targets are already delivered")
+    return [ScenarioInjected(scenario)]
+
+
+def _pending_labels(state: TableState, scenario: Scenario) -> list[str]:
+    sent = {f.label for f in state.wire if isinstance(f, MessageSent)}
+    return [label for label in INTERCEPTED[scenario] if label not in sent]
+
+
+def reveal(state: TableState) -> dict[str, Any]:
+    """The debrief: every seat's wallet, secrets included, and how the table ended."""
+    return {
+        "variant": state.variant.value,
+        "scenario": state.scenario.value,
+        "completed": state.completed,
+        "detected_by": state.detected_by,
+        "attack_succeeded": state.attack_succeeded,
+        "failed": None if state.failed is None else dataclasses.asdict(state.failed) | {
+            "seat": state.failed.seat.value},
+        "wallets": {seat.value: {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
+                                 for name, item in state.wallets[seat].items()} for seat in Seat},
+        "eavesdropper_attempts": [{"succeeded": d.succeeded, "reason": d.reason} for d in state.decryptions],
+        "scores": {seat.value: points for seat, points in state.scores.items()},
+    }
 
 
 _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {

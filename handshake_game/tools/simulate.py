@@ -12,6 +12,7 @@ from typing import TextIO
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..bots import CarelessBot, HonestBot, TrustingBot, play_table
+from ..game.export import table_capture, table_keylog
 from ..game.facts import (
     AttackStopped,
     DecryptionTried,
@@ -25,6 +26,7 @@ from ..game.facts import (
 from ..game.model import CATALOG, SCENARIO_STORIES, Difficulty, Scenario, Seat, Variant, steps_for
 from ..game.table import Referee
 from ..tls.keypool import KeyKind, KeyPool
+from .capture_files import append_keylog, write_capture
 
 
 def list_catalog(out: TextIO) -> None:
@@ -40,7 +42,8 @@ def list_catalog(out: TextIO) -> None:
 
 
 def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None, careless: float,
-                 as_json: bool, out: TextIO = sys.stdout, trusting: bool = False) -> int:
+                 as_json: bool, out: TextIO = sys.stdout, trusting: bool = False,
+                 pcap: str | None = None, keylog: str | None = None) -> int:
     chosen = Variant(variant)
     plot = Scenario(scenario)
     Difficulty(difficulty)
@@ -82,11 +85,16 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
             result = "reads the traffic" if fact.succeeded else "cannot read the traffic"
             print(f"   eavesdropper {result}: {fact.reason}", file=out)
 
+    started = datetime.datetime.now(datetime.UTC)
     try:
         run = play_table(chosen, plot, referee, bots, on_fact=ladder)
     finally:
         pool.stop()
     state = run.state
+    if pcap is not None:  # the client's side of the wire, for Wireshark
+        write_capture(pcap, table_capture(state, started=started), table_keylog(state))
+    if keylog is not None:
+        append_keylog(keylog, table_keylog(state))
     steps = [{"step": v.step, "seat": v.seat.value, "ok": v.ok, "points": v.points, "reason": v.reason}
              for v in state.verdicts]
     summary = {

@@ -254,3 +254,32 @@ def test_the_guide_offers_rejecting_a_forged_certificate() -> None:
             state = apply(state, fact)
     offered = view(state, Seat.CLIENT, datetime.datetime.now(datetime.UTC))["offered"]
     assert offered["action"] == "RejectCertificate"
+
+
+def test_the_instructor_pauses_injects_and_reveals() -> None:
+    from handshake_game.game import inject_scenario, pause, resume, reveal
+
+    state, facts = open_table(Variant.TLS12_ECDHE)
+    ref = referee()
+    for fact in pause(state):
+        state = apply(state, fact)
+    with pytest.raises(Rejected, match="paused"):
+        decide(state, Seat.CA, a.PublishRoot(), ref)
+    for fact in resume(state) + inject_scenario(state, Scenario.TAMPER):
+        state = apply(state, fact)
+    assert state.scenario is Scenario.TAMPER
+    from handshake_game.bots import AttackerBot, HonestBot
+
+    bots = {seat: HonestBot() for seat in Seat} | {Seat.EAVESDROPPER: AttackerBot()}
+    while (step := state.current_step) is not None:
+        if step.id == "client.check_certificate":
+            with pytest.raises(Rejected, match="too late"):
+                inject_scenario(state, Scenario.DOWNGRADE)
+        for fact in decide(state, step.seat, bots[step.seat].act(state, step.seat), ref):
+            state = apply(state, fact)
+    assert state.detected_by == "finished"
+    debrief = reveal(state)
+    # The debrief shows every secret — the client's and the server's premaster side by side.
+    assert debrief["wallets"]["client"]["pre_master_secret"]["secret"] is True
+    wallets = debrief["wallets"]
+    assert wallets["server"]["master_secret"]["value"] != wallets["client"]["master_secret"]["value"]

@@ -1,0 +1,154 @@
+"""A table's capture and key log (game/export.py), read back by the real tshark.
+
+The decisive checks are Wireshark's: a finished table's capture decrypts with the client's
+key log (separate for classic pcap, embedded in pcapng) and shows the bots' HTTP exchange;
+without keys it shows none; the key-leak scenario decrypts in Wireshark with the leaked
+server key exactly when DESIGN.md says the eavesdropper can (RSA key exchange, not ECDHE);
+and a table stopped mid-handshake still exports a capture of what the client saw.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from wireshark_helpers import run_tshark
+
+from handshake_game.bots import play_table
+from handshake_game.game import Referee, Scenario, Seat, TableState, Variant
+from handshake_game.game.export import table_capture, table_keylog
+from handshake_game.tls.capture import keylog_text
+from handshake_game.tls.pki import generate_rsa_key
+
+KEYS = [generate_rsa_key() for _ in range(4)]
+STARTED = datetime.datetime(2024, 5, 6, 9, 30, 0, tzinfo=datetime.UTC)
+
+
+def referee(seed: int | None = None) -> Referee:
+    keys = iter(KEYS * 4)
+    rng = random.Random(seed).randbytes if seed is not None else os.urandom
+    return Referee(rng=rng, now=lambda: datetime.datetime.now(datetime.UTC), rsa_keys=lambda: next(keys))
+
+
+def http_fields(capture: Path, *extra: str, keylog: Path | None = None) -> tuple[list[str], list[int], str]:
+    """(request URIs, response codes, decrypted stream 0) as tshark sees them.
+
+    The bots' response has no Content-Length, so by default Wireshark waits for the end of
+    the body before dissecting it; ``http.desegment_body:FALSE`` dissects the headers at once.
+    """
+    out = run_tshark(capture, "-o", "http.desegment_body:FALSE", *extra, "-Y", "http", "-T", "fields",
+                     "-E", "separator=|", "-e", "http.request.uri", "-e", "http.response.code",
+                     "-z", "follow,tls,ascii,0", keylog=keylog)
+    fields, marker, follow = out.partition("\n=====")
+    assert marker, f"no follow output from tshark: {out!r}"
+    uris, codes = [], []
+    for line in filter(str.strip, fields.splitlines()):
+        uri, code = line.split("|")
+        if uri:
+            uris.append(uri)
+        if code:
+            codes.append(int(code))
+    return uris, codes, follow
+
+
+def exported(state: TableState, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The table as classic pcap + key log file, and as pcapng with the keys inside."""
+    capture, lines = table_capture(state, started=STARTED), table_keylog(state)
+    pcap, keylog, pcapng = tmp_path / "table.pcap", tmp_path / "table.keylog", tmp_path / "table.pcapng"
+    pcap.write_bytes(capture.to_pcap())
+    keylog.write_text(keylog_text(lines))
+    pcapng.write_bytes(capture.to_pcapng(lines))
+    return pcap, keylog, pcapng
+
+
+@pytest.mark.parametrize("variant", list(Variant))
+def test_a_finished_table_decrypts_in_wireshark_and_shows_the_http(variant: Variant, tmp_path: Path) -> None:
+    state = play_table(variant, Scenario.HONEST, referee()).state
+    assert state.completed
+    lines = table_keylog(state)
+    client = state.wallets[Seat.CLIENT]
+    assert lines == [f"CLIENT_RANDOM {client['client_random'].value.hex()} "
+                     f"{client['master_secret'].value.hex()}"]
+    pcap, keylog, pcapng = exported(state, tmp_path)
+
+    for seen in (http_fields(pcap, keylog=keylog), http_fields(pcapng)):  # key log file / DSB alone
+        uris, codes, stream = seen
+        assert uris == ["/grades"] and codes == [200]
+        assert "GET /grades HTTP/1.1" in stream and "HTTP/1.1 200 OK" in stream
+        assert "alice: A, bob: B+" in stream
+
+    # Without the keys tshark sees the records (the handshake is plaintext) but no HTTP.
+    uris, codes, stream = http_fields(pcap)
+    assert uris == [] and codes == [] and "GET /grades" not in stream
+    blind = run_tshark(pcap, "-Y", "tls.record.content_type == 23", "-T", "fields", "-e", "frame.number")
+    assert len(blind.split()) == 2  # the request and the response, sealed
+
+
+def test_the_capture_is_synthetic_addresses_one_millisecond_apart(tmp_path: Path) -> None:
+    state = play_table(Variant.TLS12_RSA, Scenario.HONEST, referee(seed=7)).state
+    pcap, _, _ = exported(state, tmp_path)
+    rows = run_tshark(pcap, "-Y", "tcp.len > 0", "-T", "fields", "-E", "separator=|",
+                      "-e", "frame.time_epoch", "-e", "ip.src", "-e", "tcp.srcport",
+                      "-e", "ip.dst", "-e", "tcp.dstport").split()
+    client_view = [f for f in state.wire if getattr(f, "sender", None) is Seat.CLIENT
+                   or getattr(f, "recipient", None) is Seat.CLIENT]
+    assert len(rows) == len(client_view)  # one segment per message: each fits one MSS
+    client, server = ["192.0.2.10", "50000"], ["192.0.2.20", "443"]
+    start = Decimal(int(STARTED.timestamp()))
+    for index, row in enumerate(rows, start=1):
+        epoch, *ends = row.split("|")
+        assert Decimal(epoch) - start == Decimal(index) / 1000
+        assert ends in (client + server, server + client)
+    # No clock is read: the same table and start give the same file.
+    assert table_capture(state, started=STARTED).to_pcap() == pcap.read_bytes()
+
+
+@pytest.mark.parametrize(("variant", "readable"), [(Variant.TLS12_RSA, True), (Variant.TLS12_ECDHE, False)])
+def test_key_leak_capture_reads_only_with_keys_and_the_leak_opens_only_rsa(
+        variant: Variant, readable: bool, tmp_path: Path) -> None:
+    state = play_table(variant, Scenario.KEY_LEAK, referee()).state
+    pcap, keylog, _ = exported(state, tmp_path)
+    uris, codes, stream = http_fields(pcap)
+    assert (uris, codes) == ([], []) and "GET /grades" not in stream
+    assert http_fields(pcap, keylog=keylog)[:2] == (["/grades"], [200])
+    # What the eavesdropper holds after the leak, given to Wireshark as an RSA key: it decrypts
+    # RSA key exchange (the premaster is in the capture), never ECDHE (forward secrecy).
+    leaked = tmp_path / "leaked-server-key.pem"
+    leaked.write_bytes(state.wallets[Seat.EAVESDROPPER]["leaked_server_key"].value)
+    uris, codes, stream = http_fields(pcap, "-o", f'uat:rsa_keys:"{leaked}",""')
+    assert (uris == ["/grades"] and codes == [200]) is readable
+    assert ("HTTP/1.1 200 OK" in stream) is readable
+
+
+def test_a_tampered_unfinished_table_exports_what_the_client_saw(tmp_path: Path) -> None:
+    state = play_table(Variant.TLS12_RSA, Scenario.TAMPER, referee()).state
+    assert not state.completed and state.detected_by == "finished"
+    pcap, keylog, pcapng = exported(state, tmp_path)
+    for capture, log in ((pcap, keylog), (pcapng, None)):
+        rows = run_tshark(capture, "-Y", "tls.handshake.type", "-T", "fields", "-E", "separator=|",
+                          "-e", "ip.src", "-e", "tls.handshake.type", "-e", "tls.handshake.random",
+                          keylog=log).splitlines()
+        types = [row.split("|")[1] for row in rows]
+        # ClientHello, ServerHello, Certificate, ServerHelloDone, ClientKeyExchange, the client's
+        # Finished (decrypted with the client's keys); the server stopped before its own Finished.
+        assert types == ["1", "2", "11", "14", "16", "20"]
+        server_hello = rows[1].split("|")
+        assert server_hello[0] == "192.0.2.20"
+        seen_random = bytes.fromhex(server_hello[2].replace(":", ""))
+        # The random the client got — one bit off the one the server sent.
+        sent_random = state.wallets[Seat.SERVER]["server_random"].value
+        assert seen_random != sent_random
+        assert sum(bin(a ^ b).count("1") for a, b in zip(seen_random, sent_random, strict=True)) == 1
+
+
+def test_a_table_stopped_before_any_key_exports_a_capture_without_keys(tmp_path: Path) -> None:
+    state = play_table(Variant.TLS12_ECDHE, Scenario.MITM_SELF_SIGNED, referee()).state
+    assert state.detected_by == "certificate chain"
+    assert table_keylog(state) == []
+    _, _, pcapng = exported(state, tmp_path)
+    rows = run_tshark(pcapng, "-Y", "tls", "-T", "fields", "-e", "tls.handshake.type").split()
+    assert rows == ["1", "2", "11", "12", "14"]  # the client refused the (swapped) certificate
