@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="exit after serving N connections")
     simulate = sub.add_parser(
         "simulate", help="play one table with four bots and print the ladder with the referee's verdicts")
-    simulate.add_argument("--variant", default="tls12-rsa", choices=["tls12-rsa", "tls12-ecdhe"])
+    simulate.add_argument("--variant", default="tls12-rsa",
+                          choices=["tls12-rsa", "tls12-ecdhe", "tls12-mutual"])
     simulate.add_argument("--scenario", default="honest",
                           choices=["honest", "passive", "mitm-self-signed", "mitm-wrong-name", "expired-cert",
                                    "rogue-csr", "tamper", "downgrade", "key-leak"])

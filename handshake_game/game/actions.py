@@ -64,7 +64,10 @@ class EncryptPremaster:
 
 @dataclass(frozen=True)
 class SendKeyShare:
-    """ECDHE key exchange: send the client's share for the server's group."""
+    """ECDHE key exchange: send the client's share for the server's group. In tls12-mutual
+    the client also presents its certificate and signs the handshake (CertificateVerify)."""
+
+    present_certificate: bool = True
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from ..tls import messages as m
 from ..tls import pki
 from . import actions as a
 from .model import Scenario, Seat, Variant
-from .table import EAVESDROPPER_NAME, TableState, view
+from .table import CLIENT_NAME, EAVESDROPPER_NAME, TableState, view
 
 REQUEST = "GET /grades HTTP/1.1\r\nHost: shop.example\r\n\r\n"
 _BODY = "alice: A, bob: B+"
@@ -35,6 +35,8 @@ def _by_the_book(step_id: str, state: TableState, seat: Seat, now: datetime.date
         "ca.publish_root": a.PublishRoot(),
         "server.generate_key": a.GenerateKeyPair(),
         "server.send_csr": a.SendCsr(state.server_name),
+        "client.generate_key": a.GenerateKeyPair(),
+        "client.send_csr": a.SendCsr(CLIENT_NAME),
         "client.hello": a.SendClientHello(),
         "server.hello": a.SendServerHello(),
         "client.finished": a.DeriveAndSendFinished(),
@@ -54,6 +56,9 @@ def _by_the_book(step_id: str, state: TableState, seat: Seat, now: datetime.date
     if step_id == "ca.review_csr":
         return a.IssueCertificate() if _csr_names(state, seat, "received_csr", {state.server_name}) \
             else a.RefuseCsr("the CSR asks for a name this requester does not own")
+    if step_id == "ca.review_client_csr":
+        return a.IssueCertificate() if _csr_names(state, seat, "received_client_csr", {CLIENT_NAME}) \
+            else a.RefuseCsr("the CSR asks for a name this requester does not own")
     if step_id == "ca.review_eavesdropper_csr":
         return a.IssueCertificate() if _csr_names(state, seat, "received_eavesdropper_csr",
                                                   {EAVESDROPPER_NAME}) \
@@ -61,7 +66,7 @@ def _by_the_book(step_id: str, state: TableState, seat: Seat, now: datetime.date
     if step_id == "client.check_certificate":
         return a.AcceptCertificate() if certificate_holds(state, seat, now) else a.RejectCertificate()
     if step_id == "client.key_exchange":
-        return a.SendKeyShare() if state.variant is Variant.TLS12_ECDHE else a.EncryptPremaster()
+        return a.EncryptPremaster() if state.variant is Variant.TLS12_RSA else a.SendKeyShare()
     raise ValueError(f"no move for {step_id}")
 
 

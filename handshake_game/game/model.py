@@ -21,6 +21,7 @@ class Seat(enum.Enum):
 class Variant(enum.Enum):
     TLS12_RSA = "tls12-rsa"
     TLS12_ECDHE = "tls12-ecdhe"
+    TLS12_MUTUAL = "tls12-mutual"
 
 
 class Difficulty(enum.Enum):
@@ -107,15 +108,34 @@ _TLS12_ECDHE = _PKI_STEPS + (
     *_TLS12_RSA[8:],
 )
 
+_TLS12_MUTUAL = _PKI_STEPS + (
+    Step("client.generate_key", Seat.CLIENT, "the client generates its own key pair", "key-pair"),
+    Step("client.send_csr", Seat.CLIENT, "the client asks the CA for a client certificate",
+         "csr"),
+    Step("ca.review_client_csr", Seat.CA, "the CA checks the client's CSR and issues a clientAuth "
+         "certificate", "ca-review"),
+    _TLS12_ECDHE[4],
+    Step("server.hello", Seat.SERVER, "ServerHello + Certificate + ServerKeyExchange + "
+         "CertificateRequest (the server wants the client's certificate too) + ServerHelloDone",
+         "mutual-authentication"),
+    _TLS12_ECDHE[6],
+    Step("client.key_exchange", Seat.CLIENT, "the client's Certificate, its ECDH share, and "
+         "CertificateVerify: a signature over the handshake with the client's key",
+         "mutual-authentication"),
+    *_TLS12_ECDHE[8:],
+)
+
 CATALOG: dict[Variant, tuple[Step, ...]] = {
     Variant.TLS12_RSA: _TLS12_RSA,
     Variant.TLS12_ECDHE: _TLS12_ECDHE,
+    Variant.TLS12_MUTUAL: _TLS12_MUTUAL,
 }
 
 # What the client offers, strongest first; the server takes the first it supports.
 SUITES_FOR_VARIANT: dict[Variant, tuple[str, ...]] = {
     Variant.TLS12_RSA: ("TLS_RSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_128_GCM_SHA256"),
     Variant.TLS12_ECDHE: ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+    Variant.TLS12_MUTUAL: ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
 }
 
 _EAVESDROPPER_KEY = Step("eavesdropper.generate_key", Seat.EAVESDROPPER,
@@ -162,9 +182,10 @@ def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
 
 
 # Which message the eavesdropper holds back (instead of it being delivered at once).
+_SERVER_FLIGHT = ("ServerHello", "Certificate", "ServerKeyExchange", "CertificateRequest", "ServerHelloDone")
 INTERCEPTED: dict[Scenario, tuple[str, ...]] = {
-    Scenario.MITM_SELF_SIGNED: ("ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone"),
-    Scenario.MITM_WRONG_NAME: ("ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone"),
-    Scenario.TAMPER: ("ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone"),
+    Scenario.MITM_SELF_SIGNED: _SERVER_FLIGHT,
+    Scenario.MITM_WRONG_NAME: _SERVER_FLIGHT,
+    Scenario.TAMPER: _SERVER_FLIGHT,
     Scenario.DOWNGRADE: ("ClientHello",),
 }

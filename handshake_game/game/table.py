@@ -226,6 +226,9 @@ ALLOWED: dict[str, tuple[type, ...]] = {
     "server.generate_key": (a.GenerateKeyPair,),
     "server.send_csr": (a.SendCsr,),
     "ca.review_csr": (a.IssueCertificate, a.RefuseCsr),
+    "client.generate_key": (a.GenerateKeyPair,),
+    "client.send_csr": (a.SendCsr,),
+    "ca.review_client_csr": (a.IssueCertificate, a.RefuseCsr),
     "client.hello": (a.SendClientHello,),
     "server.hello": (a.SendServerHello,),
     "client.check_certificate": (a.AcceptCertificate, a.RejectCertificate),
@@ -325,33 +328,51 @@ def _publish_root(state: TableState, step: Step, action: Any, ref: Referee) -> l
         ItemStored(Seat.CA, "ca_key", "private_key", _pem(ca.private_key), True),
         ItemStored(Seat.CA, "ca_certificate", "certificate", der, False),
         ItemStored(Seat.CLIENT, "trust_store", "certificate", der, False),
+        ItemStored(Seat.SERVER, "trust_store", "certificate", der, False),  # for client certificates
         _ok(step, "the root certificate is self-signed; the client will trust what it signs"),
     ]
 
 
+# The client only needs a certificate of its own in tls12-mutual.
+CLIENT_NAME = "alice.students.example"
+
+_IDENTITY = {  # seat -> (its name, its wallet's key item, the CA's inbox item, its certificate item)
+    Seat.SERVER: ("server", "server_key", "received_csr", "server_certificate"),
+    Seat.CLIENT: ("client", "client_key", "received_client_csr", "client_certificate"),
+}
+
+
+def _rightful_name(state: TableState, seat: Seat) -> str:
+    return state.server_name if seat is Seat.SERVER else CLIENT_NAME
+
+
 def _generate_key(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    key = ref.rsa_keys()
-    return [ItemStored(Seat.SERVER, "server_key", "private_key", _pem(key), True),
-            _ok(step, "a 2048-bit RSA key pair: the private half never leaves the server")]
+    who, key_item, _, _ = _IDENTITY[step.seat]
+    return [ItemStored(step.seat, key_item, "private_key", _pem(ref.rsa_keys()), True),
+            _ok(step, f"a 2048-bit RSA key pair: the private half never leaves the {who}")]
 
 
 def _send_csr(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    key = _load_key(state.item(Seat.SERVER, "server_key"))
-    csr = pki.build_csr(key, action.name, [action.name])
+    who, key_item, inbox, _ = _IDENTITY[step.seat]
+    key = _load_key(state.item(step.seat, key_item))
+    csr = pki.build_csr(key, action.name, [action.name], client=step.seat is Seat.CLIENT)
     der = csr.public_bytes(serialization.Encoding.DER)
-    facts: list[Fact] = [ItemStored(Seat.SERVER, "server_csr", "csr", der, False),
-                         ItemStored(Seat.CA, "received_csr", "csr", der, False)]
-    if action.name != state.server_name:
-        facts.append(_mistake(step, f"the CSR asks for {action.name!r}, but this server is "
-                                    f"{state.server_name!r}; clients will refuse that certificate"))
+    facts: list[Fact] = [ItemStored(step.seat, f"{who}_csr", "csr", der, False),
+                         ItemStored(Seat.CA, inbox, "csr", der, False)]
+    rightful = _rightful_name(state, step.seat)
+    if action.name != rightful:
+        facts.append(_mistake(step, f"the CSR asks for {action.name!r}, but this {who} is {rightful!r}; "
+                                    "peers will refuse that certificate"))
     else:
-        facts.append(_ok(step, "the CSR names the server and is signed with its key: proof of "
-                               "possession"))
+        facts.append(_ok(step, f"the CSR names the {who} and is signed with its key: proof of possession"))
     return facts
 
 
 def _review_csr(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    csr = pki.load_csr(state.item(Seat.CA, "received_csr"))
+    requester = Seat.CLIENT if step.id == "ca.review_client_csr" else Seat.SERVER
+    who, _, inbox, certificate_item = _IDENTITY[requester]
+    rightful = _rightful_name(state, requester)
+    csr = pki.load_csr(state.item(Seat.CA, inbox))
     info: pki.CsrInfo | None
     problem: str | None
     try:
@@ -359,12 +380,12 @@ def _review_csr(state: TableState, step: Step, action: Any, ref: Referee) -> lis
     except pki.CsrRejected as exc:
         info, problem = None, exc.reason
     else:
-        problem = None if state.server_name in info.names else (
-            f"the CSR asks for {', '.join(info.names)}, but the requester runs {state.server_name}")
+        problem = None if set(info.names) == {rightful} else (
+            f"the CSR asks for {', '.join(info.names)}, but the requester is {rightful}")
     if isinstance(action, a.RefuseCsr):
         if problem is None:
-            return [_mistake(step, "the CSR was sound (valid signature, the server's own name); "
-                                   "without a certificate the server cannot take part", POINTS_MISTAKE * 2),
+            return [_mistake(step, f"the CSR was sound (valid signature, the {who}'s own name); without "
+                                   f"a certificate the {who} cannot take part", POINTS_MISTAKE * 2),
                     HandshakeFailed(Seat.CA, "ca refused", "the CA refused a valid request")]
         return [_ok(step, f"right to refuse: {problem}", POINTS_CAUGHT),
                 HandshakeFailed(Seat.CA, "ca identity check", problem)]
@@ -373,14 +394,16 @@ def _review_csr(state: TableState, step: Step, action: Any, ref: Referee) -> lis
     ca = pki.CertificateAuthority(x509.load_der_x509_certificate(state.item(Seat.CA, "ca_certificate")),
                                   _load_key(state.item(Seat.CA, "ca_key")))
     # The expired-cert scenario: the server runs on a certificate whose time has passed.
-    flaw = pki.Flaw.EXPIRED if state.scenario is Scenario.EXPIRED_CERT else None
-    cert = pki.issue_from_csr(ca, csr, pki.Usage.SERVER, ref.now(), flaw=flaw)
+    flaw = pki.Flaw.EXPIRED if state.scenario is Scenario.EXPIRED_CERT and requester is Seat.SERVER else None
+    usage = pki.Usage.CLIENT if requester is Seat.CLIENT else pki.Usage.SERVER
+    cert = pki.issue_from_csr(ca, csr, usage, ref.now(), flaw=flaw)
     der = cert.public_bytes(serialization.Encoding.DER)
-    verdict = (_ok(step, "the CSR's signature proves key possession and the name is the server's: "
-                         "issued for serverAuth") if problem is None
+    verdict = (_ok(step, f"the CSR's signature proves key possession and the name is the {who}'s: "
+                         f"issued for {'clientAuth' if requester is Seat.CLIENT else 'serverAuth'}")
+               if problem is None
                else _mistake(step, f"issued although {problem}: a CA that skips the identity check "
                                    "signs lies", POINTS_MISTAKE * 2))
-    return [ItemStored(Seat.SERVER, "server_certificate", "certificate", der, False), verdict]
+    return [ItemStored(requester, certificate_item, "certificate", der, False), verdict]
 
 
 # Handshake -------------------------------------------------------------------------------
@@ -471,7 +494,11 @@ def _randoms(state: TableState, seat: Seat) -> tuple[bytes, bytes]:
 
 
 def _is_ecdhe(state: TableState) -> bool:
-    return state.variant is Variant.TLS12_ECDHE
+    return state.variant in (Variant.TLS12_ECDHE, Variant.TLS12_MUTUAL)
+
+
+def _is_mutual(state: TableState) -> bool:
+    return state.variant is Variant.TLS12_MUTUAL
 
 
 def _client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
@@ -506,6 +533,10 @@ def _server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> l
         facts.append(ItemStored(Seat.SERVER, "ecdhe_private", "secret", share.private_bytes(), True))
         key = _load_key(state.item(Seat.SERVER, "server_key"))
         flight.append(_signed_share(key, hello_in.random, server_random, share))
+    if _is_mutual(state):
+        ca_name = x509.load_der_x509_certificate(state.item(Seat.SERVER, "server_certificate")).issuer
+        flight.append(m.CertificateRequest(bytes([1]), (SignatureScheme.rsa_pss_rsae_sha256,),
+                                           (ca_name.public_bytes(),)))  # RFC 5246 §7.4.4
     flight.append(m.ServerHelloDone())
     for message in flight:
         facts.extend(_post(state, _plain_handshake(Seat.SERVER, message)[1]))
@@ -580,11 +611,31 @@ def _client_key_exchange(state: TableState, step: Step, action: Any, ref: Refere
         share = EcdhePrivateKey(NamedGroup(exchange.named_curve), ref.rng)
         pre_master = share.exchange(exchange.public)
         exchange_out = m.ClientKeyExchange(suite.key_exchange, share.public_bytes())
+        facts: list[Fact] = [ItemStored(Seat.CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
+                             ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True)]
+        present = _is_mutual(state) and action.present_certificate
+        messages: list[bytes] = []
+        if _is_mutual(state):
+            chain = (state.item(Seat.CLIENT, "client_certificate"),) if present else ()
+            raw_certificate, sent_certificate = _plain_handshake(Seat.CLIENT, m.Certificate(chain))
+            messages.append(raw_certificate)
+            facts.extend(_post(state, sent_certificate))
         raw, sent = _plain_handshake(Seat.CLIENT, exchange_out)
-        return [ItemStored(Seat.CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
-                ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True), *_post(state, sent),
-                _ok(step, "the premaster is ECDH(client private, server share); only public shares "
-                          "crossed the wire")]
+        messages.append(raw)
+        facts.extend(_post(state, sent))
+        if present:
+            # RFC 5246 §7.4.8: sign every handshake message so far, ClientKeyExchange included.
+            transcript = b"".join(_handshake_raws(state.wire, Seat.CLIENT)) + b"".join(messages)
+            key = _load_key(state.item(Seat.CLIENT, "client_key"))
+            signature = sign(key, SignatureScheme.rsa_pss_rsae_sha256, transcript)
+            facts.extend(_post(state, _plain_handshake(
+                Seat.CLIENT, m.CertificateVerify(SignatureScheme.rsa_pss_rsae_sha256, signature))[1]))
+        reason = ("the premaster is ECDH(client private, server share); only public shares crossed the wire"
+                  + ("; the client's certificate and a signature over the handshake prove who it is"
+                     if present else ""))
+        if _is_mutual(state) and not present:
+            return [*facts, _mistake(step, "the server asked for a certificate and the client sent none")]
+        return [*facts, _ok(step, reason)]
     if not isinstance(action, a.EncryptPremaster):
         raise Rejected("with RSA key exchange the client encrypts a premaster (EncryptPremaster)")
     if action.key not in ("server_certificate", "trust_store"):
@@ -593,14 +644,14 @@ def _client_key_exchange(state: TableState, step: Step, action: Any, ref: Refere
     pre_master = new_pre_master_secret(0x0303, ref.rng)
     encrypted = rsa_encrypt_pre_master(certificate.public_key(), pre_master)
     raw, sent = _plain_handshake(Seat.CLIENT, m.ClientKeyExchange(suite.key_exchange, encrypted))
-    facts: list[Fact] = [ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True),
-                         *_post(state, sent)]
+    rsa_facts: list[Fact] = [ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True),
+                             *_post(state, sent)]
     if action.key == "server_certificate":
-        facts.append(_ok(step, "encrypted to the server certificate's key: only its owner can open it"))
+        rsa_facts.append(_ok(step, "encrypted to the server certificate's key: only its owner can open it"))
     else:
-        facts.append(_mistake(step, "the premaster was encrypted to the CA's public key; only the CA's "
+        rsa_facts.append(_mistake(step, "the premaster was encrypted to the CA's public key; only the CA's "
                                     "private key could open it — the server cannot"))
-    return facts
+    return rsa_facts
 
 
 def _master(state: TableState, seat: Seat, pre_master: bytes, order: str) -> bytes:
@@ -702,7 +753,38 @@ def _server_pre_master(state: TableState, ref: Referee) -> bytes:
     return rsa_decrypt_pre_master(key, exchange.exchange_keys, 0x0303, ref.rng)
 
 
+def _check_client_identity(state: TableState, ref: Referee) -> HandshakeFailed | None:
+    """Mutual TLS, on the server: the client's chain, then its CertificateVerify (RFC 5246 §7.4.8)."""
+    messages = _decoded(state.wire, Seat.SERVER)
+    client_certificates = [msg for msg in messages if isinstance(msg, m.Certificate)][1:]
+    if not client_certificates or not client_certificates[0].certificate_list:
+        return HandshakeFailed(Seat.SERVER, "client certificate",
+                               "handshake_failure: the server requires a client certificate and got none")
+    chain = client_certificates[0].certificate_list
+    trust = [x509.load_der_x509_certificate(state.item(Seat.SERVER, "trust_store"))]
+    try:
+        leaf = pki.verify_client_chain(chain, trust, ref.now())
+    except pki.CertificateRejected as exc:
+        return HandshakeFailed(Seat.SERVER, "client " + _CHECK_WORDS.get(exc.problem.name, "certificate"),
+                               exc.reason)
+    raws = _handshake_raws(state.wire, Seat.SERVER)
+    verify_index = next((i for i, msg in enumerate(messages) if isinstance(msg, m.CertificateVerify)), None)
+    if verify_index is None:
+        return HandshakeFailed(Seat.SERVER, "client certificate verify", "no CertificateVerify arrived")
+    proof = messages[verify_index]
+    assert isinstance(proof, m.CertificateVerify)
+    try:
+        verify(leaf.public_key(), proof.signature_scheme, proof.signature, b"".join(raws[:verify_index]))
+    except Alert as exc:
+        return HandshakeFailed(Seat.SERVER, "client certificate verify", exc.reason)
+    return None
+
+
 def _server_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    if _is_mutual(state):
+        refused = _check_client_identity(state, ref)
+        if refused is not None:
+            return [_ok(step, f"the server checks who the client is and stops: {refused.reason}"), refused]
     pre_master = _server_pre_master(state, ref)
     master = _master(state, Seat.SERVER, pre_master, action.randoms)
     keys = _keys(state, Seat.SERVER, master)
@@ -823,10 +905,18 @@ def _review_eavesdropper_csr(state: TableState, step: Step, action: Any, ref: Re
 
 
 def _held(state: TableState) -> list[MessageSent]:
-    """Messages on the wire that have not been delivered: what the eavesdropper holds."""
-    delivered = sum(1 for f in state.wire if isinstance(f, MessageDelivered))
-    sent = [f for f in state.wire if isinstance(f, MessageSent)]
-    return sent[delivered:]
+    """Messages on the wire that have not been delivered: what the eavesdropper holds.
+
+    Each delivery answers the oldest undelivered message with its label and direction.
+    """
+    waiting: list[MessageSent] = []
+    for f in state.wire:
+        if isinstance(f, MessageSent):
+            waiting.append(f)
+        else:
+            match = next(s for s in waiting if s.label == f.label and _other(s.sender) is f.recipient)
+            waiting.remove(match)
+    return waiting
 
 
 def _deliver(held: list[MessageSent], replace: dict[str, bytes]) -> list[Fact]:
@@ -971,6 +1061,9 @@ _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {
     "server.generate_key": _generate_key,
     "server.send_csr": _send_csr,
     "ca.review_csr": _review_csr,
+    "client.generate_key": _generate_key,
+    "client.send_csr": _send_csr,
+    "ca.review_client_csr": _review_csr,
     "client.hello": _client_hello,
     "server.hello": _server_hello,
     "client.check_certificate": _check_certificate,

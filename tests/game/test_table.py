@@ -60,6 +60,10 @@ def test_every_variant_and_scenario_ends_as_designed(variant: Variant, scenario:
     run = play_table(variant, scenario, referee())
     state = run.state
     completed, detected_by = EXPECTED[scenario]
+    if variant is Variant.TLS12_MUTUAL and scenario in (Scenario.TAMPER, Scenario.DOWNGRADE):
+        # With client authentication the client's CertificateVerify signs the transcript
+        # first: the server sees the difference there, one check before Finished.
+        detected_by = "client certificate verify"
     assert state.completed is completed
     assert state.detected_by == detected_by
     # Only the leaked key against RSA key exchange gets the eavesdropper anywhere.
@@ -89,8 +93,10 @@ def test_a_client_that_clicks_through_lets_the_attacker_read_it(variant: Variant
     assert state.forgery_accepted is not None and state.attack_succeeded
     # The attacker really opens what the client sent under the keys it shares with it ...
     assert state.decryptions[-1].succeeded
-    # ... and the server, which never saw the attacker's key material, still stops at Finished.
-    assert state.detected_by == "finished" and not state.completed
+    # ... and the server, which never saw the attacker's key material, still stops: at Finished,
+    # or with client authentication already at the client's CertificateVerify.
+    expected = "client certificate verify" if variant is Variant.TLS12_MUTUAL else "finished"
+    assert state.detected_by == expected and not state.completed
     mistake = next(v for v in state.verdicts if v.step == "client.check_certificate")
     assert not mistake.ok and mistake.points < 0
 
@@ -283,3 +289,21 @@ def test_the_instructor_pauses_injects_and_reveals() -> None:
     assert debrief["wallets"]["client"]["pre_master_secret"]["secret"] is True
     wallets = debrief["wallets"]
     assert wallets["server"]["master_secret"]["value"] != wallets["client"]["master_secret"]["value"]
+
+
+def test_mutual_tls_server_refuses_a_client_without_a_certificate() -> None:
+    class NoCertificate(TrustingBot):
+        def choose(self, step_id, state, seat):
+            if step_id == "client.key_exchange":
+                return a.SendKeyShare(present_certificate=False)
+            return super().choose(step_id, state, seat)
+
+    run = play_table(Variant.TLS12_MUTUAL, Scenario.HONEST, referee(), bots={Seat.CLIENT: NoCertificate()})
+    assert run.state.detected_by == "client certificate"
+    assert "requires a client certificate" in run.state.failed.reason
+    issued = run.state.wallets[Seat.CLIENT]["client_certificate"].value
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    usage = x509.load_der_x509_certificate(issued).extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert ExtendedKeyUsageOID.CLIENT_AUTH in usage.value
