@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser(
         "simulate", help="play one table with four bots and print the ladder with the referee's verdicts")
     simulate.add_argument("--variant", default="tls12-rsa",
-                          choices=["tls12-rsa", "tls12-ecdhe", "tls12-mutual"])
+                          choices=["tls12-rsa", "tls12-ecdhe", "tls12-mutual", "tls13"])
     simulate.add_argument("--scenario", default="honest",
                           choices=["honest", "passive", "mitm-self-signed", "mitm-wrong-name", "expired-cert",
                                    "rogue-csr", "tamper", "downgrade", "key-leak"])

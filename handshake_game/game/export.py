@@ -18,7 +18,7 @@ import datetime
 
 from ..tls.capture import Capture
 from .facts import MessageDelivered, MessageSent
-from .model import Seat
+from .model import Seat, Variant
 from .table import TableState
 
 CLIENT_ADDRESS = ("192.0.2.10", 50000)
@@ -48,6 +48,15 @@ def table_keylog(state: TableState) -> list[str]:
     """NSS key log lines from the client's wallet; none before it holds a master secret."""
     wallet = state.wallets[Seat.CLIENT]
     client_random, master_secret = wallet.get("client_random"), wallet.get("master_secret")
-    if client_random is None or master_secret is None:
+    if client_random is None:
+        return []
+    if state.variant is Variant.TLS13:  # the traffic secrets, as RFC 8446 keys are derived from them
+        labels = {"client_handshake_traffic_secret": "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                  "server_handshake_traffic_secret": "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                  "client_application_traffic_secret": "CLIENT_TRAFFIC_SECRET_0",
+                  "server_application_traffic_secret": "SERVER_TRAFFIC_SECRET_0"}
+        return [f"{label} {client_random.value.hex()} {wallet[name].value.hex()}"
+                for name, label in labels.items() if name in wallet]
+    if master_secret is None:
         return []
     return [f"CLIENT_RANDOM {client_random.value.hex()} {master_secret.value.hex()}"]

@@ -42,6 +42,7 @@ def _by_the_book(step_id: str, state: TableState, seat: Seat, now: datetime.date
         "client.finished": a.DeriveAndSendFinished(),
         "server.finished": a.DeriveAndSendFinished(),
         "client.verify_finished": a.VerifyFinished(),
+        "server.verify_finished": a.VerifyFinished(),
         "client.send_data": a.SendApplicationData(REQUEST),
         "server.send_data": a.SendApplicationData(RESPONSE),
         "client.read_data": a.ReadApplicationData(),
@@ -82,6 +83,11 @@ def _csr_names(state: TableState, seat: Seat, item: str, rightful: set[str]) -> 
 
 def certificate_holds(state: TableState, seat: Seat, now: datetime.datetime) -> bool:
     """The check a careful client runs, from what its own view holds."""
+    if state.variant is Variant.TLS13:  # the certificate travels encrypted: open the flight first
+        from .tls13 import inspect_flight
+
+        flight = inspect_flight(state, now)
+        return not flight.unreadable and flight.problem is None
     seen = view(state, seat)
     trust = [x509.load_der_x509_certificate(bytes.fromhex(seen["wallet"]["trust_store"]["value"]))]
     for entry in seen["wire"]:

@@ -71,7 +71,17 @@ from .facts import (
     TableResumed,
     Verdict,
 )
-from .model import INTERCEPTED, SUITES_FOR_VARIANT, Difficulty, Scenario, Seat, Step, Variant, steps_for
+from .model import (
+    INTERCEPTED,
+    SUITES_FOR_VARIANT,
+    Difficulty,
+    Scenario,
+    Seat,
+    Step,
+    Variant,
+    steps_for,
+    supports,
+)
 
 Rng = Callable[[int], bytes]
 KeySource = Callable[[], rsa.RSAPrivateKey]  # a warm key pool in the server; fresh keys in tests
@@ -155,6 +165,8 @@ class TableState:
 def open_table(variant: Variant, scenario: Scenario = Scenario.HONEST,
                difficulty: Difficulty = Difficulty.STANDARD,
                server_name: str = "shop.example") -> tuple[TableState, list[Fact]]:
+    if not supports(variant, scenario):
+        raise Rejected(f"{scenario.value} is not staged for {variant.value} yet")
     opened = TableOpened(variant, scenario, difficulty, server_name)
     return apply(initial_state(opened), opened), [opened]
 
@@ -236,6 +248,7 @@ ALLOWED: dict[str, tuple[type, ...]] = {
     "client.finished": (a.DeriveAndSendFinished,),
     "server.finished": (a.DeriveAndSendFinished,),
     "client.verify_finished": (a.VerifyFinished,),
+    "server.verify_finished": (a.VerifyFinished,),
     "client.send_data": (a.SendApplicationData,),
     "server.send_data": (a.SendApplicationData,),
     "client.read_data": (a.ReadApplicationData,),
@@ -267,7 +280,11 @@ def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) ->
     if not isinstance(action, allowed):
         names = " or ".join(t.__name__ for t in allowed)
         raise Rejected(f"{step.id} is done with {names}, not {type(action).__name__}")
-    handler = _HANDLERS[step.id]
+    handler: Callable[[TableState, Step, Any, Referee], list[Fact]] = _HANDLERS[step.id]
+    if state.variant is Variant.TLS13 and step.id in _TLS13_STEPS:
+        from .tls13 import HANDLERS as TLS13_HANDLERS  # the 1.3 moves build on this module
+
+        handler = TLS13_HANDLERS[step.id]
     facts = handler(state, step, action, referee)
     if not any(isinstance(f, HandshakeFailed) for f in facts):
         facts.append(StepDone(step.id))
@@ -288,6 +305,11 @@ def describe_action(action: a.Action | None) -> str:
         return "none"
     fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(action).items())
     return f"{type(action).__name__}({fields})"
+
+
+_TLS13_STEPS = frozenset({"client.hello", "server.hello", "client.check_certificate", "client.finished",
+                          "server.verify_finished", "client.send_data", "server.send_data",
+                          "client.read_data"})
 
 
 def _ok(step: Step, reason: str, points: int = POINTS_STEP) -> Verdict:
@@ -1025,6 +1047,8 @@ def resume(state: TableState) -> list[Fact]:
 
 def inject_scenario(state: TableState, scenario: Scenario) -> list[Fact]:
     """Turns the table into ``scenario``, if play has not yet passed where it would differ."""
+    if not supports(state.variant, scenario):
+        raise Rejected(f"{scenario.value} is not staged for {state.variant.value} yet")
     done = state.steps[: state.step_index]
     if steps_for(state.variant, scenario)[: state.step_index] != done:
         raise Rejected(f"too late for {scenario.value}: the table is past the point where it begins")
@@ -1071,6 +1095,7 @@ _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {
     "client.finished": _client_finished,
     "server.finished": _server_finished,
     "client.verify_finished": _verify_finished,
+    "server.verify_finished": _verify_finished,  # TLS 1.3 only; replaced by the 1.3 handler
     "client.send_data": _send_data,
     "server.send_data": _send_data,
     "client.read_data": _read_data,

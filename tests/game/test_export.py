@@ -71,8 +71,14 @@ def test_a_finished_table_decrypts_in_wireshark_and_shows_the_http(variant: Vari
     assert state.completed
     lines = table_keylog(state)
     client = state.wallets[Seat.CLIENT]
-    assert lines == [f"CLIENT_RANDOM {client['client_random'].value.hex()} "
-                     f"{client['master_secret'].value.hex()}"]
+    random_hex = client["client_random"].value.hex()
+    if variant is Variant.TLS13:  # RFC 8446 keys come from the traffic secrets
+        assert [line.split()[0] for line in lines] == [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"]
+        assert all(line.split()[1] == random_hex for line in lines)
+    else:
+        assert lines == [f"CLIENT_RANDOM {random_hex} {client['master_secret'].value.hex()}"]
     pcap, keylog, pcapng = exported(state, tmp_path)
 
     for seen in (http_fields(pcap, keylog=keylog), http_fields(pcapng)):  # key log file / DSB alone
@@ -84,8 +90,11 @@ def test_a_finished_table_decrypts_in_wireshark_and_shows_the_http(variant: Vari
     # Without the keys tshark sees the records (the handshake is plaintext) but no HTTP.
     uris, codes, stream = http_fields(pcap)
     assert uris == [] and codes == [] and "GET /grades" not in stream
-    blind = run_tshark(pcap, "-Y", "tls.record.content_type == 23", "-T", "fields", "-e", "frame.number")
-    assert len(blind.split()) == 2  # the request and the response, sealed
+    # Wireshark names a TLS 1.3 record's outer type opaque_type.
+    field = "tls.record.opaque_type" if variant is Variant.TLS13 else "tls.record.content_type"
+    blind = run_tshark(pcap, "-Y", f"{field} == 23", "-T", "fields", "-e", "frame.number")
+    # The request and the response, sealed (TLS 1.3 also seals its handshake after the hellos).
+    assert len(blind.split()) == (7 if variant is Variant.TLS13 else 2)
 
 
 def test_the_capture_is_synthetic_addresses_one_millisecond_apart(tmp_path: Path) -> None:

@@ -1,0 +1,351 @@
+"""The tls13 variant's moves (RFC 8446): key shares in the hellos, the HKDF key schedule,
+the server's flight encrypted under handshake keys, CertificateVerify, 1-RTT.
+
+Each side keeps a ``handshake_log`` in its wallet: the handshake messages as it saw them
+in the clear (the hellos on the wire, the rest after decrypting them). Its key schedule
+runs over that log, so a message changed in flight gives that side different keys —
+and the first encrypted record then fails its AEAD tag, for real.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import x25519
+
+from ..tls import messages as m
+from ..tls import pki
+from ..tls.alerts import Alert
+from ..tls.keyexchange import EcdhePrivateKey, sign, verify
+from ..tls.keyschedule13 import KeySchedule, finished_verify_data, traffic_keys
+from ..tls.record import ContentType, RecordProtection13
+from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, SignatureScheme, suite_by_name
+from . import actions as a
+from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageDelivered, MessageSent
+from .model import SUITES_FOR_VARIANT, Seat, Step
+from .table import (
+    _CHECK_WORDS,
+    Referee,
+    Rejected,
+    TableState,
+    _find,
+    _load_key,
+    _mistake,
+    _ok,
+    _plain_handshake,
+    _post,
+)
+
+SCHEME = SignatureScheme.rsa_pss_rsae_sha256
+
+
+def _suite(state: TableState, seat: Seat) -> CipherSuite:
+    for message in _log(state, seat):
+        if isinstance(message, m.ServerHello):
+            return CIPHER_SUITES[message.cipher_suite]
+    return suite_by_name(SUITES_FOR_VARIANT[state.variant][0])
+
+
+def _log(state: TableState, seat: Seat) -> list[m.HandshakeMessage]:
+    log = state.wallets[seat].get("handshake_log")
+    if log is None:
+        return []
+    out, data = [], log.value
+    while data:
+        end = 4 + int.from_bytes(data[1:4], "big")
+        out.append(m.decode_handshake(data[:end], None, 0x0304))
+        data = data[end:]
+    return out
+
+
+def _log_bytes(state: TableState, seat: Seat) -> bytes:
+    item = state.wallets[seat].get("handshake_log")
+    return item.value if item is not None else b""
+
+
+def _secret(seat: Seat, name: str, value: bytes) -> ItemStored:
+    return ItemStored(seat, name, "secret", value, True)
+
+
+def _log_item(seat: Seat, data: bytes) -> ItemStored:
+    return ItemStored(seat, "handshake_log", "transcript", data, False)
+
+
+def _schedule(suite: CipherSuite, transcript: bytes) -> KeySchedule:
+    schedule = KeySchedule(suite)
+    schedule.update_hash(transcript)
+    return schedule
+
+
+def client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
+    client_random = ref.rng(32)
+    extensions = (m.server_name_extension(state.server_name),
+                  m.supported_groups_extension((NamedGroup.x25519,)),
+                  m.signature_algorithms_extension((SCHEME,)),
+                  m.supported_versions_extension((0x0304,)),
+                  m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)))
+    suites = tuple(suite_by_name(name).code for name in SUITES_FOR_VARIANT[state.variant])
+    hello = m.ClientHello(0x0303, client_random, b"", suites, b"\x00", extensions)
+    raw, sent = _plain_handshake(Seat.CLIENT, hello)
+    return [ItemStored(Seat.CLIENT, "client_random", "random", client_random, False),
+            ItemStored(Seat.CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
+            _log_item(Seat.CLIENT, raw), *_post(state, sent),
+            _ok(step, "a fresh random, the offered suites, and an x25519 key share already: TLS 1.3 "
+                      "guesses the group to save a round trip")]
+
+
+def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    hello_in: m.ClientHello = _find(state, Seat.SERVER, m.ClientHello)
+    raw_in = m.encode_handshake(hello_in)
+    ours = [suite_by_name(name) for name in SUITES_FOR_VARIANT[state.variant]]
+    suite = next((s for s in ours if s.code in hello_in.cipher_suites), None)
+    shares = dict(m.parse_key_share_client(hello_in.extension(m.ExtensionType.key_share) or b"\x00\x00"))
+    if suite is None or NamedGroup.x25519 not in shares:
+        return [HandshakeFailed(Seat.SERVER, "suite negotiation", "no suite or key share in common")]
+    share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
+    shared = share.exchange(shares[NamedGroup.x25519])
+    hello = m.ServerHello(0x0303, ref.rng(32), b"", suite.code, 0,
+                          (m.selected_version_extension(0x0304),
+                           m.key_share_server_extension(NamedGroup.x25519, share.public_bytes())))
+    raw_hello, sent_hello = _plain_handshake(Seat.SERVER, hello)
+    schedule = _schedule(suite, raw_in + raw_hello)
+    schedule.extract(None)
+    schedule.extract(shared)
+    client_hs = schedule.derive_secret(b"c hs traffic")
+    server_hs = schedule.derive_secret(b"s hs traffic")
+    log = raw_in + raw_hello
+    protection = RecordProtection13(suite, traffic_keys(suite, server_hs))
+    facts: list[Fact] = [_secret(Seat.SERVER, "shared_secret", shared),
+                         _secret(Seat.SERVER, "client_handshake_traffic_secret", client_hs),
+                         _secret(Seat.SERVER, "server_handshake_traffic_secret", server_hs),
+                         *_post(state, sent_hello)]
+    key = _load_key(state.item(Seat.SERVER, "server_key"))
+    chain = (state.item(Seat.SERVER, "server_certificate"),)
+
+    def seal(label: str, message: m.HandshakeMessage) -> None:
+        nonlocal log
+        raw = m.encode_handshake(message)
+        log += raw
+        record = protection.seal(ContentType.handshake, raw)
+        facts.extend(_post(state, MessageSent(Seat.SERVER, label, ContentType.application_data, record)))
+
+    seal("EncryptedExtensions", m.EncryptedExtensions(()))
+    seal("Certificate", m.Certificate13(chain))
+    # RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, the transcript hash.
+    content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + _hash(suite, log)
+    seal("CertificateVerify", m.CertificateVerify(SCHEME, sign(key, SCHEME, content)))
+    seal("Finished", m.Finished(finished_verify_data(suite, server_hs, _hash(suite, log))))
+    schedule = _schedule(suite, log)
+    schedule.extract(None)
+    schedule.extract(shared)
+    schedule.extract(None)
+    facts += [ItemStored(Seat.SERVER, "master_secret", "secret", schedule.secret, True),
+              ItemStored(Seat.SERVER, "client_application_traffic_secret", "secret",
+                         schedule.derive_secret(b"c ap traffic"), True),
+              ItemStored(Seat.SERVER, "server_application_traffic_secret", "secret",
+                         schedule.derive_secret(b"s ap traffic"), True),
+              _log_item(Seat.SERVER, log),
+              _ok(step, f"{suite.name}, its own x25519 share, then EncryptedExtensions, Certificate, "
+                        "CertificateVerify and Finished, already encrypted under the handshake keys")]
+    return facts
+
+
+def _hash(suite: CipherSuite, transcript: bytes) -> bytes:
+    return _schedule(suite, transcript).transcript_hash()
+
+
+def _delivered(state: TableState, recipient: Seat, labels: tuple[str, ...]) -> list[MessageDelivered]:
+    return [f for f in state.wire if isinstance(f, MessageDelivered) and f.recipient is recipient
+            and f.label in labels]
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """What the client learns from the server's flight, with its own keys."""
+
+    shared: bytes
+    client_hs: bytes
+    server_hs: bytes
+    log: bytes  # the client's transcript, hellos and decrypted flight up to CertificateVerify
+    messages: tuple[bytes, ...]  # EncryptedExtensions, Certificate, CertificateVerify, Finished
+    problem: tuple[str, str] | None  # (check, reason) when the certificate or its proof fails
+    unreadable: bool = False
+
+
+def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
+    """The client derives the handshake keys from its transcript, opens the server's flight,
+    and checks the certificate and the CertificateVerify signature (RFC 8446 §4.4)."""
+    hello: m.ServerHello = _find(state, Seat.CLIENT, m.ServerHello)
+    suite = CIPHER_SUITES[hello.cipher_suite]
+    _, server_share = m.parse_key_share_server(hello.extension(m.ExtensionType.key_share) or b"")
+    private = x25519.X25519PrivateKey.from_private_bytes(state.item(Seat.CLIENT, "ecdhe_private"))
+    shared = private.exchange(x25519.X25519PublicKey.from_public_bytes(server_share))
+    log = _log_bytes(state, Seat.CLIENT) + m.encode_handshake(hello)
+    schedule = _schedule(suite, log)
+    schedule.extract(None)
+    schedule.extract(shared)
+    client_hs, server_hs = schedule.derive_secret(b"c hs traffic"), schedule.derive_secret(b"s hs traffic")
+    opener = RecordProtection13(suite, traffic_keys(suite, server_hs))
+    flight = []
+    for record in _delivered(state, Seat.CLIENT, ("EncryptedExtensions", "Certificate",
+                                                    "CertificateVerify", "Finished")):
+        try:
+            _, plaintext = opener.open(record.payload[:5], record.payload[5:])
+        except Alert:
+            return _Flight(shared, client_hs, server_hs, log, (), None, unreadable=True)
+        flight.append(plaintext)
+    certificate = m.decode_handshake(flight[1], None, 0x0304)
+    proof = m.decode_handshake(flight[2], None, 0x0304)
+    assert isinstance(certificate, m.Certificate13) and isinstance(proof, m.CertificateVerify)
+    trust = [x509.load_der_x509_certificate(state.item(Seat.CLIENT, "trust_store"))]
+    problem = None
+    try:
+        leaf = pki.verify_server_chain(certificate.certificate_list, trust, state.server_name, now)
+        signed_over = _hash(suite, log + flight[0] + flight[1])
+        content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + signed_over
+        verify(leaf.public_key(), proof.signature_scheme, proof.signature, content)
+    except pki.CertificateRejected as exc:
+        problem = (_CHECK_WORDS.get(exc.problem.name, "certificate chain"), exc.reason)
+    except Alert as exc:
+        problem = ("certificate verify", exc.reason)
+    return _Flight(shared, client_hs, server_hs, log + flight[0] + flight[1] + flight[2], tuple(flight),
+                   problem)
+
+
+def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    flight = inspect_flight(state, ref.now())
+    facts: list[Fact] = [_secret(Seat.CLIENT, "shared_secret", flight.shared),
+                         _secret(Seat.CLIENT, "client_handshake_traffic_secret", flight.client_hs),
+                         _secret(Seat.CLIENT, "server_handshake_traffic_secret", flight.server_hs)]
+    if flight.unreadable:
+        return [*facts, _ok(step, "the server's flight does not decrypt under the client's handshake "
+                                  "keys: the two sides hashed different hellos", 0),
+                HandshakeFailed(Seat.CLIENT, "handshake keys",
+                                "bad_record_mac: the handshake keys come from the transcript of the "
+                                "hellos, and the client's differs from the server's")]
+    certificate = m.decode_handshake(flight.messages[1], None, 0x0304)
+    assert isinstance(certificate, m.Certificate13)
+    problem = flight.problem
+    facts += [_log_item(Seat.CLIENT, flight.log),
+              ItemStored(Seat.CLIENT, "server_finished", "message", flight.messages[3], False),
+              ItemStored(Seat.CLIENT, "server_certificate", "certificate", certificate.certificate_list[0],
+                         False)]
+    if isinstance(action, a.AcceptCertificate):
+        if problem is None:
+            facts.append(_ok(step, "trusted CA, right name, valid now, and the CertificateVerify signature "
+                                   "proves the server holds the certificate's key"))
+        else:
+            facts.append(_mistake(step, f"accepted what fails its checks: {problem[1]}", -20))
+        if certificate.certificate_list[0] != state.item(Seat.SERVER, "server_certificate"):
+            facts.append(ForgeryAccepted("the client trusted a certificate that is not the server's"))
+        return facts
+    if problem is None:
+        return [*facts, _mistake(step, "the certificate passes every check; rejecting it ends a good "
+                                       "connection"),
+                HandshakeFailed(Seat.CLIENT, "client refused", "the client rejected a valid certificate")]
+    return [*facts, _ok(step, f"right to refuse: {problem[1]}", 20), HandshakeFailed(Seat.CLIENT, *problem)]
+
+
+def client_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    suite = _suite(state, Seat.CLIENT)
+    log = _log_bytes(state, Seat.CLIENT)
+    server_hs = state.item(Seat.CLIENT, "server_handshake_traffic_secret")
+    client_hs = state.item(Seat.CLIENT, "client_handshake_traffic_secret")
+    received = m.decode_handshake(state.item(Seat.CLIENT, "server_finished"), None, 0x0304)
+    assert isinstance(received, m.Finished)
+    expected = finished_verify_data(suite, server_hs, _hash(suite, log))
+    if not hmac.compare_digest(expected, received.verify_data):
+        return [HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not verify")]
+    log += state.item(Seat.CLIENT, "server_finished")
+    schedule = _schedule(suite, log)
+    schedule.extract(None)
+    schedule.extract(state.item(Seat.CLIENT, "shared_secret"))
+    schedule.extract(None)
+    master = schedule.secret
+    facts: list[Fact] = []
+    if action.master_secret_hex is not None:
+        try:
+            theirs = bytes.fromhex(action.master_secret_hex)
+        except ValueError:
+            raise Rejected("master_secret_hex must be hexadecimal") from None
+        facts.append(_ok(step, "your master secret is right") if hmac.compare_digest(theirs, master)
+                     else _mistake(step, "your master secret differs from HKDF-Extract(Derive-Secret("
+                                         "handshake_secret, \"derived\", \"\"), 0)"))
+    else:
+        facts.append(_ok(step, "the server's Finished verifies; the master secret and application "
+                               "traffic secrets follow from the whole transcript"))
+    finished = m.encode_handshake(m.Finished(finished_verify_data(suite, client_hs, _hash(suite, log))))
+    record = RecordProtection13(suite, traffic_keys(suite, client_hs)).seal(ContentType.handshake, finished)
+    return [ItemStored(Seat.CLIENT, "master_secret", "secret", master, True),
+            ItemStored(Seat.CLIENT, "client_application_traffic_secret", "secret",
+                       schedule.derive_secret(b"c ap traffic"), True),
+            ItemStored(Seat.CLIENT, "server_application_traffic_secret", "secret",
+                       schedule.derive_secret(b"s ap traffic"), True),
+            _log_item(Seat.CLIENT, log + finished),
+            *_post(state, MessageSent(Seat.CLIENT, "Finished", ContentType.application_data, record)),
+            *facts]
+
+
+def server_verify_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    suite = _suite(state, Seat.SERVER)
+    log = _log_bytes(state, Seat.SERVER)
+    client_hs = state.item(Seat.SERVER, "client_handshake_traffic_secret")
+    (record,) = _delivered(state, Seat.SERVER, ("Finished",))[-1:]
+    try:
+        _, plaintext = RecordProtection13(suite, traffic_keys(suite, client_hs)).open(record.payload[:5],
+                                                                                      record.payload[5:])
+    except Alert:
+        return [_ok(step, "the client's Finished does not decrypt: the two sides derived different "
+                          "handshake keys", 0),
+                HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac on the client's Finished")]
+    expected = m.encode_handshake(m.Finished(finished_verify_data(suite, client_hs, _hash(suite, log))))
+    if not hmac.compare_digest(plaintext, expected):
+        return [HandshakeFailed(Seat.SERVER, "finished", "the client's verify_data differs")]
+    return [_log_item(Seat.SERVER, log + plaintext),
+            _ok(step, "the client's Finished verifies: same transcript, same keys")]
+
+
+def _app_protection(state: TableState, seat: Seat, secret_name: str) -> RecordProtection13:
+    suite = _suite(state, seat)
+    return RecordProtection13(suite, traffic_keys(suite, state.item(seat, secret_name)))
+
+
+def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    sender = step.seat
+    facts: list[Fact] = []
+    if sender is Seat.SERVER:
+        (record,) = _delivered(state, Seat.SERVER, ("application data",))[-1:]
+        _, request = _app_protection(state, sender, "client_application_traffic_secret").open(
+            record.payload[:5], record.payload[5:])
+        facts.append(ItemStored(Seat.SERVER, "request", "text", request, True))
+    own = f"{sender.value}_application_traffic_secret"
+    data = action.text.encode()
+    record_out = _app_protection(state, sender, own).seal(ContentType.application_data, data)
+    return [*facts, ItemStored(sender, "sent_data", "text", data, True),
+            *_post(state, MessageSent(sender, "application data", ContentType.application_data, record_out)),
+            _ok(step, "sealed under the application traffic keys")]
+
+
+def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    (record,) = _delivered(state, Seat.CLIENT, ("application data",))[-1:]
+    _, response = _app_protection(state, Seat.CLIENT, "server_application_traffic_secret").open(
+        record.payload[:5], record.payload[5:])
+    return [ItemStored(Seat.CLIENT, "response", "text", response, True),
+            _ok(step, "the answer decrypts and authenticates: the session works")]
+
+
+HANDLERS = {
+    "client.hello": client_hello,
+    "server.hello": server_hello,
+    "client.check_certificate": check_certificate,
+    "client.finished": client_finished,
+    "server.verify_finished": server_verify_finished,
+    "client.send_data": send_data,
+    "server.send_data": send_data,
+    "client.read_data": read_data,
+}
