@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
                           choices=["tls12-rsa", "tls12-ecdhe", "tls12-mutual", "tls13"])
     simulate.add_argument("--scenario", default="honest",
                           choices=["honest", "passive", "mitm-self-signed", "mitm-wrong-name", "expired-cert",
-                                   "rogue-csr", "tamper", "downgrade", "key-leak"])
+                                   "rogue-csr", "tamper", "downgrade", "replay", "key-leak"])
     simulate.add_argument("--trusting", action="store_true",
                           help="the client bot accepts any certificate (clicks through the warning)")
     simulate.add_argument("--difficulty", default="standard", choices=["guided", "standard", "expert"])
@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
                                "classic pcap, to open with the --keylog file")
     simulate.add_argument("--keylog", metavar="FILE",
                           help="append the client's NSS key log line (once it holds a master secret)")
+    lessons = sub.add_parser(
+        "lessons", help="list every variant's steps and every scenario with its lesson card; fail if any "
+                        "lacks one or a card is malformed")
+    lessons.add_argument("--dir", metavar="DIR", help="lesson cards directory (default: lessons/ or "
+                                                      "$HANDSHAKE_LESSONS)")
     return parser
 
 
@@ -151,6 +156,12 @@ def _run(argv: list[str] | None) -> int:
             return 0
         return run_simulate(args.variant, args.scenario, args.difficulty, args.seed, args.careless,
                             args.json, trusting=args.trusting, pcap=args.pcap, keylog=args.keylog)
+    if args.command == "lessons":
+        from pathlib import Path
+
+        from .lessons import report
+
+        return report(sys.stdout, Path(args.dir) if args.dir else None)
     return 2
 
 

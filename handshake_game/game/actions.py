@@ -122,6 +122,17 @@ class StripSuites:
 
 
 @dataclass(frozen=True)
+class Reconnect:
+    """The client starts a new session with the same server."""
+
+
+@dataclass(frozen=True)
+class ReplayOldFlight:
+    """The eavesdropper swaps the client's ClientKeyExchange, ChangeCipherSpec and Finished
+    for the ones it recorded in an earlier session."""
+
+
+@dataclass(frozen=True)
 class RequestHint:
     """Ask what the current step wants. Free when guided, costs points otherwise."""
 
@@ -134,4 +145,5 @@ class TryDecrypt:
 Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr | SendClientHello
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
-          | Forward | SwapCertificate | FlipByte | StripSuites | RequestHint | TryDecrypt)
+          | Forward | SwapCertificate | FlipByte | StripSuites | Reconnect | ReplayOldFlight | RequestHint
+          | TryDecrypt)

@@ -95,6 +95,11 @@ class AttackStopped:
 
 
 @dataclass(frozen=True)
+class SessionStarted:
+    """The client connects again: a new session with fresh randoms; the last one is archived."""
+
+
+@dataclass(frozen=True)
 class TablePaused:
     pass
 
@@ -127,5 +132,5 @@ class DecryptionTried:
 
 
 Fact = (TableOpened | ItemStored | MessageSent | MessageDelivered | ForgeryAccepted | Verdict | StepDone
-        | HandshakeFailed | AttackStopped | TablePaused | TableResumed | ScenarioInjected | ServerKeyLeaked
-        | DecryptionTried)
+        | HandshakeFailed | AttackStopped | SessionStarted | TablePaused | TableResumed | ScenarioInjected
+        | ServerKeyLeaked | DecryptionTried)

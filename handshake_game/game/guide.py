@@ -51,6 +51,8 @@ def _by_the_book(step_id: str, state: TableState, seat: Seat, now: datetime.date
         "eavesdropper.intercept": a.Forward(),
         "eavesdropper.tamper": a.Forward(),
         "eavesdropper.strip_suites": a.Forward(),
+        "eavesdropper.replay": a.Forward(),
+        "client.reconnect": a.Reconnect(),
     }
     if step_id in simple:
         return simple[step_id]
@@ -113,5 +115,6 @@ def attack_action(state: TableState, seat: Seat) -> a.Action | None:
         "eavesdropper.intercept": a.SwapCertificate(),
         "eavesdropper.tamper": a.FlipByte(),
         "eavesdropper.strip_suites": a.StripSuites(),
+        "eavesdropper.replay": a.ReplayOldFlight(),
     }
     return attacks.get(step.id)

@@ -40,6 +40,7 @@ class Scenario(enum.Enum):
     ROGUE_CSR = "rogue-csr"
     TAMPER = "tamper"
     DOWNGRADE = "downgrade"
+    REPLAY = "replay"
     KEY_LEAK = "key-leak"
 
 
@@ -54,6 +55,8 @@ SCENARIO_STORIES: dict[Scenario, str] = {
     Scenario.ROGUE_CSR: "the eavesdropper asks the CA for a certificate in the server's name",
     Scenario.TAMPER: "the eavesdropper changes one byte of the ServerHello in flight",
     Scenario.DOWNGRADE: "the eavesdropper strips the strongest cipher suite from the ClientHello",
+    Scenario.REPLAY: "the client connects twice; in the second session the eavesdropper replays the "
+                     "first session's ClientKeyExchange and Finished",
     Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper",
 }
 
@@ -158,7 +161,7 @@ SUITES_FOR_VARIANT: dict[Variant, tuple[str, ...]] = {
 # In TLS 1.3 the certificate travels encrypted: swapping it takes a full man in the middle
 # (two key exchanges, re-encrypting both ways), which the game does not stage yet.
 UNSUPPORTED: dict[Variant, frozenset[Scenario]] = {
-    Variant.TLS13: frozenset({Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME}),
+    Variant.TLS13: frozenset({Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME, Scenario.REPLAY}),
 }
 
 
@@ -201,6 +204,16 @@ def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
         return _after(steps, "server.hello", Step(
             "eavesdropper.tamper", Seat.EAVESDROPPER,
             "the eavesdropper changes a byte of the ServerHello in flight", "tamper"))
+    if scenario is Scenario.REPLAY:
+        handshake = tuple(step for step in steps if step.id not in {p.id for p in _PKI_STEPS})
+        second = tuple(step for step in handshake if not step.id.endswith("_data")
+                       and step.id != "client.verify_finished")
+        return (steps
+                + (Step("client.reconnect", Seat.CLIENT, "later, the client connects again: a new "
+                        "session, fresh randoms", "replay"),)
+                + _after(second, "client.finished", Step(
+                    "eavesdropper.replay", Seat.EAVESDROPPER, "the eavesdropper swaps in the "
+                    "ClientKeyExchange and Finished it recorded in the first session", "replay")))
     if scenario is Scenario.DOWNGRADE:
         return _after(steps, "client.hello", Step(
             "eavesdropper.strip_suites", Seat.EAVESDROPPER,
@@ -216,4 +229,6 @@ INTERCEPTED: dict[Scenario, tuple[str, ...]] = {
     Scenario.MITM_WRONG_NAME: _SERVER_FLIGHT,
     Scenario.TAMPER: _SERVER_FLIGHT,
     Scenario.DOWNGRADE: ("ClientHello",),
+    Scenario.REPLAY: ("ClientKeyExchange", "Certificate", "CertificateVerify", "ChangeCipherSpec",
+                      "Finished"),
 }

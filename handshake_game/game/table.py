@@ -65,6 +65,7 @@ from .facts import (
     MessageSent,
     ScenarioInjected,
     ServerKeyLeaked,
+    SessionStarted,
     StepDone,
     TableOpened,
     TablePaused,
@@ -128,6 +129,7 @@ class TableState:
     decryptions: tuple[DecryptionTried, ...] = ()
     key_leaked: bool = False
     paused: bool = False
+    past_sessions: tuple[tuple[MessageSent | MessageDelivered, ...], ...] = ()
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -192,6 +194,8 @@ def apply(state: TableState, fact: Fact) -> TableState:
         return dataclasses.replace(state, forgery_accepted=fact)
     if isinstance(fact, AttackStopped):
         return dataclasses.replace(state, stopped=fact)
+    if isinstance(fact, SessionStarted):
+        return dataclasses.replace(state, past_sessions=state.past_sessions + (state.wire,), wire=())
     if isinstance(fact, TablePaused | TableResumed):
         return dataclasses.replace(state, paused=isinstance(fact, TablePaused))
     if isinstance(fact, ScenarioInjected):
@@ -258,6 +262,8 @@ ALLOWED: dict[str, tuple[type, ...]] = {
     "eavesdropper.intercept": (a.Forward, a.SwapCertificate),
     "eavesdropper.tamper": (a.Forward, a.FlipByte),
     "eavesdropper.strip_suites": (a.Forward, a.StripSuites),
+    "client.reconnect": (a.Reconnect,),
+    "eavesdropper.replay": (a.Forward, a.ReplayOldFlight),
 }
 
 
@@ -444,7 +450,10 @@ def _other(seat: Seat) -> Seat:
 def _post(state: TableState, sent: MessageSent) -> list[Fact]:
     """Puts a message on the wire; it is delivered at once unless the scenario's
     eavesdropper holds that kind of message for its next move."""
-    if sent.label in INTERCEPTED.get(state.scenario, ()) and not _intercepted_already(state, sent):
+    held = sent.label in INTERCEPTED.get(state.scenario, ()) and not _intercepted_already(state, sent)
+    if state.scenario is Scenario.REPLAY:  # the replay waits for the second session's client flight
+        held = held and bool(state.past_sessions) and sent.sender is Seat.CLIENT
+    if held:
         return [sent]
     delivered = MessageDelivered(_other(sent.sender), sent.label, sent.content_type, sent.payload)
     return [sent, delivered]
@@ -840,6 +849,9 @@ def _server_finished(state: TableState, step: Step, action: Any, ref: Referee) -
 def _why_keys_differ(state: TableState, server_pre_master: bytes, server_master: bytes) -> str:
     """The referee knows both sides; it names the cause the AEAD failure came from."""
     client = state.wallets[Seat.CLIENT]
+    if state.scenario is Scenario.REPLAY and state.past_sessions:
+        return ("the server worked from the first session's recorded key exchange but this session's "
+                "fresh randoms, so its keys differ from the ones that sealed the replayed Finished")
     if "pre_master_secret" in client and client["pre_master_secret"].value != server_pre_master:
         return ("the server recovered a different premaster than the client chose, so the two sides "
                 "derived different keys")
@@ -1002,6 +1014,25 @@ def _strip_suites(state: TableState, step: Step, action: Any, ref: Referee) -> l
             _ok(step, f"removed {suite_name(hello.cipher_suites[0])} from the offer", 0)]
 
 
+def _reconnect(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    return [SessionStarted(), _ok(step, "a new session: new randoms, so new keys, whatever was recorded", 0)]
+
+
+def _replay(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    held = _held(state)
+    if isinstance(action, a.Forward):
+        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if not isinstance(action, a.ReplayOldFlight):
+        raise Rejected("the held client flight can be forwarded or replaced by a recorded one")
+    old = {f.label: f.payload for f in state.past_sessions[-1]
+           if isinstance(f, MessageSent) and f.sender is Seat.CLIENT}
+    labels: tuple[str, ...] = ("ClientKeyExchange", "Certificate", "CertificateVerify", "ChangeCipherSpec",
+                               "Finished")
+    replace: dict[str, bytes] = {label: old[label] for label in labels if label in old}
+    return [*_deliver(held, replace),
+            _ok(step, "replayed the first session's ClientKeyExchange and Finished, byte for byte", 0)]
+
+
 def _try_decrypt(state: TableState) -> list[Fact]:
     tap = WireObserver()
     for f in state.wire:  # the conversation as the client had it: its bytes, and what reached it
@@ -1105,6 +1136,8 @@ _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {
     "eavesdropper.intercept": _intercept,
     "eavesdropper.tamper": _tamper,
     "eavesdropper.strip_suites": _strip_suites,
+    "client.reconnect": _reconnect,
+    "eavesdropper.replay": _replay,
 }
 
 

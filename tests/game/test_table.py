@@ -51,6 +51,7 @@ EXPECTED = {
     Scenario.ROGUE_CSR: (True, "ca identity check"),
     Scenario.TAMPER: (False, "finished"),
     Scenario.DOWNGRADE: (False, "finished"),
+    Scenario.REPLAY: (False, "finished"),
     Scenario.KEY_LEAK: (True, None),
 }
 
@@ -63,7 +64,7 @@ def test_every_variant_and_scenario_ends_as_designed(variant: Variant, scenario:
     run = play_table(variant, scenario, referee())
     state = run.state
     completed, detected_by = EXPECTED[scenario]
-    if variant is Variant.TLS12_MUTUAL and scenario in (Scenario.TAMPER, Scenario.DOWNGRADE):
+    if variant is Variant.TLS12_MUTUAL and scenario in (Scenario.TAMPER, Scenario.DOWNGRADE, Scenario.REPLAY):
         # With client authentication the client's CertificateVerify signs the transcript
         # first: the server sees the difference there, one check before Finished.
         detected_by = "client certificate verify"
@@ -326,3 +327,16 @@ def test_tls13_staged_scenarios_and_the_ones_not_yet() -> None:
     # Nothing after the ServerHello travels in the clear: the certificate is not on the wire.
     certificate = run.state.wallets[Seat.SERVER]["server_certificate"].value
     assert all(certificate not in f.payload for f in run.state.wire)
+
+
+def test_a_replayed_flight_meets_fresh_randoms() -> None:
+    run = play_table(Variant.TLS12_RSA, Scenario.REPLAY, referee())
+    state = run.state
+    assert len(state.past_sessions) == 1 and state.detected_by == "finished"
+    first, second = state.past_sessions[0], state.wire
+    old_exchange = next(f.payload for f in first if getattr(f, "label", "") == "ClientKeyExchange")
+    delivered = next(f for f in second if getattr(f, "recipient", None) is Seat.SERVER
+                     and f.label == "ClientKeyExchange")
+    assert delivered.altered and delivered.payload == old_exchange  # byte for byte
+    # The server really recovered the old premaster: the same RSA key opened it.
+    assert "fresh randoms" in state.failed.reason

@@ -33,7 +33,7 @@ def test_simulate_list_names_every_step_and_scenario() -> None:
     assert result.returncode == 0
     assert "tls12-rsa:" in result.stdout and "client.key_exchange" in result.stdout
     assert "scenarios: honest, passive, mitm-self-signed, mitm-wrong-name, expired-cert, rogue-csr, " \
-        "tamper, downgrade, key-leak" in result.stdout
+        "tamper, downgrade, replay, key-leak" in result.stdout
 
 
 @pytest.mark.parametrize(("scenario", "detected_by"), [
