@@ -30,32 +30,35 @@ def correct_action(state: TableState, seat: Seat, now: datetime.datetime) -> a.A
     return _by_the_book(step.id, state, seat, now)
 
 
+_SIMPLE: dict[str, a.Action] = {
+    "ca.publish_root": a.PublishRoot(),
+    "server.generate_key": a.GenerateKeyPair(),
+    "client.generate_key": a.GenerateKeyPair(),
+    "client.hello": a.SendClientHello(),
+    "server.hello": a.SendServerHello(),
+    "client.finished": a.DeriveAndSendFinished(),
+    "server.finished": a.DeriveAndSendFinished(),
+    "client.verify_finished": a.VerifyFinished(),
+    "server.verify_finished": a.VerifyFinished(),
+    "client.send_data": a.SendApplicationData(REQUEST),
+    "server.send_data": a.SendApplicationData(RESPONSE),
+    "client.read_data": a.ReadApplicationData(),
+    "client.send_csr": a.SendCsr(CLIENT_NAME),
+    "eavesdropper.generate_key": a.GenerateKeyPair(),
+    "eavesdropper.send_csr": a.SendCsr(EAVESDROPPER_NAME),
+    "eavesdropper.intercept": a.Forward(),
+    "eavesdropper.tamper": a.Forward(),
+    "eavesdropper.strip_suites": a.Forward(),
+    "eavesdropper.replay": a.Forward(),
+    "client.reconnect": a.Reconnect(),
+}
+
+
 def _by_the_book(step_id: str, state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
-    simple: dict[str, a.Action] = {
-        "ca.publish_root": a.PublishRoot(),
-        "server.generate_key": a.GenerateKeyPair(),
-        "server.send_csr": a.SendCsr(state.server_name),
-        "client.generate_key": a.GenerateKeyPair(),
-        "client.send_csr": a.SendCsr(CLIENT_NAME),
-        "client.hello": a.SendClientHello(),
-        "server.hello": a.SendServerHello(),
-        "client.finished": a.DeriveAndSendFinished(),
-        "server.finished": a.DeriveAndSendFinished(),
-        "client.verify_finished": a.VerifyFinished(),
-        "server.verify_finished": a.VerifyFinished(),
-        "client.send_data": a.SendApplicationData(REQUEST),
-        "server.send_data": a.SendApplicationData(RESPONSE),
-        "client.read_data": a.ReadApplicationData(),
-        "eavesdropper.generate_key": a.GenerateKeyPair(),
-        "eavesdropper.send_csr": a.SendCsr(EAVESDROPPER_NAME),
-        "eavesdropper.intercept": a.Forward(),
-        "eavesdropper.tamper": a.Forward(),
-        "eavesdropper.strip_suites": a.Forward(),
-        "eavesdropper.replay": a.Forward(),
-        "client.reconnect": a.Reconnect(),
-    }
-    if step_id in simple:
-        return simple[step_id]
+    if step_id in _SIMPLE:
+        return _SIMPLE[step_id]
+    if step_id == "server.send_csr":
+        return a.SendCsr(state.server_name)
     if step_id == "ca.review_csr":
         return a.IssueCertificate() if _csr_names(state, seat, "received_csr", {state.server_name}) \
             else a.RefuseCsr("the CSR asks for a name this requester does not own")

@@ -8,6 +8,7 @@ that acts, what it does in TLS or PKI terms, and the lesson that explains it. Th
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 
@@ -180,6 +181,7 @@ def _after(steps: tuple[Step, ...], step_id: str, *extra: Step) -> tuple[Step, .
     return steps[:index] + extra + steps[index:]
 
 
+@functools.cache
 def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
     """The variant's steps, with the eavesdropper's moves the scenario adds."""
     steps = CATALOG[variant]

@@ -157,6 +157,13 @@ class TableState:
         """The handshake finished and application data went both ways."""
         return self.failed is None and self.step_index >= len(self.steps)
 
+    def decoded(self, seat: Seat) -> tuple[m.HandshakeMessage, ...]:
+        """The plaintext handshake messages ``seat`` has seen, decoded once per state."""
+        cache: dict[Seat, tuple[m.HandshakeMessage, ...]] = self.__dict__.setdefault("_decoded", {})
+        if seat not in cache:
+            cache[seat] = _decoded(self.wire, seat)
+        return cache[seat]
+
     def item(self, seat: Seat, name: str) -> bytes:
         found = self.wallets[seat].get(name)
         if found is None:
@@ -179,6 +186,16 @@ def initial_state(opened: TableOpened) -> TableState:
 
 # -- apply: pure -----------------------------------------------------------------------------
 
+def _evolve(state: TableState, **changes: Any) -> TableState:
+    """``dataclasses.replace`` without re-running ``__init__``: a table folds thousands of
+    facts, and this is the hot path. Per-state caches are not carried over."""
+    new = object.__new__(TableState)
+    fields = {k: v for k, v in state.__dict__.items() if k != "_decoded"}
+    fields.update(changes)
+    new.__dict__.update(fields)
+    return new
+
+
 def apply(state: TableState, fact: Fact) -> TableState:
     if isinstance(fact, TableOpened):
         return state
@@ -187,33 +204,33 @@ def apply(state: TableState, fact: Fact) -> TableState:
         wallet = dict(wallets[fact.seat])
         wallet[fact.name] = Item(fact.kind, fact.value, fact.secret)
         wallets[fact.seat] = MappingProxyType(wallet)
-        return dataclasses.replace(state, wallets=MappingProxyType(wallets))
+        return _evolve(state, wallets=MappingProxyType(wallets))
     if isinstance(fact, MessageSent | MessageDelivered):
-        return dataclasses.replace(state, wire=state.wire + (fact,))
+        return _evolve(state, wire=state.wire + (fact,))
     if isinstance(fact, ForgeryAccepted):
-        return dataclasses.replace(state, forgery_accepted=fact)
+        return _evolve(state, forgery_accepted=fact)
     if isinstance(fact, AttackStopped):
-        return dataclasses.replace(state, stopped=fact)
+        return _evolve(state, stopped=fact)
     if isinstance(fact, SessionStarted):
-        return dataclasses.replace(state, past_sessions=state.past_sessions + (state.wire,), wire=())
+        return _evolve(state, past_sessions=state.past_sessions + (state.wire,), wire=())
     if isinstance(fact, TablePaused | TableResumed):
-        return dataclasses.replace(state, paused=isinstance(fact, TablePaused))
+        return _evolve(state, paused=isinstance(fact, TablePaused))
     if isinstance(fact, ScenarioInjected):
-        return dataclasses.replace(state, scenario=fact.scenario)
+        return _evolve(state, scenario=fact.scenario)
     if isinstance(fact, Verdict):
         scores = dict(state.scores)
         scores[fact.seat] += fact.points
-        return dataclasses.replace(state, verdicts=state.verdicts + (fact,),
+        return _evolve(state, verdicts=state.verdicts + (fact,),
                                    scores=MappingProxyType(scores))
     if isinstance(fact, StepDone):
-        return dataclasses.replace(state, step_index=state.step_index + 1)
+        return _evolve(state, step_index=state.step_index + 1)
     if isinstance(fact, HandshakeFailed):
-        return dataclasses.replace(state, failed=fact)
+        return _evolve(state, failed=fact)
     if isinstance(fact, ServerKeyLeaked):
         leaked = ItemStored(Seat.EAVESDROPPER, "leaked_server_key", "private_key", fact.private_key_pem, True)
-        return dataclasses.replace(apply(state, leaked), key_leaked=True)
+        return _evolve(apply(state, leaked), key_leaked=True)
     if isinstance(fact, DecryptionTried):
-        return dataclasses.replace(state, decryptions=state.decryptions + (fact,))
+        return _evolve(state, decryptions=state.decryptions + (fact,))
     raise TypeError(f"not a fact: {fact!r}")
 
 
@@ -492,7 +509,6 @@ def _records(data: bytes) -> list[bytes]:
     return records
 
 
-@functools.lru_cache(maxsize=512)
 def _decoded(wire: tuple[Any, ...], seat: Seat) -> tuple[m.HandshakeMessage, ...]:
     """The plaintext handshake messages ``seat`` has seen, decoded once per wire state."""
     out: list[m.HandshakeMessage] = []
@@ -506,7 +522,7 @@ def _decoded(wire: tuple[Any, ...], seat: Seat) -> tuple[m.HandshakeMessage, ...
 
 
 def _find(state: TableState, seat: Seat, label: type) -> Any:
-    for message in _decoded(state.wire, seat):
+    for message in state.decoded(seat):
         if isinstance(message, label):
             return message
     raise Rejected(f"the {seat.value} has no {label.__name__} yet")
@@ -514,7 +530,7 @@ def _find(state: TableState, seat: Seat, label: type) -> Any:
 
 def _suite(state: TableState, seat: Seat) -> CipherSuite:
     """The suite ``seat`` believes in: from the ServerHello it sent or received."""
-    for message in _decoded(state.wire, seat):
+    for message in state.decoded(seat):
         if isinstance(message, m.ServerHello):
             return CIPHER_SUITES[message.cipher_suite]
     return suite_by_name(SUITES_FOR_VARIANT[state.variant][0])
@@ -786,7 +802,7 @@ def _server_pre_master(state: TableState, ref: Referee) -> bytes:
 
 def _check_client_identity(state: TableState, ref: Referee) -> HandshakeFailed | None:
     """Mutual TLS, on the server: the client's chain, then its CertificateVerify (RFC 5246 §7.4.8)."""
-    messages = _decoded(state.wire, Seat.SERVER)
+    messages = state.decoded(Seat.SERVER)
     client_certificates = [msg for msg in messages if isinstance(msg, m.Certificate)][1:]
     if not client_certificates or not client_certificates[0].certificate_list:
         return HandshakeFailed(Seat.SERVER, "client certificate",

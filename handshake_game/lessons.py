@@ -1,0 +1,601 @@
+"""Lesson cards: loading, validating, mapping steps and scenarios to cards, and rendering a
+card with one seat's own values.
+
+A card is a Markdown file in ``lessons/`` with front matter between two ``---`` lines.
+The front matter is a small, strict subset of YAML (parsed here, so an error names the
+file and the line)::
+
+    ---
+    id: client-hello
+    title: "ClientHello: the client's offer"
+    variants: [tls12-rsa, tls12-ecdhe]
+    steps: [client.hello]
+    scenarios: []
+    key_terms: [client random, cipher suite]
+    quiz:
+      - question: Why is the client random fresh for every handshake?
+        choices:
+          - So that every session gets its own keys
+          - To compress the handshake
+        correct: 0
+        explanation: The randoms go into the master secret (RFC 5246 §8.1).
+    ---
+    The body, Markdown, with placeholders such as {{client_random}}.
+
+Values are plain text to the end of the line, a double-quoted string (JSON escapes), or a
+flow list ``[a, b]`` of plain items (no commas inside an item). ``#`` starts a comment
+only at the beginning of a line.
+
+Which card explains a step is the catalog's business (``Step.lesson``); the card's
+``steps`` and ``variants`` say what it is written for, and drift between the two is
+reported as a note. A card renders only from ``view(state, seat)`` — the seat's own
+wallet and wire — so it cannot show another seat's secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .game.model import CATALOG, Scenario, Variant, steps_for, supports
+from .tls import messages as m
+from .tls.suites import suite_name
+
+UNKNOWN = "(not yet known)"
+REQUIRED_KEYS = ("id", "title", "variants", "steps", "scenarios", "key_terms", "quiz")
+QUESTION_KEYS = ("question", "choices", "correct", "explanation")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+# Wallet items a card may show, by name (hex). Keys, certificates and CSRs are not shown:
+# they are long, and a card is no place for a private key.
+WALLET_PLACEHOLDERS = (
+    "client_random", "server_random", "pre_master_secret", "master_secret",
+    "client_write_key", "server_write_key",
+)
+DERIVED_PLACEHOLDERS = (
+    "seat", "variant", "scenario", "server_name", "cipher_suite", "offered_suites", "verify_data",
+)
+PLACEHOLDERS = WALLET_PLACEHOLDERS + DERIVED_PLACEHOLDERS
+
+
+def default_directory() -> Path:
+    """``$HANDSHAKE_LESSONS``, else ``lessons/`` beside the package (a source checkout)."""
+    configured = os.environ.get("HANDSHAKE_LESSONS")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / "lessons"
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+class LessonError(Exception):
+    """Something wrong with the lesson cards."""
+
+
+class CardError(LessonError):
+    """A malformed card: names the file, and the line when there is one."""
+
+    def __init__(self, path: Path, problem: str, line: int | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.line = line
+        where = f"{path.name}:{line}" if line is not None else path.name
+        super().__init__(f"{where}: {problem}")
+
+
+class CardsInvalid(LessonError):
+    """One or more cards are malformed (every problem, not only the first)."""
+
+    def __init__(self, errors: list[CardError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class LessonMissing(LessonError, LookupError):
+    """No card for a step or a lesson id."""
+
+
+# -- the cards ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    choices: tuple[str, ...]
+    correct: int
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    title: str
+    variants: tuple[str, ...]
+    steps: tuple[str, ...]
+    scenarios: tuple[str, ...]
+    key_terms: tuple[str, ...]
+    quiz: tuple[Question, ...]
+    body: str
+    path: Path
+
+
+# -- the front-matter parser (a strict YAML subset) ---------------------------------------------
+
+@dataclass
+class _Line:
+    number: int
+    indent: int
+    text: str
+
+
+class _FrontMatter:
+    def __init__(self, path: Path, lines: list[_Line]) -> None:
+        self.path = path
+        self.lines = lines
+        self.at = 0
+
+    def fail(self, problem: str, line: _Line | None = None) -> CardError:
+        return CardError(self.path, problem, line.number if line else None)
+
+    def peek(self) -> _Line | None:
+        return self.lines[self.at] if self.at < len(self.lines) else None
+
+    def block(self, indent: int) -> Any:
+        line = self.peek()
+        if line is None or line.indent < indent:
+            raise self.fail("expected an indented block", line)
+        if line.text.startswith("- ") or line.text == "-":
+            return self.sequence(line.indent)
+        return self.mapping(line.indent)
+
+    def mapping(self, indent: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        while (line := self.peek()) is not None and line.indent >= indent:
+            if line.indent > indent:
+                raise self.fail("unexpected indentation", line)
+            if line.text.startswith("-"):
+                raise self.fail("a list item where a 'key: value' line belongs", line)
+            self.at += 1
+            key, value = self.key_value(line)
+            if key in out:
+                raise self.fail(f"duplicate key {key!r}", line)
+            if value == "":
+                following = self.peek()
+                out[key] = self.block(indent + 1) if following and following.indent > indent else ""
+            else:
+                out[key] = self.scalar(value, line)
+        return out
+
+    def sequence(self, indent: int) -> list[Any]:
+        out: list[Any] = []
+        while (line := self.peek()) is not None and line.indent >= indent:
+            if line.indent > indent:
+                raise self.fail("unexpected indentation", line)
+            if not (line.text.startswith("- ") or line.text == "-"):
+                raise self.fail("expected a list item ('- ...')", line)
+            item = line.text[1:].strip()
+            if not item:
+                raise self.fail("empty list item", line)
+            if re.match(r"^[A-Za-z_]+:(\s|$)", item):
+                # "- key: value": a mapping whose keys sit two columns in.
+                self.lines[self.at] = _Line(line.number, indent + 2, item)
+                out.append(self.mapping(indent + 2))
+            else:
+                self.at += 1
+                out.append(self.scalar(item, line))
+        return out
+
+    def key_value(self, line: _Line) -> tuple[str, str]:
+        match = re.match(r"^([A-Za-z_]+):(?:\s+(.*))?$", line.text)
+        if match is None:
+            raise self.fail(f"expected 'key: value', got {line.text!r}", line)
+        return match.group(1), (match.group(2) or "").strip()
+
+    def scalar(self, value: str, line: _Line) -> Any:
+        if value.startswith('"'):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError:
+                raise self.fail(f"bad quoted string {value}", line) from None
+            if not isinstance(parsed, str):
+                raise self.fail(f"bad quoted string {value}", line)
+            return parsed
+        if value.startswith("["):
+            if not value.endswith("]"):
+                raise self.fail("a flow list must close with ']' on the same line", line)
+            inner = value[1:-1].strip()
+            items = [item.strip() for item in inner.split(",")] if inner else []
+            if any(not item for item in items):
+                raise self.fail("empty item in a flow list", line)
+            return [json.loads(item) if item.startswith('"') else item for item in items]
+        return value
+
+
+def parse_card_text(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    """The front matter (as plain data) and the Markdown body of one card file."""
+    raw_lines = text.splitlines()
+    if not raw_lines or raw_lines[0].strip() != "---":
+        raise CardError(path, "the file must start with a '---' line (front matter)", 1)
+    try:
+        end = next(i for i in range(1, len(raw_lines)) if raw_lines[i].strip() == "---")
+    except StopIteration:
+        raise CardError(path, "the front matter is not closed by a '---' line") from None
+    lines: list[_Line] = []
+    for number, raw in enumerate(raw_lines[1:end], start=2):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        if "\t" in raw[: len(raw) - len(raw.lstrip())]:
+            raise CardError(path, "indent with spaces, not tabs", number)
+        lines.append(_Line(number, len(raw) - len(raw.lstrip(" ")), raw.strip()))
+    parser = _FrontMatter(path, lines)
+    if lines and lines[0].indent != 0:
+        raise parser.fail("the front matter's keys start in the first column", lines[0])
+    data = parser.mapping(0)
+    if parser.peek() is not None:
+        raise parser.fail("unexpected line", parser.peek())
+    return data, "\n".join(raw_lines[end + 1:]).strip() + "\n"
+
+
+# -- validation --------------------------------------------------------------------------------
+
+def _strings(path: Path, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise CardError(path, f"{key!r} must be a list of names, e.g. {key}: [a, b]")
+    return tuple(value)
+
+
+def _question(path: Path, number: int, data: Any) -> Question:
+    where = f"quiz question {number}"
+    if not isinstance(data, dict):
+        raise CardError(path, f"{where} must be a mapping with {', '.join(QUESTION_KEYS)}")
+    missing = [k for k in QUESTION_KEYS if k not in data]
+    extra = sorted(set(data) - set(QUESTION_KEYS))
+    if missing:
+        raise CardError(path, f"{where} lacks {', '.join(missing)}")
+    if extra:
+        raise CardError(path, f"{where} has unknown keys: {', '.join(extra)}")
+    if not isinstance(data["question"], str) or not data["question"].strip():
+        raise CardError(path, f"{where} has an empty question")
+    choices = data["choices"]
+    if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+        raise CardError(path, f"{where} needs a list of at least two choices")
+    if len(set(choices)) != len(choices):
+        raise CardError(path, f"{where} repeats a choice")
+    correct = data["correct"]
+    if isinstance(correct, list):
+        raise CardError(path, f"{where} must have exactly one correct answer, not a list")
+    if not isinstance(correct, str) or not correct.isdigit():
+        raise CardError(path, f"{where}: 'correct' must be the index of the one right choice (0-based)")
+    index = int(correct)
+    if index >= len(choices):
+        raise CardError(path, f"{where}: 'correct' is {index}, but there are {len(choices)} choices")
+    if not isinstance(data["explanation"], str) or not data["explanation"].strip():
+        raise CardError(path, f"{where} has no explanation")
+    return Question(data["question"], tuple(choices), index, data["explanation"])
+
+
+def card_from_text(text: str, path: Path) -> Card:
+    data, body = parse_card_text(text, path)
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise CardError(path, f"front matter lacks {', '.join(missing)}")
+    unknown = sorted(set(data) - set(REQUIRED_KEYS))
+    if unknown:
+        raise CardError(path, f"front matter has unknown keys: {', '.join(unknown)}")
+    card_id, title = data["id"], data["title"]
+    if not isinstance(card_id, str) or not _ID.match(card_id):
+        raise CardError(path, f"id {card_id!r} must be lowercase words joined by '-'")
+    if path.stem != card_id:
+        raise CardError(path, f"id {card_id!r} differs from the file name (expected {card_id}.md)")
+    if not isinstance(title, str) or not title.strip():
+        raise CardError(path, "the title is empty")
+    variants = _strings(path, data, "variants")
+    known_variants = {v.value for v in Variant} | {"tls13"}  # tls13 may be written before it is played
+    strange = [v for v in variants if v not in known_variants]
+    if strange:
+        raise CardError(path, f"unknown variants: {', '.join(strange)}")
+    if not variants:
+        raise CardError(path, "'variants' is empty: name the variants the card is written for")
+    key_terms = _strings(path, data, "key_terms")
+    if not key_terms:
+        raise CardError(path, "'key_terms' is empty")
+    quiz_data = data["quiz"]
+    if not isinstance(quiz_data, list) or not quiz_data:
+        raise CardError(path, "'quiz' must be a list of at least one question")
+    quiz = tuple(_question(path, n, q) for n, q in enumerate(quiz_data, start=1))
+    if not body.strip():
+        raise CardError(path, "the card has no body")
+    bad = sorted({name for name in _PLACEHOLDER.findall(body) if name not in PLACEHOLDERS})
+    if bad:
+        raise CardError(path, f"unknown placeholders: {', '.join(bad)} (known: {', '.join(PLACEHOLDERS)})")
+    return Card(card_id, title.strip(), variants, _strings(path, data, "steps"),
+                _strings(path, data, "scenarios"), key_terms, quiz, body, path)
+
+
+def load_card(path: Path) -> Card:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CardError(path, f"cannot read: {exc}") from None
+    return card_from_text(text, path)
+
+
+def load_cards(directory: Path | None = None) -> dict[str, Card]:
+    """Every card in ``directory`` (``*.md`` except README.md), by id; :class:`CardsInvalid`
+    listing every malformed file otherwise."""
+    directory = directory or default_directory()
+    if not directory.is_dir():
+        raise LessonError(f"no lessons directory at {directory}")
+    cards: dict[str, Card] = {}
+    errors: list[CardError] = []
+    for path in sorted(directory.glob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        try:
+            card = load_card(path)
+        except CardError as exc:
+            errors.append(exc)
+            continue
+        if card.id in cards:
+            errors.append(CardError(path, f"id {card.id!r} is also used by {cards[card.id].path.name}"))
+            continue
+        cards[card.id] = card
+    if errors:
+        raise CardsInvalid(errors)
+    return cards
+
+
+# -- coverage: which card explains what ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Covered:
+    """One step of a variant (or a scenario, or a variant's overview) and its lesson."""
+
+    subject: str  # "step", "scenario", "overview"
+    variant: str | None
+    step: str | None
+    seat: str | None
+    scenarios: tuple[str, ...]  # for steps: the scenarios in which it is played
+    lesson: str
+    card: Card | None
+    what: str
+
+    @property
+    def missing(self) -> bool:
+        return self.card is None
+
+
+def _scenarios(variant: Variant) -> list[Scenario]:
+    """The scenarios the game stages for ``variant``."""
+    return [scenario for scenario in Scenario if supports(variant, scenario)]
+
+
+# Lessons the referee's verdicts cite outside the step catalog: the eavesdropper's attempt to
+# decrypt what it recorded (``TryDecrypt``), judged under the key-leak lesson.
+VERDICT_LESSONS = {"eavesdropper.try_decrypt": ("eavesdropper", "key-leak",
+                                                "the eavesdropper tries to decrypt what it recorded")}
+
+
+def _variant_steps(variant: Variant) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+    """(step id, seat, lesson, act, scenarios) for every step the variant plays in any scenario,
+    catalog order first; a step id taught by different lessons in different scenarios appears
+    once per lesson."""
+    seen: dict[tuple[str, str], list[Any]] = {}
+    for scenario in _scenarios(variant):
+        for step in steps_for(variant, scenario):
+            entry = seen.setdefault((step.id, step.lesson), [step.seat.value, step.act, []])
+            if scenario.value not in entry[2]:
+                entry[2].append(scenario.value)
+    return [(step_id, seat, lesson, act, tuple(scenarios))
+            for (step_id, lesson), (seat, act, scenarios) in seen.items()]
+
+
+def coverage(cards: Mapping[str, Card] | None = None) -> list[Covered]:
+    """Every step of every variant (all scenarios), every scenario and every variant's
+    overview, with the card that covers it (``card`` is None when it is missing)."""
+    cards = load_cards() if cards is None else cards
+    rows: list[Covered] = []
+    for variant in CATALOG:
+        for step_id, seat, lesson, act, scenarios in _variant_steps(variant):
+            rows.append(Covered("step", variant.value, step_id, seat, scenarios, lesson,
+                                cards.get(lesson), act))
+        for step_id, (seat, lesson, act) in VERDICT_LESSONS.items():
+            rows.append(Covered("step", variant.value, step_id, seat, (), lesson, cards.get(lesson), act))
+    for scenario in Scenario:
+        lesson = f"scenario-{scenario.value}"
+        rows.append(Covered("scenario", None, None, None, (scenario.value,), lesson, cards.get(lesson),
+                            scenario.value))
+    for variant in CATALOG:
+        lesson = f"overview-{variant.value}"
+        rows.append(Covered("overview", variant.value, None, None, (), lesson, cards.get(lesson),
+                            variant.value))
+    return rows
+
+
+def drift(rows: Iterable[Covered]) -> list[str]:
+    """Notes where a card's front matter does not list a step or variant the catalog gives it."""
+    notes = []
+    for row in rows:
+        if row.subject != "step" or row.card is None or row.step in VERDICT_LESSONS:
+            continue
+        if row.step not in row.card.steps:
+            notes.append(f"{row.card.path.name}: covers {row.variant} {row.step} but its 'steps' omit it")
+        if row.variant not in row.card.variants:
+            notes.append(f"{row.card.path.name}: covers {row.variant} {row.step} but its 'variants' omit "
+                         f"{row.variant}")
+    return sorted(set(notes))
+
+
+def lesson_for(step_id: str, variant: Variant | str | None = None, scenario: Scenario | str | None = None,
+               cards: Mapping[str, Card] | None = None) -> Card:
+    """The card for a step, as the catalog assigns it. Without ``variant`` (or ``scenario``)
+    the first variant (scenario) in catalog order that plays the step decides."""
+    cards = load_cards() if cards is None else cards
+    variants = [Variant(variant)] if variant is not None else list(CATALOG)
+    scenarios = [Scenario(scenario)] if scenario is not None else list(Scenario)
+    for v in variants:
+        for s in scenarios:
+            for step in steps_for(v, s):
+                if step.id == step_id:
+                    card = cards.get(step.lesson)
+                    if card is None:
+                        raise LessonMissing(f"step {step_id} needs lesson {step.lesson!r}, which has no card")
+                    return card
+    raise LessonMissing(f"no variant plays a step {step_id!r}")
+
+
+def card(lesson_id: str, cards: Mapping[str, Card] | None = None) -> Card:
+    cards = load_cards() if cards is None else cards
+    try:
+        return cards[lesson_id]
+    except KeyError:
+        raise LessonMissing(f"no card {lesson_id!r}") from None
+
+
+# -- rendering with the seat's own values -------------------------------------------------------
+
+def _handshake_messages(view: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(how it came, message) for each plaintext handshake message on the seat's own wire.
+    Encrypted records and anything that does not decode are skipped."""
+    out: list[tuple[str, Any]] = []
+    for entry in view.get("wire", []):
+        if entry.get("content_type") != 22:
+            continue
+        try:
+            record = bytes.fromhex(entry["bytes"])
+            out.append((entry.get("event", ""), m.decode_handshake(record[5:])))
+        except Exception:  # a sealed Finished, a tampered byte: not something to show
+            continue
+    return out
+
+
+def _latest(view: Mapping[str, Any], kind: type) -> Any:
+    found = [(event, msg) for event, msg in _handshake_messages(view) if isinstance(msg, kind)]
+    # The latest session's; what reached this seat is what it acted on, what it sent comes next.
+    for event, msg in reversed(found):
+        if event == "delivered":
+            return msg
+    return found[-1][1] if found else None
+
+
+def _server_name(view: Mapping[str, Any]) -> str | None:
+    hello = _latest(view, m.ClientHello)
+    if hello is not None:
+        sni = hello.extension(m.ExtensionType.server_name)
+        if sni is not None:
+            try:
+                name = m.parse_server_name(sni)
+            except Exception:
+                name = None
+            if name:
+                return name
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    wallet = view.get("wallet", {})
+    for item_name in ("server_certificate", "server_csr", "received_csr"):
+        item = wallet.get(item_name)
+        if item is None:
+            continue
+        try:
+            raw = bytes.fromhex(item["value"])
+            loaded: Any = (x509.load_der_x509_certificate(raw) if item["kind"] == "certificate"
+                           else x509.load_der_x509_csr(raw))
+            names = loaded.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        except Exception:
+            continue
+        if names:
+            return str(names[0].value)
+    return None
+
+
+def values_for(view: Mapping[str, Any]) -> dict[str, str]:
+    """Every placeholder's value from one seat's view; absent ones are :data:`UNKNOWN`."""
+    wallet = view.get("wallet", {})
+    values = {name: UNKNOWN for name in PLACEHOLDERS}
+    for name in WALLET_PLACEHOLDERS:
+        item = wallet.get(name)
+        if item is not None and item.get("value"):
+            values[name] = item["value"]
+    for name in ("seat", "variant", "scenario"):
+        if view.get(name):
+            values[name] = str(view[name])
+    values["server_name"] = _server_name(view) or UNKNOWN
+    server_hello = _latest(view, m.ServerHello)
+    if server_hello is not None:
+        values["cipher_suite"] = suite_name(server_hello.cipher_suite)
+        if values["server_random"] == UNKNOWN:  # public: it came in the clear on this seat's wire
+            values["server_random"] = server_hello.random.hex()
+    client_hello = _latest(view, m.ClientHello)
+    if client_hello is not None:
+        if values["client_random"] == UNKNOWN:
+            values["client_random"] = client_hello.random.hex()
+        values["offered_suites"] = ", ".join(suite_name(code) for code in client_hello.cipher_suites)
+    finished = wallet.get("client_finished") or wallet.get("server_finished")
+    if finished is not None and len(finished.get("value", "")) > 8:
+        values["verify_data"] = finished["value"][8:]  # past the 4-byte handshake header
+    return values
+
+
+def render(lesson: Card, view: Mapping[str, Any]) -> str:
+    """The card as Markdown, its placeholders filled from ``view`` — the seat's own view,
+    so nothing another seat holds can appear."""
+    values = values_for(view)
+
+    def fill(match: re.Match[str]) -> str:
+        return values.get(match.group(1), UNKNOWN)
+
+    return f"# {lesson.title}\n\n" + _PLACEHOLDER.sub(fill, lesson.body)
+
+
+# -- the `handshake-game lessons` report ----------------------------------------------------------
+
+def report(out: Any, directory: Path | None = None) -> int:
+    """Prints every variant's steps and every scenario with its lesson; 0 when all are covered
+    and every card is well formed, 1 otherwise."""
+    try:
+        cards = load_cards(directory)
+    except CardsInvalid as exc:
+        for error in exc.errors:
+            print(f"malformed card: {error}", file=out)
+        print(f"{len(exc.errors)} malformed card(s); fix them and run again", file=out)
+        return 1
+    except LessonError as exc:
+        print(f"error: {exc}", file=out)
+        return 1
+    rows = coverage(cards)
+    missing = 0
+    current = None
+    for row in rows:
+        heading = f"{row.variant}" if row.subject == "step" else f"{row.subject}s"
+        if heading != current:
+            print(heading if current is None else f"\n{heading}", file=out)
+            current = heading
+        status = row.lesson if row.card else f"MISSING {row.lesson}"
+        missing += row.missing
+        if row.subject == "step":
+            staged = _scenarios(Variant(row.variant))
+            only = "" if not row.scenarios or len(row.scenarios) == len(staged) else \
+                f"  [{', '.join(row.scenarios)}]"
+            print(f"  {row.step:<28} {row.seat:<13} {status}{only}", file=out)
+        else:
+            print(f"  {row.what:<28} {status}", file=out)
+    notes = drift(rows)
+    used = {row.lesson for row in rows}
+    for note in notes:
+        print(f"note: {note}", file=out)
+    unused = sorted(set(cards) - used)
+    if unused:
+        print(f"note: cards no current step uses: {', '.join(unused)}", file=out)
+    if missing:
+        print(f"\n{missing} item(s) lack a lesson card", file=out)
+        return 1
+    print(f"\n{len(cards)} cards; every step of {len(CATALOG)} variants and all {len(Scenario)} scenarios "
+          "have a lesson", file=out)
+    return 0

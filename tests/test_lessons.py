@@ -1,0 +1,229 @@
+"""The lesson cards: every step and scenario has one, every card is well formed, every quiz has
+one right answer, and a card rendered for a seat shows that seat's values and no one else's secrets."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from handshake_game import lessons
+from handshake_game.bots import play_table
+from handshake_game.game import Referee, Scenario, Seat, Variant, apply, view
+from handshake_game.game.facts import ItemStored, StepDone, TableOpened
+from handshake_game.game.model import CATALOG, steps_for, supports
+from handshake_game.game.table import TableState, initial_state
+from handshake_game.tls.pki import generate_rsa_key
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = [generate_rsa_key() for _ in range(4)]
+
+VOCABULARY = [
+    "asymmetric encryption", "symmetric encryption", "cipher suite", "digital certificate",
+    "certificate authority", "CSR", "chain of trust", "client random", "server random",
+    "premaster secret", "master secret", "session keys", "Finished", "transcript hash",
+    "Diffie-Hellman parameters", "forward secrecy", "mutual authentication",
+]
+
+
+def referee(seed: int = 7) -> Referee:
+    keys = iter(KEYS * 4)
+    return Referee(rng=random.Random(seed).randbytes, now=lambda: datetime.datetime.now(datetime.UTC),
+                   rsa_keys=lambda: next(keys))
+
+
+@pytest.fixture(scope="module")
+def cards() -> dict[str, lessons.Card]:
+    return lessons.load_cards(ROOT / "lessons")
+
+
+def test_lessons_command_passes() -> None:
+    done = subprocess.run([sys.executable, "-m", "handshake_game", "lessons"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MISSING" not in done.stdout
+    for variant in CATALOG:
+        assert f"\n{variant.value}\n" in "\n" + done.stdout
+    assert "scenario-key-leak" in done.stdout
+
+
+def test_every_step_and_scenario_has_a_card(cards: dict[str, lessons.Card]) -> None:
+    rows = lessons.coverage(cards)
+    assert not [row for row in rows if row.missing]
+    played = {(v.value, step.id) for v in CATALOG for s in Scenario for step in steps_for(v, s)
+              if supports(v, s)}
+    assert played <= {(row.variant, row.step) for row in rows if row.subject == "step"}
+    scenario_cards = {row.lesson for row in rows if row.subject == "scenario"}
+    assert scenario_cards == {f"scenario-{s.value}" for s in Scenario}
+    assert {f"overview-{v.value}" for v in CATALOG} <= set(cards)
+    assert {"tls13-client-hello", "tls13-server-flight", "tls13-key-schedule"} <= set(cards)
+
+
+def test_front_matter_is_truthful(cards: dict[str, lessons.Card]) -> None:
+    assert lessons.drift(lessons.coverage(cards)) == []
+    for card in cards.values():
+        assert card.path.name == f"{card.id}.md"
+        assert card.title and card.key_terms and card.body.strip()
+
+
+def test_every_quiz_has_exactly_one_correct_answer(cards: dict[str, lessons.Card]) -> None:
+    for card in cards.values():
+        assert card.quiz, card.id
+        for question in card.quiz:
+            assert 0 <= question.correct < len(question.choices) >= 2, card.id
+            assert len(set(question.choices)) == len(question.choices), card.id
+            assert question.explanation.strip(), card.id
+
+
+def test_the_vocabulary_is_covered(cards: dict[str, lessons.Card]) -> None:
+    terms = {term.lower() for card in cards.values() for term in card.key_terms}
+    text = " ".join(card.body.lower() for card in cards.values())
+    for word in VOCABULARY:
+        assert word.lower() in terms or word.lower() in text, word
+
+
+def test_lesson_for_follows_the_catalog(cards: dict[str, lessons.Card]) -> None:
+    assert lessons.lesson_for("client.hello", cards=cards).id == "client-hello"
+    assert lessons.lesson_for("server.hello", Variant.TLS12_ECDHE, cards=cards).id == "server-key-exchange"
+    assert lessons.lesson_for("eavesdropper.send_csr", scenario=Scenario.ROGUE_CSR, cards=cards).id == \
+        "rogue-csr"
+    with pytest.raises(lessons.LessonMissing):
+        lessons.lesson_for("nobody.dances", cards=cards)
+
+
+GOOD = """---
+id: sample
+title: A sample
+variants: [tls12-rsa]
+steps: [client.hello]
+scenarios: []
+key_terms: [client random]
+quiz:
+  - question: Pick one
+    choices:
+      - "this one: yes"
+      - that one
+    correct: 0
+    explanation: Because.
+---
+Your random: {{client_random}}
+"""
+
+MALFORMED = {
+    "two correct answers": (GOOD.replace("correct: 0", "correct: [0, 1]"), "exactly one correct"),
+    "correct out of range": (GOOD.replace("correct: 0", "correct: 2"), "there are 2 choices"),
+    "no quiz": (GOOD.split("quiz:")[0] + "---\nbody\n", "lacks quiz"),
+    "unknown placeholder": (GOOD.replace("client_random", "server_private_key"), "unknown placeholders"),
+    "unclosed front matter": (GOOD.replace("---\nYour", "Your"), "not closed"),
+    "bad indentation": (GOOD.replace("    correct: 0", "     correct: 0"), "indentation"),
+    "unknown key": (GOOD.replace("title:", "colour: red\ntitle:"), "unknown keys: colour"),
+    "no explanation": (GOOD.replace("    explanation: Because.\n", ""), "lacks explanation"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_card_is_reported_with_its_file_name(case: str, tmp_path: Path) -> None:
+    text, problem = MALFORMED[case]
+    (tmp_path / "sample.md").write_text(text)
+    with pytest.raises(lessons.CardsInvalid) as caught:
+        lessons.load_cards(tmp_path)
+    assert "sample.md" in str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_the_command_fails_on_a_malformed_card(tmp_path: Path, cards: dict[str, lessons.Card]) -> None:
+    for card in cards.values():
+        (tmp_path / card.path.name).write_text(card.path.read_text())
+    (tmp_path / "client-hello.md").write_text(GOOD.replace("id: sample", "id: client-hello")
+                                              .replace("correct: 0", "correct: 5"))
+    done = subprocess.run([sys.executable, "-m", "handshake_game", "lessons", "--dir", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "client-hello.md" in done.stdout
+    (tmp_path / "client-hello.md").unlink()
+    done = subprocess.run([sys.executable, "-m", "handshake_game", "lessons", "--dir", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "MISSING client-hello" in done.stdout
+
+
+def test_a_good_card_parses(tmp_path: Path) -> None:
+    (tmp_path / "sample.md").write_text(GOOD)
+    card = lessons.load_cards(tmp_path)["sample"]
+    assert card.quiz[0].choices == ("this one: yes", "that one")
+    assert card.quiz[0].correct == 0
+    assert card.steps == ("client.hello",)
+    shown = lessons.render(card, {"wallet": {}, "wire": []})
+    assert "Your random: (not yet known)" in shown
+
+
+SCENARIOS_TO_PLAY = [Scenario.HONEST, Scenario.TAMPER, Scenario.ROGUE_CSR, Scenario.KEY_LEAK]
+
+
+@pytest.mark.parametrize("variant", list(CATALOG))
+@pytest.mark.parametrize("scenario", SCENARIOS_TO_PLAY)
+def test_placeholders_resolve_and_show_no_other_seats_secret(
+        variant: Variant, scenario: Scenario, cards: dict[str, lessons.Card]) -> None:
+    if not supports(variant, scenario):
+        pytest.skip(f"{scenario.value} is not staged for {variant.value}")
+    run = play_table(variant, scenario, referee())
+    opened = run.facts[0]
+    assert isinstance(opened, TableOpened)
+    state = initial_state(opened)
+    secrets: list[tuple[Seat, str, str]] = []
+    checked = 0
+    for fact in run.facts:
+        state = apply(state, fact)
+        if isinstance(fact, ItemStored) and fact.secret and fact.value:
+            secrets.append((fact.seat, fact.name, fact.value.hex()))
+        if not isinstance(fact, StepDone) and fact is not run.facts[-1]:
+            continue
+        step = next(s for s in state.steps if s.id == fact.step) if isinstance(fact, StepDone) else None
+        for seat in Seat:
+            seat_view = view(state, seat)
+            own = {item["value"] for item in seat_view["wallet"].values()}
+            shown_cards = [cards[f"scenario-{scenario.value}"], cards[f"overview-{variant.value}"]]
+            if step is not None:
+                shown_cards.append(cards[step.lesson])
+            for card in shown_cards:
+                text = lessons.render(card, seat_view)
+                checked += 1
+                assert "{{" not in text and "}}" not in text, card.id
+                for holder, name, secret_hex in secrets:
+                    if holder is not seat and secret_hex not in own:
+                        assert secret_hex not in text, f"{card.id} shows {holder.value}'s {name} to {seat}"
+    assert checked
+    if scenario is Scenario.HONEST:
+        _own_values_appear(run.state, cards)
+
+
+def _own_values_appear(state: TableState, cards: dict[str, lessons.Card]) -> None:
+    client_view = view(state, Seat.CLIENT)
+    wallet = client_view["wallet"]
+    hello_card = "tls13-client-hello" if client_view["variant"] == "tls13" else "client-hello"
+    hello = lessons.render(cards[hello_card], client_view)
+    assert wallet["client_random"]["value"] in hello
+    assert "shop.example" in hello
+    finished = lessons.render(cards["finished"], client_view)
+    assert wallet["master_secret"]["value"] in finished
+    assert lessons.UNKNOWN not in finished.split("verify_data: ")[-1][:20]
+    assert "TLS_" in lessons.render(cards["application-data"], client_view)
+    # The eavesdropper sees the public randoms and the suite, but none of the keys.
+    tapped = lessons.values_for(view(state, Seat.EAVESDROPPER))
+    assert tapped["client_random"] == wallet["client_random"]["value"]
+    assert tapped["cipher_suite"].startswith("TLS_")
+    assert tapped["master_secret"] == lessons.UNKNOWN
+
+
+def test_lessons_directory_default_honours_environment(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDSHAKE_LESSONS", str(tmp_path))
+    assert lessons.default_directory() == tmp_path
+    monkeypatch.delenv("HANDSHAKE_LESSONS")
+    assert lessons.default_directory() == ROOT / "lessons"
+    assert os.path.isdir(lessons.default_directory())
