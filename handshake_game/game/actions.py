@@ -37,12 +37,16 @@ class RefuseCsr:
 
 @dataclass(frozen=True)
 class SendClientHello:
-    pass
+    """``suites``: IANA names to offer, strongest first (default: the variant's two suites)."""
+
+    suites: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class SendServerHello:
-    pass
+    """``suite``: the IANA name to choose from the offer (default: the strongest the server has)."""
+
+    suite: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,11 @@ class SwapCertificate:
 
 
 @dataclass(frozen=True)
+class Drop:
+    """The eavesdropper throws away what it holds: the recipient waits, then gives up."""
+
+
+@dataclass(frozen=True)
 class FlipByte:
     """The eavesdropper flips one bit of the held ServerHello's server_random."""
 
@@ -145,5 +154,5 @@ class TryDecrypt:
 Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr | SendClientHello
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
-          | Forward | SwapCertificate | FlipByte | StripSuites | Reconnect | ReplayOldFlight | RequestHint
-          | TryDecrypt)
+          | Forward | Drop | SwapCertificate | FlipByte | StripSuites | Reconnect | ReplayOldFlight
+          | RequestHint | TryDecrypt)

@@ -276,11 +276,11 @@ ALLOWED: dict[str, tuple[type, ...]] = {
     "eavesdropper.generate_key": (a.GenerateKeyPair,),
     "eavesdropper.send_csr": (a.SendCsr,),
     "ca.review_eavesdropper_csr": (a.IssueCertificate, a.RefuseCsr),
-    "eavesdropper.intercept": (a.Forward, a.SwapCertificate),
-    "eavesdropper.tamper": (a.Forward, a.FlipByte),
-    "eavesdropper.strip_suites": (a.Forward, a.StripSuites),
+    "eavesdropper.intercept": (a.Forward, a.Drop, a.SwapCertificate),
+    "eavesdropper.tamper": (a.Forward, a.Drop, a.FlipByte),
+    "eavesdropper.strip_suites": (a.Forward, a.Drop, a.StripSuites),
     "client.reconnect": (a.Reconnect,),
-    "eavesdropper.replay": (a.Forward, a.ReplayOldFlight),
+    "eavesdropper.replay": (a.Forward, a.Drop, a.ReplayOldFlight),
 }
 
 
@@ -540,6 +540,27 @@ def _randoms(state: TableState, seat: Seat) -> tuple[bytes, bytes]:
     return _find(state, seat, m.ClientHello).random, _find(state, seat, m.ServerHello).random
 
 
+def offered_suites(state: TableState, action: Any) -> tuple[int, ...]:
+    """The client's offer: its choice of names, each a suite of the variant's kind."""
+    allowed = SUITES_FOR_VARIANT[state.variant]
+    names = action.suites or allowed
+    unknown = [name for name in names if name not in allowed]
+    if not names or unknown:
+        raise Rejected(f"{state.variant.value} offers suites among {', '.join(allowed)}")
+    return tuple(suite_by_name(name).code for name in names)
+
+
+def chosen_suite(state: TableState, action: Any, offered: tuple[int, ...]) -> CipherSuite | None:
+    """The server's choice: the player's, if offered; else its strongest that was offered."""
+    if action.suite is not None:
+        suite = suite_by_name(action.suite)
+        if suite.code not in offered:
+            raise Rejected(f"{action.suite} was not in the client's offer; a server may only pick from it")
+        return suite
+    ours = [suite_by_name(name) for name in SUITES_FOR_VARIANT[state.variant]]
+    return next((s for s in ours if s.code in offered), None)
+
+
 def _is_ecdhe(state: TableState) -> bool:
     return state.variant in (Variant.TLS12_ECDHE, Variant.TLS12_MUTUAL)
 
@@ -557,7 +578,7 @@ def _client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> l
     if _is_ecdhe(state):
         extensions[1:1] = [m.supported_groups_extension((NamedGroup.x25519,)),
                            m.ec_point_formats_extension()]
-    suites = tuple(suite_by_name(name).code for name in SUITES_FOR_VARIANT[state.variant])
+    suites = offered_suites(state, action)
     hello = m.ClientHello(0x0303, client_random, b"", suites, b"\x00", tuple(extensions))
     raw, sent = _plain_handshake(Seat.CLIENT, hello)
     return [ItemStored(Seat.CLIENT, "client_random", "random", client_random, False), *_post(state, sent),
@@ -566,8 +587,7 @@ def _client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> l
 
 def _server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     hello_in: m.ClientHello = _find(state, Seat.SERVER, m.ClientHello)
-    ours = [suite_by_name(name) for name in SUITES_FOR_VARIANT[state.variant]]
-    suite = next((s for s in ours if s.code in hello_in.cipher_suites), None)
+    suite = chosen_suite(state, action, hello_in.cipher_suites)
     if suite is None:
         return [HandshakeFailed(Seat.SERVER, "suite negotiation", "no cipher suite in common")]
     server_random = ref.rng(32)
@@ -969,6 +989,16 @@ def _held(state: TableState) -> list[MessageSent]:
     return waiting
 
 
+def _drop(state: TableState, step: Step) -> list[Fact]:
+    """TLS protects what arrives, not that it arrives: a dropped flight just never comes."""
+    held = _held(state)
+    recipient = _other(held[0].sender) if held else Seat.CLIENT
+    awaited = held[0].label if held else "the peer"
+    return [_ok(step, "dropped what it held: " + ", ".join(s.label for s in held), 0),
+            HandshakeFailed(recipient, "timeout", f"the {recipient.value} waited for {awaited} and gave up: "
+                                                  "TLS guarantees secrecy and integrity, not delivery")]
+
+
 def _deliver(held: list[MessageSent], replace: dict[str, bytes]) -> list[Fact]:
     return [MessageDelivered(_other(s.sender), s.label, s.content_type, replace.get(s.label, s.payload),
                              altered=s.label in replace) for s in held]
@@ -976,6 +1006,8 @@ def _deliver(held: list[MessageSent], replace: dict[str, bytes]) -> list[Fact]:
 
 def _intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
+    if isinstance(action, a.Drop):
+        return _drop(state, step)
     if isinstance(action, a.Forward):
         return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
     if not isinstance(action, a.SwapCertificate):
@@ -1003,6 +1035,8 @@ def _intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list
 
 def _tamper(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
+    if isinstance(action, a.Drop):
+        return _drop(state, step)
     if isinstance(action, a.Forward):
         return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
     if not isinstance(action, a.FlipByte):
@@ -1017,6 +1051,8 @@ def _tamper(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fa
 
 def _strip_suites(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
+    if isinstance(action, a.Drop):
+        return _drop(state, step)
     if isinstance(action, a.Forward):
         return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
     if not isinstance(action, a.StripSuites):
@@ -1036,6 +1072,8 @@ def _reconnect(state: TableState, step: Step, action: Any, ref: Referee) -> list
 
 def _replay(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
+    if isinstance(action, a.Drop):
+        return _drop(state, step)
     if isinstance(action, a.Forward):
         return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
     if not isinstance(action, a.ReplayOldFlight):

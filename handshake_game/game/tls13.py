@@ -38,6 +38,8 @@ from .table import (
     _ok,
     _plain_handshake,
     _post,
+    chosen_suite,
+    offered_suites,
 )
 
 SCHEME = SignatureScheme.rsa_pss_rsae_sha256
@@ -89,7 +91,7 @@ def client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
                   m.signature_algorithms_extension((SCHEME,)),
                   m.supported_versions_extension((0x0304,)),
                   m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)))
-    suites = tuple(suite_by_name(name).code for name in SUITES_FOR_VARIANT[state.variant])
+    suites = offered_suites(state, action)
     hello = m.ClientHello(0x0303, client_random, b"", suites, b"\x00", extensions)
     raw, sent = _plain_handshake(Seat.CLIENT, hello)
     return [ItemStored(Seat.CLIENT, "client_random", "random", client_random, False),
@@ -102,8 +104,7 @@ def client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
 def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     hello_in: m.ClientHello = _find(state, Seat.SERVER, m.ClientHello)
     raw_in = m.encode_handshake(hello_in)
-    ours = [suite_by_name(name) for name in SUITES_FOR_VARIANT[state.variant]]
-    suite = next((s for s in ours if s.code in hello_in.cipher_suites), None)
+    suite = chosen_suite(state, action, hello_in.cipher_suites)
     shares = dict(m.parse_key_share_client(hello_in.extension(m.ExtensionType.key_share) or b"\x00\x00"))
     if suite is None or NamedGroup.x25519 not in shares:
         return [HandshakeFailed(Seat.SERVER, "suite negotiation", "no suite or key share in common")]

@@ -340,3 +340,40 @@ def test_a_replayed_flight_meets_fresh_randoms() -> None:
     assert delivered.altered and delivered.payload == old_exchange  # byte for byte
     # The server really recovered the old premaster: the same RSA key opened it.
     assert "fresh randoms" in state.failed.reason
+
+
+def _play_until(variant: Variant, scenario: Scenario, step_id: str):
+    from handshake_game.bots import AttackerBot, HonestBot
+
+    state, _ = open_table(variant, scenario)
+    ref = referee()
+    bots = {seat: HonestBot() for seat in Seat} | {Seat.EAVESDROPPER: AttackerBot()}
+    while state.current_step.id != step_id:
+        step = state.current_step
+        for fact in decide(state, step.seat, bots[step.seat].act(state, step.seat), ref):
+            state = apply(state, fact)
+    return state, ref
+
+
+def test_a_dropped_flight_times_out_and_no_secret_is_lost() -> None:
+    state, ref = _play_until(Variant.TLS12_RSA, Scenario.TAMPER, "eavesdropper.tamper")
+    for fact in decide(state, Seat.EAVESDROPPER, a.Drop(), ref):
+        state = apply(state, fact)
+    assert state.detected_by == "timeout" and state.failed.seat is Seat.CLIENT
+    assert not state.attack_succeeded
+    assert "not delivery" in state.failed.reason
+
+
+def test_players_choose_the_suites_and_the_server_may_only_pick_from_the_offer() -> None:
+    state, ref = _play_until(Variant.TLS12_ECDHE, Scenario.HONEST, "client.hello")
+    with pytest.raises(Rejected, match="offers suites among"):
+        decide(state, Seat.CLIENT, a.SendClientHello(suites=("TLS_RSA_WITH_AES_128_GCM_SHA256",)), ref)
+    only_aes128 = a.SendClientHello(suites=("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",))
+    for fact in decide(state, Seat.CLIENT, only_aes128, ref):
+        state = apply(state, fact)
+    with pytest.raises(Rejected, match="not in the client's offer"):
+        decide(state, Seat.SERVER, a.SendServerHello(suite="TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), ref)
+    for fact in decide(state, Seat.SERVER, a.SendServerHello(), ref):
+        state = apply(state, fact)
+    hello = next(f for f in state.wire if getattr(f, "label", "") == "ServerHello")
+    assert bytes.fromhex("c02f") in hello.payload  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
