@@ -52,7 +52,15 @@ from ..tls.keyschedule import (
 )
 from ..tls.observer import Side, WireObserver
 from ..tls.record import ContentType, RecordLayer, RecordProtection
-from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, SignatureScheme, suite_by_name, suite_name
+from ..tls.suites import (
+    CIPHER_SUITES,
+    CipherSuite,
+    KeyExchange,
+    NamedGroup,
+    SignatureScheme,
+    suite_by_name,
+    suite_name,
+)
 from . import actions as a
 from .facts import (
     AttackStopped,
@@ -1197,17 +1205,20 @@ _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {
 
 # -- view ----------------------------------------------------------------------------------
 
-def view(state: TableState, seat: Seat, now: datetime.datetime | None = None) -> dict[str, Any]:
+def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
+         dissect: bool = False) -> dict[str, Any]:
     """Everything ``seat`` may see, as plain data. Never another seat's secret.
 
     At guided difficulty, with the clock given, it also offers the next correct move.
+    With ``dissect`` each plaintext handshake message on the wire comes with its field
+    tree (the byte inspector's); encrypted records stay opaque bytes.
     """
     wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
               for name, item in state.wallets[seat].items()}
     if seat is Seat.EAVESDROPPER:  # every byte on the wire, both as sent and as delivered
-        wire = [_wire_entry(f) for f in state.wire]
+        wire = [_wire_entry(f, dissect) for f in state.wire]
     elif seat in (Seat.CLIENT, Seat.SERVER):
-        wire = [_wire_entry(f) for f in _seen(state, seat)]
+        wire = [_wire_entry(f, dissect) for f in _seen(state, seat)]
     else:
         wire = []
     step = state.current_step
@@ -1243,9 +1254,25 @@ def _offered(state: TableState, seat: Seat, now: datetime.datetime | None) -> di
     return {"action": type(move).__name__, "fields": dataclasses.asdict(move), "why": step.act}
 
 
-def _wire_entry(f: MessageSent | MessageDelivered) -> dict[str, Any]:
+def _wire_entry(f: MessageSent | MessageDelivered, dissect: bool = False) -> dict[str, Any]:
+    entry: dict[str, Any]
     if isinstance(f, MessageSent):
-        return {"event": "sent", "from": f.sender.value, "label": f.label,
-                "content_type": f.content_type, "bytes": f.payload.hex()}
-    return {"event": "delivered", "to": f.recipient.value, "label": f.label, "content_type": f.content_type,
-            "bytes": f.payload.hex(), "altered": f.altered}
+        entry = {"event": "sent", "from": f.sender.value, "label": f.label,
+                 "content_type": f.content_type, "bytes": f.payload.hex()}
+    else:
+        entry = {"event": "delivered", "to": f.recipient.value, "label": f.label,
+                 "content_type": f.content_type, "bytes": f.payload.hex(), "altered": f.altered}
+    if dissect and f.content_type == ContentType.handshake and f.label != "Finished":
+        entry["dissection"] = [_dissect(record[5:]) for record in _records(f.payload)]
+    return entry
+
+
+def _dissect(raw: bytes) -> dict[str, Any] | None:
+    key_exchange = None
+    if raw[:1] == bytes([m.HandshakeType.client_key_exchange]) and len(raw) > 4:
+        # Its layout depends on the suite: an ECDH point has a one-byte length prefix.
+        key_exchange = KeyExchange.ECDHE if raw[4] == len(raw) - 5 else KeyExchange.RSA
+    try:
+        return m.dissect_handshake(raw, key_exchange, base_offset=5).to_dict()
+    except Alert:
+        return None  # garbage on the wire is shown as bytes only

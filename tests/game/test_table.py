@@ -377,3 +377,17 @@ def test_players_choose_the_suites_and_the_server_may_only_pick_from_the_offer()
         state = apply(state, fact)
     hello = next(f for f in state.wire if getattr(f, "label", "") == "ServerHello")
     assert bytes.fromhex("c02f") in hello.payload  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+
+
+def test_the_eavesdropper_sees_every_message_with_its_dissection() -> None:
+    run = play_table(Variant.TLS12_RSA, Scenario.PASSIVE, referee())
+    seen = view(run.state, Seat.EAVESDROPPER, dissect=True)
+    hello = next(e for e in seen["wire"] if e["label"] == "ClientHello" and e["event"] == "sent")
+    (tree,) = hello["dissection"]
+    assert tree["name"] == "client_hello" and tree["offset"] == 5  # after the record header
+    client_random = run.state.wallets[Seat.CLIENT]["client_random"].value.hex()
+    assert client_random in json.dumps(tree)
+    exchange = next(e for e in seen["wire"] if e["label"] == "ClientKeyExchange")
+    assert exchange["dissection"][0]["children"][1]["children"][0]["name"] == "EncryptedPreMasterSecret"
+    sealed = next(e for e in seen["wire"] if e["label"] == "application data")
+    assert "dissection" not in sealed  # ciphertext stays opaque
