@@ -119,6 +119,12 @@ class Drop:
 
 
 @dataclass(frozen=True)
+class Inject:
+    """The eavesdropper forwards what it holds and slips in one more handshake message of its
+    own making (a second ServerHelloDone) on the way to the client."""
+
+
+@dataclass(frozen=True)
 class FlipByte:
     """The eavesdropper flips one bit of the held ServerHello's server_random."""
 
@@ -154,5 +160,5 @@ class TryDecrypt:
 Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr | SendClientHello
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
-          | Forward | Drop | SwapCertificate | FlipByte | StripSuites | Reconnect | ReplayOldFlight
+          | Forward | Drop | Inject | SwapCertificate | FlipByte | StripSuites | Reconnect | ReplayOldFlight
           | RequestHint | TryDecrypt)

@@ -285,7 +285,7 @@ ALLOWED: dict[str, tuple[type, ...]] = {
     "eavesdropper.send_csr": (a.SendCsr,),
     "ca.review_eavesdropper_csr": (a.IssueCertificate, a.RefuseCsr),
     "eavesdropper.intercept": (a.Forward, a.Drop, a.SwapCertificate),
-    "eavesdropper.tamper": (a.Forward, a.Drop, a.FlipByte),
+    "eavesdropper.tamper": (a.Forward, a.Drop, a.Inject, a.FlipByte),
     "eavesdropper.strip_suites": (a.Forward, a.Drop, a.StripSuites),
     "client.reconnect": (a.Reconnect,),
     "eavesdropper.replay": (a.Forward, a.Drop, a.ReplayOldFlight),
@@ -1007,6 +1007,20 @@ def _drop(state: TableState, step: Step) -> list[Fact]:
                                                   "TLS guarantees secrecy and integrity, not delivery")]
 
 
+def _inject(state: TableState, step: Step, held: list[MessageSent]) -> list[Fact]:
+    forged = _plain_handshake(Seat.SERVER, m.ServerHelloDone())[1].payload
+    injected = MessageDelivered(Seat.CLIENT, "ServerHelloDone", ContentType.handshake, forged, altered=True)
+    facts: list[Fact] = [*_deliver(held, {}), injected,
+                         _ok(step, "slipped an extra ServerHelloDone into the server's flight", 0)]
+    if state.variant is Variant.TLS13:
+        # RFC 8446 §5: after the ServerHello, handshake messages come encrypted; a plaintext
+        # one is refused on arrival.
+        facts.append(HandshakeFailed(Seat.CLIENT, "unexpected message",
+                                     "unexpected_message: a plaintext handshake message after the "
+                                     "ServerHello"))
+    return facts
+
+
 def _deliver(held: list[MessageSent], replace: dict[str, bytes]) -> list[Fact]:
     return [MessageDelivered(_other(s.sender), s.label, s.content_type, replace.get(s.label, s.payload),
                              altered=s.label in replace) for s in held]
@@ -1047,6 +1061,8 @@ def _tamper(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fa
         return _drop(state, step)
     if isinstance(action, a.Forward):
         return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if isinstance(action, a.Inject):
+        return _inject(state, step, held)
     if not isinstance(action, a.FlipByte):
         raise Rejected("the held ServerHello can be forwarded or have a byte flipped")
     hello = next(s for s in held if s.label == "ServerHello")

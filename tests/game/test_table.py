@@ -391,3 +391,22 @@ def test_the_eavesdropper_sees_every_message_with_its_dissection() -> None:
     assert exchange["dissection"][0]["children"][1]["children"][0]["name"] == "EncryptedPreMasterSecret"
     sealed = next(e for e in seen["wire"] if e["label"] == "application data")
     assert "dissection" not in sealed  # ciphertext stays opaque
+
+
+@pytest.mark.parametrize(("variant", "check"), [(Variant.TLS12_RSA, "finished"),
+                                                (Variant.TLS12_ECDHE, "finished"),
+                                                (Variant.TLS13, "unexpected message")])
+def test_an_injected_message_is_caught(variant: Variant, check: str) -> None:
+    from handshake_game.bots import AttackerBot, HonestBot
+
+    state, _ = _play_until(variant, Scenario.TAMPER, "eavesdropper.tamper")
+    ref = referee()
+    for fact in decide(state, Seat.EAVESDROPPER, a.Inject(), ref):
+        state = apply(state, fact)
+    bots = {seat: HonestBot() for seat in Seat} | {Seat.EAVESDROPPER: AttackerBot()}
+    while (step := state.current_step) is not None:
+        for fact in decide(state, step.seat, bots[step.seat].act(state, step.seat), ref):
+            state = apply(state, fact)
+    # TLS 1.2: the extra message entered the client's transcript only, so the Finished
+    # values disagree; TLS 1.3 refuses plaintext after the ServerHello outright.
+    assert state.detected_by == check and not state.completed
