@@ -340,7 +340,7 @@ def describe_action(action: a.Action | None) -> str:
 
 _TLS13_STEPS = frozenset({"client.hello", "server.hello", "client.check_certificate", "client.finished",
                           "server.verify_finished", "client.send_data", "server.send_data",
-                          "client.read_data"})
+                          "client.read_data", "eavesdropper.intercept"})
 
 
 def _ok(step: Step, reason: str, points: int = POINTS_STEP) -> Verdict:
@@ -1120,16 +1120,30 @@ def _try_decrypt(state: TableState) -> list[Fact]:
             tap.server_sent(f.payload)
     wallet = state.wallets[Seat.EAVESDROPPER]
     attempt = tap.try_decrypt()
+    labels = {"client_handshake_traffic_secret": "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+              "server_handshake_traffic_secret": "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+              "client_application_traffic_secret": "CLIENT_TRAFFIC_SECRET_0",
+              "server_application_traffic_secret": "SERVER_TRAFFIC_SECRET_0"}
+    if tap.client_hello is not None and all(name in wallet for name in labels):
+        # A TLS 1.3 man in the middle knows the secrets of its half of the connection.
+        lines = [f"{label} {tap.client_hello.random.hex()} {wallet[name].value.hex()}"
+                 for name, label in labels.items()]
+        attempt = tap.try_decrypt(keylog_lines=lines)
     for name in ("leaked_server_key", "eavesdropper_key"):
         if not attempt.succeeded and name in wallet:
             attempt = tap.try_decrypt(server_private_key=_load_key(wallet[name].value))
     if not attempt.succeeded and "ecdhe_private" in wallet:
         attempt = tap.try_decrypt(ecdhe_private=wallet["ecdhe_private"].value)
     plaintext = attempt.application_data(Side.CLIENT) + attempt.application_data(Side.SERVER)
-    facts: list[Fact] = [DecryptionTried(Seat.EAVESDROPPER, attempt.succeeded, attempt.reason, plaintext)]
-    if attempt.succeeded:
+    # Reading back what it encrypted itself proves nothing: the attack works when it opens
+    # something the client sealed.
+    succeeded = attempt.succeeded and any(r.sender is Side.CLIENT for r in attempt.records)
+    reason = attempt.reason if succeeded or not attempt.succeeded else (
+        "the client sealed nothing the eavesdropper can open: it stopped before sending a record")
+    facts: list[Fact] = [DecryptionTried(Seat.EAVESDROPPER, succeeded, reason, plaintext)]
+    if succeeded:
         facts.append(Verdict(Seat.EAVESDROPPER, "eavesdropper.decrypt", True, POINTS_ATTACK,
-                             attempt.reason, "key-leak"))
+                             reason, "key-leak"))
         if plaintext:
             facts.append(ItemStored(Seat.EAVESDROPPER, "decrypted_traffic", "text", plaintext, True))
     return facts

@@ -9,12 +9,14 @@ and the first encrypted record then fails its AEAD tag, for real.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from ..tls import messages as m
@@ -32,7 +34,10 @@ from .table import (
     Referee,
     Rejected,
     TableState,
+    _deliver,
+    _drop,
     _find,
+    _held,
     _load_key,
     _mistake,
     _ok,
@@ -340,6 +345,68 @@ def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
             _ok(step, "the answer decrypts and authenticates: the session works")]
 
 
+def intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    """The man in the middle, TLS 1.3 style: the certificate travels encrypted, so the attacker
+    must answer the client with a key exchange of its own and a whole flight it encrypts
+    itself — its own certificate, its own CertificateVerify, its own Finished."""
+    held = _held(state)
+    if isinstance(action, a.Drop):
+        return _drop(state, step)
+    if isinstance(action, a.Forward):
+        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if not isinstance(action, a.SwapCertificate):
+        raise Rejected("the held flight can be forwarded, dropped, or answered with the attacker's own")
+    client_hello = next(m.decode_handshake(f.payload[5:]) for f in state.wire if isinstance(f, MessageSent)
+                        and f.sender is Seat.CLIENT and f.label == "ClientHello")
+    server_hello = next(m.decode_handshake(f.payload[5:]) for f in held if f.label == "ServerHello")
+    assert isinstance(client_hello, m.ClientHello) and isinstance(server_hello, m.ServerHello)
+    suite = CIPHER_SUITES[server_hello.cipher_suite]
+    shares = dict(m.parse_key_share_client(client_hello.extension(m.ExtensionType.key_share) or b"\x00\x00"))
+    share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
+    shared = share.exchange(shares[NamedGroup.x25519])
+    own_share = m.key_share_server_extension(NamedGroup.x25519, share.public_bytes())
+    forged_hello = dataclasses.replace(server_hello,
+                                       extensions=(m.selected_version_extension(0x0304), own_share))
+    raw_hello, sent_hello = _plain_handshake(Seat.SERVER, forged_hello)
+    log = m.encode_handshake(client_hello) + raw_hello
+    schedule = _schedule(suite, log)
+    schedule.extract(None)
+    schedule.extract(shared)
+    client_hs, server_hs = schedule.derive_secret(b"c hs traffic"), schedule.derive_secret(b"s hs traffic")
+    key = _load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
+    own = state.wallets[Seat.EAVESDROPPER].get("eavesdropper_certificate")
+    forged = own.value if own is not None else pki.self_signed_certificate(
+        key, state.server_name, ref.now()).public_bytes(serialization.Encoding.DER)
+    protection = RecordProtection13(suite, traffic_keys(suite, server_hs))
+    replace = {"ServerHello": sent_hello.payload}
+
+    def seal(label: str, message: m.HandshakeMessage) -> None:
+        nonlocal log
+        raw = m.encode_handshake(message)
+        log += raw
+        replace[label] = protection.seal(ContentType.handshake, raw)
+
+    seal("EncryptedExtensions", m.EncryptedExtensions(()))
+    seal("Certificate", m.Certificate13((forged,)))
+    content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + _hash(suite, log)
+    seal("CertificateVerify", m.CertificateVerify(SCHEME, sign(key, SCHEME, content)))
+    seal("Finished", m.Finished(finished_verify_data(suite, server_hs, _hash(suite, log))))
+    schedule = _schedule(suite, log)
+    schedule.extract(None)
+    schedule.extract(shared)
+    schedule.extract(None)
+    return [_secret(Seat.EAVESDROPPER, "client_handshake_traffic_secret", client_hs),
+            _secret(Seat.EAVESDROPPER, "server_handshake_traffic_secret", server_hs),
+            _secret(Seat.EAVESDROPPER, "client_application_traffic_secret",
+                    schedule.derive_secret(b"c ap traffic")),
+            _secret(Seat.EAVESDROPPER, "server_application_traffic_secret",
+                    schedule.derive_secret(b"s ap traffic")),
+            ItemStored(Seat.EAVESDROPPER, "forged_certificate", "certificate", forged, False),
+            *_deliver(held, replace),
+            _ok(step, "answered the client with its own key share and its own encrypted flight: its "
+                      "certificate, its CertificateVerify, its Finished", 0)]
+
+
 HANDLERS = {
     "client.hello": client_hello,
     "server.hello": server_hello,
@@ -349,4 +416,5 @@ HANDLERS = {
     "client.send_data": send_data,
     "server.send_data": send_data,
     "client.read_data": read_data,
+    "eavesdropper.intercept": intercept,
 }
