@@ -22,7 +22,7 @@ serve: venv
 	$(BIN)/handshake-game listen --host 127.0.0.1 --port 8443 --hostname localhost --ca-out handshake-ca.pem
 
 lint: venv
-	$(BIN)/ruff check handshake_game tests bench
+	$(BIN)/ruff check handshake_game tests bench alembic
 
 typecheck: venv
 	$(BIN)/mypy

@@ -1,0 +1,123 @@
+"""initial schema: class sessions, players, tables, seats, the fact log, scores, lesson progress
+
+Revision ID: 0001
+Revises:
+Create Date: 2025-01-01 00:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+
+from alembic import op
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _string(length: int) -> sqlmodel.sql.sqltypes.AutoString:
+    return sqlmodel.sql.sqltypes.AutoString(length=length)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "class_session",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("join_code", _string(32), nullable=False),
+        sa.Column("variant", _string(32), nullable=False),
+        sa.Column("scenario", _string(32), nullable=False),
+        sa.Column("difficulty", _string(32), nullable=False),
+        sa.Column("instructor_token_hash", _string(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_class_session_join_code", "class_session", ["join_code"], unique=True)
+
+    op.create_table(
+        "player",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("class_session_id", sa.Integer(), nullable=True),
+        sa.Column("name", _string(64), nullable=False),
+        sa.Column("reconnect_token_hash", _string(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["class_session_id"], ["class_session.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_player_class_session_id", "player", ["class_session_id"], unique=False)
+
+    op.create_table(
+        "game_table",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("class_session_id", sa.Integer(), nullable=True),
+        sa.Column("variant", _string(32), nullable=False),
+        sa.Column("scenario", _string(32), nullable=False),
+        sa.Column("difficulty", _string(32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["class_session_id"], ["class_session.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_game_table_class_session_id", "game_table", ["class_session_id"], unique=False)
+
+    op.create_table(
+        "seat_assignment",
+        sa.Column("table_id", sa.Integer(), nullable=False),
+        sa.Column("seat", _string(16), nullable=False),
+        sa.Column("player_id", sa.Integer(), nullable=True),
+        sa.Column("bot_kind", _string(32), nullable=True),
+        sa.ForeignKeyConstraint(["table_id"], ["game_table.id"]),
+        sa.ForeignKeyConstraint(["player_id"], ["player.id"]),
+        sa.PrimaryKeyConstraint("table_id", "seat"),
+    )
+    op.create_index("ix_seat_assignment_player_id", "seat_assignment", ["player_id"], unique=False)
+
+    # The append-only fact log: (table_id, seq) is the key, so a position is written once.
+    op.create_table(
+        "fact_record",
+        sa.Column("table_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("type", _string(64), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["table_id"], ["game_table.id"]),
+        sa.PrimaryKeyConstraint("table_id", "seq"),
+    )
+
+    op.create_table(
+        "score",
+        sa.Column("table_id", sa.Integer(), nullable=False),
+        sa.Column("seat", _string(16), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["table_id"], ["game_table.id"]),
+        sa.PrimaryKeyConstraint("table_id", "seat"),
+    )
+
+    op.create_table(
+        "lesson_progress",
+        sa.Column("player_id", sa.Integer(), nullable=False),
+        sa.Column("lesson_id", _string(64), nullable=False),
+        sa.Column("quiz_results", sa.Text(), nullable=False),
+        sa.Column("completed", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["player_id"], ["player.id"]),
+        sa.PrimaryKeyConstraint("player_id", "lesson_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("lesson_progress")
+    op.drop_table("score")
+    op.drop_table("fact_record")
+    op.drop_index("ix_seat_assignment_player_id", table_name="seat_assignment")
+    op.drop_table("seat_assignment")
+    op.drop_index("ix_game_table_class_session_id", table_name="game_table")
+    op.drop_table("game_table")
+    op.drop_index("ix_player_class_session_id", table_name="player")
+    op.drop_table("player")
+    op.drop_index("ix_class_session_join_code", table_name="class_session")
+    op.drop_table("class_session")
+

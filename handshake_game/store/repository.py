@@ -1,0 +1,287 @@
+"""The repository: the one place that reads and writes the database.
+
+A table's facts are appended in one transaction per move, and ``append_facts`` returns
+only after the commit: the position it returns is what a move may acknowledge, and a
+crash afterwards loses nothing acknowledged. ``replay_table`` rebuilds a table's state
+from its log (``game.replay``). Tokens are never stored, only their SHA-256, compared
+with ``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, col, select
+
+from ..game.facts import Fact, TableOpened
+from ..game.model import Difficulty, Scenario, Seat, Variant
+from ..game.table import TableState, replay
+from .codec import fact_from_json, fact_to_json
+from .models import (
+    ClassSession,
+    FactRecord,
+    GameTable,
+    LessonProgress,
+    Player,
+    Score,
+    SeatAssignment,
+    utcnow,
+)
+
+DEFAULT_URL = "sqlite:///handshake.db"
+ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+"""The project's migrations (``alembic/`` at the project root, next to ``alembic.ini``)."""
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class SeqConflict(StoreError):
+    """Another writer appended to the table first: the move must be decided again."""
+
+    def __init__(self, table_id: int, expected: int, actual: int) -> None:
+        super().__init__(f"table {table_id}: expected to append at {expected}, the log is at {actual}")
+        self.table_id, self.expected, self.actual = table_id, expected, actual
+
+
+class UnknownTable(StoreError):
+    pass
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 of a token, hex: what the database keeps instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def verify_token(token: str, token_hash: str) -> bool:
+    """Whether ``token`` hashes to ``token_hash``, in time independent of where they differ."""
+    return hmac.compare_digest(hash_token(token).encode(), token_hash.encode())
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_join_code() -> str:
+    # Unambiguous letters and digits (no 0/O, 1/I/L): a class types this from a projector.
+    return "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(6))
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL: readers do not block the writer, and a commit is one append to the log.
+        # An in-memory database answers "memory" and stays so.
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+class Store:
+    """The database behind the game. ``url`` is any SQLAlchemy URL; ``sqlite://`` is an
+    in-memory database shared by all of this Store's sessions (for tests)."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+        self.url = sa.make_url(url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.url.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False}
+            if self.url.database in (None, "", ":memory:"):
+                kwargs["poolclass"] = StaticPool  # one connection: the in-memory DB lives in it
+        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        if self.url.get_backend_name() == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run the Alembic migrations up to ``revision`` on this Store's database."""
+        from alembic.config import Config
+
+        from alembic import command
+
+        config = Config()
+        config.set_main_option("script_location", str(ALEMBIC_DIR))
+        config.set_main_option("sqlalchemy.url",
+                               self.url.render_as_string(hide_password=False).replace("%", "%%"))
+        with self.engine.begin() as connection:
+            # env.py migrates on this connection, so an in-memory database is the one we use.
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def create_all(self) -> None:
+        """Create the tables straight from the models (tests only; real databases ``upgrade``)."""
+        SQLModel.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # -- class sessions and players -------------------------------------------------------------
+
+    def create_class_session(self, variant: Variant, scenario: Scenario = Scenario.HONEST,
+                             difficulty: Difficulty = Difficulty.STANDARD, *,
+                             instructor_token: str | None = None,
+                             join_code: str | None = None) -> tuple[ClassSession, str]:
+        """A new class session and its instructor token (the only time the token is seen)."""
+        token = instructor_token or new_token()
+        record = ClassSession(join_code=join_code or new_join_code(), variant=variant.value,
+                              scenario=scenario.value, difficulty=difficulty.value,
+                              instructor_token_hash=hash_token(token))
+        with self.session() as session:
+            session.add(record)
+            session.commit()
+        return record, token
+
+    def class_session_by_code(self, join_code: str) -> ClassSession | None:
+        with self.session() as session:
+            return session.exec(select(ClassSession).where(ClassSession.join_code == join_code)).first()
+
+    def verify_instructor(self, class_session_id: int, token: str) -> bool:
+        with self.session() as session:
+            record = session.get(ClassSession, class_session_id)
+        return record is not None and verify_token(token, record.instructor_token_hash)
+
+    def create_player(self, name: str, class_session_id: int | None = None) -> tuple[Player, str]:
+        """A new player (solo when ``class_session_id`` is None) and their reconnect token."""
+        token = new_token()
+        record = Player(class_session_id=class_session_id, name=name, reconnect_token_hash=hash_token(token))
+        with self.session() as session:
+            session.add(record)
+            session.commit()
+        return record, token
+
+    def verify_player(self, player_id: int, token: str) -> bool:
+        with self.session() as session:
+            record = session.get(Player, player_id)
+        return record is not None and verify_token(token, record.reconnect_token_hash)
+
+    # -- tables and their fact logs -----------------------------------------------------------
+
+    def create_table(self, opened: TableOpened, *, class_session_id: int | None = None) -> int:
+        """A new table whose log starts with ``opened`` (seq 0), in one transaction, so every
+        stored table replays. Returns the table id."""
+        with self.session() as session:
+            table = GameTable(class_session_id=class_session_id, variant=opened.variant.value,
+                              scenario=opened.scenario.value, difficulty=opened.difficulty.value)
+            session.add(table)
+            session.flush()
+            assert table.id is not None
+            session.add(_record(table.id, 0, opened))
+            session.commit()
+            return table.id
+
+    def append_facts(self, table_id: int, facts: Iterable[Fact], *, expected_seq: int | None = None) -> int:
+        """Append ``facts`` to the table's log in one transaction (all or none) and return the
+        next free position, i.e. the length of the committed log.
+
+        With ``expected_seq``, raise ``SeqConflict`` unless the log is exactly that long:
+        the move was decided on the state the caller saw.
+        """
+        with self.session() as session, session.begin():
+            seq = self._next_seq(session, table_id)
+            if expected_seq is not None and expected_seq != seq:
+                raise SeqConflict(table_id, expected_seq, seq)
+            for fact in facts:
+                session.add(_record(table_id, seq, fact))
+                seq += 1
+        return seq
+
+    def next_seq(self, table_id: int) -> int:
+        with self.session() as session:
+            return self._next_seq(session, table_id)
+
+    @staticmethod
+    def _next_seq(session: Session, table_id: int) -> int:
+        last = session.exec(select(sa.func.max(FactRecord.seq)).where(FactRecord.table_id == table_id)).one()
+        if last is None:
+            if session.get(GameTable, table_id) is None:
+                raise UnknownTable(f"no table {table_id}")
+            return 0
+        return int(last) + 1
+
+    def load_facts(self, table_id: int, since: int = 0) -> list[Fact]:
+        """The table's facts in log order, from position ``since``."""
+        with self.session() as session:
+            payloads = session.exec(
+                select(FactRecord.payload)
+                .where(FactRecord.table_id == table_id, FactRecord.seq >= since)
+                .order_by(col(FactRecord.seq))).all()
+        return [fact_from_json(json.loads(payload)) for payload in payloads]
+
+    def replay_table(self, table_id: int) -> TableState:
+        facts = self.load_facts(table_id)
+        if not facts:
+            raise UnknownTable(f"no facts for table {table_id}")
+        return replay(facts)
+
+    def table(self, table_id: int) -> GameTable | None:
+        with self.session() as session:
+            return session.get(GameTable, table_id)
+
+    def tables(self, class_session_id: int | None = None) -> list[GameTable]:
+        with self.session() as session:
+            query = select(GameTable).order_by(col(GameTable.id))
+            if class_session_id is not None:
+                query = query.where(GameTable.class_session_id == class_session_id)
+            return list(session.exec(query).all())
+
+    # -- seats, scores, lessons -------------------------------------------------------------------
+
+    def assign_seat(self, table_id: int, seat: Seat, *, player_id: int | None = None,
+                    bot_kind: str | None = None) -> None:
+        """Seat a player (or a bot of ``bot_kind``) at ``seat``, replacing whoever sat there."""
+        if (player_id is None) == (bot_kind is None):
+            raise ValueError("a seat is taken by a player or by a bot, exactly one")
+        with self.session() as session:
+            session.merge(SeatAssignment(table_id=table_id, seat=seat.value, player_id=player_id,
+                                         bot_kind=bot_kind))
+            session.commit()
+
+    def seats(self, table_id: int) -> dict[Seat, SeatAssignment]:
+        with self.session() as session:
+            rows = session.exec(select(SeatAssignment).where(SeatAssignment.table_id == table_id)).all()
+        return {Seat(row.seat): row for row in rows}
+
+    def save_scores(self, table_id: int, scores: dict[Seat, int]) -> None:
+        with self.session() as session:
+            for seat, points in scores.items():
+                session.merge(Score(table_id=table_id, seat=seat.value, points=points))
+            session.commit()
+
+    def scores(self, table_id: int) -> dict[Seat, int]:
+        with self.session() as session:
+            rows = session.exec(select(Score).where(Score.table_id == table_id)).all()
+        return {Seat(row.seat): row.points for row in rows}
+
+    def save_lesson_progress(self, player_id: int, lesson_id: str, quiz_results: dict[str, Any],
+                             completed: bool) -> None:
+        with self.session() as session:
+            session.merge(LessonProgress(player_id=player_id, lesson_id=lesson_id,
+                                         quiz_results=json.dumps(quiz_results, sort_keys=True),
+                                         completed=completed, updated_at=utcnow()))
+            session.commit()
+
+    def lesson_progress(self, player_id: int) -> dict[str, LessonProgress]:
+        with self.session() as session:
+            rows = session.exec(select(LessonProgress).where(LessonProgress.player_id == player_id)).all()
+        return {row.lesson_id: row for row in rows}
+
+
+def _record(table_id: int, seq: int, fact: Fact) -> FactRecord:
+    payload = fact_to_json(fact)
+    return FactRecord(table_id=table_id, seq=seq, type=payload["type"],
+                      payload=json.dumps(payload, separators=(",", ":")))

@@ -1,0 +1,169 @@
+"""The repository: fact logs survive a new process on the same file, appends are all or
+nothing, the file database runs in WAL mode with foreign keys, and tokens are kept only
+as hashes."""
+
+from __future__ import annotations
+
+import dataclasses
+from hmac import compare_digest
+
+import pytest
+import sqlalchemy as sa
+
+from handshake_game.bots import play_table
+from handshake_game.game import Scenario, Seat, Variant, replay
+from handshake_game.game.facts import StepDone, TableOpened
+from handshake_game.game.model import Difficulty
+from handshake_game.store import SeqConflict, Store, UnknownTable, hash_token, verify_token
+from handshake_game.store import repository as repository_module
+from handshake_game.store.models import ClassSession, FactRecord, Player
+
+
+def _opened(variant: Variant = Variant.TLS12_RSA, scenario: Scenario = Scenario.HONEST) -> TableOpened:
+    return TableOpened(variant, scenario, Difficulty.STANDARD, "shop.example")
+
+
+@pytest.mark.parametrize(("variant", "scenario"), [(Variant.TLS12_RSA, Scenario.KEY_LEAK),
+                                                   (Variant.TLS13, Scenario.MITM_SELF_SIGNED),
+                                                   (Variant.TLS12_MUTUAL, Scenario.REPLAY)])
+def test_a_table_appended_move_by_move_replays_from_a_fresh_store(make_referee, db_url: str, variant: Variant,
+                                                                  scenario: Scenario) -> None:
+    store = Store(db_url)
+    store.upgrade()
+    session, _ = store.create_class_session(variant, scenario)
+    table_id = store.create_table(_opened(variant, scenario), class_session_id=session.id)
+    acknowledged = 1
+    batch: list = []
+
+    def on_fact(fact) -> None:
+        # A move's facts end with its StepDone; append each move as one batch, as the server will.
+        nonlocal acknowledged
+        batch.append(fact)
+        if isinstance(fact, StepDone):
+            acknowledged = store.append_facts(table_id, batch, expected_seq=acknowledged)
+            batch.clear()
+
+    run = play_table(variant, scenario, make_referee(3), on_fact=on_fact)
+    assert run.facts[0] == _opened(variant, scenario)
+    acknowledged = store.append_facts(table_id, batch, expected_seq=acknowledged)
+    assert acknowledged == len(run.facts)
+    store.dispose()
+
+    reopened = Store(db_url)
+    reopened.upgrade()  # already at head: a no-op, as at every server start
+    assert reopened.load_facts(table_id) == run.facts
+    assert reopened.replay_table(table_id) == run.state
+    assert reopened.next_seq(table_id) == len(run.facts)
+    assert [t.id for t in reopened.tables(session.id)] == [table_id]
+    reopened.dispose()
+
+
+def test_append_returns_the_next_position_and_checks_the_expected_one(memory_store: Store) -> None:
+    table_id = memory_store.create_table(_opened())
+    assert memory_store.next_seq(table_id) == 1
+    assert memory_store.append_facts(table_id, [StepDone("a"), StepDone("b")]) == 3
+    assert memory_store.append_facts(table_id, []) == 3
+    with pytest.raises(SeqConflict):
+        memory_store.append_facts(table_id, [StepDone("c")], expected_seq=1)
+    assert memory_store.load_facts(table_id, since=1) == [StepDone("a"), StepDone("b")]
+    with pytest.raises(UnknownTable):
+        memory_store.append_facts(table_id + 1, [StepDone("a")])
+
+
+def test_a_batch_that_fails_in_the_database_leaves_nothing(memory_store: Store) -> None:
+    table_id = memory_store.create_table(_opened())
+    # The database refuses the third row of the batch (as a full disk would): rows 1 and 2
+    # were already written in the transaction, and must not survive it.
+    with memory_store.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TRIGGER refuse_third BEFORE INSERT ON fact_record "
+                                   "WHEN NEW.seq = 3 BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(sa.exc.IntegrityError, match="disk full"):
+        memory_store.append_facts(table_id, [StepDone("a"), StepDone("b"), StepDone("c"), StepDone("d")])
+    assert memory_store.load_facts(table_id) == [_opened()]
+    assert memory_store.next_seq(table_id) == 1
+
+
+def test_a_batch_that_fails_in_the_middle_of_encoding_leaves_nothing(memory_store: Store) -> None:
+    @dataclasses.dataclass(frozen=True)
+    class NotAFact:
+        value: object
+
+    table_id = memory_store.create_table(_opened())
+    with pytest.raises(TypeError):
+        memory_store.append_facts(table_id, [StepDone("a"), StepDone("b"), NotAFact(object())])  # type: ignore[list-item]
+    assert memory_store.load_facts(table_id) == [_opened()]
+    assert memory_store.append_facts(table_id, [StepDone("a")]) == 2
+
+
+def test_a_file_database_runs_in_wal_mode_with_foreign_keys(db_url: str) -> None:
+    store = Store(db_url)
+    store.upgrade()
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with pytest.raises(sa.exc.IntegrityError), store.session() as session:
+        session.add(FactRecord(table_id=999, seq=0, type="StepDone", payload="{}"))
+        session.commit()
+    store.dispose()
+
+
+def test_tokens_are_stored_only_as_hashes_and_verify(memory_store: Store, monkeypatch) -> None:
+    class_session, instructor_token = memory_store.create_class_session(Variant.TLS13,
+                                                                        instructor_token="s3cret")
+    player, player_token = memory_store.create_player("ada", class_session.id)
+    solo, solo_token = memory_store.create_player("grace")
+    assert instructor_token == "s3cret" and solo.class_session_id is None
+    assert player_token != solo_token and len(player_token) >= 32
+
+    with memory_store.engine.connect() as connection:
+        dump = "\n".join(str(row) for table in ("class_session", "player")
+                         for row in connection.exec_driver_sql(f"SELECT * FROM {table}"))
+    for token in (instructor_token, player_token, solo_token):
+        assert token not in dump
+    assert hash_token(player_token) in dump and hash_token(player_token) != player_token
+
+    compared: list[tuple[bytes, bytes]] = []
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return compare_digest(a, b)
+
+    monkeypatch.setattr(repository_module.hmac, "compare_digest", spy)
+    assert class_session.id is not None and player.id is not None
+    assert memory_store.verify_instructor(class_session.id, "s3cret")
+    assert not memory_store.verify_instructor(class_session.id, "s3creT")
+    assert memory_store.verify_player(player.id, player_token)
+    assert not memory_store.verify_player(player.id, solo_token)
+    assert not memory_store.verify_player(player.id + 100, player_token)
+    assert len(compared) == 4  # every check that found a record went through compare_digest
+    assert verify_token("t", hash_token("t")) and not verify_token("t", hash_token("u"))
+
+    found = memory_store.class_session_by_code(class_session.join_code)
+    assert isinstance(found, ClassSession) and found.id == class_session.id
+    assert isinstance(solo, Player)
+
+
+def test_seats_scores_and_lesson_progress(make_referee, memory_store: Store) -> None:
+    run = play_table(Variant.TLS12_ECDHE, Scenario.PASSIVE, make_referee(5))
+    table_id = memory_store.create_table(run.facts[0])  # type: ignore[arg-type]
+    memory_store.append_facts(table_id, run.facts[1:])
+    player, _ = memory_store.create_player("ada")
+    assert player.id is not None
+    memory_store.assign_seat(table_id, Seat.CLIENT, player_id=player.id)
+    for seat in (Seat.SERVER, Seat.CA, Seat.EAVESDROPPER):
+        memory_store.assign_seat(table_id, seat, bot_kind="honest")
+    memory_store.assign_seat(table_id, Seat.EAVESDROPPER, bot_kind="attacker")  # the instructor swaps it
+    seats = memory_store.seats(table_id)
+    assert seats[Seat.CLIENT].player_id == player.id and seats[Seat.EAVESDROPPER].bot_kind == "attacker"
+    with pytest.raises(ValueError):
+        memory_store.assign_seat(table_id, Seat.CA)
+
+    state = memory_store.replay_table(table_id)
+    assert state == replay(run.facts)
+    memory_store.save_scores(table_id, dict(state.scores))
+    assert memory_store.scores(table_id) == dict(run.state.scores)
+
+    memory_store.save_lesson_progress(player.id, "client-hello", {"q1": True}, completed=False)
+    memory_store.save_lesson_progress(player.id, "client-hello", {"q1": True, "q2": False}, completed=True)
+    progress = memory_store.lesson_progress(player.id)
+    assert list(progress) == ["client-hello"] and progress["client-hello"].completed
