@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa, x25519
 
 from ..tls import messages as m
@@ -741,8 +741,6 @@ def _keys(state: TableState, seat: Seat, master: bytes) -> KeyBlock:
 
 
 def _transcript_hash(state: TableState, seat: Seat, extra: bytes = b"") -> bytes:
-    from cryptography.hazmat.primitives import hashes
-
     digest = hashes.Hash(_suite(state, seat).hash)
     for raw in _handshake_raws(state.wire, seat):
         digest.update(raw)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from cryptography import x509
+
 from ._codec import DecodeError, Field, Reader, Writer, encode_vector, short_hex
 from .alerts import AlertDescription, AlertIllegalParameter, AlertLevel, describe_alert
 from .suites import (
@@ -481,8 +483,6 @@ class ServerHello:
 
 def _describe_certificate(der: bytes) -> str:
     try:
-        from cryptography import x509
-
         cert = x509.load_der_x509_certificate(der)
         return f"subject {cert.subject.rfc4514_string()}; issuer {cert.issuer.rfc4514_string()}"
     except Exception:  # any parse failure: the byte inspector shows it as unparseable
