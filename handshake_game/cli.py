@@ -2,6 +2,7 @@
 
     handshake-game connect HOST:PORT   a TLS client that prints each step
     handshake-game listen              a TLS server that prints each step
+    handshake-game serve               the classroom server (websocket + HTTP)
 """
 
 from __future__ import annotations
@@ -114,6 +115,14 @@ def _parser() -> argparse.ArgumentParser:
                         "lacks one or a card is malformed")
     lessons.add_argument("--dir", metavar="DIR", help="lesson cards directory (default: lessons/ or "
                                                       "$HANDSHAKE_LESSONS)")
+    serve = sub.add_parser(
+        "serve", help="run the classroom server: solo play over a websocket at /ws, HTTP at /",
+        description="One asyncio process: the JSON websocket protocol at /ws (docs/protocol.md), "
+                    "GET / and GET /healthz. Upgrades the database at start and replays every table.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
+    serve.add_argument("--db", metavar="URL",
+                       help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///handshake.db)")
     return parser
 
 
@@ -162,6 +171,16 @@ def _run(argv: list[str] | None) -> int:
         from .lessons import report
 
         return report(sys.stdout, Path(args.dir) if args.dir else None)
+    if args.command == "serve":
+        import asyncio
+        import logging
+
+        from .server.ws import run
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
+                        or "sqlite:///handshake.db"))
+        return 0
     return 2
 
 

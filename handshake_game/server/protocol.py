@@ -1,0 +1,204 @@
+"""The JSON protocol spoken over the websocket: one pydantic model per message type.
+
+Rules:
+
+* Every message is a JSON object with a ``"type"``; each type is a model here, and
+  ``docs/protocol.md`` shows an example of each.
+* :func:`parse` is the only way raw text becomes a client message. It returns a typed
+  message or raises a :class:`ProtocolError` subclass whose ``code`` is what the client
+  sees in the ``error`` reply; it never raises anything else.
+* A move names a game action by its class name (``handshake_game.game.actions``) and
+  gives its fields; :func:`build_action` turns that into the frozen dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ..game import actions as a
+from ..game.model import Difficulty, Scenario, Seat, Variant
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+class ProtocolError(Exception):
+    """Input that is not a valid client message. ``code`` goes on the wire; ``message`` is
+    written for the client and never carries internal exception text."""
+
+    code = "protocol_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MessageTooLarge(ProtocolError):
+    code = "too_large"
+
+
+class MalformedJson(ProtocolError):
+    code = "malformed_json"
+
+
+class UnknownType(ProtocolError):
+    code = "unknown_type"
+
+
+class InvalidFields(ProtocolError):
+    code = "invalid_fields"
+
+
+class UnknownAction(ProtocolError):
+    code = "unknown_action"
+
+
+# -- client -> server ----------------------------------------------------------------------
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hello(_Message):
+    type: Literal["hello"] = "hello"
+    protocol: Literal[1]
+
+
+class Solo(_Message):
+    type: Literal["solo"] = "solo"
+    variant: Variant
+    scenario: Scenario = Scenario.HONEST
+    difficulty: Difficulty = Difficulty.STANDARD
+    seat: Seat
+    name: str = Field(min_length=1, max_length=64)
+
+
+class Resume(_Message):
+    type: Literal["resume"] = "resume"
+    table_id: int
+    token: str = Field(min_length=1, max_length=256)
+
+
+class ActionSpec(_Message):
+    name: str = Field(min_length=1, max_length=64)
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class Move(_Message):
+    type: Literal["move"] = "move"
+    table_id: int
+    token: str = Field(min_length=1, max_length=256)
+    seat: Seat | None = None  # optional: the seat the player believes it plays; checked
+    action: ActionSpec
+
+
+class Hint(_Message):
+    type: Literal["hint"] = "hint"
+    table_id: int
+    token: str = Field(min_length=1, max_length=256)
+
+
+ClientMessage = Annotated[Hello | Solo | Resume | Move | Hint, Field(discriminator="type")]
+_CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint")
+_client_adapter: TypeAdapter[Hello | Solo | Resume | Move | Hint] = TypeAdapter(ClientMessage)
+
+
+# -- server -> client ----------------------------------------------------------------------
+
+class Welcome(_Message):
+    type: Literal["welcome"] = "welcome"
+    protocol: int = PROTOCOL_VERSION
+    server: str = "handshake-game"
+
+
+class Seated(_Message):
+    type: Literal["seated"] = "seated"
+    table_id: int
+    seat: Seat
+    token: str
+
+
+class View(_Message):
+    type: Literal["view"] = "view"
+    table_id: int
+    view: dict[str, Any]
+
+
+class Error(_Message):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+ServerMessage = Welcome | Seated | View | Error
+
+
+def encode(message: ServerMessage) -> str:
+    return message.model_dump_json()
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+def parse(raw: str | bytes) -> Hello | Solo | Resume | Move | Hint:
+    """Raw websocket text (or bytes) to a typed client message, or a :class:`ProtocolError`."""
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(f"a message may be at most {MAX_MESSAGE_BYTES} bytes, this one is {size}")
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):  # JSONDecodeError and bad UTF-8 are ValueErrors
+        raise MalformedJson("the message is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise InvalidFields("a message is a JSON object with a \"type\"")
+    kind = document.get("type")
+    if kind not in _CLIENT_TYPES:
+        raise UnknownType(f"unknown message type; expected one of {', '.join(_CLIENT_TYPES)}")
+    try:
+        return _client_adapter.validate_python(document)
+    except ValidationError as error:
+        raise InvalidFields(f"{kind}: {_describe(error)}") from None
+
+
+def _describe(error: ValidationError) -> str:
+    """The field errors in words, without echoing the input back."""
+    parts = []
+    for detail in error.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(part) for part in detail["loc"][1:]) or "message"
+        parts.append(f"{where}: {detail['msg']}")
+    return "; ".join(parts)
+
+
+# -- actions ---------------------------------------------------------------------------------
+
+ACTIONS: dict[str, type] = {cls.__name__: cls for cls in typing.get_args(a.Action)}
+
+
+def build_action(spec: ActionSpec) -> a.Action:
+    """The game action named by ``spec``, built from its fields, or a :class:`ProtocolError`."""
+    cls = ACTIONS.get(spec.name)
+    if cls is None:
+        raise UnknownAction(f"no action named {spec.name[:64]!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(set(spec.fields) - known)
+    if extra:
+        raise InvalidFields(f"{spec.name} has no field {', '.join(e[:32] for e in extra[:3])}")
+    try:
+        action: a.Action = TypeAdapter(cls).validate_python(spec.fields)
+    except ValidationError as error:
+        raise InvalidFields(f"{spec.name}: {_describe_action(error)}") from None
+    return action
+
+
+def _describe_action(error: ValidationError) -> str:
+    parts = []
+    for detail in error.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(part) for part in detail["loc"]) or "fields"
+        parts.append(f"{where}: {detail['msg']}")
+    return "; ".join(parts)
