@@ -123,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
     serve.add_argument("--db", metavar="URL",
                        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///handshake.db)")
+    export = sub.add_parser("export", help="export what the classroom server stored")
+    what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
+    scores = what.add_parser("scores", help="scores as CSV: classroom, table, seat, player, points, "
+                                            "completed, time")
+    scores.add_argument("--db", metavar="URL",
+                        help="database URL (default: DATABASE_URL, else sqlite:///handshake.db)")
+    scores.add_argument("--classroom", metavar="CODE", help="only this class session's join code")
     return parser
 
 
@@ -181,6 +188,11 @@ def _run(argv: list[str] | None) -> int:
         asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
                         or "sqlite:///handshake.db"))
         return 0
+    if args.command == "export":
+        from .tools.export_scores import run_export_scores
+
+        url = args.db or os.environ.get("DATABASE_URL") or "sqlite:///handshake.db"
+        return run_export_scores(url, args.classroom)
     return 2
 
 
