@@ -123,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
     serve.add_argument("--db", metavar="URL",
                        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///handshake.db)")
+    serve.add_argument("--instructor-token", metavar="TOKEN",
+                       help="the instructor's secret (default: a fresh one, printed in the instructor URL)")
     export = sub.add_parser("export", help="export what the classroom server stored")
     what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     scores = what.add_parser("scores", help="scores as CSV: classroom, table, seat, player, points, "
@@ -186,7 +188,7 @@ def _run(argv: list[str] | None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
-                        or "sqlite:///handshake.db"))
+                        or "sqlite:///handshake.db", instructor_token=args.instructor_token))
         return 0
     if args.command == "export":
         from .tools.export_scores import run_export_scores

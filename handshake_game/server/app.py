@@ -8,6 +8,12 @@ Rules:
 * A player acts only through the token issued when seated, and only for that seat.
 * Bots play every seat no human holds, until a human must move or the table ends.
 * On start every stored table is replayed, so a restart continues where it stopped.
+* Class sessions: the instructor (holding the server's instructor token) creates one;
+  students join with its code and are seated in tables of four in join order (client,
+  server, CA, eavesdropper). A class table is opened paused, so nobody moves before the
+  instructor starts; start fills the empty seats with bots and resumes every table. Every
+  instructor action is checked against the session's instructor token (only its hash is
+  stored, compared in constant time) and its facts are stored before it is acknowledged.
 
 Methods are blocking (the store is synchronous, RSA work is CPU): the websocket adapter
 calls them through ``asyncio.to_thread``. One lock per table keeps a table's moves serial.
@@ -26,10 +32,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..bots.players import AttackerBot, HonestBot
 from ..game import actions as a
+from ..game import table as game_table
 from ..game.facts import Fact, TableOpened
 from ..game.model import Difficulty, Scenario, Seat, Variant
 from ..game.table import Referee, Rejected, TableState, apply, decide, leak_server_key, open_table, view
 from ..store import Store
+from ..store.repository import hash_token, verify_token
+from . import sessions
 
 log = logging.getLogger("handshake_game.server")
 
@@ -69,6 +78,26 @@ class MoveRejected(GameError):
     code = "rejected"
 
 
+class NotInstructor(GameError):
+    code = "bad_instructor_token"
+
+
+class UnknownSession(GameError):
+    code = "unknown_session"
+
+
+class SessionEnded(GameError):
+    code = "session_ended"
+
+
+class AlreadyStarted(GameError):
+    code = "already_started"
+
+
+class NotStarted(GameError):
+    code = "not_started"
+
+
 @dataclass
 class LiveTable:
     table_id: int
@@ -84,13 +113,38 @@ class SeatedPlayer:
     seat: Seat
     token: str
     view: dict[str, Any]
+    class_session_id: int | None = None
+
+
+@dataclass
+class ClassRoom:
+    """A class session in memory: its tables in join order, and whether it has started."""
+
+    class_session_id: int
+    join_code: str
+    variant: Variant
+    scenario: Scenario
+    difficulty: Difficulty
+    table_ids: list[int] = field(default_factory=list)
+    started: bool = False
+    ended: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+SEATING_ORDER = (Seat.CLIENT, Seat.SERVER, Seat.CA, Seat.EAVESDROPPER)
 
 
 class GameServer:
     def __init__(self, store: Store, *, rng: Callable[[int], bytes],
                  now: Callable[[], datetime.datetime],
-                 key_source: Callable[[], rsa.RSAPrivateKey]) -> None:
+                 key_source: Callable[[], rsa.RSAPrivateKey],
+                 instructor_token: str | None = None) -> None:
         self.store = store
+        # Only the hash of the server's instructor token is kept, as the store keeps tokens.
+        self._instructor_hash = None if instructor_token is None else hash_token(instructor_token)
+        self._classes: dict[int, ClassRoom] = {}
+        self._classes_lock = threading.Lock()
+        self._names: dict[int, str] = {}
         self.now = now
         self.referee = Referee(rng=rng, now=now, rsa_keys=key_source)
         self._tables: dict[int, LiveTable] = {}
@@ -174,7 +228,257 @@ class GameServer:
     def state(self, table_id: int) -> TableState:
         return self._table(table_id).state
 
+    def seat_view(self, table_id: int, seat: Seat) -> dict[str, Any]:
+        """What ``seat`` sees now (for live updates to the connections holding it)."""
+        table = self._table(table_id)
+        with table.lock:
+            return self._view(table, seat)
+
+    # -- class sessions ------------------------------------------------------------------------
+
+    def create_session(self, token: str, variant: Variant, scenario: Scenario,
+                       difficulty: Difficulty) -> ClassRoom:
+        """A new class session; ``token`` must be the server's instructor token."""
+        if self._instructor_hash is None or not verify_token(token, self._instructor_hash):
+            raise NotInstructor("that is not this server's instructor token")
+        try:
+            open_table(variant, scenario, difficulty)  # refuse a combination the game cannot stage
+        except Rejected as error:
+            raise MoveRejected(error.reason) from None
+        record, _ = self.store.create_class_session(variant, scenario, difficulty, instructor_token=token)
+        assert record.id is not None
+        room = ClassRoom(record.id, record.join_code, variant, scenario, difficulty)
+        with self._classes_lock:
+            self._classes[record.id] = room
+        log.info("class session %d created: %s %s %s", record.id, variant.value, scenario.value,
+                 difficulty.value)
+        return room
+
+    def join(self, join_code: str, name: str) -> SeatedPlayer:
+        """Seat a student at the next free seat of the class's last table, or at a new table.
+        After the start a late student gets a table of their own, bots in the other seats."""
+        record = self.store.class_session_by_code(join_code.strip().upper())
+        if record is None or record.id is None:
+            raise UnknownSession("no class session has that join code")
+        room = self.class_room(record.id)
+        with room.lock:
+            if room.ended:
+                raise SessionEnded("this class session has ended")
+            table = self._table(room.table_ids[-1]) if room.table_ids else None
+            if table is None or room.started or len(table.humans) >= len(SEATING_ORDER):
+                table = self._open_class_table(room)
+            with table.lock:
+                seat = next(s for s in SEATING_ORDER if s not in table.humans)
+                player, token = self.store.create_player(name, room.class_session_id)
+                assert player.id is not None
+                self.store.assign_seat(table.table_id, seat, player_id=player.id)
+                table.humans[seat] = player.id
+                self._names[player.id] = name
+                log.info("class %d: player %d joins table %d at %s", room.class_session_id, player.id,
+                         table.table_id, seat.value)
+                if room.started:
+                    self._fill_with_bots(table)
+                    self._play_bots(table)
+                return SeatedPlayer(table.table_id, seat, token, self._view(table, seat),
+                                    room.class_session_id)
+
+    def start(self, class_session_id: int, token: str) -> list[int]:
+        """Bots take every empty seat, and every table starts playing."""
+        room = self._instructor(class_session_id, token)
+        with room.lock:
+            if room.ended:
+                raise SessionEnded("this class session has ended")
+            if room.started:
+                raise AlreadyStarted("the class has already started")
+            for table_id in room.table_ids:
+                table = self._table(table_id)
+                with table.lock:
+                    self._fill_with_bots(table)
+                    if table.state.paused:
+                        self._record(table, game_table.resume(table.state), "instructor starts")
+                    self._play_bots(table)
+            room.started = True
+            return list(room.table_ids)
+
+    def pause(self, class_session_id: int, token: str, table_id: int | None = None) -> list[int]:
+        """Pause one table, or every table still playing."""
+        return self._each_table(class_session_id, token, table_id, self._pause_one)
+
+    def resume_tables(self, class_session_id: int, token: str, table_id: int | None = None) -> list[int]:
+        """Resume one paused table, or every paused table; bots then play on."""
+        room = self._instructor(class_session_id, token)
+        if not room.started:
+            raise NotStarted("start the class first")
+        return self._each_table(class_session_id, token, table_id, self._resume_one)
+
+    def inject(self, class_session_id: int, token: str, table_id: int, scenario: Scenario) -> list[int]:
+        def inject_one(table: LiveTable, _one: bool) -> bool:
+            self._record(table, game_table.inject_scenario(table.state, scenario),
+                         f"instructor injects {scenario.value}")
+            self._play_bots(table)
+            return True
+
+        return self._each_table(class_session_id, token, table_id, inject_one)
+
+    def leak_key(self, class_session_id: int, token: str, table_id: int) -> list[int]:
+        def leak_one(table: LiveTable, _one: bool) -> bool:
+            if table.state.key_leaked:
+                raise Rejected("the server key has already been leaked at this table")
+            self._record(table, leak_server_key(table.state), "instructor leaks the server key")
+            self._play_bots(table)
+            return True
+
+        return self._each_table(class_session_id, token, table_id, leak_one)
+
+    def reveal(self, class_session_id: int, token: str, table_id: int) -> dict[str, Any]:
+        """The debrief of one table (``game.table.reveal``): every wallet, secrets included."""
+        self._instructor(class_session_id, token)
+        table = self._class_table(class_session_id, table_id)
+        with table.lock:
+            return game_table.reveal(table.state)
+
+    def end(self, class_session_id: int, token: str) -> list[int]:
+        """End the class: no more joins, and every table still playing is paused."""
+        room = self._instructor(class_session_id, token)
+        with room.lock:
+            room.ended = True
+        return self._each_table(class_session_id, token, None, self._pause_one)
+
+    def dashboard(self, class_session_id: int, token: str) -> list[dict[str, Any]]:
+        room = self._instructor(class_session_id, token)
+        return [self.table_entry(table_id) for table_id in list(room.table_ids)]
+
+    def table_entry(self, table_id: int) -> dict[str, Any]:
+        """One table as the instructor's dashboard shows it (no wallets: see ``reveal``)."""
+        table = self._table(table_id)
+        with table.lock:
+            state, humans = table.state, dict(table.humans)
+        missing = [pid for pid in humans.values() if pid not in self._names]
+        if missing:
+            self._names.update(sessions.player_names(self.store, missing))
+        room = self._room_of(table_id)
+        seats: dict[str, dict[str, str] | None] = {}
+        for seat in SEATING_ORDER:
+            if seat in humans:
+                seats[seat.value] = {"player": self._names.get(humans[seat], "?")}
+            elif room is None or room.started:
+                seats[seat.value] = {"bot": "attacker" if seat is Seat.EAVESDROPPER else "honest"}
+            else:
+                seats[seat.value] = None
+        step = state.current_step
+        return {
+            "table_id": table_id,
+            "step": step.id if step else None,
+            "turn": step.seat.value if step else None,
+            "steps_done": state.step_index,
+            "steps_total": len(state.steps),
+            "scenario": state.scenario.value,
+            "paused": state.paused,
+            "completed": state.completed,
+            "failed": None if state.failed is None else {"seat": state.failed.seat.value,
+                                                         "check": state.failed.check,
+                                                         "reason": state.failed.reason},
+            "detected_by": state.detected_by,
+            "attack_succeeded": state.attack_succeeded,
+            "scores": {s.value: points for s, points in state.scores.items()},
+            "seats": seats,
+        }
+
+    def class_session_of(self, table_id: int) -> int | None:
+        room = self._room_of(table_id)
+        return None if room is None else room.class_session_id
+
+    def class_room(self, class_session_id: int) -> ClassRoom:
+        """The class session in memory, rebuilt from the store after a restart."""
+        with self._classes_lock:
+            room = self._classes.get(class_session_id)
+        if room is not None:
+            return room
+        record = sessions.class_session(self.store, class_session_id)
+        if record is None:
+            raise UnknownSession(f"no class session {class_session_id}")
+        table_ids = [t.id for t in self.store.tables(class_session_id) if t.id is not None]
+        # Started if a bot took a seat (start fills them) or a table is playing.
+        started = (any(row.bot_kind is not None for t in table_ids for row in self.store.seats(t).values())
+                   or any(not self._table(t).state.paused for t in table_ids))
+        room = ClassRoom(class_session_id, record.join_code, Variant(record.variant),
+                         Scenario(record.scenario), Difficulty(record.difficulty), table_ids, started)
+        with self._classes_lock:
+            return self._classes.setdefault(class_session_id, room)
+
     # -- internals -----------------------------------------------------------------------------
+
+    def _instructor(self, class_session_id: int, token: str) -> ClassRoom:
+        room = self.class_room(class_session_id)
+        if not self.store.verify_instructor(class_session_id, token):
+            raise NotInstructor(f"that token is not the instructor's of class session {class_session_id}")
+        return room
+
+    def _room_of(self, table_id: int) -> ClassRoom | None:
+        with self._classes_lock:
+            rooms = list(self._classes.values())
+        return next((room for room in rooms if table_id in room.table_ids), None)
+
+    def _class_table(self, class_session_id: int, table_id: int) -> LiveTable:
+        if table_id not in self.class_room(class_session_id).table_ids:
+            raise UnknownTable(f"no table {table_id} in class session {class_session_id}")
+        return self._table(table_id)
+
+    def _each_table(self, class_session_id: int, token: str, table_id: int | None,
+                    act: Callable[[LiveTable, bool], bool]) -> list[int]:
+        """Apply an instructor action to one table (refusals are errors) or to all (tables it
+        does not apply to are skipped). Returns the tables that changed."""
+        room = self._instructor(class_session_id, token)
+        ids = list(room.table_ids) if table_id is None else [table_id]
+        tables = [self._class_table(class_session_id, one) for one in ids]
+        changed = []
+        for table in tables:
+            with table.lock:
+                try:
+                    if act(table, table_id is not None):
+                        changed.append(table.table_id)
+                except Rejected as error:
+                    raise MoveRejected(error.reason) from None
+        return changed
+
+    def _pause_one(self, table: LiveTable, one: bool) -> bool:
+        if not one and (table.state.paused or table.state.current_step is None):
+            return False
+        self._record(table, game_table.pause(table.state), "instructor pauses")
+        return True
+
+    def _resume_one(self, table: LiveTable, one: bool) -> bool:
+        if not one and not table.state.paused:
+            return False
+        self._record(table, game_table.resume(table.state), "instructor resumes")
+        self._play_bots(table)
+        return True
+
+    def _open_class_table(self, room: ClassRoom) -> LiveTable:
+        """A new table for the class, paused until the instructor starts (the pause is a
+        stored fact, so a restart keeps the table waiting)."""
+        try:
+            state, facts = open_table(room.variant, room.scenario, room.difficulty)
+        except Rejected as error:
+            raise MoveRejected(error.reason) from None
+        opened = facts[0]
+        assert isinstance(opened, TableOpened) and len(facts) == 1
+        table_id = self.store.create_table(opened, class_session_id=room.class_session_id)
+        table = LiveTable(table_id, state, self.store.next_seq(table_id), {})
+        with table.lock:
+            if not room.started:
+                self._record(table, game_table.pause(table.state), "waiting for the instructor")
+        with self._tables_lock:
+            self._tables[table_id] = table
+        room.table_ids.append(table_id)
+        log.info("class %d: table %d opened", room.class_session_id, table_id)
+        return table
+
+    def _fill_with_bots(self, table: LiveTable) -> None:
+        for seat in SEATING_ORDER:
+            if seat not in table.humans:
+                kind = "attacker" if seat is Seat.EAVESDROPPER else "honest"
+                self.store.assign_seat(table.table_id, seat, bot_kind=kind)
 
     def _table(self, table_id: int) -> LiveTable:
         with self._tables_lock:
@@ -194,7 +498,8 @@ class GameServer:
         return found
 
     def _view(self, table: LiveTable, seat: Seat) -> dict[str, Any]:
-        return view(table.state, seat, self.now(), dissect=True)
+        # ``paused`` is the server's addition: a class table waits paused for the instructor.
+        return view(table.state, seat, self.now(), dissect=True) | {"paused": table.state.paused}
 
     def _record(self, table: LiveTable, facts: list[Fact], what: str) -> None:
         """Store first, then apply: what is in memory is always what is committed."""

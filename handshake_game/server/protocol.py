@@ -18,7 +18,7 @@ import json
 import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ..game import actions as a
 from ..game.model import Difficulty, Scenario, Seat, Variant
@@ -81,9 +81,19 @@ class Solo(_Message):
 
 
 class Resume(_Message):
+    """Two forms share the type: a player's reconnect (``table_id`` and their token) and the
+    instructor's resume of a paused class (``class_session_id``, optionally one ``table_id``)."""
+
     type: Literal["resume"] = "resume"
-    table_id: int
+    table_id: int | None = None
     token: str = Field(min_length=1, max_length=256)
+    class_session_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Resume:
+        if self.class_session_id is None and self.table_id is None:
+            raise ValueError("a player resumes a table_id; the instructor resumes a class_session_id")
+        return self
 
 
 class ActionSpec(_Message):
@@ -105,9 +115,66 @@ class Hint(_Message):
     token: str = Field(min_length=1, max_length=256)
 
 
-ClientMessage = Annotated[Hello | Solo | Resume | Move | Hint, Field(discriminator="type")]
-_CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint")
-_client_adapter: TypeAdapter[Hello | Solo | Resume | Move | Hint] = TypeAdapter(ClientMessage)
+# -- the class session: students join, the instructor runs it ----------------------------------
+
+class CreateSession(_Message):
+    type: Literal["create_session"] = "create_session"
+    token: str = Field(min_length=1, max_length=256)
+    variant: Variant
+    scenario: Scenario = Scenario.HONEST
+    difficulty: Difficulty = Difficulty.STANDARD
+
+
+class Join(_Message):
+    type: Literal["join"] = "join"
+    join_code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=64)
+
+
+class _Instructor(_Message):
+    token: str = Field(min_length=1, max_length=256)
+    class_session_id: int
+
+
+class Start(_Instructor):
+    type: Literal["start"] = "start"
+
+
+class Pause(_Instructor):
+    type: Literal["pause"] = "pause"
+    table_id: int | None = None  # one table, or every table still playing
+
+
+class Inject(_Instructor):
+    type: Literal["inject"] = "inject"
+    table_id: int
+    scenario: Scenario
+
+
+class LeakKey(_Instructor):
+    type: Literal["leak_key"] = "leak_key"
+    table_id: int
+
+
+class Reveal(_Instructor):
+    type: Literal["reveal"] = "reveal"
+    table_id: int
+
+
+class End(_Instructor):
+    type: Literal["end"] = "end"
+
+
+class DashboardRequest(_Instructor):
+    type: Literal["dashboard"] = "dashboard"
+
+
+InstructorMessage = Start | Pause | Inject | LeakKey | Reveal | End | DashboardRequest
+AnyClientMessage = Hello | Solo | Resume | Move | Hint | CreateSession | Join | InstructorMessage
+ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
+_CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint", "create_session", "join", "start", "pause",
+                 "inject", "leak_key", "reveal", "end", "dashboard")
+_client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
 
 
 # -- server -> client ----------------------------------------------------------------------
@@ -123,6 +190,44 @@ class Seated(_Message):
     table_id: int
     seat: Seat
     token: str
+    class_session_id: int | None = None  # set when seated through ``join``
+
+
+class SessionCreated(_Message):
+    type: Literal["session_created"] = "session_created"
+    class_session_id: int
+    join_code: str
+    join_url: str | None
+    qr_svg: str
+
+
+class Done(_Message):
+    """An instructor action is stored: ``table_ids`` are the tables it changed."""
+
+    type: Literal["done"] = "done"
+    action: str
+    class_session_id: int
+    table_ids: list[int]
+
+
+class Dashboard(_Message):
+    type: Literal["dashboard"] = "dashboard"
+    class_session_id: int
+    tables: list[dict[str, Any]]
+
+
+class TableUpdate(_Message):
+    """Pushed to the instructor after every change at one of the class's tables."""
+
+    type: Literal["table_update"] = "table_update"
+    class_session_id: int
+    table: dict[str, Any]
+
+
+class Debrief(_Message):
+    type: Literal["debrief"] = "debrief"
+    table_id: int
+    debrief: dict[str, Any]
 
 
 class View(_Message):
@@ -137,16 +242,18 @@ class Error(_Message):
     message: str
 
 
-ServerMessage = Welcome | Seated | View | Error
+ServerMessage = Welcome | Seated | View | Error | SessionCreated | Done | Dashboard | TableUpdate | Debrief
 
 
 def encode(message: ServerMessage) -> str:
+    if isinstance(message, Seated) and message.class_session_id is None:
+        return message.model_dump_json(exclude={"class_session_id"})  # solo: as protocol 1 began
     return message.model_dump_json()
 
 
 # -- parsing ---------------------------------------------------------------------------------
 
-def parse(raw: str | bytes) -> Hello | Solo | Resume | Move | Hint:
+def parse(raw: str | bytes) -> AnyClientMessage:
     """Raw websocket text (or bytes) to a typed client message, or a :class:`ProtocolError`."""
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
     if size > MAX_MESSAGE_BYTES:

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 import logging
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from typing import Any
 
+import segno
 from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .. import __version__
 from ..game import actions as a
+from ..game.model import Seat
 from ..store import Store
 from ..tls.keypool import KeyKind, KeyPool
 from . import protocol as p
@@ -54,17 +59,76 @@ table and token, and a <code>view</code> of your seat</li>
 
 
 class Session:
-    """One connection's protocol state: whether it said hello."""
+    """One connection's protocol state: whether it said hello, the seats it holds and the class
+    sessions it watches as instructor (both learnt from requests that succeeded), and the
+    tables the last request changed."""
 
     def __init__(self) -> None:
         self.greeted = False
+        self.seats: set[tuple[int, Seat]] = set()
+        self.watching: set[int] = set()
+        self.changed: list[int] = []
 
 
-async def reply_to(game: GameServer, session: Session, raw: str | bytes) -> list[p.ServerMessage]:
+class Hub:
+    """Who receives live updates: the connections holding each table's seats, and the
+    instructors watching each class session. After every change at a table each holder gets
+    its own seat's view (never another seat's) and each instructor the table's dashboard
+    entry. One lock per table: updates for a table go out in order, the last one current."""
+
+    def __init__(self, game: GameServer) -> None:
+        self.game = game
+        self._seats: dict[int, dict[Seat, set[ServerConnection]]] = {}
+        self._instructors: dict[int, set[ServerConnection]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def subscribe(self, connection: ServerConnection, session: Session) -> None:
+        for table_id, seat in session.seats:
+            self._seats.setdefault(table_id, {}).setdefault(seat, set()).add(connection)
+        for class_session_id in session.watching:
+            self._instructors.setdefault(class_session_id, set()).add(connection)
+
+    def drop(self, connection: ServerConnection) -> None:
+        for holders in self._seats.values():
+            for connections in holders.values():
+                connections.discard(connection)
+        for connections in self._instructors.values():
+            connections.discard(connection)
+
+    async def publish(self, table_id: int, sender: ServerConnection | None = None,
+                      sender_seats: frozenset[Seat] = frozenset()) -> None:
+        """Send the table's news. ``sender`` already has its seats' views in its reply."""
+        lock = self._locks.setdefault(table_id, asyncio.Lock())
+        async with lock:
+            holders = {seat: set(connections) for seat, connections in self._seats.get(table_id, {}).items()}
+            class_session_id = self.game.class_session_of(table_id)
+            watchers = set(self._instructors.get(class_session_id, ())) if class_session_id else set()
+            views = await asyncio.to_thread(self._views, table_id, [s for s, c in holders.items() if c])
+            sends: list[Awaitable[None]] = []
+            for seat, connections in holders.items():
+                text = p.encode(p.View(table_id=table_id, view=views[seat])) if seat in views else None
+                for connection in connections:
+                    if text is not None and not (connection is sender and seat in sender_seats):
+                        sends.append(connection.send(text))
+            if watchers and class_session_id is not None:
+                entry = await asyncio.to_thread(self.game.table_entry, table_id)
+                text = p.encode(p.TableUpdate(class_session_id=class_session_id, table=entry))
+                sends += [connection.send(text) for connection in watchers]
+            for outcome in await asyncio.gather(*sends, return_exceptions=True):
+                if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionClosed):
+                    log.warning("a live update failed: %s", type(outcome).__name__)
+
+    def _views(self, table_id: int, seats: list[Seat]) -> dict[Seat, dict[str, Any]]:
+        return {seat: self.game.seat_view(table_id, seat) for seat in seats}
+
+
+async def reply_to(game: GameServer, session: Session, raw: str | bytes,
+                   public_url: str | None = None) -> list[p.ServerMessage]:
     """The replies to one incoming frame; every failure becomes an ``error`` message here."""
+    session.changed = []
     try:
         message = p.parse(raw)
-        return await _dispatch(game, session, message)
+        return await _dispatch(game, session, message, public_url)
     except (p.ProtocolError, GameError) as error:
         return [p.Error(code=error.code, message=error.message)]
     except Exception:
@@ -72,8 +136,8 @@ async def reply_to(game: GameServer, session: Session, raw: str | bytes) -> list
         return [p.Error(code="internal", message="the server could not handle that message")]
 
 
-async def _dispatch(game: GameServer, session: Session,
-                    message: p.Hello | p.Solo | p.Resume | p.Move | p.Hint) -> list[p.ServerMessage]:
+async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMessage,
+                    public_url: str | None) -> list[p.ServerMessage]:
     if isinstance(message, p.Hello):
         session.greeted = True
         return [p.Welcome(server=f"handshake-game {__version__}")]
@@ -82,17 +146,75 @@ async def _dispatch(game: GameServer, session: Session,
     if isinstance(message, p.Solo):
         seated = await asyncio.to_thread(game.solo, message.variant, message.scenario, message.difficulty,
                                          message.seat, message.name)
+        session.seats.add((seated.table_id, seated.seat))
         return [p.Seated(table_id=seated.table_id, seat=seated.seat, token=seated.token),
                 p.View(table_id=seated.table_id, view=seated.view)]
-    if isinstance(message, p.Resume):
+    if isinstance(message, p.Resume) and message.class_session_id is None:
+        assert message.table_id is not None  # the model requires one of the two
         seat, view = await asyncio.to_thread(game.resume, message.table_id, message.token)
+        session.seats.add((message.table_id, seat))
         return [p.View(table_id=message.table_id, view=view)]
-    if isinstance(message, p.Move):
-        action = p.build_action(message.action)
-        view = await asyncio.to_thread(game.move, message.table_id, message.token, action, message.seat)
+    if isinstance(message, p.Move | p.Hint):
+        action = p.build_action(message.action) if isinstance(message, p.Move) else a.RequestHint()
+        claimed = message.seat if isinstance(message, p.Move) else None
+        view = await asyncio.to_thread(game.move, message.table_id, message.token, action, claimed)
+        session.seats.add((message.table_id, Seat(view["seat"])))
+        session.changed = [message.table_id]
         return [p.View(table_id=message.table_id, view=view)]
-    view = await asyncio.to_thread(game.move, message.table_id, message.token, a.RequestHint())
-    return [p.View(table_id=message.table_id, view=view)]
+    if isinstance(message, p.Join):
+        seated = await asyncio.to_thread(game.join, message.join_code, message.name)
+        session.seats.add((seated.table_id, seated.seat))
+        session.changed = [seated.table_id]
+        return [p.Seated(table_id=seated.table_id, seat=seated.seat, token=seated.token,
+                         class_session_id=seated.class_session_id),
+                p.View(table_id=seated.table_id, view=seated.view)]
+    if isinstance(message, p.CreateSession):
+        room = await asyncio.to_thread(game.create_session, message.token, message.variant, message.scenario,
+                                       message.difficulty)
+        session.watching.add(room.class_session_id)
+        join_url = f"{public_url}?join={room.join_code}" if public_url else None
+        return [p.SessionCreated(class_session_id=room.class_session_id, join_code=room.join_code,
+                                 join_url=join_url, qr_svg=qr_svg(join_url or room.join_code))]
+    return await _instructor(game, session, message)
+
+
+async def _instructor(game: GameServer, session: Session,
+                      message: p.Resume | p.InstructorMessage) -> list[p.ServerMessage]:
+    """The instructor's actions: each checked against the session's instructor token (in
+    ``GameServer``), stored, and only then acknowledged with ``done``."""
+    class_session_id, token = message.class_session_id, message.token
+    assert class_session_id is not None  # a player's resume was handled before
+    changed: list[int]
+    if isinstance(message, p.DashboardRequest):
+        tables = await asyncio.to_thread(game.dashboard, class_session_id, token)
+        session.watching.add(class_session_id)
+        return [p.Dashboard(class_session_id=class_session_id, tables=tables)]
+    if isinstance(message, p.Reveal):
+        debrief = await asyncio.to_thread(game.reveal, class_session_id, token, message.table_id)
+        return [p.Debrief(table_id=message.table_id, debrief=debrief)]
+    if isinstance(message, p.Start):
+        changed = await asyncio.to_thread(game.start, class_session_id, token)
+    elif isinstance(message, p.Pause):
+        changed = await asyncio.to_thread(game.pause, class_session_id, token, message.table_id)
+    elif isinstance(message, p.Resume):
+        changed = await asyncio.to_thread(game.resume_tables, class_session_id, token, message.table_id)
+    elif isinstance(message, p.Inject):
+        changed = await asyncio.to_thread(game.inject, class_session_id, token, message.table_id,
+                                          message.scenario)
+    elif isinstance(message, p.LeakKey):
+        changed = await asyncio.to_thread(game.leak_key, class_session_id, token, message.table_id)
+    else:
+        changed = await asyncio.to_thread(game.end, class_session_id, token)
+    session.watching.add(class_session_id)
+    session.changed = changed
+    return [p.Done(action=message.type, class_session_id=class_session_id, table_ids=changed)]
+
+
+def qr_svg(text: str) -> str:
+    """``text`` as a QR code, an SVG document to show on the projector."""
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True)
+    return buffer.getvalue().decode("utf-8")
 
 
 def _http(connection: ServerConnection, request: Request) -> Response | None:
@@ -111,12 +233,23 @@ def _http(connection: ServerConnection, request: Request) -> Response | None:
     return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
 
 
-def make_handler(game: GameServer) -> Callable[[ServerConnection], Awaitable[None]]:
+def make_handler(game: GameServer, public_url: str | None = None,
+                 hub: Hub | None = None) -> Callable[[ServerConnection], Awaitable[None]]:
+    """The connection handler. ``public_url`` (``http://host:port/``) goes into join QR codes."""
+    live = hub or Hub(game)
+
     async def handler(connection: ServerConnection) -> None:
         session = Session()
-        async for raw in connection:
-            for reply in await reply_to(game, session, raw):
-                await connection.send(p.encode(reply))
+        try:
+            async for raw in connection:
+                for reply in await reply_to(game, session, raw, public_url):
+                    await connection.send(p.encode(reply))
+                live.subscribe(connection, session)
+                mine = frozenset(seat for table_id, seat in session.seats if table_id in session.changed)
+                for table_id in session.changed:
+                    await live.publish(table_id, connection, mine)
+        finally:
+            live.drop(connection)
 
     return handler
 
@@ -129,9 +262,14 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-async def run(host: str, port: int, db_url: str, *, print_urls: Callable[[str], None] | None = None) -> None:
-    """Serve until SIGINT/SIGTERM: upgrade the database, replay the stored tables, listen."""
+async def run(host: str, port: int, db_url: str, *, instructor_token: str | None = None,
+              print_urls: Callable[[str], None] | None = None) -> None:
+    """Serve until SIGINT/SIGTERM: upgrade the database, replay the stored tables, listen.
+
+    Without ``instructor_token`` a fresh one is made and printed in the instructor URL (as
+    Jupyter does); only its hash is kept."""
     print_urls = print_urls or _print_flushed
+    instructor_token = instructor_token or secrets.token_urlsafe(16)
     store = Store(db_url)
     await asyncio.to_thread(store.upgrade)
     pool = KeyPool(target=4, kinds=(KeyKind.RSA_2048,)).start()
@@ -141,19 +279,27 @@ async def run(host: str, port: int, db_url: str, *, print_urls: Callable[[str], 
         assert isinstance(key, rsa.RSAPrivateKey)  # the pool holds RSA keys only
         return key
 
-    game = GameServer(store, rng=secrets.token_bytes, now=_utcnow, key_source=rsa_key)
+    game = GameServer(store, rng=secrets.token_bytes, now=_utcnow, key_source=rsa_key,
+                      instructor_token=instructor_token)
     replayed = await asyncio.to_thread(game.load)
     log.info("replayed %d stored tables", replayed)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     try:
-        async with serve(make_handler(game), host, port, process_request=_http,
+        hub = Hub(game)
+        # The handler learns the bound port (for the join URL in QR codes) once listening.
+        handler = make_handler(game, hub=hub)
+        async with serve(lambda connection: handler(connection), host, port, process_request=_http,
                          max_size=FRAME_LIMIT) as server:
             bound = next(iter(server.sockets)).getsockname()[1]
             shown = f"[{host}]" if ":" in host else host
-            print_urls(f"Handshake classroom server: http://{shown}:{bound}/")
+            base = f"http://{shown}:{bound}/"
+            handler = make_handler(game, public_url=base, hub=hub)
+            print_urls(f"Handshake classroom server: {base}")
             print_urls(f"Solo play over the websocket: ws://{shown}:{bound}/ws")
+            print_urls(f"Instructor (keep this secret): {base}?token={instructor_token}")
+            del instructor_token  # the server keeps only the hash
             await stop.wait()
     finally:
         pool.stop()
