@@ -3,6 +3,7 @@
     handshake-game connect HOST:PORT   a TLS client that prints each step
     handshake-game listen              a TLS server that prints each step
     handshake-game serve               the classroom server (websocket + HTTP)
+    handshake-game bots                a class of bot students played over the server's websocket
 """
 
 from __future__ import annotations
@@ -132,6 +133,22 @@ def _parser() -> argparse.ArgumentParser:
     scores.add_argument("--db", metavar="URL",
                         help="database URL (default: DATABASE_URL, else sqlite:///handshake.db)")
     scores.add_argument("--classroom", metavar="CODE", help="only this class session's join code")
+    bots = sub.add_parser(
+        "bots", help="play a class of N tables with bot students over real websockets",
+        description="Creates a class session as the instructor (guided), opens one websocket per "
+                    "student (4 per table) that joins with the code, starts the class and plays every "
+                    "seat's offered move. Last line: completed=C/N errors=E moves=M p50_ms=X p99_ms=Y.")
+    bots.add_argument("--server", required=True, metavar="URL",
+                      help="the server's websocket, ws://HOST:PORT/ws (ws://HOST:PORT also works)")
+    bots.add_argument("--token", required=True, metavar="TOKEN", help="the server's instructor token")
+    bots.add_argument("--tables", type=int, default=1, metavar="N", help="tables to play (default 1)")
+    bots.add_argument("--variant", default="tls12-rsa",
+                      choices=["tls12-rsa", "tls12-ecdhe", "tls12-mutual", "tls13"])
+    bots.add_argument("--scenario", default="honest",
+                      choices=["honest", "passive", "mitm-self-signed", "mitm-wrong-name", "expired-cert",
+                               "rogue-csr", "tamper", "downgrade", "replay", "key-leak"])
+    bots.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                      help="give up on the play after S seconds (default 300)")
     return parser
 
 
@@ -190,6 +207,10 @@ def _run(argv: list[str] | None) -> int:
         asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
                         or "sqlite:///handshake.db", instructor_token=args.instructor_token))
         return 0
+    if args.command == "bots":
+        from .tools.netbots import run_bots
+
+        return run_bots(args.server, args.token, args.tables, args.variant, args.scenario, args.timeout)
     if args.command == "export":
         from .tools.export_scores import run_export_scores
 

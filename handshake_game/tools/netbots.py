@@ -1,0 +1,274 @@
+"""`handshake-game bots`: a whole class played by bots over real websockets.
+
+One connection creates a class session as the instructor (guided difficulty, so every view
+carries the ``offered`` move), then 4*N students each open their own websocket, say
+``hello`` and ``join`` with the join code, exactly as a student's browser does. The
+instructor starts the class; every student plays the offered move when a pushed view says
+it is their turn, until its table completes or fails. Each move's latency is the time from
+sending it to the reply (the mover's ``view``, or an ``error``).
+
+The last line printed is ``completed=C/N errors=E moves=M p50_ms=X p99_ms=Y``; the exit
+code is 0 only when every table completed and nothing went wrong. Every wait is bounded:
+opening a connection, each reply during setup, and the whole play (``timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+SEATS_PER_TABLE = 4
+REPLY_TIMEOUT = 60.0  # one setup reply (hello, create_session, join, start)
+OPEN_TIMEOUT = 30.0  # one websocket opening handshake
+
+
+class BotError(Exception):
+    """Something the bots cannot go on from: a refused setup message, a silent server."""
+
+
+def ws_endpoint(server: str) -> str:
+    """``ws://host:port`` or ``ws://host:port/ws`` → the websocket endpoint ``…/ws``."""
+    parts = urlsplit(server)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise BotError(f"--server must be a ws:// URL, not {server!r}")
+    path = parts.path if parts.path not in ("", "/") else "/ws"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (``share`` in 0..1); 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class BotsResult:
+    tables: int
+    completed: int = 0
+    failed: int = 0
+    errors: int = 0
+    moves: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    play_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.completed == self.tables and self.errors == 0
+
+    def summary(self) -> str:
+        return (f"completed={self.completed}/{self.tables} errors={self.errors} moves={self.moves} "
+                f"p50_ms={percentile(self.latencies_ms, 0.50):.1f} "
+                f"p99_ms={percentile(self.latencies_ms, 0.99):.1f}")
+
+
+async def _receive(ws: ClientConnection, timeout: float) -> dict[str, Any]:
+    text = await asyncio.wait_for(ws.recv(), timeout)
+    message: dict[str, Any] = json.loads(text)
+    return message
+
+
+async def _ask(ws: ClientConnection, message: dict[str, Any], wanted: str) -> dict[str, Any]:
+    """Send ``message`` and wait for a reply of type ``wanted``; an ``error`` is a BotError."""
+    await ws.send(json.dumps(message))
+    while True:
+        reply = await _receive(ws, REPLY_TIMEOUT)
+        if reply["type"] == wanted:
+            return reply
+        if reply["type"] == "error":
+            raise BotError(f"{message['type']} refused: {reply.get('code')}: {reply.get('message')}")
+
+
+async def _open(url: str) -> ClientConnection:
+    ws = await connect(url, max_size=None, open_timeout=OPEN_TIMEOUT, close_timeout=5)
+    await _ask(ws, {"type": "hello", "protocol": 1}, "welcome")
+    return ws
+
+
+@dataclass
+class _Table:
+    table_id: int
+    students: list[_Student] = field(default_factory=list)
+    completed: bool = False
+    failed: bool = False
+    broken: bool = False  # an error or a lost connection: its students stop
+
+    def stop_all(self) -> None:
+        self.broken = True
+        for student in self.students:
+            asyncio.get_running_loop().create_task(student.ws.close())
+
+
+@dataclass
+class _Student:
+    ws: ClientConnection
+    table_id: int
+    seat: str
+    token: str
+
+
+class _Run:
+    def __init__(self, result: BotsResult) -> None:
+        self.result = result
+        self.tables: dict[int, _Table] = {}
+
+    def error(self, note: str) -> None:
+        self.result.errors += 1
+        if len(self.result.notes) < 20:
+            self.result.notes.append(note)
+
+    async def play(self, student: _Student, deadline: float) -> None:
+        """Play the seat from its pushed views until the table ends (the offered move, once
+        per distinct turn), timing each move from send to reply."""
+        table = self.tables[student.table_id]
+        acted: set[tuple[Any, ...]] = set()
+        sent_at: float | None = None
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                message = await _receive(student.ws, remaining)
+                if message["type"] == "error":
+                    self.error(f"table {student.table_id} {student.seat}: {message.get('code')}: "
+                               f"{message.get('message')}")
+                    table.stop_all()
+                    return
+                if message["type"] != "view":
+                    continue
+                if sent_at is not None:
+                    self.result.latencies_ms.append((time.perf_counter() - sent_at) * 1e3)
+                    sent_at = None
+                seen = message["view"]
+                if seen["completed"]:
+                    table.completed = True
+                    return
+                if seen["failed"] is not None:
+                    table.failed = True
+                    return
+                key = (seen["step"], len(seen["verdicts"]), len(seen["wire"]))
+                if seen["your_turn"] and not seen["paused"] and key not in acted:
+                    acted.add(key)
+                    offered = seen["offered"]
+                    if offered is None:
+                        self.error(f"table {student.table_id} {student.seat}: no offered move "
+                                   f"at {seen['step']}")
+                        table.stop_all()
+                        return
+                    sent_at = time.perf_counter()
+                    await student.ws.send(json.dumps({
+                        "type": "move", "table_id": student.table_id, "token": student.token,
+                        "action": {"name": offered["action"], "fields": offered["fields"]}}))
+                    self.result.moves += 1
+        except TimeoutError:
+            if not table.broken:
+                self.error(f"table {student.table_id} {student.seat}: timed out")
+                table.stop_all()
+        except (ConnectionClosed, OSError) as exc:
+            if not table.broken:
+                self.error(f"table {student.table_id} {student.seat}: connection lost ({exc})")
+                table.stop_all()
+
+
+async def _drain(ws: ClientConnection, replies: asyncio.Queue[dict[str, Any]]) -> None:
+    """The instructor watches the class: read every ``table_update`` so the server's pushes
+    never back up, and hand anything else to whoever asked."""
+    with contextlib.suppress(ConnectionClosed):
+        async for text in ws:
+            message = json.loads(text)
+            if message["type"] != "table_update":
+                await replies.put(message)
+
+
+async def play_class(server: str, token: str, tables: int, variant: str, scenario: str = "honest", *,
+                     timeout: float = 300.0, connect_limit: int = 64) -> BotsResult:
+    """Create a class of ``tables`` tables at ``server``, fill it with 4 bot students per table,
+    start it and play it to the end. Setup failures raise :class:`BotError`."""
+    url = ws_endpoint(server)
+    result = BotsResult(tables=tables)
+    run = _Run(result)
+    instructor = await _open(url)
+    opened: list[ClientConnection] = [instructor]
+    try:
+        created = await _ask(instructor, {"type": "create_session", "token": token, "variant": variant,
+                                          "scenario": scenario, "difficulty": "guided"},
+                             "session_created")
+        class_id, code = created["class_session_id"], created["join_code"]
+        replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        drain = asyncio.create_task(_drain(instructor, replies))
+
+        gate = asyncio.Semaphore(connect_limit)
+
+        async def join(number: int) -> _Student:
+            async with gate:
+                ws = await _open(url)
+                opened.append(ws)
+                seated = await _ask(ws, {"type": "join", "join_code": code, "name": f"bot{number}"},
+                                    "seated")
+                paused = await _receive(ws, REPLY_TIMEOUT)  # the seat's first view: waiting to start
+                if paused["type"] != "view":
+                    raise BotError(f"join: expected a view, got {paused['type']}")
+                return _Student(ws, seated["table_id"], seated["seat"], seated["token"])
+
+        students = await asyncio.gather(*(join(n) for n in range(SEATS_PER_TABLE * tables)))
+        for student in students:
+            run.tables.setdefault(student.table_id, _Table(student.table_id)).students.append(student)
+        if len(run.tables) != tables:
+            raise BotError(f"{len(students)} students were seated at {len(run.tables)} tables, "
+                           f"not {tables}")
+
+        started_at = time.perf_counter()
+        deadline = time.monotonic() + timeout
+        players = [asyncio.create_task(run.play(student, deadline)) for student in students]
+        await instructor.send(json.dumps({"type": "start", "token": token, "class_session_id": class_id}))
+        done = await asyncio.wait_for(replies.get(), REPLY_TIMEOUT)
+        if done["type"] != "done":
+            raise BotError(f"start refused: {done.get('code')}: {done.get('message')}")
+        await asyncio.gather(*players)
+        result.play_seconds = time.perf_counter() - started_at
+        drain.cancel()
+    finally:
+        await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+    for table in run.tables.values():
+        if table.completed and not table.broken:
+            result.completed += 1
+        elif table.failed:
+            result.failed += 1
+            if len(result.notes) < 20:
+                result.notes.append(f"table {table.table_id} failed")
+    return result
+
+
+def run_bots(server: str, token: str, tables: int, variant: str, scenario: str, timeout: float,
+             out: TextIO = sys.stdout) -> int:
+    """The CLI: play the class, print a few figures and the summary line last; exit 0 iff all
+    tables completed with no errors."""
+    if tables < 1:
+        print("bots: --tables must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(play_class(server, token, tables, variant, scenario, timeout=timeout))
+    except (BotError, WebSocketException, OSError, TimeoutError) as exc:
+        print(f"bots: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(BotsResult(tables=tables, errors=1).summary(), file=out)
+        return 1
+    for note in result.notes:
+        print(f"bots: {note}", file=sys.stderr)
+    if result.play_seconds > 0:
+        print(f"{result.moves} moves in {result.play_seconds:.2f} s "
+              f"({result.moves / result.play_seconds:.1f} moves/s), {result.failed} tables failed",
+              file=out)
+    print(result.summary(), file=out, flush=True)
+    return 0 if result.ok else 1
