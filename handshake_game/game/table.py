@@ -1295,7 +1295,14 @@ def _wire_entry(f: MessageSent | MessageDelivered, dissect: bool = False) -> dic
     return entry
 
 
+@functools.lru_cache(maxsize=4096)
 def _dissect(raw: bytes) -> dict[str, Any] | None:
+    """The field tree of one handshake message; cached, since every view of every seat shows
+    the same messages again. Callers serialise the result and never change it."""
+    return _dissect_uncached(raw)
+
+
+def _dissect_uncached(raw: bytes) -> dict[str, Any] | None:
     key_exchange = None
     if raw[:1] == bytes([m.HandshakeType.client_key_exchange]) and len(raw) > 4:
         # Its layout depends on the suite: an ECDH point has a one-byte length prefix.

@@ -26,3 +26,10 @@ def player_names(store: Store, player_ids: Iterable[int]) -> dict[int, str]:
     with store.session() as session:
         rows = session.exec(select(Player).where(col(Player.id).in_(wanted))).all()
     return {row.id: row.name for row in rows if row.id is not None}
+
+
+def player_token_hash(store: Store, player_id: int) -> str | None:
+    """The stored hash of a player's reconnect token (never the token itself)."""
+    with store.session() as db:
+        record = db.get(Player, player_id)
+    return record.reconnect_token_hash if record is not None else None
