@@ -9,6 +9,7 @@ with ``hmac.compare_digest``.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -191,13 +192,17 @@ class Store:
         With ``expected_seq``, raise ``SeqConflict`` unless the log is exactly that long:
         the move was decided on the state the caller saw.
         """
+        rows = []
         with self.session() as session, session.begin():
             seq = self._next_seq(session, table_id)
             if expected_seq is not None and expected_seq != seq:
                 raise SeqConflict(table_id, expected_seq, seq)
+            now = utcnow()
             for fact in facts:
-                session.add(_record(table_id, seq, fact))
+                rows.append(_row(table_id, seq, fact, now))
                 seq += 1
+            if rows:  # one executemany: the ORM's per-object bookkeeping cost more than the commit
+                session.execute(sa.insert(FactRecord), rows)
         return seq
 
     def next_seq(self, table_id: int) -> int:
@@ -257,10 +262,11 @@ class Store:
         return {Seat(row.seat): row for row in rows}
 
     def save_scores(self, table_id: int, scores: dict[Seat, int]) -> None:
-        with self.session() as session:
-            for seat, points in scores.items():
-                session.merge(Score(table_id=table_id, seat=seat.value, points=points))
-            session.commit()
+        """Replace the table's score rows in one transaction (portable: no dialect upsert)."""
+        with self.session() as session, session.begin():
+            session.execute(sa.delete(Score).where(col(Score.table_id) == table_id))
+            session.execute(sa.insert(Score), [{"table_id": table_id, "seat": seat.value, "points": points}
+                                               for seat, points in scores.items()])
 
     def scores(self, table_id: int) -> dict[Seat, int]:
         with self.session() as session:
@@ -282,6 +288,10 @@ class Store:
 
 
 def _record(table_id: int, seq: int, fact: Fact) -> FactRecord:
+    return FactRecord(**_row(table_id, seq, fact, utcnow()))
+
+
+def _row(table_id: int, seq: int, fact: Fact, now: datetime.datetime) -> dict[str, Any]:
     payload = fact_to_json(fact)
-    return FactRecord(table_id=table_id, seq=seq, type=payload["type"],
-                      payload=json.dumps(payload, separators=(",", ":")))
+    return {"table_id": table_id, "seq": seq, "type": payload["type"],
+            "payload": json.dumps(payload, separators=(",", ":")), "created_at": now}
