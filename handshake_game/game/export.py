@@ -19,7 +19,7 @@ import datetime
 from ..tls.capture import Capture
 from .facts import MessageDelivered, MessageSent
 from .model import Seat, Variant
-from .table import TableState
+from .table import TLS13_KEYLOG_LABELS, TableState
 
 CLIENT_ADDRESS = ("192.0.2.10", 50000)
 SERVER_ADDRESS = ("192.0.2.20", 443)
@@ -51,12 +51,8 @@ def table_keylog(state: TableState) -> list[str]:
     if client_random is None:
         return []
     if state.variant is Variant.TLS13:  # the traffic secrets, as RFC 8446 keys are derived from them
-        labels = {"client_handshake_traffic_secret": "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-                  "server_handshake_traffic_secret": "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-                  "client_application_traffic_secret": "CLIENT_TRAFFIC_SECRET_0",
-                  "server_application_traffic_secret": "SERVER_TRAFFIC_SECRET_0"}
         return [f"{label} {client_random.value.hex()} {wallet[name].value.hex()}"
-                for name, label in labels.items() if name in wallet]
+                for name, label in TLS13_KEYLOG_LABELS.items() if name in wallet]
     if master_secret is None:
         return []
     return [f"CLIENT_RANDOM {client_random.value.hex()} {master_secret.value.hex()}"]

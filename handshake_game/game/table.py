@@ -467,6 +467,12 @@ def _review_csr(state: TableState, step: Step, action: Any, ref: Referee) -> lis
 
 EAVESDROPPER_NAME = "eve.example"  # the name the eavesdropper may rightfully hold a certificate for
 
+# Wallet item -> NSS key log label for the TLS 1.3 traffic secrets (what Wireshark reads).
+TLS13_KEYLOG_LABELS = {"client_handshake_traffic_secret": "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                       "server_handshake_traffic_secret": "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                       "client_application_traffic_secret": "CLIENT_TRAFFIC_SECRET_0",
+                       "server_application_traffic_secret": "SERVER_TRAFFIC_SECRET_0"}
+
 
 def _other(seat: Seat) -> Seat:
     return Seat.SERVER if seat is Seat.CLIENT else Seat.CLIENT
@@ -1019,6 +1025,15 @@ def _inject(state: TableState, step: Step, held: list[MessageSent]) -> list[Fact
     return facts
 
 
+def pass_or_drop(state: TableState, step: Step, action: Any, held: list[MessageSent]) -> list[Fact] | None:
+    """The two moves every interception step allows; None when the action is the attack."""
+    if isinstance(action, a.Drop):
+        return _drop(state, step)
+    if isinstance(action, a.Forward):
+        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    return None
+
+
 def _deliver(held: list[MessageSent], replace: dict[str, bytes]) -> list[Fact]:
     return [MessageDelivered(_other(s.sender), s.label, s.content_type, replace.get(s.label, s.payload),
                              altered=s.label in replace) for s in held]
@@ -1026,10 +1041,8 @@ def _deliver(held: list[MessageSent], replace: dict[str, bytes]) -> list[Fact]:
 
 def _intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
-    if isinstance(action, a.Drop):
-        return _drop(state, step)
-    if isinstance(action, a.Forward):
-        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if (passed := pass_or_drop(state, step, action, held)) is not None:
+        return passed
     if not isinstance(action, a.SwapCertificate):
         raise Rejected("the held flight can be forwarded or have its certificate swapped")
     key = _load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
@@ -1055,10 +1068,8 @@ def _intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list
 
 def _tamper(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
-    if isinstance(action, a.Drop):
-        return _drop(state, step)
-    if isinstance(action, a.Forward):
-        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if (passed := pass_or_drop(state, step, action, held)) is not None:
+        return passed
     if isinstance(action, a.Inject):
         return _inject(state, step, held)
     if not isinstance(action, a.FlipByte):
@@ -1073,10 +1084,8 @@ def _tamper(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fa
 
 def _strip_suites(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
-    if isinstance(action, a.Drop):
-        return _drop(state, step)
-    if isinstance(action, a.Forward):
-        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if (passed := pass_or_drop(state, step, action, held)) is not None:
+        return passed
     if not isinstance(action, a.StripSuites):
         raise Rejected("the held ClientHello can be forwarded or have suites stripped")
     hello_sent = next(s for s in held if s.label == "ClientHello")
@@ -1094,10 +1103,8 @@ def _reconnect(state: TableState, step: Step, action: Any, ref: Referee) -> list
 
 def _replay(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     held = _held(state)
-    if isinstance(action, a.Drop):
-        return _drop(state, step)
-    if isinstance(action, a.Forward):
-        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if (passed := pass_or_drop(state, step, action, held)) is not None:
+        return passed
     if not isinstance(action, a.ReplayOldFlight):
         raise Rejected("the held client flight can be forwarded or replaced by a recorded one")
     old = {f.label: f.payload for f in state.past_sessions[-1]
@@ -1118,10 +1125,7 @@ def _try_decrypt(state: TableState) -> list[Fact]:
             tap.server_sent(f.payload)
     wallet = state.wallets[Seat.EAVESDROPPER]
     attempt = tap.try_decrypt()
-    labels = {"client_handshake_traffic_secret": "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-              "server_handshake_traffic_secret": "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-              "client_application_traffic_secret": "CLIENT_TRAFFIC_SECRET_0",
-              "server_application_traffic_secret": "SERVER_TRAFFIC_SECRET_0"}
+    labels = TLS13_KEYLOG_LABELS
     if tap.client_hello is not None and all(name in wallet for name in labels):
         # A TLS 1.3 man in the middle knows the secrets of its half of the connection.
         lines = [f"{label} {tap.client_hello.random.hex()} {wallet[name].value.hex()}"

@@ -35,7 +35,6 @@ from .table import (
     Rejected,
     TableState,
     _deliver,
-    _drop,
     _find,
     _held,
     _load_key,
@@ -45,6 +44,7 @@ from .table import (
     _post,
     chosen_suite,
     offered_suites,
+    pass_or_drop,
 )
 
 SCHEME = SignatureScheme.rsa_pss_rsae_sha256
@@ -85,6 +85,16 @@ def _log_item(seat: Seat, data: bytes) -> ItemStored:
 def _schedule(suite: CipherSuite, transcript: bytes) -> KeySchedule:
     schedule = KeySchedule(suite)
     schedule.update_hash(transcript)
+    return schedule
+
+
+def _master_stage(suite: CipherSuite, transcript: bytes, shared: bytes) -> KeySchedule:
+    """RFC 8446 §7.1 walked to the master secret over ``transcript`` (through server Finished),
+    ready to derive the application traffic secrets."""
+    schedule = _schedule(suite, transcript)
+    schedule.extract(None)
+    schedule.extract(shared)
+    schedule.extract(None)
     return schedule
 
 
@@ -146,10 +156,7 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + _hash(suite, log)
     seal("CertificateVerify", m.CertificateVerify(SCHEME, sign(key, SCHEME, content)))
     seal("Finished", m.Finished(finished_verify_data(suite, server_hs, _hash(suite, log))))
-    schedule = _schedule(suite, log)
-    schedule.extract(None)
-    schedule.extract(shared)
-    schedule.extract(None)
+    schedule = _master_stage(suite, log, shared)
     facts += [ItemStored(Seat.SERVER, "master_secret", "secret", schedule.secret, True),
               ItemStored(Seat.SERVER, "client_application_traffic_secret", "secret",
                          schedule.derive_secret(b"c ap traffic"), True),
@@ -268,10 +275,7 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
     if not hmac.compare_digest(expected, received.verify_data):
         return [HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not verify")]
     log += state.item(Seat.CLIENT, "server_finished")
-    schedule = _schedule(suite, log)
-    schedule.extract(None)
-    schedule.extract(state.item(Seat.CLIENT, "shared_secret"))
-    schedule.extract(None)
+    schedule = _master_stage(suite, log, state.item(Seat.CLIENT, "shared_secret"))
     master = schedule.secret
     facts: list[Fact] = []
     if action.master_secret_hex is not None:
@@ -350,10 +354,8 @@ def intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     must answer the client with a key exchange of its own and a whole flight it encrypts
     itself — its own certificate, its own CertificateVerify, its own Finished."""
     held = _held(state)
-    if isinstance(action, a.Drop):
-        return _drop(state, step)
-    if isinstance(action, a.Forward):
-        return [*_deliver(held, {}), _ok(step, "forwarded unchanged", 0)]
+    if (passed := pass_or_drop(state, step, action, held)) is not None:
+        return passed
     if not isinstance(action, a.SwapCertificate):
         raise Rejected("the held flight can be forwarded, dropped, or answered with the attacker's own")
     client_hello = next(m.decode_handshake(f.payload[5:]) for f in state.wire if isinstance(f, MessageSent)
@@ -391,10 +393,7 @@ def intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + _hash(suite, log)
     seal("CertificateVerify", m.CertificateVerify(SCHEME, sign(key, SCHEME, content)))
     seal("Finished", m.Finished(finished_verify_data(suite, server_hs, _hash(suite, log))))
-    schedule = _schedule(suite, log)
-    schedule.extract(None)
-    schedule.extract(shared)
-    schedule.extract(None)
+    schedule = _master_stage(suite, log, shared)
     return [_secret(Seat.EAVESDROPPER, "client_handshake_traffic_secret", client_hs),
             _secret(Seat.EAVESDROPPER, "server_handshake_traffic_secret", server_hs),
             _secret(Seat.EAVESDROPPER, "client_application_traffic_secret",

@@ -351,6 +351,20 @@ class Endpoint:
         self._derive(name, value, explanation)
         return value
 
+    def _application_secrets13(self, ks: KeySchedule) -> tuple[bytes, bytes]:
+        """RFC 8446 §7.1: the master secret's traffic secrets over CH..server Finished (and the
+        exporter secret, for the key log); returns (client, server)."""
+        ks.extract(None)
+        client = self._secret13("CLIENT_TRAFFIC_SECRET_0", "client_application_traffic_secret",
+                                ks.derive_secret(b"c ap traffic"),
+                                "Derive-Secret(master_secret, \"c ap traffic\", CH..server Finished)")
+        server = self._secret13("SERVER_TRAFFIC_SECRET_0", "server_application_traffic_secret",
+                                ks.derive_secret(b"s ap traffic"),
+                                "Derive-Secret(master_secret, \"s ap traffic\", CH..server Finished)")
+        self._secret13("EXPORTER_SECRET", "exporter_master_secret", ks.derive_secret(b"exp master"),
+                       "Derive-Secret(master_secret, \"exp master\", CH..server Finished)")
+        return client, server
+
     def _protect13(self, direction: str, secret: bytes) -> None:
         """Switches one direction to the keys of a TLS 1.3 traffic secret (RFC 8446 §7.3)."""
         assert self.suite is not None

@@ -618,17 +618,7 @@ class TLSClient(Endpoint):
         self._events.append(CheckPassed(
             "server Finished", "verify_data matches: same transcript, same handshake secret"))
         ks.update_hash(raw)
-        ks.extract(None)
-        client_secret = self._secret13(
-            "CLIENT_TRAFFIC_SECRET_0", "client_application_traffic_secret",
-            ks.derive_secret(b"c ap traffic"),
-            "Derive-Secret(master_secret, \"c ap traffic\", CH..server Finished)")
-        self._server_application_secret = self._secret13(
-            "SERVER_TRAFFIC_SECRET_0", "server_application_traffic_secret",
-            ks.derive_secret(b"s ap traffic"),
-            "Derive-Secret(master_secret, \"s ap traffic\", CH..server Finished)")
-        self._secret13("EXPORTER_SECRET", "exporter_master_secret", ks.derive_secret(b"exp master"),
-                       "Derive-Secret(master_secret, \"exp master\", CH..server Finished)")
+        client_secret, self._server_application_secret = self._application_secrets13(ks)
         self._protect13("read", self._server_application_secret)
         # The client's second flight, under its handshake keys.
         if not self._compat_ccs_sent:

@@ -523,17 +523,7 @@ class TLSServer(Endpoint):
         self._derive("server_verify_data", own, "HMAC(finished_key, Transcript-Hash(CH..CertificateVerify))")
         self._send_handshake(Finished(own))
 
-        ks.extract(None)
-        self._client_application_secret = self._secret13(
-            "CLIENT_TRAFFIC_SECRET_0", "client_application_traffic_secret",
-            ks.derive_secret(b"c ap traffic"),
-            "Derive-Secret(master_secret, \"c ap traffic\", CH..server Finished)")
-        self._own_application_secret = self._secret13(
-            "SERVER_TRAFFIC_SECRET_0", "server_application_traffic_secret",
-            ks.derive_secret(b"s ap traffic"),
-            "Derive-Secret(master_secret, \"s ap traffic\", CH..server Finished)")
-        self._secret13("EXPORTER_SECRET", "exporter_master_secret", ks.derive_secret(b"exp master"),
-                       "Derive-Secret(master_secret, \"exp master\", CH..server Finished)")
+        self._client_application_secret, self._own_application_secret = self._application_secrets13(ks)
         self._protect13("write", self._own_application_secret)
         self.state = (ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE13
                       if self.config.client_auth is not ClientAuthentication.NONE
