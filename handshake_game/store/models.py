@@ -37,6 +37,9 @@ class ClassSession(SQLModel, table=True):
     difficulty: str = Field(max_length=32)
     instructor_token_hash: str = Field(max_length=64)
     created_at: datetime.datetime = _created_at()
+    # Set by the instructor's ``end``: no more joins, kept across restarts.
+    ended_at: datetime.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True),
+                                               nullable=True)
 
 
 class Player(SQLModel, table=True):

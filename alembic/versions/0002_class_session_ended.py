@@ -1,0 +1,29 @@
+"""class sessions remember when the instructor ended them
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27 00:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("class_session") as batch:
+        batch.add_column(sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("class_session") as batch:
+        batch.drop_column("ended_at")
