@@ -117,15 +117,18 @@ def _parser() -> argparse.ArgumentParser:
     lessons.add_argument("--dir", metavar="DIR", help="lesson cards directory (default: lessons/ or "
                                                       "$HANDSHAKE_LESSONS)")
     serve = sub.add_parser(
-        "serve", help="run the classroom server: solo play over a websocket at /ws, HTTP at /",
-        description="One asyncio process: the JSON websocket protocol at /ws (docs/protocol.md), "
-                    "GET / and GET /healthz. Upgrades the database at start and replays every table.")
+        "serve", help="run the classroom server: the game's pages at /, its websocket at /ws",
+        description="One asyncio process: the browser pages (web/), the JSON websocket protocol at /ws "
+                    "(docs/protocol.md), the instructor's downloads and GET /healthz. Upgrades the "
+                    "database at start and replays every table.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
     serve.add_argument("--db", metavar="URL",
                        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///handshake.db)")
     serve.add_argument("--instructor-token", metavar="TOKEN",
                        help="the instructor's secret (default: a fresh one, printed in the instructor URL)")
+    serve.add_argument("--rate-limit", type=float, default=20.0, metavar="N",
+                       help="messages a second each connection may send, in bursts of 2N (default 20)")
     export = sub.add_parser("export", help="export what the classroom server stored")
     what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     scores = what.add_parser("scores", help="scores as CSV: classroom, table, seat, player, points, "
@@ -205,7 +208,8 @@ def _run(argv: list[str] | None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
-                        or "sqlite:///handshake.db", instructor_token=args.instructor_token))
+                        or "sqlite:///handshake.db", instructor_token=args.instructor_token,
+                        rate=args.rate_limit))
         return 0
     if args.command == "bots":
         from .tools.netbots import run_bots

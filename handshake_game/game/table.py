@@ -1202,7 +1202,53 @@ def reveal(state: TableState) -> dict[str, Any]:
                                  for name, item in state.wallets[seat].items()} for seat in Seat},
         "eavesdropper_attempts": [{"succeeded": d.succeeded, "reason": d.reason} for d in state.decryptions],
         "scores": {seat.value: points for seat, points in state.scores.items()},
+        "alerts": alerts(state),
+        "ladder": ladder(state),
     }
+
+
+def ladder(state: TableState) -> list[dict[str, Any]]:
+    """The table's wire as labels only (who sent what, what reached whom, what was altered):
+    the instructor's small ladder. No bytes, so no secrets."""
+    rows: list[dict[str, Any]] = []
+    for f in state.wire:
+        if isinstance(f, MessageSent):
+            rows.append({"event": "sent", "from": f.sender.value, "label": f.label})
+        else:
+            rows.append({"event": "delivered", "to": f.recipient.value, "label": f.label,
+                         "altered": f.altered})
+    return rows
+
+
+_ATTACK_WON = {
+    Scenario.MITM_SELF_SIGNED: "the client accepted a forged (self-signed) certificate: the eavesdropper "
+                               "sits in the middle",
+    Scenario.MITM_WRONG_NAME: "the client accepted a certificate for another name: the eavesdropper sits "
+                              "in the middle",
+    Scenario.EXPIRED_CERT: "the client accepted an expired certificate",
+    Scenario.ROGUE_CSR: "the CA issued a certificate in the server's name to the eavesdropper",
+}
+
+
+def alerts(state: TableState) -> list[str]:
+    """What an instructor should notice at this table, in words: an attack that got through,
+    where an attack (or a broken handshake) was stopped, a leaked key, what the eavesdropper read."""
+    notes = []
+    if state.forgery_accepted is not None:
+        notes.append(_ATTACK_WON.get(state.scenario, "the client trusted a certificate that is not the "
+                                     "server's") + f" ({state.forgery_accepted.reason})")
+    if state.stopped is not None:
+        notes.append(f"attack stopped by the {state.stopped.seat.value}: {state.stopped.check} "
+                     f"({state.stopped.reason})")
+    if state.failed is not None:
+        what = "attack stopped" if state.scenario is not Scenario.HONEST else "handshake failed"
+        notes.append(f"{what} by the {state.failed.seat.value}: {state.failed.check} ({state.failed.reason})")
+    if state.key_leaked:
+        notes.append("the server's private key leaked to the eavesdropper")
+    for attempt in state.decryptions:
+        outcome = "read the traffic" if attempt.succeeded else "could not read the traffic"
+        notes.append(f"the eavesdropper {outcome}: {attempt.reason}")
+    return notes
 
 
 _HANDLERS: dict[str, Callable[[TableState, Step, Any, Referee], list[Fact]]] = {

@@ -22,6 +22,8 @@ calls them through ``asyncio.to_thread``. One lock per table keeps a table's mov
 from __future__ import annotations
 
 import datetime
+import functools
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -30,8 +32,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .. import lessons
 from ..bots.players import AttackerBot, HonestBot
 from ..game import actions as a
+from ..game import menu
 from ..game import table as game_table
 from ..game.facts import Fact, TableOpened
 from ..game.model import Difficulty, Scenario, Seat, Variant
@@ -98,6 +102,21 @@ class NotStarted(GameError):
     code = "not_started"
 
 
+class UnknownLesson(GameError):
+    code = "unknown_lesson"
+
+
+@dataclass(frozen=True)
+class Reseat:
+    """A player the instructor moved: from one seat of the class to another."""
+
+    player_id: int
+    table_id: int
+    seat: Seat
+    to_table_id: int
+    to_seat: Seat
+
+
 @dataclass
 class LiveTable:
     table_id: int
@@ -114,6 +133,7 @@ class SeatedPlayer:
     token: str
     view: dict[str, Any]
     class_session_id: int | None = None
+    player_id: int | None = None
 
 
 @dataclass
@@ -189,8 +209,7 @@ class GameServer:
         self.store.assign_seat(table_id, seat, player_id=player.id)
         for other in Seat:
             if other is not seat:
-                kind = "attacker" if other is Seat.EAVESDROPPER else "honest"
-                self.store.assign_seat(table_id, other, bot_kind=kind)
+                self.store.assign_seat(table_id, other, bot_kind=_bot_kind(other))
         table = LiveTable(table_id, state, self.store.next_seq(table_id), {seat: player.id})
         log.info("table %d opened: %s %s %s, player %d at %s", table_id, variant.value, scenario.value,
                  difficulty.value, player.id, seat.value)
@@ -198,7 +217,7 @@ class GameServer:
             with self._tables_lock:
                 self._tables[table_id] = table
             self._play_bots(table)
-            return SeatedPlayer(table_id, seat, token, self._view(table, seat))
+            return SeatedPlayer(table_id, seat, token, self._view(table, seat), player_id=player.id)
 
     def move(self, table_id: int, token: str, action: a.Action, seat: Seat | None = None) -> dict[str, Any]:
         """The token holder's move at its seat; returns its view after the bots answered."""
@@ -281,7 +300,7 @@ class GameServer:
                     self._fill_with_bots(table)
                     self._play_bots(table)
                 return SeatedPlayer(table.table_id, seat, token, self._view(table, seat),
-                                    room.class_session_id)
+                                    room.class_session_id, player.id)
 
     def start(self, class_session_id: int, token: str) -> list[int]:
         """Bots take every empty seat, and every table starts playing."""
@@ -342,6 +361,9 @@ class GameServer:
         """End the class: no more joins, and every table still playing is paused."""
         room = self._instructor(class_session_id, token)
         with room.lock:
+            if not room.ended:
+                sessions.mark_ended(self.store, class_session_id, self.now())
+                log.info("class %d ended", class_session_id)
             room.ended = True
         return self._each_table(class_session_id, token, None, self._pause_one)
 
@@ -358,12 +380,12 @@ class GameServer:
         if missing:
             self._names.update(sessions.player_names(self.store, missing))
         room = self._room_of(table_id)
-        seats: dict[str, dict[str, str] | None] = {}
+        seats: dict[str, dict[str, Any] | None] = {}
         for seat in SEATING_ORDER:
             if seat in humans:
-                seats[seat.value] = {"player": self._names.get(humans[seat], "?")}
+                seats[seat.value] = {"player": self._names.get(humans[seat], "?"), "player_id": humans[seat]}
             elif room is None or room.started:
-                seats[seat.value] = {"bot": "attacker" if seat is Seat.EAVESDROPPER else "honest"}
+                seats[seat.value] = {"bot": _bot_kind(seat)}
             else:
                 seats[seat.value] = None
         step = state.current_step
@@ -383,7 +405,91 @@ class GameServer:
             "attack_succeeded": state.attack_succeeded,
             "scores": {s.value: points for s, points in state.scores.items()},
             "seats": seats,
+            "ladder": game_table.ladder(state),
+            "alerts": game_table.alerts(state),
         }
+
+    def move_seat(self, class_session_id: int, token: str, table_id: int, seat: Seat,
+                  to_table_id: int, to_seat: Seat) -> tuple[list[int], list[Reseat]]:
+        """Swap the occupants of two seats of the class (a player, a bot, or nobody before the
+        start). A moved player keeps their token; the seat's wallet and turn stay with the seat."""
+        room = self._instructor(class_session_id, token)
+        first, second = self._class_table(class_session_id, table_id), self._class_table(class_session_id,
+                                                                                          to_table_id)
+        if first is second and seat is to_seat:
+            raise MoveRejected("that is the same seat")
+        with room.lock:
+            tables = sorted({first.table_id: first, second.table_id: second}.items())
+            for _, table in tables:
+                table.lock.acquire()
+            try:
+                one, other = first.humans.get(seat), second.humans.get(to_seat)
+                if one is None and other is None:
+                    raise MoveRejected("neither seat has a player to move")
+                self._seat(room, first, seat, other)
+                self._seat(room, second, to_seat, one)
+                moved = []
+                if one is not None:
+                    moved.append(Reseat(one, first.table_id, seat, second.table_id, to_seat))
+                if other is not None:
+                    moved.append(Reseat(other, second.table_id, to_seat, first.table_id, seat))
+                for _, table in tables:
+                    self._play_bots(table)
+            finally:
+                for _, table in tables:
+                    table.lock.release()
+        for move in moved:
+            log.info("class %d: player %d moved from table %d %s to table %d %s", class_session_id,
+                     move.player_id, move.table_id, move.seat.value, move.to_table_id, move.to_seat.value)
+        return [t for t, _ in tables], moved
+
+    def rotate_seats(self, class_session_id: int, token: str,
+                     table_id: int | None = None) -> tuple[list[int], list[Reseat]]:
+        """Every player at the table (or at every table) moves one seat on, in seating order:
+        client -> server -> CA -> eavesdropper -> client."""
+        room = self._instructor(class_session_id, token)
+        ids = list(room.table_ids) if table_id is None else [table_id]
+        tables = [self._class_table(class_session_id, one) for one in ids]
+        moved: list[Reseat] = []
+        changed = []
+        with room.lock:
+            for table in tables:
+                with table.lock:
+                    if not table.humans:
+                        continue
+                    before = dict(table.humans)
+                    for index, seat in enumerate(SEATING_ORDER):
+                        previous = SEATING_ORDER[index - 1]
+                        self._seat(room, table, seat, before.get(previous))
+                    moved += [Reseat(player, table.table_id, seat, table.table_id,
+                                     SEATING_ORDER[(SEATING_ORDER.index(seat) + 1) % len(SEATING_ORDER)])
+                              for seat, player in before.items()]
+                    self._play_bots(table)
+                    changed.append(table.table_id)
+        log.info("class %d: seats rotated at tables %s", class_session_id, changed)
+        return changed, moved
+
+    def quiz_answer(self, table_id: int, token: str, lesson_id: str, question: int,
+                    choice: int) -> tuple[bool, str]:
+        """Check one quiz answer of a lesson card and store it in the player's lesson progress."""
+        table = self._table(table_id)
+        with table.lock:
+            seat = self._authenticate(table, token)
+            player_id = table.humans[seat]
+        try:
+            card = lessons.card(lesson_id, _cards())
+        except lessons.LessonMissing:
+            raise UnknownLesson(f"no lesson card {lesson_id[:64]!r}") from None
+        if question >= len(card.quiz) or choice >= len(card.quiz[question].choices):
+            raise UnknownLesson(f"lesson {lesson_id} has no question {question} with a choice {choice}")
+        asked = card.quiz[question]
+        correct = choice == asked.correct
+        progress = self.store.lesson_progress(player_id).get(lesson_id)
+        results = json.loads(progress.quiz_results) if progress is not None else {}
+        results[str(question)] = {"choice": choice, "correct": correct}
+        done = all(results.get(str(i), {}).get("correct") for i in range(len(card.quiz)))
+        self.store.save_lesson_progress(player_id, lesson_id, results, done)
+        return correct, asked.explanation
 
     def class_session_of(self, table_id: int) -> int | None:
         room = self._room_of(table_id)
@@ -403,11 +509,16 @@ class GameServer:
         started = (any(row.bot_kind is not None for t in table_ids for row in self.store.seats(t).values())
                    or any(not self._table(t).state.paused for t in table_ids))
         room = ClassRoom(class_session_id, record.join_code, Variant(record.variant),
-                         Scenario(record.scenario), Difficulty(record.difficulty), table_ids, started)
+                         Scenario(record.scenario), Difficulty(record.difficulty), table_ids, started,
+                         ended=record.ended_at is not None)
         with self._classes_lock:
             return self._classes.setdefault(class_session_id, room)
 
     # -- internals -----------------------------------------------------------------------------
+
+    def instructor_room(self, class_session_id: int, token: str) -> ClassRoom:
+        """The class session, if ``token`` is its instructor's (for the HTTP downloads)."""
+        return self._instructor(class_session_id, token)
 
     def _instructor(self, class_session_id: int, token: str) -> ClassRoom:
         room = self.class_room(class_session_id)
@@ -475,11 +586,22 @@ class GameServer:
         log.info("class %d: table %d opened", room.class_session_id, table_id)
         return table
 
+    def _seat(self, room: ClassRoom, table: LiveTable, seat: Seat, player_id: int | None) -> None:
+        """Put a player (or, when None, a bot after the start / nobody before it) at ``seat``."""
+        if player_id is not None:
+            table.humans[seat] = player_id
+            self.store.assign_seat(table.table_id, seat, player_id=player_id)
+            return
+        table.humans.pop(seat, None)
+        if room.started:
+            self.store.assign_seat(table.table_id, seat, bot_kind=_bot_kind(seat))
+        else:
+            sessions.clear_seat(self.store, table.table_id, seat)
+
     def _fill_with_bots(self, table: LiveTable) -> None:
         for seat in SEATING_ORDER:
             if seat not in table.humans:
-                kind = "attacker" if seat is Seat.EAVESDROPPER else "honest"
-                self.store.assign_seat(table.table_id, seat, bot_kind=kind)
+                self.store.assign_seat(table.table_id, seat, bot_kind=_bot_kind(seat))
 
     def _table(self, table_id: int) -> LiveTable:
         with self._tables_lock:
@@ -508,8 +630,24 @@ class GameServer:
         return cached
 
     def _view(self, table: LiveTable, seat: Seat) -> dict[str, Any]:
-        # ``paused`` is the server's addition: a class table waits paused for the instructor.
-        return view(table.state, seat, self.now(), dissect=True) | {"paused": table.state.paused}
+        """The game's view of ``seat`` plus what the seat console shows around it: whether the
+        table waits paused, the lesson card filled from this view, the menu of moves, the
+        step list, and who plays each seat."""
+        state = table.state
+        now = self.now()
+        seen = view(state, seat, now, dissect=True)
+        missing = [pid for pid in table.humans.values() if pid not in self._names]
+        if missing:
+            self._names.update(sessions.player_names(self.store, missing))
+        return seen | {
+            "paused": state.paused,
+            "lesson": _lesson(state, seat, seen),
+            "choices": [] if state.paused else menu.choices(state, seat, now),
+            "steps": menu.catalog(state),
+            "step_index": state.step_index,
+            "players": {s.value: self._names.get(table.humans[s], "?") if s in table.humans else None
+                        for s in SEATING_ORDER},
+        }
 
     def _record(self, table: LiveTable, facts: list[Fact], what: str) -> None:
         """Store first, then apply: what is in memory is always what is committed."""
@@ -540,6 +678,35 @@ class GameServer:
             self._record(table, leak_server_key(state), "server key leaked")
         self._record(table, decide(table.state, Seat.EAVESDROPPER, a.TryDecrypt(), self.referee),
                      "bot eavesdropper TryDecrypt")
+
+
+def _bot_kind(seat: Seat) -> str:
+    return "attacker" if seat is Seat.EAVESDROPPER else "honest"
+
+
+@functools.cache
+def _cards() -> dict[str, lessons.Card]:
+    return lessons.load_cards()
+
+
+def _lesson(state: TableState, seat: Seat, seen: dict[str, Any]) -> dict[str, Any] | None:
+    """The card for the seat's current step, else for its latest verdict, else the scenario's
+    (or the variant's overview), filled from the seat's own view."""
+    cards = _cards()
+    step = state.current_step
+    if step is not None and step.seat is seat:
+        lesson_id = step.lesson
+    elif seen["verdicts"]:
+        lesson_id = seen["verdicts"][-1]["lesson"]
+    elif state.scenario is not Scenario.HONEST:
+        lesson_id = f"scenario-{state.scenario.value}"
+    else:
+        lesson_id = f"overview-{state.variant.value}"
+    card = cards.get(lesson_id)
+    if card is None:
+        return None
+    return {"id": card.id, "title": card.title, "markdown": lessons.render(card, seen),
+            "quiz": [{"question": q.question, "choices": list(q.choices)} for q in card.quiz]}
 
 
 def _step_name(state: TableState) -> str:

@@ -131,6 +131,17 @@ class Join(_Message):
     name: str = Field(min_length=1, max_length=64)
 
 
+class QuizAnswer(_Message):
+    """A player's answer to one question of a lesson card's quiz (stored as lesson progress)."""
+
+    type: Literal["quiz_answer"] = "quiz_answer"
+    table_id: int
+    token: str = Field(min_length=1, max_length=256)
+    lesson_id: str = Field(min_length=1, max_length=64)
+    question: int = Field(ge=0, le=64)
+    choice: int = Field(ge=0, le=64)
+
+
 class _Instructor(_Message):
     token: str = Field(min_length=1, max_length=256)
     class_session_id: int
@@ -169,11 +180,29 @@ class DashboardRequest(_Instructor):
     type: Literal["dashboard"] = "dashboard"
 
 
-InstructorMessage = Start | Pause | Inject | LeakKey | Reveal | End | DashboardRequest
-AnyClientMessage = Hello | Solo | Resume | Move | Hint | CreateSession | Join | InstructorMessage
+class MoveSeat(_Instructor):
+    """Swap the occupants (player, bot or nobody) of two seats of the class."""
+
+    type: Literal["move_seat"] = "move_seat"
+    table_id: int
+    seat: Seat
+    to_table_id: int
+    to_seat: Seat
+
+
+class RotateSeats(_Instructor):
+    """Every player of one table (or of every table) moves one seat on."""
+
+    type: Literal["rotate_seats"] = "rotate_seats"
+    table_id: int | None = None
+
+
+InstructorMessage = (Start | Pause | Inject | LeakKey | Reveal | End | DashboardRequest | MoveSeat
+                     | RotateSeats)
+AnyClientMessage = Hello | Solo | Resume | Move | Hint | QuizAnswer | CreateSession | Join | InstructorMessage
 ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
-_CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint", "create_session", "join", "start", "pause",
-                 "inject", "leak_key", "reveal", "end", "dashboard")
+_CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint", "quiz_answer", "create_session", "join", "start",
+                 "pause", "inject", "leak_key", "reveal", "end", "dashboard", "move_seat", "rotate_seats")
 _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -191,6 +220,23 @@ class Seated(_Message):
     seat: Seat
     token: str
     class_session_id: int | None = None  # set when seated through ``join``
+
+
+class Reseated(_Message):
+    """Pushed to a player the instructor moved: their token now holds this seat."""
+
+    type: Literal["reseated"] = "reseated"
+    table_id: int
+    seat: Seat
+    class_session_id: int
+
+
+class QuizResult(_Message):
+    type: Literal["quiz_result"] = "quiz_result"
+    lesson_id: str
+    question: int
+    correct: bool
+    explanation: str
 
 
 class SessionCreated(_Message):
@@ -242,7 +288,8 @@ class Error(_Message):
     message: str
 
 
-ServerMessage = Welcome | Seated | View | Error | SessionCreated | Done | Dashboard | TableUpdate | Debrief
+ServerMessage = (Welcome | Seated | Reseated | View | Error | SessionCreated | Done | Dashboard | TableUpdate
+                 | Debrief | QuizResult)
 
 
 def encode(message: ServerMessage) -> str:

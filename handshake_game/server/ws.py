@@ -13,11 +13,16 @@ import asyncio
 import datetime
 import io
 import logging
+import os
+import re
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import segno
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -28,11 +33,14 @@ from websockets.http11 import Request, Response
 
 from .. import __version__
 from ..game import actions as a
+from ..game.export import table_capture, table_keylog
 from ..game.model import Seat
 from ..store import Store
 from ..tls.keypool import KeyKind, KeyPool
+from ..tools.export_scores import export_scores
 from . import protocol as p
-from .app import GameError, GameServer
+from . import sessions
+from .app import GameError, GameServer, Reseat
 
 log = logging.getLogger("handshake_game.server")
 
@@ -40,34 +48,62 @@ log = logging.getLogger("handshake_game.server")
 # an error reply; only beyond this does the websockets layer close the connection (1009).
 FRAME_LIMIT = 1024 * 1024
 
-INDEX_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Handshake</title></head>
-<body>
-<h1>Handshake — the TLS handshake game</h1>
-<p>The classroom UI is coming. Until then you can play solo over the websocket at
-<code>/ws</code> with JSON messages (see <code>docs/protocol.md</code>):</p>
-<ol>
-<li><code>{"type": "hello", "protocol": 1}</code></li>
-<li><code>{"type": "solo", "variant": "tls12-rsa", "scenario": "honest", "difficulty": "guided",
-"seat": "client", "name": "alice"}</code> &rarr; you get a <code>seated</code> message with your
-table and token, and a <code>view</code> of your seat</li>
-<li><code>{"type": "move", "table_id": 1, "token": "...", "action": {"name": "SendClientHello",
-"fields": {}}}</code> for each of your steps; bots play the other seats</li>
-</ol>
-</body></html>
-"""
+# The static front end: web/ beside the package (a source checkout), or $HANDSHAKE_WEB.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+}
+# Every page's policy: only what the game serves (no CDN, no inline script), no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+# Per connection: this many messages a second, in bursts of up to twice as many. A class plays
+# far slower; a flood gets ``rate_limited`` errors and its messages are not handled.
+RATE_PER_SECOND = 20.0
+
+
+def web_directory() -> Path:
+    configured = os.environ.get("HANDSHAKE_WEB")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent.parent / "web"
 
 
 class Session:
     """One connection's protocol state: whether it said hello, the seats it holds and the class
-    sessions it watches as instructor (both learnt from requests that succeeded), and the
-    tables the last request changed."""
+    sessions it watches as instructor (both learnt from requests that succeeded), the tables
+    the last request changed and the players it moved, and its rate-limit bucket."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate: float = RATE_PER_SECOND) -> None:
         self.greeted = False
         self.seats: set[tuple[int, Seat]] = set()
         self.watching: set[int] = set()
         self.changed: list[int] = []
+        self.moved: list[Reseat] = []
+        self.rate = rate
+        self.allowance = 2 * rate
+        self.checked = time.monotonic()
+
+    def within_rate(self) -> bool:
+        """Token bucket: True when this message may be handled."""
+        now = time.monotonic()
+        self.allowance = min(2 * self.rate, self.allowance + (now - self.checked) * self.rate)
+        self.checked = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
 
 
 class Hub:
@@ -81,14 +117,37 @@ class Hub:
         self._seats: dict[int, dict[Seat, set[ServerConnection]]] = {}
         self._instructors: dict[int, set[ServerConnection]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._sessions: dict[ServerConnection, Session] = {}
 
     def subscribe(self, connection: ServerConnection, session: Session) -> None:
+        self._sessions[connection] = session
         for table_id, seat in session.seats:
             self._seats.setdefault(table_id, {}).setdefault(seat, set()).add(connection)
         for class_session_id in session.watching:
             self._instructors.setdefault(class_session_id, set()).add(connection)
 
+    async def reseat(self, moved: list[Reseat], class_session_id: int) -> None:
+        """The instructor moved players: their connections now hold the new seats, and each
+        is told (``reseated``) before the tables' news goes out."""
+        sends = []
+        taken = {(m.table_id, m.seat): self._seats.get(m.table_id, {}).pop(m.seat, set()) for m in moved}
+        for move in moved:
+            connections = taken[(move.table_id, move.seat)]
+            self._seats.setdefault(move.to_table_id, {}).setdefault(move.to_seat, set()).update(connections)
+            text = p.encode(p.Reseated(table_id=move.to_table_id, seat=move.to_seat,
+                                       class_session_id=class_session_id))
+            for connection in connections:
+                session = self._sessions.get(connection)
+                if session is not None:
+                    session.seats.discard((move.table_id, move.seat))
+                    session.seats.add((move.to_table_id, move.to_seat))
+                sends.append(connection.send(text))
+        for outcome in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionClosed):
+                log.warning("a reseat notice failed: %s", type(outcome).__name__)
+
     def drop(self, connection: ServerConnection) -> None:
+        self._sessions.pop(connection, None)
         for holders in self._seats.values():
             for connections in holders.values():
                 connections.discard(connection)
@@ -126,6 +185,10 @@ async def reply_to(game: GameServer, session: Session, raw: str | bytes,
                    public_url: str | None = None) -> list[p.ServerMessage]:
     """The replies to one incoming frame; every failure becomes an ``error`` message here."""
     session.changed = []
+    session.moved = []
+    if not session.within_rate():
+        return [p.Error(code="rate_limited", message=f"too many messages: at most {session.rate:g} a "
+                                                     "second; this one was not handled")]
     try:
         message = p.parse(raw)
         return await _dispatch(game, session, message, public_url)
@@ -161,6 +224,11 @@ async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMess
         session.seats.add((message.table_id, Seat(view["seat"])))
         session.changed = [message.table_id]
         return [p.View(table_id=message.table_id, view=view)]
+    if isinstance(message, p.QuizAnswer):
+        correct, explanation = await asyncio.to_thread(game.quiz_answer, message.table_id, message.token,
+                                                       message.lesson_id, message.question, message.choice)
+        return [p.QuizResult(lesson_id=message.lesson_id, question=message.question, correct=correct,
+                             explanation=explanation)]
     if isinstance(message, p.Join):
         seated = await asyncio.to_thread(game.join, message.join_code, message.name)
         session.seats.add((seated.table_id, seated.seat))
@@ -203,6 +271,13 @@ async def _instructor(game: GameServer, session: Session,
                                           message.scenario)
     elif isinstance(message, p.LeakKey):
         changed = await asyncio.to_thread(game.leak_key, class_session_id, token, message.table_id)
+    elif isinstance(message, p.MoveSeat):
+        changed, session.moved = await asyncio.to_thread(game.move_seat, class_session_id, token,
+                                                         message.table_id, message.seat,
+                                                         message.to_table_id, message.to_seat)
+    elif isinstance(message, p.RotateSeats):
+        changed, session.moved = await asyncio.to_thread(game.rotate_seats, class_session_id, token,
+                                                         message.table_id)
     else:
         changed = await asyncio.to_thread(game.end, class_session_id, token)
     session.watching.add(class_session_id)
@@ -217,34 +292,120 @@ def qr_svg(text: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
-def _http(connection: ServerConnection, request: Request) -> Response | None:
-    path = request.path.split("?", 1)[0]
-    if path == "/ws":
-        return None  # the websocket handshake proceeds
-    if path == "/healthz":
-        return connection.respond(HTTPStatus.OK, "ok\n")
-    if path == "/":
-        response = connection.respond(HTTPStatus.OK, INDEX_HTML)
-        headers = Headers(response.headers)
-        del headers["Content-Type"]
-        headers["Content-Type"] = "text/html; charset=utf-8"
-        response.headers = headers
-        return response
-    return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+_DOWNLOAD = re.compile(r"^/download/(?:scores\.csv|table-(\d{1,12})\.(pcapng|keylog))$")
 
 
-def make_handler(game: GameServer, public_url: str | None = None,
-                 hub: Hub | None = None) -> Callable[[ServerConnection], Awaitable[None]]:
-    """The connection handler. ``public_url`` (``http://host:port/``) goes into join QR codes."""
+def http_handler(game: GameServer, web: Path) -> Callable[[ServerConnection, Request],
+                                                         Awaitable[Response | None]]:
+    """Plain HTTP beside the websocket: the static front end, a health check, and the
+    instructor's downloads (each checked against the class's instructor token)."""
+    root = web.resolve()
+
+    async def respond(connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        if url.path == "/ws":
+            return None  # the websocket handshake proceeds
+        if url.path == "/healthz":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if url.path.startswith("/download/"):
+            return await _download(connection, game, url.path, parse_qs(url.query))
+        return _static(connection, root, url.path)
+
+    return respond
+
+
+def _static(connection: ServerConnection, root: Path, path: str) -> Response:
+    relative = "index.html" if path in ("", "/") else path.lstrip("/")
+    target = (root / relative).resolve()
+    if (not target.is_relative_to(root) or not target.is_file() or target.suffix not in CONTENT_TYPES
+            or any(part.startswith(".") for part in target.relative_to(root).parts)):
+        return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+    return _file_response(connection, target.read_bytes(), CONTENT_TYPES[target.suffix])
+
+
+def _file_response(connection: ServerConnection, body: bytes, content_type: str,
+                   filename: str | None = None) -> Response:
+    response = connection.respond(HTTPStatus.OK, "")
+    headers = Headers(response.headers)
+    del headers["Content-Type"]
+    del headers["Content-Length"]
+    headers["Content-Type"] = content_type
+    headers["Content-Length"] = str(len(body))
+    for name, value in SECURITY_HEADERS.items():
+        headers[name] = value
+    if filename is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers = headers
+    response.body = body
+    return response
+
+
+async def _download(connection: ServerConnection, game: GameServer, path: str,
+                    query: dict[str, list[str]]) -> Response:
+    """Scores (CSV) of a class, or a table's capture (pcapng with the keys embedded) or key log."""
+    match = _DOWNLOAD.match(path)
+    token = (query.get("token") or [""])[0]
+    if match is None or not token:
+        return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+    table_text, kind = match.groups()
+    try:
+        if table_text is None:
+            class_session_id = int((query.get("class_session_id") or ["0"])[0])
+            body = await asyncio.to_thread(_scores_csv, game, class_session_id, token)
+            return _file_response(connection, body, "text/csv; charset=utf-8",
+                                  f"handshake-class-{class_session_id}-scores.csv")
+        table_id = int(table_text)
+        body = await asyncio.to_thread(_table_file, game, table_id, token, kind)
+    except ValueError:
+        return connection.respond(HTTPStatus.BAD_REQUEST, "class_session_id must be a number\n")
+    except GameError as error:
+        status = HTTPStatus.FORBIDDEN if error.code == "bad_instructor_token" else HTTPStatus.NOT_FOUND
+        return connection.respond(status, error.message + "\n")
+    if kind == "pcapng":
+        return _file_response(connection, body, "application/vnd.tcpdump.pcap",
+                              f"handshake-table-{table_id}.pcapng")
+    return _file_response(connection, body, "text/plain; charset=utf-8", f"handshake-table-{table_id}.keylog")
+
+
+def _scores_csv(game: GameServer, class_session_id: int, token: str) -> bytes:
+    room = game.instructor_room(class_session_id, token)
+    out = io.StringIO()
+    export_scores(game.store, room.join_code, out)
+    return out.getvalue().encode("utf-8")
+
+
+def _table_file(game: GameServer, table_id: int, token: str, kind: str) -> bytes:
+    class_session_id = game.class_session_of(table_id)
+    if class_session_id is None:
+        raise UnknownTableDownload(f"no class table {table_id}")
+    game.instructor_room(class_session_id, token)
+    state = game.state(table_id)
+    if kind == "keylog":
+        return "".join(f"{line}\n" for line in table_keylog(state)).encode("ascii")
+    started = sessions.table_started(game.store, table_id)
+    return table_capture(state, started=started).to_pcapng(table_keylog(state))
+
+
+class UnknownTableDownload(GameError):
+    code = "unknown_table"
+
+
+def make_handler(game: GameServer, public_url: str | None = None, hub: Hub | None = None,
+                 rate: float = RATE_PER_SECOND) -> Callable[[ServerConnection], Awaitable[None]]:
+    """The connection handler. ``public_url`` (``http://host:port/``) goes into join QR codes;
+    ``rate`` is each connection's limit in messages per second."""
     live = hub or Hub(game)
 
     async def handler(connection: ServerConnection) -> None:
-        session = Session()
+        session = Session(rate)
         try:
             async for raw in connection:
                 for reply in await reply_to(game, session, raw, public_url):
                     await connection.send(p.encode(reply))
                 live.subscribe(connection, session)
+                if session.moved:
+                    room = game.class_session_of(session.moved[0].to_table_id)
+                    await live.reseat(session.moved, room or 0)
                 mine = frozenset(seat for table_id, seat in session.seats if table_id in session.changed)
                 for table_id in session.changed:
                     await live.publish(table_id, connection, mine)
@@ -263,7 +424,7 @@ def _utcnow() -> datetime.datetime:
 
 
 async def run(host: str, port: int, db_url: str, *, instructor_token: str | None = None,
-              print_urls: Callable[[str], None] | None = None) -> None:
+              print_urls: Callable[[str], None] | None = None, rate: float = RATE_PER_SECOND) -> None:
     """Serve until SIGINT/SIGTERM: upgrade the database, replay the stored tables, listen.
 
     Without ``instructor_token`` a fresh one is made and printed in the instructor URL (as
@@ -289,19 +450,21 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
     try:
         hub = Hub(game)
         # The handler learns the bound port (for the join URL in QR codes) once listening.
-        handler = make_handler(game, hub=hub)
+        handler = make_handler(game, hub=hub, rate=rate)
         # No permessage-deflate: compressing every pushed view ran zlib on the event loop and
         # was the largest single cost under load (profiled with 20 tables); loopback and
         # classroom networks do not need it.
-        async with serve(lambda connection: handler(connection), host, port, process_request=_http,
+        async with serve(lambda connection: handler(connection), host, port,
+                         process_request=http_handler(game, web_directory()),
                          max_size=FRAME_LIMIT, compression=None) as server:
             bound = next(iter(server.sockets)).getsockname()[1]
             shown = f"[{host}]" if ":" in host else host
             base = f"http://{shown}:{bound}/"
-            handler = make_handler(game, public_url=base, hub=hub)
+            handler = make_handler(game, public_url=base, hub=hub, rate=rate)
             print_urls(f"Handshake classroom server: {base}")
-            print_urls(f"Solo play over the websocket: ws://{shown}:{bound}/ws")
-            print_urls(f"Instructor (keep this secret): {base}?token={instructor_token}")
+            print_urls(f"Students (join a class or play solo): {base}")
+            print_urls(f"Websocket (bots and tools): ws://{shown}:{bound}/ws")
+            print_urls(f"Instructor (keep this secret): {base}instructor.html?token={instructor_token}")
             del instructor_token  # the server keeps only the hash
             await stop.wait()
     finally:

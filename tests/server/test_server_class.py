@@ -3,111 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
-import random
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import serve
-
-from handshake_game.server import GameServer
-from handshake_game.server.ws import FRAME_LIMIT, _http, make_handler
-from handshake_game.store import Store
-
-from .conftest import utcnow
-
-INSTRUCTOR_TOKEN = "teacher-secret-token"
+from .classroom import INSTRUCTOR_TOKEN, instructor_message, open_peer, play_seat
+from .conftest import Classroom
 
 
-class Classroom:
-    def __init__(self, game: GameServer, ws_url: str) -> None:
-        self.game, self.ws_url = game, ws_url
-
-
-@pytest.fixture
-async def classroom(db_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> AsyncIterator[Classroom]:
-    store = Store(db_url)
-    store.upgrade()
-    keys = itertools.cycle(rsa_keys)
-    game = GameServer(store, rng=random.Random(7).randbytes, now=utcnow, key_source=lambda: next(keys),
-                      instructor_token=INSTRUCTOR_TOKEN)
-    handler = make_handler(game, public_url="http://127.0.0.1:8765/")
-    async with serve(handler, "127.0.0.1", 0, process_request=_http, max_size=FRAME_LIMIT) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        yield Classroom(game, f"ws://127.0.0.1:{port}/ws")
-    store.dispose()
-
-
-class Peer:
-    """One websocket client that keeps every message it received (as text and as JSON)."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.texts: list[str] = []
-        self.views: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-
-    async def receive(self) -> dict[str, Any]:
-        text = await asyncio.wait_for(self.ws.recv(), 60)
-        assert isinstance(text, str)
-        self.texts.append(text)
-        message: dict[str, Any] = json.loads(text)
-        if message["type"] == "view":
-            self.views.append(message["view"])
-        elif message["type"] == "table_update":
-            self.updates.append(message["table"])
-        return message
-
-    async def ask(self, message: dict[str, Any], *wanted: str) -> dict[str, Any]:
-        """Send ``message``; the first reply of a ``wanted`` type (or an error), live updates aside."""
-        await self.ws.send(json.dumps(message))
-        while True:
-            reply = await self.receive()
-            if reply["type"] in wanted or reply["type"] == "error":
-                return reply
-
-    async def refused(self, message: dict[str, Any], code: str) -> None:
-        reply = await self.ask(message, "error")
-        assert reply["type"] == "error" and reply["code"] == code, reply
-
-
-async def open_peer(url: str) -> Peer:
-    peer = Peer(await connect(url, max_size=None).__aenter__())
-    welcome = await peer.ask({"type": "hello", "protocol": 1}, "welcome")
-    assert welcome["type"] == "welcome"
-    return peer
-
-
-async def play_seat(peer: Peer, seated: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Play the seat from its live views at guided difficulty (the offered move) until the
-    table ends; returns the last view and how many moves were made."""
-    acted: set[tuple[Any, ...]] = set()
-    moves = 0
-    while True:
-        message = await peer.receive()
-        assert message["type"] == "view" and message["table_id"] == seated["table_id"], message
-        seen = message["view"]
-        assert seen["seat"] == seated["seat"]
-        if seen["completed"] or seen["failed"] is not None:
-            return seen, moves
-        key = (seen["step"], len(seen["verdicts"]), len(seen["wire"]))
-        if seen["your_turn"] and not seen["paused"] and key not in acted:
-            acted.add(key)
-            offered = seen["offered"]
-            assert offered is not None
-            await peer.ws.send(json.dumps({
-                "type": "move", "table_id": seated["table_id"], "token": seated["token"],
-                "action": {"name": offered["action"], "fields": offered["fields"]}}))
-            moves += 1
-
-
-def instructor_message(kind: str, class_session_id: int, token: str = INSTRUCTOR_TOKEN,
-                       **fields: Any) -> dict[str, Any]:
-    return {"type": kind, "token": token, "class_session_id": class_session_id, **fields}
+def names_at(entry: dict[str, Any]) -> dict[str, Any]:
+    """A dashboard entry's seats without the player ids."""
+    return {seat: None if who is None else {k: v for k, v in who.items() if k != "player_id"}
+            for seat, who in entry["seats"].items()}
 
 
 async def test_a_class_of_five_plays_live(classroom: Classroom) -> None:
@@ -139,7 +44,7 @@ async def test_a_class_of_five_plays_live(classroom: Classroom) -> None:
     # Before the start: waiting tables, typed refusals for students and for forged instructors.
     board = await instructor.ask(instructor_message("dashboard", class_id), "dashboard")
     assert [t["table_id"] for t in board["tables"]] == [table_1, table_2]
-    assert board["tables"][1]["seats"] == {"client": {"player": "ed"}, "server": None, "ca": None,
+    assert names_at(board["tables"][1]) == {"client": {"player": "ed"}, "server": None, "ca": None,
                                            "eavesdropper": None}
     assert all(t["paused"] and t["steps_done"] == 0 for t in board["tables"])
     move = {"type": "move", "table_id": table_1, "action": {"name": "PublishRoot", "fields": {}}}
@@ -171,9 +76,9 @@ async def test_a_class_of_five_plays_live(classroom: Classroom) -> None:
     board = await instructor.ask(instructor_message("dashboard", class_id), "dashboard")
     entries = {t["table_id"]: t for t in board["tables"]}
     assert all(t["completed"] and t["step"] is None and t["failed"] is None for t in entries.values())
-    assert entries[table_1]["seats"] == {"client": {"player": "ana"}, "server": {"player": "bo"},
+    assert names_at(entries[table_1]) == {"client": {"player": "ana"}, "server": {"player": "bo"},
                                          "ca": {"player": "cy"}, "eavesdropper": {"player": "di"}}
-    assert entries[table_2]["seats"] == {"client": {"player": "ed"}, "server": {"bot": "honest"},
+    assert names_at(entries[table_2]) == {"client": {"player": "ed"}, "server": {"bot": "honest"},
                                          "ca": {"bot": "honest"}, "eavesdropper": {"bot": "attacker"}}
     assert entries[table_1]["scores"] == finals[0][0]["scores"]
     # The instructor watched progress live: table 1's entries climb to completion.

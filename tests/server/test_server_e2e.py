@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from handshake_game.server.protocol import MAX_MESSAGE_BYTES
+from handshake_game.server.ws import web_directory
 
 
 class Served:
@@ -28,15 +29,16 @@ async def start_server(tmp_path: Path) -> Served:
     log = (tmp_path / "server.log").open("ab")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "handshake_game", "serve", "--host", "127.0.0.1", "--port", "0",
-        "--db", f"sqlite:///{tmp_path / 'e2e.db'}", cwd=tmp_path,
+        "--db", f"sqlite:///{tmp_path / 'e2e.db'}", "--rate-limit", "1000", cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=log)
     assert process.stdout is not None
     urls: list[str] = []
-    while len(urls) < 2:
+    while not any(url.startswith("ws://") for url in urls):
         line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
         assert line, f"the server exited: {(tmp_path / 'server.log').read_text()}"
         urls += [word for word in line.split() if word.startswith(("http://", "ws://"))]
-    http_url, ws_url = urls
+    http_url = next(url for url in urls if url.startswith("http://"))
+    ws_url = next(url for url in urls if url.startswith("ws://"))
     assert ws_url.endswith("/ws") and http_url.endswith("/")
     return Served(process, http_url, ws_url, log)
 
@@ -77,7 +79,8 @@ async def test_solo_table_over_websockets_survives_bad_input(server: Served, tmp
     status, _, body = await asyncio.to_thread(http_get, server.http_url + "healthz")
     assert (status, body.strip()) == (200, "ok")
     status, content_type, page = await asyncio.to_thread(http_get, server.http_url)
-    assert status == 200 and content_type.startswith("text/html") and "/ws" in page
+    assert status == 200 and content_type.startswith("text/html")
+    assert page == (web_directory() / "index.html").read_text(encoding="utf-8")
 
     async with connect(server.ws_url, max_size=None) as ws:
         await expect_error(ws, {"type": "solo", "variant": "tls12-rsa", "seat": "client", "name": "a"},

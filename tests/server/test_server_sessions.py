@@ -3,12 +3,9 @@ refused without the token, confined to the class's tables, and survive a restart
 
 from __future__ import annotations
 
-import itertools
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handshake_game.game import actions as a
 from handshake_game.game.model import Difficulty, Scenario, Seat, Variant
@@ -21,31 +18,11 @@ from handshake_game.server.app import (
     UnknownSession,
     UnknownTable,
 )
-from handshake_game.store import Store
 
-from .conftest import utcnow
+from .classroom import INSTRUCTOR_TOKEN
 
-TOKEN = "instructor-token"
+TOKEN = INSTRUCTOR_TOKEN
 MakeGame = Callable[[], GameServer]
-
-
-@pytest.fixture
-def make_class_game(db_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> Iterator[MakeGame]:
-    stores: list[Store] = []
-
-    def make() -> GameServer:
-        store = Store(db_url)
-        store.upgrade()
-        stores.append(store)
-        keys = itertools.cycle(rsa_keys)
-        game = GameServer(store, rng=random.Random(len(stores)).randbytes, now=utcnow,
-                          key_source=lambda: next(keys), instructor_token=TOKEN)
-        game.load()
-        return game
-
-    yield make
-    for store in stores:
-        store.dispose()
 
 
 def test_instructor_actions_are_stored_before_they_are_acknowledged(make_class_game: MakeGame) -> None:
@@ -122,8 +99,10 @@ def test_a_class_survives_a_restart(make_class_game: MakeGame) -> None:
     assert restarted.state(ana.table_id).paused  # still waiting for the instructor
     restarted.start(room.class_session_id, TOKEN)
     entry = restarted.dashboard(room.class_session_id, TOKEN)[0]
-    assert entry["seats"] == {"client": {"player": "ana"}, "server": {"player": "bo"},
-                              "ca": {"player": "cy"}, "eavesdropper": {"bot": "attacker"}}
+    assert entry["seats"] == {"client": {"player": "ana", "player_id": ana.player_id},
+                              "server": {"player": "bo", "player_id": bo.player_id},
+                              "ca": {"player": "cy", "player_id": cy.player_id},
+                              "eavesdropper": {"bot": "attacker"}}
 
     again = make_class_game()
     with pytest.raises(AlreadyStarted):

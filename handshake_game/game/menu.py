@@ -1,0 +1,357 @@
+"""The menu of choices: what a seat can do now, as plain JSON data for the seat console.
+
+Rules:
+
+* ``choices(state, seat, now)`` lists the moves open to ``seat`` at the current step:
+  the correct one *and* the plausible wrong ones the referee scores as teaching
+  mistakes (accept a forged certificate, encrypt the premaster to the CA's key, swap
+  the randoms in the PRF seed, issue a rogue CSR ...), then ``RequestHint``. It is
+  empty when it is not the seat's turn or the table is paused; once the handshake is
+  over, the eavesdropper alone may still try to decrypt what it recorded.
+* Every field value offered is one the referee understands: a chosen value is either
+  played (and scored, right or wrong) or refused with a teaching reason — never a
+  value the referee would treat as malformed. Values the referee refuses as illegal
+  (a suite the client did not offer, ``EncryptPremaster`` in an ECDHE handshake) are
+  not offered at all.
+* Choices, fields and options come in a fixed order that does not depend on which
+  one is right. At guided difficulty each default is the correct value and the
+  correct choice is ``recommended``; at standard and expert difficulty a select's
+  default is its first option and nothing is recommended, so the menu gives nothing
+  away (a table whose certificate is forged shows the same menu as an honest one).
+* Nothing secret goes in: labels, names and public suite names only.
+
+A choice is ``{"action", "label", "recommended", "fields"}``; ``action`` is the class
+name in ``actions.py`` and each field's ``name`` is that dataclass's field, so a filled
+choice is exactly what the server's ``build_action`` takes. A field is ``{"name",
+"label", "kind", "default"}`` where ``kind`` is ``select`` (one of ``options``),
+``multi`` (a list of ``options`` values, in the options' order), ``text``, ``number``
+or ``hex``; selects carry ``options`` (``[{"value", "label"}]``), text a
+``max_length``, numbers ``min``/``max``. A field whose default is ``null`` may be
+left empty (sent as ``null``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..tls import messages as m
+from ..tls.suites import CIPHER_SUITES, suite_by_name
+from . import actions as a
+from .guide import REQUEST, RESPONSE, correct_action
+from .model import SUITES_FOR_VARIANT, Difficulty, Seat, Step, Variant
+from .table import (
+    CLIENT_NAME,
+    EAVESDROPPER_NAME,
+    POINTS_HINT,
+    TableState,
+    _held,
+    _is_ecdhe,
+    _is_mutual,
+)
+
+Choice = dict[str, Any]
+Field = dict[str, Any]
+
+# The longest texts the referee handles: an X.509 common name (RFC 5280 ub-common-name),
+# and application data that fits one TLS record even at 4 UTF-8 bytes a character
+# (RFC 5246 §6.2.1: 2^14 bytes of plaintext).
+MAX_COMMON_NAME = 64
+MAX_APPLICATION_TEXT = 2**14 // 4
+
+
+def catalog(state: TableState) -> list[dict[str, str]]:
+    """The table's steps in order: who acts, what happens, and the lesson that explains it."""
+    return [{"id": step.id, "seat": step.seat.value, "act": step.act, "lesson": step.lesson}
+            for step in state.steps]
+
+
+def choices(state: TableState, seat: Seat, now: datetime.datetime) -> list[Choice]:
+    """What ``seat`` can do now, as plain JSON data (see the module's rules)."""
+    if state.paused:
+        return []
+    step = state.current_step
+    if step is None:
+        if seat is Seat.EAVESDROPPER:
+            return [_choice(a.TryDecrypt, "Try to decrypt the recorded traffic with what you hold")]
+        return []
+    if step.seat is not seat:
+        return []
+    guided = state.difficulty is Difficulty.GUIDED
+    move = correct_action(state, seat, now) if guided else None
+    menu = _MENUS[step.id](_Context(state, step, move))
+    if move is not None:
+        for choice in menu:
+            choice["recommended"] = choice["action"] == type(move).__name__
+    cost = "free at guided difficulty" if guided else f"costs {-POINTS_HINT} points"
+    menu.append(_choice(a.RequestHint, f"Ask for a hint ({cost})"))
+    return menu
+
+
+@dataclass(frozen=True)
+class _Context:
+    state: TableState
+    step: Step
+    move: a.Action | None  # the correct move, known only at guided difficulty
+
+    def default(self, action: type, name: str, neutral: Any) -> Any:
+        """The correct value at guided difficulty; ``neutral`` otherwise (or when the
+        correct move is another action, or leaves the field to the engine)."""
+        if isinstance(self.move, action):
+            value = getattr(self.move, name)
+            if value is not None:
+                return list(value) if isinstance(value, tuple) else value
+        return neutral
+
+    @property
+    def expert(self) -> bool:
+        return self.state.difficulty is Difficulty.EXPERT
+
+
+def _choice(action: type, label: str, *fields: Field) -> Choice:
+    return {"action": action.__name__, "label": label, "recommended": False, "fields": list(fields)}
+
+
+def _option(value: Any, label: str) -> dict[str, Any]:
+    return {"value": value, "label": label}
+
+
+def _select(name: str, label: str, options: list[dict[str, Any]], default: Any) -> Field:
+    return {"name": name, "label": label, "kind": "select", "options": options, "default": default}
+
+
+# -- one menu per step -------------------------------------------------------------------------
+
+def _publish_root(ctx: _Context) -> list[Choice]:
+    name = ctx.default(a.PublishRoot, "common_name", a.PublishRoot().common_name)
+    return [_choice(a.PublishRoot, "Create the root certificate and publish it as the client's trust store",
+                    {"name": "common_name", "label": "the CA's name on its root certificate", "kind": "text",
+                     "default": name, "max_length": MAX_COMMON_NAME})]
+
+
+def _generate_key(ctx: _Context) -> list[Choice]:
+    return [_choice(a.GenerateKeyPair, "Generate a key pair (the private half stays in your wallet)")]
+
+
+def _send_csr(ctx: _Context) -> list[Choice]:
+    state = ctx.state
+    names = [_option(state.server_name, f"{state.server_name}: the server's host name")]
+    if ctx.step.seat is not Seat.EAVESDROPPER:
+        names.append(_option(CLIENT_NAME, f"{CLIENT_NAME}: the client's name"))
+    # The CA's review of the eavesdropper's CSR knows two stories: its own name, or the server's.
+    names.append(_option(EAVESDROPPER_NAME, f"{EAVESDROPPER_NAME}: the eavesdropper's own name"))
+    name = ctx.default(a.SendCsr, "name", names[0]["value"])
+    return [_choice(a.SendCsr, "Send a certificate signing request (CSR) to the CA, signed with your key",
+                    _select("name", "for which name", names, name))]
+
+
+def _review(ctx: _Context) -> list[Choice]:
+    reason = ctx.default(a.RefuseCsr, "reason", "")
+    return [_choice(a.IssueCertificate, "Issue the certificate: sign it with the CA's key"),
+            _choice(a.RefuseCsr, "Refuse the request",
+                    {"name": "reason", "label": "why (the requester is told)", "kind": "text",
+                     "default": reason, "max_length": 200})]
+
+
+def _suite_label(name: str) -> str:
+    suite = suite_by_name(name)
+    exchange = "" if suite.tls13 else f"{suite.key_exchange.name} key exchange, "
+    return f"{name} ({exchange}{suite.aead} records, {suite.hash_name})"
+
+
+def _client_hello(ctx: _Context) -> list[Choice]:
+    names = list(SUITES_FOR_VARIANT[ctx.state.variant])
+    suites = ctx.default(a.SendClientHello, "suites", names)
+    what = ("a fresh client_random, an x25519 key share and the offered suites"
+            if ctx.state.variant is Variant.TLS13 else "a fresh client_random and the offered suites")
+    return [_choice(a.SendClientHello, f"Send the ClientHello: {what}",
+                    {"name": "suites", "label": "the cipher suites to offer, strongest first",
+                     "kind": "multi", "options": [_option(name, _suite_label(name)) for name in names],
+                     "default": suites})]
+
+
+_SERVER_FLIGHT = {
+    Variant.TLS12_RSA: "ServerHello, Certificate and ServerHelloDone",
+    Variant.TLS12_ECDHE: "ServerHello, Certificate, a signed ECDH share (ServerKeyExchange) and "
+                         "ServerHelloDone",
+    Variant.TLS12_MUTUAL: "ServerHello, Certificate, a signed ECDH share (ServerKeyExchange), "
+                          "CertificateRequest and ServerHelloDone",
+    Variant.TLS13: "ServerHello with a key share, then encrypted: EncryptedExtensions, Certificate, "
+                   "CertificateVerify and Finished",
+}
+
+
+def _offer(state: TableState) -> list[str]:
+    """The suites in the ClientHello that reached the server, in the client's order."""
+    hello = next((msg for msg in state.decoded(Seat.SERVER) if isinstance(msg, m.ClientHello)), None)
+    if hello is None:
+        return []
+    return [CIPHER_SUITES[code].name for code in hello.cipher_suites if code in CIPHER_SUITES]
+
+
+def _server_hello(ctx: _Context) -> list[Choice]:
+    offered = _offer(ctx.state)
+    # The server may pick any offered suite; left to itself it takes its own strongest.
+    own = next((name for name in SUITES_FOR_VARIANT[ctx.state.variant] if name in offered), None)
+    neutral = own if ctx.move is not None else (offered[0] if offered else None)
+    fields = [_select("suite", "the cipher suite to choose from the client's offer",
+                      [_option(name, _suite_label(name)) for name in offered], neutral)] if offered else []
+    return [_choice(a.SendServerHello, f"Send {_SERVER_FLIGHT[ctx.state.variant]}", *fields)]
+
+
+def _check_certificate(ctx: _Context) -> list[Choice]:
+    what = "the chain to the trusted CA, the name, the validity"
+    if ctx.state.variant is Variant.TLS13:
+        what += " and the CertificateVerify signature"
+    elif _is_ecdhe(ctx.state):
+        what += " and the signature on the ECDH share"
+    return [_choice(a.AcceptCertificate, f"Accept the certificate: trust that {what} check out"),
+            _choice(a.RejectCertificate, "Reject the certificate and end the handshake")]
+
+
+def _key_exchange(ctx: _Context) -> list[Choice]:
+    state = ctx.state
+    if _is_mutual(state):
+        present = ctx.default(a.SendKeyShare, "present_certificate", True)
+        return [_choice(a.SendKeyShare, "Send your ECDH share (ClientKeyExchange)",
+                        _select("present_certificate", "your certificate, which the server asked for",
+                                [_option(True, "send it, and sign the handshake with your key "
+                                               "(CertificateVerify)"),
+                                 _option(False, "send no certificate")], present))]
+    if _is_ecdhe(state):
+        return [_choice(a.SendKeyShare, "Send your ECDH share (ClientKeyExchange): both sides then compute "
+                                        "the same premaster")]
+    key = ctx.default(a.EncryptPremaster, "key", "server_certificate")
+    return [_choice(a.EncryptPremaster, "Make a fresh premaster secret and send it encrypted "
+                                        "(ClientKeyExchange)",
+                    _select("key", "to which public key",
+                            [_option("server_certificate", "the server certificate's public key"),
+                             _option("trust_store", "the CA's public key (from your trust store)")], key))]
+
+
+def _randoms(ctx: _Context) -> Field:
+    orders = [_option("client+server", "client_random, then server_random"),
+              _option("server+client", "server_random, then client_random")]
+    return _select("randoms", "the order of the two randoms in the PRF seed", orders,
+                   ctx.default(a.DeriveAndSendFinished, "randoms", orders[0]["value"]))
+
+
+def _master_secret_hex(what: str) -> Field:
+    return {"name": "master_secret_hex", "kind": "hex", "default": None,
+            "label": f"the master secret you computed yourself ({what}), as hex; leave it empty to let "
+                     "the game derive it"}
+
+
+def _client_finished(ctx: _Context) -> list[Choice]:
+    if ctx.state.variant is Variant.TLS13:
+        # The TLS 1.3 key schedule has no randoms to order: only the expert's own value counts.
+        fields = [_master_secret_hex("HKDF over the transcript")] if ctx.expert else []
+        return [_choice(a.DeriveAndSendFinished, "Check the server's Finished, derive the application "
+                                                 "traffic secrets and send your Finished", *fields)]
+    fields = [_randoms(ctx)] + ([_master_secret_hex("the TLS 1.2 PRF")] if ctx.expert else [])
+    return [_choice(a.DeriveAndSendFinished, "Derive the master secret and keys, send ChangeCipherSpec and "
+                                             "Finished", *fields)]
+
+
+def _server_finished(ctx: _Context) -> list[Choice]:
+    how = "Compute the premaster from the ECDH shares" if _is_ecdhe(ctx.state) else "Decrypt the premaster"
+    return [_choice(a.DeriveAndSendFinished, f"{how}, derive the master secret and keys, check "
+                                             "the client's Finished and send yours", _randoms(ctx))]
+
+
+def _verify_finished(ctx: _Context) -> list[Choice]:
+    other = "client" if ctx.step.seat is Seat.SERVER else "server"
+    return [_choice(a.VerifyFinished, f"Check the {other}'s Finished")]
+
+
+def _send_data(ctx: _Context) -> list[Choice]:
+    default = REQUEST if ctx.step.seat is Seat.CLIENT else RESPONSE
+    text = ctx.default(a.SendApplicationData, "text", default)
+    what = "your request" if ctx.step.seat is Seat.CLIENT else "the answer"
+    return [_choice(a.SendApplicationData, f"Send {what} in an encrypted record",
+                    {"name": "text", "label": "the message", "kind": "text", "default": text,
+                     "max_length": MAX_APPLICATION_TEXT})]
+
+
+def _read_data(ctx: _Context) -> list[Choice]:
+    return [_choice(a.ReadApplicationData, "Decrypt and read the server's answer")]
+
+
+def _reconnect(ctx: _Context) -> list[Choice]:
+    return [_choice(a.Reconnect, "Connect to the server again: a new session with fresh randoms")]
+
+
+def _held_words(state: TableState) -> str:
+    labels = list(dict.fromkeys(sent.label for sent in _held(state)))
+    return ", ".join(labels) if labels else "what you hold"
+
+
+def _forward_or_drop(ctx: _Context) -> list[Choice]:
+    held = _held_words(ctx.state)
+    return [_choice(a.Forward, f"Forward what you hold ({held}) unchanged"),
+            _choice(a.Drop, f"Drop what you hold ({held}): it never arrives")]
+
+
+def _intercept(ctx: _Context) -> list[Choice]:
+    return [*_forward_or_drop(ctx),
+            _choice(a.SwapCertificate, _SWAP[ctx.state.variant])]
+
+
+_SWAP = {
+    Variant.TLS12_RSA: "Swap the server's certificate for your own",
+    Variant.TLS12_ECDHE: "Swap the server's certificate for your own, and its signed ECDH share for yours",
+    Variant.TLS12_MUTUAL: "Swap the server's certificate for your own, and its signed ECDH share for yours",
+    Variant.TLS13: "Answer the client yourself: your own key share, then your own encrypted flight with your "
+                   "certificate, CertificateVerify and Finished",
+}
+
+
+def _tamper(ctx: _Context) -> list[Choice]:
+    return [*_forward_or_drop(ctx),
+            _choice(a.Inject, "Forward it and slip in an extra ServerHelloDone of your own"),
+            _choice(a.FlipByte, "Flip one bit of the ServerHello's server_random",
+                    {"name": "offset", "label": "which byte of server_random (0 to 31)", "kind": "number",
+                     "default": ctx.default(a.FlipByte, "offset", 0), "min": 0, "max": 31})]
+
+
+def _strip_suites(ctx: _Context) -> list[Choice]:
+    return [*_forward_or_drop(ctx),
+            _choice(a.StripSuites, "Remove the strongest suite from the ClientHello (a downgrade)")]
+
+
+def _replay(ctx: _Context) -> list[Choice]:
+    return [*_forward_or_drop(ctx),
+            _choice(a.ReplayOldFlight, f"Replace what you hold ({_held_words(ctx.state)}) with the same "
+                                       "messages recorded in the first session")]
+
+
+_MENUS: dict[str, Callable[[_Context], list[Choice]]] = {
+    "ca.publish_root": _publish_root,
+    "server.generate_key": _generate_key,
+    "server.send_csr": _send_csr,
+    "ca.review_csr": _review,
+    "client.generate_key": _generate_key,
+    "client.send_csr": _send_csr,
+    "ca.review_client_csr": _review,
+    "client.hello": _client_hello,
+    "server.hello": _server_hello,
+    "client.check_certificate": _check_certificate,
+    "client.key_exchange": _key_exchange,
+    "client.finished": _client_finished,
+    "server.finished": _server_finished,
+    "client.verify_finished": _verify_finished,
+    "server.verify_finished": _verify_finished,
+    "client.send_data": _send_data,
+    "server.send_data": _send_data,
+    "client.read_data": _read_data,
+    "eavesdropper.generate_key": _generate_key,
+    "eavesdropper.send_csr": _send_csr,
+    "ca.review_eavesdropper_csr": _review,
+    "eavesdropper.intercept": _intercept,
+    "eavesdropper.tamper": _tamper,
+    "eavesdropper.strip_suites": _strip_suites,
+    "client.reconnect": _reconnect,
+    "eavesdropper.replay": _replay,
+}

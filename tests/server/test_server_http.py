@@ -1,0 +1,127 @@
+"""HTTP beside the websocket: the static front end (and nothing else from the disk), and the
+instructor's downloads, each checked against the class's instructor token; and the players
+the instructor moves, told over their own connections."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from wireshark_helpers import http_seen
+
+from handshake_game.server.ws import web_directory
+
+from .classroom import INSTRUCTOR_TOKEN, Peer, instructor_message, open_peer, play_seat
+from .conftest import Classroom
+
+
+def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def http_base(classroom: Classroom) -> str:
+    return classroom.ws_url.replace("ws://", "http://").removesuffix("ws")
+
+
+async def test_static_files_come_from_web_and_only_from_there(classroom: Classroom) -> None:
+    base = http_base(classroom)
+    status, headers, body = await asyncio.to_thread(http_get, base)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert body == (web_directory() / "index.html").read_bytes()
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    status, headers, body = await asyncio.to_thread(http_get, base + "js/net.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert body == (web_directory() / "js" / "net.js").read_bytes()
+    for path in ("../pyproject.toml", "%2e%2e/pyproject.toml", "js/../../pyproject.toml", "README.md",
+                 "nope.html", "js/", "download/table-1.pcapng"):
+        status, _, body = await asyncio.to_thread(http_get, base + path)
+        assert status == 404, path
+        assert b"[project]" not in body
+
+
+async def play_a_class_table(classroom: Classroom) -> tuple[Peer, int, int]:
+    """A class of one student (the client; bots play the rest), played to the end."""
+    instructor = await open_peer(classroom.ws_url)
+    created = await instructor.ask({"type": "create_session", "token": INSTRUCTOR_TOKEN,
+                                    "variant": "tls12-rsa", "difficulty": "guided"}, "session_created")
+    student = await open_peer(classroom.ws_url)
+    seated = await student.ask({"type": "join", "join_code": created["join_code"], "name": "ana"}, "seated")
+    await student.receive()  # the waiting view
+    await instructor.ask(instructor_message("start", created["class_session_id"]), "done")
+    last, _ = await play_seat(student, seated)
+    assert last["completed"]
+    return instructor, created["class_session_id"], seated["table_id"]
+
+
+def class_code(rows: list[str]) -> str:
+    return rows[1].split(",", 1)[0]
+
+
+async def test_the_instructor_downloads_scores_and_a_capture_that_decrypts(classroom: Classroom,
+                                                                          tmp_path: Path) -> None:
+    _, class_id, table_id = await play_a_class_table(classroom)
+    base = http_base(classroom)
+
+    status, headers, body = await asyncio.to_thread(
+        http_get, f"{base}download/scores.csv?class_session_id={class_id}&token={INSTRUCTOR_TOKEN}")
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    rows = body.decode().splitlines()
+    assert rows[0] == "classroom,table,seat,player,points,completed,time"
+    assert any(row.startswith(f"{class_code(rows)},{table_id},client,ana,") and ",yes," in row
+               for row in rows[1:]), rows
+
+    status, headers, keylog = await asyncio.to_thread(
+        http_get, f"{base}download/table-{table_id}.keylog?token={INSTRUCTOR_TOKEN}")
+    assert status == 200 and keylog.startswith(b"CLIENT_RANDOM ")
+    status, headers, capture = await asyncio.to_thread(
+        http_get, f"{base}download/table-{table_id}.pcapng?token={INSTRUCTOR_TOKEN}")
+    assert status == 200 and "attachment" in headers["Content-Disposition"]
+    path = tmp_path / "table.pcapng"
+    path.write_bytes(capture)
+    seen = await asyncio.to_thread(http_seen, path)  # the keys are embedded: tshark decrypts it
+    assert "GET /grades HTTP/1.1" in seen.stream_text
+
+    for url in (f"download/scores.csv?class_session_id={class_id}&token=guess",
+                f"download/table-{table_id}.pcapng?token=guess"):
+        status, _, body = await asyncio.to_thread(http_get, base + url)
+        assert status == 403 and b"CLIENT_RANDOM" not in body
+    status, _, _ = await asyncio.to_thread(http_get,
+                                           f"{base}download/table-999.keylog?token={INSTRUCTOR_TOKEN}")
+    assert status == 404
+    status, _, _ = await asyncio.to_thread(http_get, f"{base}download/scores.csv?class_session_id=x&token=t")
+    assert status == 400
+
+
+@pytest.mark.parametrize("how", ["rotate_seats", "move_seat"])
+async def test_moved_players_are_told_on_their_own_connections(classroom: Classroom, how: str) -> None:
+    instructor = await open_peer(classroom.ws_url)
+    created = await instructor.ask({"type": "create_session", "token": INSTRUCTOR_TOKEN,
+                                    "variant": "tls12-rsa", "difficulty": "guided"}, "session_created")
+    class_id = created["class_session_id"]
+    ana = await open_peer(classroom.ws_url)
+    seated = await ana.ask({"type": "join", "join_code": created["join_code"], "name": "ana"}, "seated")
+    assert seated["seat"] == "client"
+    await ana.receive()
+    if how == "rotate_seats":
+        request = instructor_message("rotate_seats", class_id)
+    else:
+        request = instructor_message("move_seat", class_id, table_id=seated["table_id"], seat="client",
+                                     to_table_id=seated["table_id"], to_seat="eavesdropper")
+    done = await instructor.ask(request, "done")
+    assert done["type"] == "done" and done["table_ids"] == [seated["table_id"]], done
+    reseated = await ana.ask({"type": "resume", "table_id": seated["table_id"], "token": seated["token"]},
+                             "reseated")
+    wanted = "server" if how == "rotate_seats" else "eavesdropper"
+    assert reseated == {"type": "reseated", "table_id": seated["table_id"], "seat": wanted,
+                        "class_session_id": class_id}
+    view = await ana.ask({"type": "resume", "table_id": seated["table_id"], "token": seated["token"]}, "view")
+    assert view["view"]["seat"] == wanted
+    board = await instructor.ask(instructor_message("dashboard", class_id), "dashboard")
+    assert board["tables"][0]["seats"][wanted]["player"] == "ana"
