@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint typecheck pytest system-deps bench clean
+.PHONY: serve demo test lint typecheck pytest system-deps bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,16 @@ venv: $(BIN)/.installed
 system-deps:
 	bash scripts/system-deps.sh
 
-# Until the classroom server exists, `serve` runs the engine's demo TLS server:
-# it makes a demo CA (written to handshake-ca.pem) and answers HTTPS on :8443.
+# The classroom server: students open http://127.0.0.1:8765/, the instructor the URL it prints.
+# HOST=0.0.0.0 lets a classroom's laptops and phones reach it; the database is handshake.db
+# here unless DATABASE_URL says otherwise.
+HOST ?= 127.0.0.1
+PORT ?= 8765
 serve: venv
+	$(BIN)/handshake-game serve --host $(HOST) --port $(PORT)
+
+# The engine's demo TLS server: a demo CA (written to handshake-ca.pem), HTTPS on :8443.
+demo: venv
 	$(BIN)/handshake-game listen --host 127.0.0.1 --port 8443 --hostname localhost --ca-out handshake-ca.pem
 
 lint: venv

@@ -311,6 +311,7 @@ def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) ->
     if not isinstance(action, allowed):
         names = " or ".join(t.__name__ for t in allowed)
         raise Rejected(f"{step.id} is done with {names}, not {type(action).__name__}")
+    _check_inputs(action)
     handler: Callable[[TableState, Step, Any, Referee], list[Fact]] = _HANDLERS[step.id]
     if state.variant is Variant.TLS13 and step.id in _TLS13_STEPS:
         from .tls13 import HANDLERS as TLS13_HANDLERS  # the 1.3 moves build on this module
@@ -320,6 +321,21 @@ def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) ->
     if not any(isinstance(f, HandshakeFailed) for f in facts):
         facts.append(StepDone(step.id))
     return facts
+
+
+MAX_NAME = 64  # X.509 caps a common name at 64 characters (RFC 5280, ub-common-name)
+MAX_APPLICATION_TEXT = 2**14  # one TLS record's plaintext
+
+
+def _check_inputs(action: a.Action) -> None:
+    """Refuse typed inputs no real TLS stack would take, before any crypto runs on them."""
+    if isinstance(action, a.PublishRoot | a.SendCsr):
+        name = action.common_name if isinstance(action, a.PublishRoot) else action.name
+        if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
+            raise Rejected(f"a certificate name is 1 to {MAX_NAME} printable characters "
+                           "(RFC 5280's limit for a common name)")
+    if isinstance(action, a.SendApplicationData) and len(action.text.encode()) > MAX_APPLICATION_TEXT:
+        raise Rejected(f"send at most {MAX_APPLICATION_TEXT} bytes: the plaintext of one TLS record")
 
 
 def _hint(state: TableState, step: Step, referee: Referee) -> Verdict:

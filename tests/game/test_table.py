@@ -410,3 +410,29 @@ def test_an_injected_message_is_caught(variant: Variant, check: str) -> None:
     # TLS 1.2: the extra message entered the client's transcript only, so the Finished
     # values disagree; TLS 1.3 refuses plaintext after the ServerHello outright.
     assert state.detected_by == check and not state.completed
+
+
+@pytest.mark.parametrize("action", [a.PublishRoot("x" * 65), a.PublishRoot(""), a.PublishRoot("bad\nname")])
+def test_a_certificate_name_no_ca_would_sign_is_refused(action: a.Action) -> None:
+    state, _ = open_table(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.STANDARD)
+    with pytest.raises(Rejected, match="1 to 64 printable characters"):
+        decide(state, Seat.CA, action, referee())
+
+
+def test_application_text_over_one_record_is_refused_and_the_table_carries_on() -> None:
+    from handshake_game.bots import HonestBot
+
+    ref = referee()
+    state, facts = open_table(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.STANDARD)
+    bot = HonestBot()
+    while state.current_step is not None and state.current_step.id != "client.send_data":
+        step = state.current_step
+        for fact in decide(state, step.seat, bot.act(state, step.seat), ref):
+            state = apply(state, fact)
+    with pytest.raises(Rejected, match="at most 16384 bytes"):
+        decide(state, Seat.CLIENT, a.SendApplicationData("x" * 16385), ref)
+    for fact in decide(state, Seat.CLIENT, a.SendApplicationData("x" * 16384), ref):
+        state = apply(state, fact)
+    step = state.current_step
+    assert step is not None and step.id == "server.send_data"
+    decide(state, Seat.SERVER, bot.act(state, Seat.SERVER), ref)  # the server reads it
