@@ -34,8 +34,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# The store's tests run on SQLite and on a real PostgreSQL, which scripts/postgres.sh installs,
+# starts and prints the URL of.
 pytest: venv system-deps
-	$(BIN)/pytest -q
+	url=$$(bash scripts/postgres.sh) && HANDSHAKE_TEST_PG_URL="$$url" $(BIN)/pytest -q
 
 test: venv system-deps lint typecheck pytest
 

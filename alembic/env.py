@@ -2,7 +2,8 @@
 
 ``Store.upgrade`` passes its own connection in ``config.attributes["connection"]``, so an
 in-memory SQLite database is migrated in place; run by hand (``alembic upgrade head``),
-the URL comes from DATABASE_URL or alembic.ini.
+the URL comes from DATABASE_URL or alembic.ini. A ``Config`` built in code without an
+ini file keeps the URL it was given. The same migrations run on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ from sqlmodel import SQLModel
 
 import handshake_game.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import context
+from handshake_game.store.repository import database_url
 
 config = context.config
 target_metadata = SQLModel.metadata
 
-if os.environ.get("DATABASE_URL") and config.attributes.get("connection") is None:
+# DATABASE_URL stands in for alembic.ini's default URL, never for one set in code.
+if (os.environ.get("DATABASE_URL") and config.config_file_name is not None
+        and config.attributes.get("connection") is None):
     config.set_main_option("sqlalchemy.url", os.environ["DATABASE_URL"].replace("%", "%%"))
+if config.get_main_option("sqlalchemy.url"):  # postgresql:// means psycopg 3, as in the Store
+    url = database_url(config.get_main_option("sqlalchemy.url") or "")
+    config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%"))
 
 
 def _configure(connection: Connection) -> None:

@@ -3,19 +3,28 @@
 Everything expensive (RSA key generation, certificate issuance) happens once per session.
 The certificates are issued relative to the real clock because OpenSSL checks them against
 it; tests of validity periods pass their own ``now`` to our client instead.
+
+``postgres_url`` gives a test its own empty PostgreSQL database on the server that
+``scripts/postgres.sh`` starts (HANDSHAKE_TEST_PG_URL, else that script's default URL).
+When none answers, those tests fail: they never skip.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
+import secrets
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy.pool import NullPool
 
 from handshake_game.tls import ClientConfig, ServerConfig, TLSClient, TLSServer, pki
 from handshake_game.tls.suites import DEFAULT_CIPHER_SUITES, suite_by_name
@@ -165,3 +174,37 @@ def openssl_client_context(ca_pem: Path):
         return ctx
 
     return make
+
+
+PG_URL_VARIABLE = "HANDSHAKE_TEST_PG_URL"
+DEFAULT_PG_URL = "postgresql+psycopg://handshake:handshake@127.0.0.1:5432/handshake_test"
+"""What ``scripts/postgres.sh`` prints: its role, password, port and database."""
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[sa.Engine]:
+    """An autocommit engine on the test server's maintenance database (CREATE/DROP DATABASE)."""
+    url = sa.make_url(os.environ.get(PG_URL_VARIABLE) or DEFAULT_PG_URL)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"no PostgreSQL answers at {url} (set {PG_URL_VARIABLE}, or run "
+                    f"`bash scripts/postgres.sh`, which starts one there): {error.orig}", pytrace=False)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: sa.Engine) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    name = f"handshake_test_{secrets.token_hex(6)}"
+    with postgres_server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield postgres_server.url.set(database=name).render_as_string(hide_password=False)
+    with postgres_server.connect() as connection:
+        # A Store the test forgot to dispose must not keep its database alive.
+        connection.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')

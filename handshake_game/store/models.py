@@ -14,6 +14,17 @@ import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# Every constraint gets a predictable name (on SQLite and PostgreSQL alike), so a migration
+# can drop or alter one by name; 0001 spells the same names with ``op.f``. Must be set
+# before the tables below attach their constraints. "ix" is SQLAlchemy's default.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)

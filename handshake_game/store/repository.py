@@ -78,6 +78,16 @@ def new_join_code() -> str:
     return "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(6))
 
 
+def database_url(url: str | sa.URL) -> sa.URL:
+    """``url`` as SQLAlchemy takes it. A PostgreSQL URL that names no driver
+    (``postgresql://``, or ``postgres://`` as hosting services write DATABASE_URL) gets
+    psycopg 3, the driver the project installs, instead of SQLAlchemy's psycopg2 default."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -89,20 +99,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
+    # timestamptz values come back in the session's time zone: make it UTC, as they are
+    # written (and as SQLite, which keeps no zone, returns them). Committed, or the
+    # pool's first rollback would undo the SET.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
+
+
 class Store:
-    """The database behind the game. ``url`` is any SQLAlchemy URL; ``sqlite://`` is an
-    in-memory database shared by all of this Store's sessions (for tests)."""
+    """The database behind the game. ``url`` is any SQLAlchemy URL: SQLite (the default,
+    a file in WAL mode; ``sqlite://`` is an in-memory database shared by all of this
+    Store's sessions, for tests) or PostgreSQL (``postgresql+psycopg://user:pw@host/db``)."""
 
     def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
-        self.url = sa.make_url(url)
+        self.url = database_url(url)
+        backend = self.url.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
-        if self.url.get_backend_name() == "sqlite":
+        if backend == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False}
             if self.url.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool  # one connection: the in-memory DB lives in it
+        else:
+            # A server can restart under a long-running game server: test a pooled
+            # connection before handing it out instead of failing the move that gets it.
+            kwargs["pool_pre_ping"] = True
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
-        if self.url.get_backend_name() == "sqlite":
+        if backend == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif backend == "postgresql":
+            sa.event.listen(self.engine, "connect", _postgresql_session)
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -190,19 +220,31 @@ class Store:
         next free position, i.e. the length of the committed log.
 
         With ``expected_seq``, raise ``SeqConflict`` unless the log is exactly that long:
-        the move was decided on the state the caller saw.
+        the move was decided on the state the caller saw. Two writers that both read the
+        same length race to insert the same ``(table_id, seq)``: the primary key lets one
+        commit and refuses the other (SQLite and PostgreSQL alike), which gets
+        ``SeqConflict`` too, whether or not it passed ``expected_seq``.
         """
         rows = []
-        with self.session() as session, session.begin():
-            seq = self._next_seq(session, table_id)
-            if expected_seq is not None and expected_seq != seq:
-                raise SeqConflict(table_id, expected_seq, seq)
-            now = utcnow()
-            for fact in facts:
-                rows.append(_row(table_id, seq, fact, now))
-                seq += 1
-            if rows:  # one executemany: the ORM's per-object bookkeeping cost more than the commit
-                session.execute(sa.insert(FactRecord), rows)
+        start = None
+        try:
+            with self.session() as session, session.begin():
+                seq = start = self._next_seq(session, table_id)
+                if expected_seq is not None and expected_seq != seq:
+                    raise SeqConflict(table_id, expected_seq, seq)
+                now = utcnow()
+                for fact in facts:
+                    rows.append(_row(table_id, seq, fact, now))
+                    seq += 1
+                if rows:  # one executemany: the ORM's per-object bookkeeping cost more than the commit
+                    session.execute(sa.insert(FactRecord), rows)
+        except sa.exc.IntegrityError as error:
+            # Tell the lost race from any other refusal by the database (a foreign key, a
+            # trigger): only a race leaves the log longer than it was when we read it.
+            actual = self.next_seq(table_id)
+            if start is None or actual == start:
+                raise
+            raise SeqConflict(table_id, start, actual) from error
         return seq
 
     def next_seq(self, table_id: int) -> int:

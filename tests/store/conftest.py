@@ -1,4 +1,10 @@
-"""Fixtures for the store's tests: a deterministic referee and fresh databases."""
+"""Fixtures for the store's tests: a deterministic referee and fresh databases.
+
+Every test that takes ``db_url`` or ``store`` runs once per backend: on SQLite (a file,
+or in memory) and on PostgreSQL (a database of its own, see ``postgres_url`` in
+tests/conftest.py). A test for one backend only says so with
+``@pytest.mark.parametrize("backend", ["sqlite"])``.
+"""
 
 from __future__ import annotations
 
@@ -27,14 +33,24 @@ def make_referee() -> Callable[[int], Referee]:
     return make
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def memory_store() -> Iterator[Store]:
-    store = Store("sqlite://")
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database's URL: a SQLite file, or a PostgreSQL database of its own."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'handshake.db'}"
+
+
+@pytest.fixture
+def store(backend: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A migrated, empty Store: SQLite in memory, or a PostgreSQL database of its own."""
+    url = "sqlite://" if backend == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    store = Store(url)
     store.upgrade()
     yield store
     store.dispose()
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'handshake.db'}"
