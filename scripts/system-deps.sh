@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests drive when they are missing: the openssl and
-# curl binaries (interop) and tshark (the captures must decrypt in Wireshark's own
-# dissector). Tests never skip for a missing tool: they fail.
+# curl binaries (interop), tshark (the captures must decrypt in Wireshark's own
+# dissector), and chromium (the browser tests drive Debian's /usr/bin/chromium through
+# Playwright; no browser is ever downloaded), with the DejaVu fonts the pages are drawn
+# in. Tests never skip for a missing tool: they fail.
 set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v tshark >/dev/null || need+=(tshark)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -257,9 +257,20 @@ class Done(_Message):
 
 
 class Dashboard(_Message):
+    """The whole class: its settings, join code (and QR code), whether it has started or
+    ended, and every table."""
+
     type: Literal["dashboard"] = "dashboard"
     class_session_id: int
     tables: list[dict[str, Any]]
+    join_code: str | None = None
+    join_url: str | None = None
+    qr_svg: str | None = None
+    variant: str | None = None
+    scenario: str | None = None
+    difficulty: str | None = None
+    started: bool = False
+    ended: bool = False
 
 
 class TableUpdate(_Message):

@@ -244,11 +244,11 @@ async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMess
         join_url = f"{public_url}?join={room.join_code}" if public_url else None
         return [p.SessionCreated(class_session_id=room.class_session_id, join_code=room.join_code,
                                  join_url=join_url, qr_svg=qr_svg(join_url or room.join_code))]
-    return await _instructor(game, session, message)
+    return await _instructor(game, session, message, public_url)
 
 
-async def _instructor(game: GameServer, session: Session,
-                      message: p.Resume | p.InstructorMessage) -> list[p.ServerMessage]:
+async def _instructor(game: GameServer, session: Session, message: p.Resume | p.InstructorMessage,
+                      public_url: str | None) -> list[p.ServerMessage]:
     """The instructor's actions: each checked against the session's instructor token (in
     ``GameServer``), stored, and only then acknowledged with ``done``."""
     class_session_id, token = message.class_session_id, message.token
@@ -257,7 +257,12 @@ async def _instructor(game: GameServer, session: Session,
     if isinstance(message, p.DashboardRequest):
         tables = await asyncio.to_thread(game.dashboard, class_session_id, token)
         session.watching.add(class_session_id)
-        return [p.Dashboard(class_session_id=class_session_id, tables=tables)]
+        room = game.class_room(class_session_id)
+        join_url = f"{public_url}?join={room.join_code}" if public_url else None
+        return [p.Dashboard(class_session_id=class_session_id, tables=tables, join_code=room.join_code,
+                            join_url=join_url, qr_svg=qr_svg(join_url or room.join_code),
+                            variant=room.variant.value, scenario=room.scenario.value,
+                            difficulty=room.difficulty.value, started=room.started, ended=room.ended)]
     if isinstance(message, p.Reveal):
         debrief = await asyncio.to_thread(game.reveal, class_session_id, token, message.table_id)
         return [p.Debrief(table_id=message.table_id, debrief=debrief)]

@@ -44,6 +44,9 @@ async def test_a_class_of_five_plays_live(classroom: Classroom) -> None:
     # Before the start: waiting tables, typed refusals for students and for forged instructors.
     board = await instructor.ask(instructor_message("dashboard", class_id), "dashboard")
     assert [t["table_id"] for t in board["tables"]] == [table_1, table_2]
+    assert (board["join_code"], board["join_url"], board["started"], board["ended"]) == (
+        code, created["join_url"], False, False)
+    assert board["qr_svg"] == created["qr_svg"] and board["variant"] == "tls12-rsa"
     assert names_at(board["tables"][1]) == {"client": {"player": "ed"}, "server": None, "ca": None,
                                            "eavesdropper": None}
     assert all(t["paused"] and t["steps_done"] == 0 for t in board["tables"])
@@ -75,6 +78,7 @@ async def test_a_class_of_five_plays_live(classroom: Classroom) -> None:
 
     board = await instructor.ask(instructor_message("dashboard", class_id), "dashboard")
     entries = {t["table_id"]: t for t in board["tables"]}
+    assert board["started"] and not board["ended"]
     assert all(t["completed"] and t["step"] is None and t["failed"] is None for t in entries.values())
     assert names_at(entries[table_1]) == {"client": {"player": "ana"}, "server": {"player": "bo"},
                                          "ca": {"player": "cy"}, "eavesdropper": {"player": "di"}}
