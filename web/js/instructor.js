@@ -1,0 +1,805 @@
+// The instructor's dashboard: create a class, show its join code and QR code, watch every
+// table live (`dashboard`, then pushed `table_update`s), run the class (start, pause,
+// move / rotate seats, inject a scenario, leak a key, reveal the debrief, end) and download
+// scores and captures.
+//
+// Rules: everything that came from the server or from a player is put in the page as text
+// nodes (`el()` below), never as HTML; the QR code (an SVG document) is shown as an <img>
+// whose data: URL is re-serialised from a parsed SVG element, so nothing in it can run.
+// Messages are events: the page renders whatever arrives, in any order.
+
+import { Connection, saved, save, forget } from "./net.js";
+
+const SEATS = ["client", "server", "ca", "eavesdropper"];
+const SEAT_NAMES = { client: "client", server: "server", ca: "CA", eavesdropper: "eavesdropper" };
+const SCENARIOS = {
+  honest: "everyone plays by the book",
+  passive: "the eavesdropper records every byte and tries to read them",
+  "mitm-self-signed": "the eavesdropper swaps in a self-signed certificate",
+  "mitm-wrong-name": "the eavesdropper swaps in a genuine certificate for its own name",
+  "expired-cert": "the server's certificate expired long ago",
+  "rogue-csr": "the eavesdropper asks the CA for a certificate in the server's name",
+  tamper: "the eavesdropper changes one byte of the ServerHello",
+  downgrade: "the eavesdropper strips the strongest cipher suite",
+  replay: "the eavesdropper replays an old ClientKeyExchange and Finished",
+  "key-leak": "after the session the server's private key leaks",
+};
+// A short name for each step id (the server sends ids like "client.key_exchange").
+const STEP_NAMES = {
+  "ca.publish_root": "the CA publishes its root certificate",
+  "server.generate_key": "the server generates its key pair",
+  "server.send_csr": "the server sends its CSR",
+  "ca.review_csr": "the CA reviews the server's CSR",
+  "client.generate_key": "the client generates its key pair",
+  "client.send_csr": "the client sends its CSR",
+  "ca.review_client_csr": "the CA reviews the client's CSR",
+  "eavesdropper.generate_key": "the eavesdropper generates a key pair",
+  "eavesdropper.send_csr": "the eavesdropper sends a CSR",
+  "ca.review_eavesdropper_csr": "the CA reviews the eavesdropper's CSR",
+  "client.hello": "ClientHello",
+  "server.hello": "ServerHello and certificate",
+  "eavesdropper.intercept": "the eavesdropper holds the server's flight",
+  "eavesdropper.tamper": "the eavesdropper may tamper",
+  "eavesdropper.strip_suites": "the eavesdropper may strip suites",
+  "client.check_certificate": "the client checks the certificate",
+  "client.key_exchange": "ClientKeyExchange",
+  "client.finished": "the client's Finished",
+  "server.finished": "the server's Finished",
+  "client.verify_finished": "the client checks the server's Finished",
+  "server.verify_finished": "the server checks the client's Finished",
+  "client.send_data": "the client sends application data",
+  "server.send_data": "the server answers",
+  "client.read_data": "the client reads the answer",
+  "client.reconnect": "the client reconnects",
+  "eavesdropper.replay": "the eavesdropper may replay",
+};
+const ACTION_DONE = {
+  start: "The class has started: bots took the empty seats.",
+  pause: "Paused.",
+  resume: "Resumed.",
+  inject: "Scenario injected.",
+  leak_key: "The server key was leaked to the eavesdropper.",
+  end: "The class has ended: no more joins, every table paused.",
+  move_seat: "Seats swapped.",
+  rotate_seats: "Seats rotated: client → server → CA → eavesdropper → client.",
+};
+
+// -- state ---------------------------------------------------------------------------------
+
+const stored = saved("instructor") || {};
+const fromUrl = new URLSearchParams(location.search).get("token");
+if (fromUrl) {
+  if (stored.token && stored.token !== fromUrl) {
+    // Another token is another server (or a restarted one): its class is not ours.
+    for (const key of Object.keys(stored)) delete stored[key];
+  }
+  stored.token = fromUrl;
+  save("instructor", stored);
+  // The token is a password: keep it out of the address bar, the history and screenshots.
+  history.replaceState(null, "", location.pathname + location.hash);
+}
+
+const state = {
+  token: stored.token || null,
+  classId: stored.class_session_id ?? null,
+  joinCode: stored.join_code || null,
+  joinUrl: stored.join_url || null,
+  qrSvg: stored.qr_svg || null,
+  variant: stored.variant || null,
+  scenario: stored.scenario || null,
+  difficulty: stored.difficulty || null,
+  started: Boolean(stored.started),
+  ended: Boolean(stored.ended),
+  tables: new Map(), // table_id -> the latest table entry
+  debriefs: new Map(), // table_id -> debrief
+  awaitingDashboard: false,
+  announce: false, // say so when the dashboard comes back after a (re)connect
+  pendingCreate: null,
+};
+
+function remember() {
+  save("instructor", {
+    token: state.token,
+    class_session_id: state.classId,
+    join_code: state.joinCode,
+    join_url: state.joinUrl,
+    qr_svg: state.qrSvg,
+    variant: state.variant,
+    scenario: state.scenario,
+    difficulty: state.difficulty,
+    started: state.started,
+    ended: state.ended,
+  });
+}
+
+// -- small DOM helpers ----------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+
+// An element with attributes and children; strings become text nodes (never HTML).
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "testid") node.dataset.testid = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const seatName = (seat) => SEAT_NAMES[seat] || String(seat);
+const stepName = (step) => STEP_NAMES[step] || String(step);
+
+// -- the connection ----------------------------------------------------------------------------
+
+const connection = new Connection({
+  onOpen() {
+    setConnection(true);
+    if (state.token && state.classId !== null) {
+      state.announce = true;
+      requestDashboard();
+    }
+  },
+  onClose() {
+    setConnection(false);
+  },
+  onMessage: handle,
+});
+
+function send(message) {
+  connection.send(message);
+}
+
+function instructor(type, extra = {}) {
+  if (!state.token || state.classId === null) {
+    showError("There is no class yet: create one first.");
+    return;
+  }
+  send({ type, token: state.token, class_session_id: state.classId, ...extra });
+}
+
+function requestDashboard() {
+  state.awaitingDashboard = true;
+  instructor("dashboard");
+}
+
+function setConnection(up) {
+  const line = $("connection");
+  line.textContent = up ? "● connected" : "○ reconnecting…";
+  line.classList.toggle("down", !up);
+}
+
+// -- incoming messages ----------------------------------------------------------------------
+
+function handle(message) {
+  switch (message.type) {
+    case "session_created":
+      state.classId = message.class_session_id;
+      state.joinCode = message.join_code;
+      state.joinUrl = message.join_url || null;
+      state.qrSvg = message.qr_svg || null;
+      Object.assign(state, state.pendingCreate || {});
+      state.pendingCreate = null;
+      state.started = false;
+      state.ended = false;
+      state.tables.clear();
+      state.debriefs.clear();
+      remember();
+      showStatus(`Class created: students join with the code ${message.join_code}.`);
+      render();
+      break;
+    case "dashboard":
+      if (message.class_session_id !== state.classId) return;
+      state.awaitingDashboard = false;
+      state.tables.clear();
+      for (const table of message.tables) state.tables.set(table.table_id, table);
+      inferStarted();
+      render();
+      if (state.announce) {
+        state.announce = false;
+        const count = message.tables.length;
+        showStatus(`Class ${state.classId}: ${count} table${count === 1 ? "" : "s"}, updated live.`);
+      }
+      break;
+    case "table_update":
+      if (message.class_session_id !== state.classId) return;
+      state.tables.set(message.table.table_id, message.table);
+      inferStarted();
+      renderTable(message.table);
+      renderClassWide();
+      // A revealed table's debrief stays current while the table plays on.
+      if (state.debriefs.has(message.table.table_id)) instructor("reveal", { table_id: message.table.table_id });
+      break;
+    case "done":
+      if (message.action === "start") state.started = true;
+      if (message.action === "end") state.ended = true;
+      remember();
+      showStatus(describeDone(message));
+      renderControls();
+      // The pushed table_updates follow; a fresh dashboard also catches tables a seat move touched.
+      requestDashboard();
+      break;
+    case "debrief":
+      state.debriefs.set(message.table_id, message.debrief);
+      renderDebrief();
+      break;
+    case "error":
+      handleError(message);
+      break;
+    default:
+      break; // views, seated… are for the student pages
+  }
+}
+
+function handleError(message) {
+  const lost = ["unknown_session", "bad_instructor_token"].includes(message.code);
+  if (lost && state.awaitingDashboard) {
+    // The saved class is not on this server (a new database, or another token).
+    state.awaitingDashboard = false;
+    state.classId = null;
+    remember();
+    render();
+    showError(`The saved class could not be opened (${message.message}). Create a new class.`);
+    return;
+  }
+  if (message.code === "bad_instructor_token" && state.classId === null) {
+    state.token = null;
+    remember();
+    render();
+  }
+  showError(`${message.message} (${message.code})`);
+}
+
+function describeDone(message) {
+  let text = ACTION_DONE[message.action] || `${message.action}: done.`;
+  const ids = message.table_ids || [];
+  if (["pause", "resume", "inject", "leak_key"].includes(message.action)) {
+    text = `${text} ${ids.length ? `Table${ids.length > 1 ? "s" : ""} ${ids.join(", ")}.` : "No table changed."}`;
+  }
+  return `✔ ${text}`;
+}
+
+function inferStarted() {
+  // start fills every empty seat with a bot: a bot anywhere means the class has started.
+  for (const table of state.tables.values()) {
+    if (Object.values(table.seats || {}).some((seat) => seat && seat.bot)) state.started = true;
+  }
+}
+
+function showStatus(text) {
+  $("error").hidden = true;
+  $("status").textContent = text;
+}
+
+function showError(text) {
+  const line = $("error");
+  line.textContent = `⚠ ${text}`;
+  line.hidden = false;
+}
+
+// -- rendering -------------------------------------------------------------------------------
+
+function render() {
+  const hasToken = Boolean(state.token);
+  const hasClass = hasToken && state.classId !== null;
+  $("token-panel").hidden = hasToken;
+  $("create-panel").hidden = !hasToken || (hasClass && !creatingAnother);
+  $("cancel-create").hidden = !hasClass;
+  $("class-view").hidden = !hasClass;
+  if (!hasClass) return;
+  renderJoin();
+  renderControls();
+  const shown = new Set(state.tables.keys());
+  for (const card of [...$("tables").children]) {
+    if (!shown.has(Number(card.dataset.tableId))) card.remove();
+  }
+  for (const table of sortedTables()) renderTable(table);
+  $("no-tables").hidden = state.tables.size > 0;
+  renderClassWide();
+  renderDebrief();
+}
+
+function sortedTables() {
+  return [...state.tables.values()].sort((a, b) => a.table_id - b.table_id);
+}
+
+function renderJoin() {
+  $("join-code").textContent = state.joinCode || "—";
+  const link = $("join-url");
+  if (state.joinUrl) {
+    link.textContent = state.joinUrl;
+    link.href = state.joinUrl;
+    link.parentElement.hidden = false;
+  } else {
+    link.parentElement.hidden = true;
+  }
+  renderClassInfo();
+  const qr = $("qr");
+  const source = state.qrSvg ? svgDataUrl(state.qrSvg) : null;
+  qr.hidden = !source;
+  if (source && qr.getAttribute("src") !== source) qr.src = source;
+}
+
+// The server's QR code is an SVG document. Parse it as SVG, keep only the <svg> element (no
+// script can run in an <img> anyway), give it a viewBox so it scales to the projector, and
+// show it as an image.
+function svgDataUrl(text) {
+  const parsed = new DOMParser().parseFromString(text, "image/svg+xml");
+  const svg = parsed.documentElement;
+  if (!svg || svg.localName !== "svg" || parsed.getElementsByTagName("parsererror").length) return null;
+  for (const script of [...svg.getElementsByTagName("script")]) script.remove();
+  if (!svg.hasAttribute("viewBox")) {
+    const width = parseFloat(svg.getAttribute("width"));
+    const height = parseFloat(svg.getAttribute("height"));
+    if (width > 0 && height > 0) svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  }
+  svg.setAttribute("shape-rendering", "crispEdges");
+  const source = new XMLSerializer().serializeToString(svg);
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(source)}`;
+}
+
+function renderControls() {
+  const start = $("start");
+  start.disabled = state.started || state.ended;
+  start.textContent = state.started ? "✔ Started" : "▶ Start";
+  $("end").disabled = state.ended;
+  $("end").textContent = state.ended ? "■ Ended" : "■ End the class";
+  $("scores-csv").href = download("scores.csv", { class_session_id: state.classId });
+  fillTableSelect($("move-from-table"));
+  fillTableSelect($("move-to-table"));
+  renderClassInfo();
+}
+
+function renderClassInfo() {
+  const parts = [state.variant, state.scenario, state.difficulty].filter(Boolean);
+  $("class-info").textContent = `Class ${state.classId}${parts.length ? ` · ${parts.join(" · ")}` : ""}`
+    + (state.ended ? " · ■ ended" : state.started ? " · ▶ started" : " · ❚❚ waiting to start");
+}
+
+function fillTableSelect(select) {
+  const ids = sortedTables().map((table) => String(table.table_id));
+  const current = [...select.options].map((option) => option.value);
+  if (ids.join() === current.join()) return;
+  const chosen = select.value;
+  select.replaceChildren(...ids.map((id) => el("option", { value: id }, `table ${id}`)));
+  if (ids.includes(chosen)) select.value = chosen;
+}
+
+function download(name, params = {}) {
+  const query = new URLSearchParams({ ...params, token: state.token });
+  return `/download/${name}?${query}`;
+}
+
+// One card per table. The card's controls are built once (so focus and a chosen scenario
+// survive updates); its facts are rebuilt from each new entry.
+function renderTable(table) {
+  const id = table.table_id;
+  let card = $(`table-${id}`);
+  if (!card) {
+    card = buildCard(id);
+    const after = [...$("tables").children].find((other) => Number(other.dataset.tableId) > id);
+    $("tables").insertBefore(card, after || null);
+    fillTableSelect($("move-from-table"));
+    fillTableSelect($("move-to-table"));
+  }
+  $("no-tables").hidden = state.tables.size > 0;
+
+  const status = tableStatus(table);
+  card.dataset.state = status.key;
+  const badge = card.querySelector(".badge");
+  badge.textContent = status.text;
+  badge.className = `badge ${status.key}`;
+
+  card.querySelector(".scenario").textContent = `scenario: ${table.scenario}`;
+  const progress = card.querySelector("progress");
+  progress.max = table.steps_total || 1;
+  progress.value = table.steps_done || 0;
+  card.querySelector(".progress-text").textContent = `${table.steps_done} / ${table.steps_total} steps`;
+
+  const step = card.querySelector(".step");
+  if (table.step) {
+    step.replaceChildren(
+      el("span", { class: "turn" }, `${seatName(table.turn)}'s turn`),
+      " — ", stepName(table.step), " ", el("code", {}, table.step));
+  } else {
+    step.replaceChildren(table.completed ? "✔ every step done" : table.failed ? "■ the handshake ended" : "no step to play");
+  }
+
+  const alerts = card.querySelector(".table-alerts");
+  alerts.replaceChildren(...alertsOf(table).map((text) => alertItem(text)));
+  alerts.hidden = alerts.children.length === 0;
+
+  const ladder = card.querySelector(".card-ladder");
+  ladder.replaceChildren(drawLadderInto(table));
+
+  const seats = card.querySelector(".seats tbody");
+  seats.replaceChildren(...SEATS.map((seat) => {
+    const holder = (table.seats || {})[seat];
+    const isTurn = table.turn === seat;
+    return el("tr", { class: isTurn ? "turn-row" : null, testid: `table-${id}-seat-${seat}` },
+      el("th", { scope: "row" }, seatName(seat), isTurn ? el("span", { class: "sr" }, " (to move)") : null,
+        isTurn ? el("span", { class: "turn-mark", "aria-hidden": "true" }, " ◀") : null),
+      el("td", { class: "who" }, holderText(holder)),
+      el("td", { class: "num" }, String((table.scores || {})[seat] ?? 0)));
+  }));
+
+  const pause = card.querySelector(".pause-toggle");
+  pause.textContent = table.paused ? "▶ Resume" : "❚❚ Pause";
+  pause.setAttribute("aria-label", `${table.paused ? "Resume" : "Pause"} table ${id}`);
+  pause.disabled = !table.step || !state.started || state.ended;
+}
+
+function buildCard(id) {
+  const titleId = `table-${id}-title`;
+  const injectId = `table-${id}-inject-scenario`;
+  const scenarios = Object.keys(SCENARIOS).map((name) => el("option", { value: name }, name));
+  const card = el("article", { id: `table-${id}`, class: "table-card", testid: `table-${id}`, "aria-labelledby": titleId },
+    el("header", { class: "card-head" },
+      el("h3", { id: titleId }, `Table ${id}`),
+      el("span", { class: "badge", testid: `table-${id}-state` })),
+    el("p", { class: "scenario", testid: `table-${id}-scenario` }),
+    el("div", { class: "progress" },
+      el("progress", { "aria-label": `table ${id} progress` }),
+      el("span", { class: "progress-text", testid: `table-${id}-progress` })),
+    el("p", { class: "step", testid: `table-${id}-step` }),
+    el("ul", { class: "table-alerts", testid: `table-${id}-alerts`, "aria-label": `alerts of table ${id}` }),
+    el("div", { class: "card-ladder", testid: `table-${id}-ladder`, "aria-label": `messages at table ${id}`, role: "group" }),
+    el("table", { class: "seats", testid: `table-${id}-seats` },
+      el("caption", { class: "sr" }, `Seats and points at table ${id}`),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "seat"), el("th", { scope: "col" }, "player"),
+        el("th", { scope: "col", class: "num" }, "points"))),
+      el("tbody")),
+    el("div", { class: "card-controls" },
+      el("button", { type: "button", class: "pause-toggle", testid: `table-${id}-pause`, onclick: () => togglePause(id) }),
+      el("button", { type: "button", testid: `table-${id}-reveal`, "aria-label": `Reveal the debrief of table ${id}`,
+        onclick: () => instructor("reveal", { table_id: id }) }, "Debrief"),
+      el("details", { class: "more" },
+        el("summary", {}, "More", el("span", { class: "sr" }, ` for table ${id}`)),
+        el("div", { class: "more-body" },
+          el("label", { for: injectId }, "Inject a scenario"),
+          el("div", { class: "row" },
+            el("select", { id: injectId, testid: `table-${id}-inject-scenario` }, scenarios),
+            el("button", { type: "button", testid: `table-${id}-inject`,
+              onclick: () => instructor("inject", { table_id: id, scenario: $(injectId).value }) }, "Inject")),
+          el("div", { class: "row" },
+            el("button", { type: "button", testid: `table-${id}-leak`, "aria-label": `Leak the server key at table ${id}`,
+              onclick: () => instructor("leak_key", { table_id: id }) }, "⚷ Leak the key"),
+            el("button", { type: "button", testid: `table-${id}-rotate`, "aria-label": `Rotate the seats at table ${id}`,
+              onclick: () => instructor("rotate_seats", { table_id: id }) }, "↻ Rotate seats")),
+          el("p", { class: "downloads" },
+            el("a", { href: download(`table-${id}.pcapng`), download: `table-${id}.pcapng`, testid: `table-${id}-pcap` },
+              "⬇ capture (.pcapng)"),
+            " ",
+            el("a", { href: download(`table-${id}.keylog`), download: `table-${id}.keylog`, testid: `table-${id}-keylog` },
+              "⬇ key log"))))));
+  card.dataset.tableId = String(id);
+  return card;
+}
+
+function togglePause(id) {
+  const table = state.tables.get(id);
+  if (table) instructor(table.paused ? "resume" : "pause", { table_id: id });
+}
+
+function holderText(holder) {
+  if (!holder) return el("span", { class: "muted" }, "(empty)");
+  if (holder.player !== undefined) return el("span", { class: "player" }, el("bdi", {}, String(holder.player)));
+  return el("span", { class: "bot" }, `⚙ bot (${holder.bot})`);
+}
+
+function tableStatus(table) {
+  if (table.attack_succeeded) return { key: "breached", text: "⚠ attack succeeded" };
+  if (table.failed) return { key: "failed", text: table.scenario === "honest" ? "✖ failed" : "⊘ stopped" };
+  if (table.completed) return { key: "completed", text: "✔ completed" };
+  if (table.paused) return { key: "paused", text: state.started ? "❚❚ paused" : "❚❚ waiting" };
+  return { key: "playing", text: "▶ playing" };
+}
+
+// Where the table ended, and why, in words.
+function outcomeOf(table) {
+  const failed = table.failed;
+  if (table.attack_succeeded) {
+    return { key: "breached", text: `⚠ The attack succeeded (${table.scenario}).` };
+  }
+  if (failed) {
+    const where = `${seatName(failed.seat)}: ${failed.check}`;
+    if (table.scenario === "honest") {
+      return { key: "failed", text: `✖ The handshake failed at the ${where} — ${failed.reason}` };
+    }
+    return { key: "stopped", text: `⊘ Attack stopped by the ${where} — ${failed.reason}` };
+  }
+  if (table.detected_by) return { key: "stopped", text: `⊘ Attack stopped by ${table.detected_by}.` };
+  if (table.completed) return { key: "completed", text: "✔ Handshake completed: application data went both ways." };
+  return null;
+}
+
+// The server's alerts for a table; an older server sends none, so derive one from the outcome.
+function alertsOf(table) {
+  if (Array.isArray(table.alerts)) return table.alerts.map(String);
+  const result = outcomeOf(table);
+  return result && result.key !== "completed" ? [result.text] : [];
+}
+
+// An alert as a list item, marked by a symbol and a class as well as its words: ⊘ where an
+// attack was stopped (or the eavesdropper failed), ⚠ for everything that went wrong.
+function alertItem(text, prefix = null) {
+  const good = /^(attack stopped|⊘)|could not read/.test(text);
+  const mark = /^[⊘⚠✖✔]/.test(text) ? "" : good ? "⊘ " : "⚠ ";
+  return el("li", { class: good ? "stopped" : "breached" }, prefix, mark, text);
+}
+
+// -- the small ladder ---------------------------------------------------------------------------
+
+// web/js/ladder.js (the student pages' module) draws the ladder when it is there; until it
+// loads, or if it fails, a plain list of the messages stands in. A card shows the latest
+// LADDER_ROWS messages: on a projector a dozen tables must fit.
+const LADDER_ROWS = 10;
+let ladderModule = null;
+import("./ladder.js").then((module) => {
+  ladderModule = module;
+  for (const table of state.tables.values()) renderTable(table);
+}).catch(() => {});
+
+function drawLadderInto(table) {
+  const entries = table.ladder || [];
+  const shown = entries.slice(-LADDER_ROWS);
+  const earlier = entries.length - shown.length;
+  const note = earlier > 0 ? el("p", { class: "muted ladder-more" }, `… ${earlier} earlier message${earlier > 1 ? "s" : ""}`) : null;
+  if (ladderModule && typeof ladderModule.renderLadder === "function") {
+    try {
+      const drawn = ladderModule.renderLadder(shown, {
+        compact: true, failed: table.failed, completed: table.completed,
+        label: `Messages at table ${table.table_id}`,
+      });
+      if (drawn instanceof Node) return append(document.createDocumentFragment(), [note, drawn]);
+    } catch {
+      // fall back to the list below
+    }
+  }
+  return append(document.createDocumentFragment(), [note, listLadder(shown)]);
+}
+
+function listLadder(entries) {
+  if (!entries.length) return el("p", { class: "muted" }, "no message yet");
+  return el("ol", { class: "ladder-list" }, entries.map((entry) => {
+    const altered = entry.altered ? el("span", { class: "altered" }, " ⚠ altered") : null;
+    if (entry.event === "delivered") {
+      return el("li", { class: "delivered" }, `  ⟶ ${seatName(entry.to)}: `, String(entry.label), altered);
+    }
+    return el("li", { class: "sent" }, `${seatName(entry.from)} ⟶ `, String(entry.label), altered);
+  }));
+}
+
+// -- class-wide: alerts and the leaderboard ---------------------------------------------------------
+
+function renderClassWide() {
+  const items = [];
+  for (const table of sortedTables()) {
+    for (const text of alertsOf(table)) {
+      items.push(alertItem(text, el("strong", {}, `Table ${table.table_id}: `)));
+    }
+  }
+  $("alerts").replaceChildren(...items);
+  $("no-alerts").hidden = items.length > 0;
+  renderLeaderboard();
+  renderControls();
+}
+
+function renderLeaderboard() {
+  const players = [];
+  for (const table of state.tables.values()) {
+    for (const seat of SEATS) {
+      const holder = (table.seats || {})[seat];
+      if (holder && holder.player !== undefined) {
+        players.push({ name: String(holder.player), table: table.table_id, seat, points: (table.scores || {})[seat] ?? 0 });
+      }
+    }
+  }
+  players.sort((a, b) => b.points - a.points || a.name.localeCompare(b.name) || a.table - b.table);
+  let rank = 0;
+  let previous = null;
+  const rows = players.map((player, index) => {
+    if (player.points !== previous) rank = index + 1;
+    previous = player.points;
+    return el("tr", {},
+      el("td", { class: "num" }, String(rank)),
+      el("td", { class: "player" }, el("bdi", {}, player.name)),
+      el("td", {}, `table ${player.table} · ${seatName(player.seat)}`),
+      el("td", { class: "num" }, String(player.points)));
+  });
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "4", class: "muted" }, "No player yet.")));
+  $("leaderboard").replaceChildren(...rows);
+}
+
+// -- the debrief -------------------------------------------------------------------------------------
+
+function renderDebrief() {
+  const panel = $("debrief-panel");
+  panel.hidden = state.debriefs.size === 0;
+  const ids = [...state.debriefs.keys()].sort((a, b) => a - b);
+  $("debrief").replaceChildren(...ids.map((id) => debriefSection(id, state.debriefs.get(id))));
+}
+
+function debriefSection(id, debrief) {
+  const lines = [];
+  if (debrief.attack_succeeded) lines.push(el("li", { class: "breached" }, "⚠ The attack succeeded."));
+  if (debrief.failed) {
+    const failed = debrief.failed;
+    lines.push(el("li", { class: "stopped" },
+      `⊘ Stopped by the ${seatName(failed.seat)}: ${failed.check}`, failed.reason ? ` — ${failed.reason}` : ""));
+  } else if (debrief.detected_by) {
+    lines.push(el("li", { class: "stopped" }, `⊘ Stopped by ${debrief.detected_by}.`));
+  }
+  if (debrief.completed) lines.push(el("li", { class: "completed" }, "✔ The handshake completed."));
+  if (!lines.length) lines.push(el("li", {}, "The handshake has not finished yet."));
+  for (const attempt of debrief.eavesdropper_attempts || []) {
+    lines.push(el("li", { class: attempt.succeeded ? "breached" : "stopped" },
+      attempt.succeeded ? "⚠ The eavesdropper decrypted the traffic: " : "⊘ The eavesdropper's decryption failed: ",
+      String(attempt.reason)));
+  }
+  const scores = SEATS.map((seat) => `${seatName(seat)} ${(debrief.scores || {})[seat] ?? 0}`).join(" · ");
+  const wallets = SEATS.map((seat) => walletBlock(id, seat, (debrief.wallets || {})[seat] || {}));
+  return el("section", { class: "debrief-table", testid: `debrief-${id}`, "aria-labelledby": `debrief-${id}-title` },
+    el("h3", { id: `debrief-${id}-title` }, `Table ${id} — ${debrief.variant}, ${debrief.scenario}`),
+    el("ul", { class: "debrief-outcome" }, lines),
+    el("p", {}, `Points: ${scores}`),
+    el("div", { class: "wallets" }, wallets));
+}
+
+// A wallet value: hex, or text when the bytes are printable (a PEM key, a name); long ones
+// folded so a dozen tables' secrets stay readable.
+function walletValue(hex) {
+  const text = printable(hex);
+  if (text !== null) {
+    const first = text.split("\n")[0];
+    if (!text.includes("\n") && text.length <= 64) return el("code", { class: "text-value" }, text);
+    return append(document.createDocumentFragment(), [
+      el("code", { class: "text-value" }, first.length > 64 ? `${first.slice(0, 64)}…` : first),
+      el("details", {}, el("summary", {}, `all ${text.length} characters`), el("pre", { class: "text-value" }, text)),
+    ]);
+  }
+  if (hex.length <= 64) return el("code", { class: "hex" }, hex);
+  return append(document.createDocumentFragment(), [
+    el("code", { class: "hex" }, `${hex.slice(0, 64)}…`),
+    el("details", {}, el("summary", {}, `all ${hex.length / 2} bytes`), el("code", { class: "hex" }, hex)),
+  ]);
+}
+
+function printable(hex) {
+  if (hex.length < 8 || hex.length % 2 || !/^[0-9a-f]+$/i.test(hex)) return null;
+  let text = "";
+  for (let i = 0; i < hex.length; i += 2) {
+    const code = parseInt(hex.slice(i, i + 2), 16);
+    if (!(code === 10 || code === 13 || (code >= 32 && code < 127))) return null;
+    text += String.fromCharCode(code);
+  }
+  return text.replaceAll("\r\n", "\n").trimEnd();
+}
+
+function walletBlock(id, seat, wallet) {
+  const names = Object.keys(wallet);
+  const rows = names.map((name) => {
+    const item = wallet[name];
+    return el("tr", { class: item.secret ? "secret" : null },
+      el("th", { scope: "row" }, name.replaceAll("_", " ")),
+      el("td", {}, item.secret ? "⚷ secret" : "public", el("br"), el("span", { class: "muted" }, String(item.kind))),
+      el("td", {}, walletValue(String(item.value || ""))));
+  });
+  return el("section", { class: "wallet" },
+    el("h4", {}, `The ${seatName(seat)}'s wallet`),
+    names.length
+      ? el("table", {},
+        el("caption", { class: "sr" }, `the ${seatName(seat)}'s wallet at table ${id}`),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "item"), el("th", { scope: "col" }, "kind"),
+          el("th", { scope: "col" }, "value"))),
+        el("tbody", {}, rows))
+      : el("p", { class: "muted" }, "empty"));
+}
+
+// -- controls -----------------------------------------------------------------------------------
+
+let creatingAnother = false;
+
+function setUp() {
+  const scenario = $("scenario");
+  scenario.replaceChildren(...Object.entries(SCENARIOS).map(([name, what]) =>
+    el("option", { value: name }, `${name} — ${what}`)));
+  for (const seatSelect of [$("move-from-seat"), $("move-to-seat")]) {
+    seatSelect.replaceChildren(...SEATS.map((seat) => el("option", { value: seat }, seatName(seat))));
+  }
+  $("create-form").append(el("button", { type: "button", id: "cancel-create", hidden: true,
+    onclick: () => { creatingAnother = false; render(); } }, "Back to the class"));
+
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("token-input").value.trim();
+    if (!token) return;
+    state.token = token;
+    $("token-input").value = "";
+    remember();
+    render();
+    if (!connection.socket) connection.open();
+  });
+  $("create-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const choice = { variant: $("variant").value, scenario: $("scenario").value, difficulty: $("difficulty").value };
+    state.pendingCreate = choice;
+    creatingAnother = false;
+    showStatus("Creating the class…");
+    send({ type: "create_session", token: state.token, ...choice });
+  });
+  $("start").addEventListener("click", () => instructor("start"));
+  $("pause-all").addEventListener("click", () => instructor("pause"));
+  $("resume-all").addEventListener("click", () => instructor("resume"));
+  $("rotate-all").addEventListener("click", () => instructor("rotate_seats"));
+  $("reveal-all").addEventListener("click", () => {
+    if (!state.tables.size) showError("No table to reveal yet.");
+    for (const id of state.tables.keys()) instructor("reveal", { table_id: id });
+    $("debrief-heading").focus();
+  });
+  const end = $("end");
+  let armed = null;
+  end.addEventListener("click", () => {
+    // Two clicks: ending cannot be undone (and a browser dialog would block the projector).
+    if (armed) {
+      clearTimeout(armed);
+      armed = null;
+      instructor("end");
+      return;
+    }
+    end.textContent = "■ Click again to end";
+    showStatus("Click “End the class” again within 5 seconds to end it: no more joins, every table paused.");
+    armed = setTimeout(() => { armed = null; renderControls(); }, 5000);
+  });
+  const full = $("join-full");
+  const setFull = (on) => {
+    $("join-panel").classList.toggle("full", on);
+    full.setAttribute("aria-pressed", String(on));
+    full.textContent = on ? "✕ Close full screen" : "⤢ Full screen";
+  };
+  full.addEventListener("click", () => setFull(!$("join-panel").classList.contains("full")));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && $("join-panel").classList.contains("full")) {
+      setFull(false);
+      full.focus();
+    }
+  });
+  $("new-class").addEventListener("click", () => {
+    creatingAnother = true;
+    render();
+    $("variant").focus();
+  });
+  $("move-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const from = Number($("move-from-table").value);
+    const to = Number($("move-to-table").value);
+    if (!from || !to) {
+      showError("No table yet to move a seat at.");
+      return;
+    }
+    instructor("move_seat", { table_id: from, seat: $("move-from-seat").value, to_table_id: to,
+      to_seat: $("move-to-seat").value });
+  });
+}
+
+setUp();
+render();
+if (!state.token) showStatus("Paste the instructor token to begin.");
+else if (state.classId === null) showStatus("Choose the handshake, then create the class: students join with its code.");
+else showStatus(`Opening class ${state.classId}…`);
+if (state.token) connection.open();
+else {
+  setConnection(false);
+  $("connection").textContent = "○ waiting for the token";
+}

@@ -1,0 +1,174 @@
+// The ladder diagram: one lifeline per seat (client | eavesdropper, who is the wire |
+// server | CA aside) and an arrow per wire event. A message "sent" goes from its sender to
+// the wire (the eavesdropper's column); "delivered" goes from the wire to its recipient, so
+// an altered delivery shows where it was changed. Checks (the seat's verdicts) are marked
+// "✓ ok" / "✗ failed" between the arrows, and the end of the table (completed / failed at
+// which check / detected by whom) closes the ladder.
+//
+// `renderLadder(events, options)` returns an element; `drawLadder(container, events, options)`
+// puts it in a container. Events are wire entries `{event, from|to, label, altered}` (bytes
+// are not needed), so the instructor dashboard draws its small ladders with the same code.
+// Everything is text nodes: labels and reasons may come from players.
+
+export const SEATS = ["client", "eavesdropper", "server", "ca"];
+const COLUMN = { client: 1, eavesdropper: 2, server: 3, ca: 4 };
+const SEAT_NAMES = { client: "client", eavesdropper: "eavesdropper", server: "server", ca: "CA" };
+// Column heads may break "eaves-dropper" on a phone (a soft hyphen).
+const HEADS = { client: "client", eavesdropper: "eaves\u00addropper", server: "server", ca: "CA" };
+
+// Which step of the catalog produced a message, from who sent it and its label; used only
+// to put each check between the right arrows. Unknown labels just keep the order so far.
+function producingStep(origin, label, stepIds) {
+  const has = (id) => stepIds.includes(id);
+  if (origin === "client") {
+    if (label === "ClientHello") return "client.hello";
+    if (["ClientKeyExchange", "Certificate", "CertificateVerify"].includes(label)) return "client.key_exchange";
+    if (label === "ChangeCipherSpec" || label === "Finished") return "client.finished";
+    if (label === "application data") return "client.send_data";
+  }
+  if (origin === "server") {
+    if (label === "application data") return "server.send_data";
+    if ((label === "Finished" || label === "ChangeCipherSpec") && has("server.finished")) return "server.finished";
+    return "server.hello";
+  }
+  return null;
+}
+
+function originOf(event) {
+  if (event.from) return event.from;
+  if (event.to === "client") return "server";
+  if (event.to === "server") return "client";
+  return null;
+}
+
+// Wire events and checks in one order: each check goes before the first arrow that a later
+// step produced.
+export function interleave(events, verdicts = [], steps = []) {
+  const stepIds = steps.map((s) => s.id);
+  const indexOf = (id) => stepIds.indexOf(id);
+  const pending = verdicts.map((v) => ({ kind: "check", verdict: v, at: indexOf(v.step) }));
+  const rows = [];
+  const flush = (before) => {
+    while (pending.length && pending[0].at >= 0 && pending[0].at < before) rows.push(pending.shift());
+  };
+  for (const event of events) {
+    const step = producingStep(originOf(event), event.label, stepIds);
+    const at = step === null ? -1 : indexOf(step);
+    if (at >= 0) flush(at);
+    rows.push({ kind: "wire", event });
+  }
+  rows.push(...pending);
+  return rows;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function arrowRow(event, compact) {
+  const li = el("li", "ladder-row ladder-wire");
+  const sent = event.event === "sent";
+  const seat = sent ? event.from : event.to;
+  const left = seat === "client";
+  const altered = Boolean(event.altered);
+  let span;
+  let direction;
+  if (seat === "eavesdropper" || !COLUMN[seat]) {
+    span = [2, 3];
+    direction = "stub";
+  } else if (left) {
+    span = [1, 3];
+    direction = sent ? "right" : "left";
+  } else {
+    span = [2, 4];
+    direction = sent ? "left" : "right";
+  }
+  li.dataset.event = event.event;
+  li.dataset.seat = seat ?? "";
+  const arrow = el("div", `arrow arrow-${direction}${altered ? " arrow-altered" : ""}`);
+  arrow.style.gridColumn = `${span[0]} / ${span[1]}`;
+  const label = el("span", "arrow-label");
+  const who = sent ? `${SEAT_NAMES[seat] ?? seat} sent` : `delivered to ${SEAT_NAMES[seat] ?? seat}`;
+  label.append(el("span", "visually-hidden", `${who}: `));
+  if (altered) label.append(el("span", "altered-mark", "⚠ altered: "));
+  label.append(document.createTextNode(String(event.label ?? "?")));
+  if (!compact && !sent && altered) label.title = "the eavesdropper changed this message on the way";
+  arrow.append(label, el("span", "arrow-line"));
+  arrow.title = `${who}: ${event.label ?? ""}${altered ? " (altered on the way)" : ""}`;
+  li.append(arrow);
+  return li;
+}
+
+function chipRow(seat, ok, text, title, extraClass = "") {
+  const li = el("li", `ladder-row ladder-check ${extraClass}`);
+  const chip = el("span", `chip ${ok === true ? "chip-ok" : ok === false ? "chip-fail" : "chip-info"}`);
+  chip.dataset.seat = seat ?? "";
+  chip.textContent = text;
+  if (title) chip.title = title;
+  chip.style.gridColumn = "1 / -1";
+  chip.style.justifySelf = { client: "start", eavesdropper: "center", server: "end", ca: "end" }[seat] ?? "center";
+  li.append(chip);
+  return li;
+}
+
+export function renderLadder(events = [], options = {}) {
+  const {
+    verdicts = [], steps = [], stepIndex = null, failed = null, detectedBy = null, completed = false,
+    compact = false, seat = null, label = "Ladder diagram of the handshake",
+  } = options;
+  const figure = el("figure", `ladder${compact ? " ladder-compact" : ""}`);
+  const ol = el("ol", "ladder-rows");
+  ol.setAttribute("aria-label", label);
+
+  const head = el("li", "ladder-row ladder-head");
+  head.setAttribute("aria-hidden", "true");
+  for (const s of SEATS) {
+    const name = el("span", `lifeline-name${s === seat ? " is-you" : ""}`, HEADS[s] + (s === seat ? " (you)" : ""));
+    name.style.gridColumn = String(COLUMN[s]);
+    head.append(name);
+  }
+  ol.append(head);
+
+  for (const row of interleave(events, compact ? [] : verdicts, steps)) {
+    if (row.kind === "wire") {
+      ol.append(arrowRow(row.event, compact));
+    } else {
+      const v = row.verdict;
+      const mark = v.ok ? "✓ ok" : "✗ failed";
+      const points = typeof v.points === "number" && v.points !== 0 ? ` (${v.points > 0 ? "+" : ""}${v.points})` : "";
+      ol.append(chipRow(v.seat, v.ok, `${mark}: ${v.step}${points}`, v.reason ?? ""));
+    }
+  }
+
+  if (failed) {
+    const where = failed.check ? ` at ${failed.check}` : "";
+    ol.append(chipRow(failed.seat, false, `✗ failed${where} (${SEAT_NAMES[failed.seat] ?? failed.seat}): ${failed.reason ?? ""}`,
+      "", "ladder-end"));
+  }
+  if (detectedBy) {
+    ol.append(chipRow(detectedBy, true, `⚑ attack stopped by the ${SEAT_NAMES[detectedBy] ?? detectedBy}`, "",
+      "ladder-end"));
+  }
+  if (completed && !failed) {
+    ol.append(chipRow(null, true, "✓ handshake complete", "", "ladder-end"));
+  }
+  if (!completed && !failed && Array.isArray(steps) && stepIndex !== null && stepIndex < steps.length && !compact) {
+    const next = steps[stepIndex];
+    const more = steps.length - stepIndex - 1;
+    const li = chipRow(next.seat, null, `… next: ${SEAT_NAMES[next.seat] ?? next.seat} — ${next.act ?? next.id}`,
+      more > 0 ? `${more} more step${more === 1 ? "" : "s"} after this one` : "", "ladder-next");
+    ol.append(li);
+  }
+  if (ol.children.length === 1) {
+    ol.append(chipRow(null, null, "no messages on the wire yet", "", "ladder-empty"));
+  }
+  figure.append(ol);
+  return figure;
+}
+
+export function drawLadder(container, events, options = {}) {
+  container.replaceChildren(renderLadder(events, options));
+}

@@ -1,0 +1,115 @@
+// A small, safe Markdown subset for lesson cards, rendered as DOM nodes.
+//
+// Lesson cards come from the server filled with the seat's own values, and anything in
+// them may have been typed by a player, so nothing here ever goes through innerHTML: every
+// piece of text becomes a text node. Supported: headings (#, ##, ###…), paragraphs,
+// **bold**, *emphasis* / _emphasis_, `code`, lists (- or * or 1.), fenced code (```),
+// and [text](url) shown as plain text (no links leave the game).
+
+export function renderMarkdown(source) {
+  const fragment = document.createDocumentFragment();
+  const lines = String(source ?? "").replace(/\r\n?/g, "\n").split("\n");
+  let paragraph = [];
+  let list = null; // {element, ordered}
+
+  const flushParagraph = () => {
+    if (paragraph.length) {
+      const p = document.createElement("p");
+      appendInline(p, paragraph.join(" "));
+      fragment.append(p);
+      paragraph = [];
+    }
+  };
+  const flushList = () => {
+    list = null;
+  };
+
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const fence = line.match(/^\s*(```|~~~)(.*)$/);
+    if (fence) {
+      flushParagraph();
+      flushList();
+      const body = [];
+      i++;
+      while (i < lines.length && !lines[i].trim().startsWith(fence[1])) body.push(lines[i++]);
+      const pre = document.createElement("pre");
+      const code = document.createElement("code");
+      code.textContent = body.join("\n");
+      pre.append(code);
+      fragment.append(pre);
+      continue;
+    }
+    const heading = line.match(/^(#{1,6})\s+(.*)$/);
+    if (heading) {
+      flushParagraph();
+      flushList();
+      // Card headings sit under the page's own h1/h2: shift them down so the outline holds.
+      const level = Math.min(6, heading[1].length + 2);
+      const h = document.createElement(`h${level}`);
+      appendInline(h, heading[2].replace(/\s+#+\s*$/, ""));
+      fragment.append(h);
+      continue;
+    }
+    const item = line.match(/^\s*([-*+]|\d+[.)])\s+(.*)$/);
+    if (item) {
+      flushParagraph();
+      const ordered = /\d/.test(item[1]);
+      if (!list || list.ordered !== ordered) {
+        list = { element: document.createElement(ordered ? "ol" : "ul"), ordered };
+        fragment.append(list.element);
+      }
+      const li = document.createElement("li");
+      // Continuation lines (indented, not a new item) belong to this item.
+      let text = item[2];
+      while (i + 1 < lines.length && /^\s{2,}\S/.test(lines[i + 1]) && !/^\s*([-*+]|\d+[.)])\s+/.test(lines[i + 1])) {
+        text += " " + lines[++i].trim();
+      }
+      appendInline(li, text);
+      list.element.append(li);
+      continue;
+    }
+    if (!line.trim()) {
+      flushParagraph();
+      flushList();
+      continue;
+    }
+    if (list && /^\s+\S/.test(line)) {
+      appendInline(list.element.lastElementChild, " " + line.trim());
+      continue;
+    }
+    flushList();
+    paragraph.push(line.trim());
+  }
+  flushParagraph();
+  return fragment;
+}
+
+// Inline spans: `code` first (nothing inside it is formatted), then **bold**, then
+// *emphasis*, then [text](url) as text.
+const INLINE = /(`+)([\s\S]*?)\1|\*\*([\s\S]+?)\*\*|__([\s\S]+?)__|\*([^*\s][^*]*?)\*|(?<![\w])_([^_\s][^_]*?)_(?![\w])|\[([^\]]+)\]\(([^)\s]*)\)/g;
+
+export function appendInline(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(INLINE)) {
+    if (match.index > last) parent.append(document.createTextNode(text.slice(last, match.index)));
+    last = match.index + match[0].length;
+    if (match[1]) {
+      const code = document.createElement("code");
+      code.textContent = match[2].trim() ? match[2].replace(/^ (.*) $/, "$1") : match[2];
+      parent.append(code);
+    } else if (match[3] !== undefined || match[4] !== undefined) {
+      const strong = document.createElement("strong");
+      appendInline(strong, match[3] ?? match[4]);
+      parent.append(strong);
+    } else if (match[5] !== undefined || match[6] !== undefined) {
+      const em = document.createElement("em");
+      appendInline(em, match[5] ?? match[6]);
+      parent.append(em);
+    } else {
+      appendInline(parent, match[7]);
+      if (match[8]) parent.append(document.createTextNode(` (${match[8]})`));
+    }
+  }
+  if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
+}

@@ -1,0 +1,638 @@
+// The seat console: one seat of one table, live.
+//
+// The saved seat (`saved("seat")`: table_id, token, seat, class_session_id) is resumed on
+// every (re)connect, so a reload or a dropped laptop lands back on the same step. Every
+// `view` the server pushes is rendered whole, section by section; a section is rebuilt only
+// when its data changed, so a half-typed input or an open byte inspector survives other
+// players' moves. Nothing a player or the server wrote goes through innerHTML.
+
+import { Connection, saved, save, forget } from "./net.js";
+import { renderMarkdown } from "./markdown.js";
+import { renderInspector, hexToBytes } from "./inspector.js";
+import { drawLadder } from "./ladder.js";
+
+const SEAT_ORDER = ["client", "server", "ca", "eavesdropper"];
+const SEAT_NAMES = { client: "client", server: "server", ca: "CA", eavesdropper: "eavesdropper" };
+const APP_TEXT = {
+  response: "⚷ The server's answer, decrypted by you",
+  request: "⚷ The client's request, decrypted by you",
+  decrypted_traffic: "⚷ What you decrypted from the recording",
+  sent_data: "✉ What you sent (encrypted on the wire)",
+};
+const FOLD = 32; // hex characters shown before a value is folded
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+};
+const testid = (node, id) => {
+  node.dataset.testid = id;
+  return node;
+};
+const seatName = (seat) => SEAT_NAMES[seat] ?? String(seat ?? "");
+
+let seat = saved("seat");
+let view = null;
+let connection = null;
+let moving = false; // a move or hint is on its way: the next view or error ends it
+const memo = new Map(); // section -> the JSON it was last drawn from
+const quizResults = new Map(); // `${lesson_id}:${question}` -> {correct, explanation, choice}
+let wireShown = { table: null, count: 0 };
+
+// -- status line ------------------------------------------------------------------------------
+
+function say(text, kind = "info") {
+  const status = $("status");
+  status.textContent = text;
+  status.dataset.kind = kind;
+  status.setAttribute("role", kind === "error" ? "alert" : "status");
+}
+
+// -- connection -------------------------------------------------------------------------------
+
+function start() {
+  if (!seat || !seat.token || seat.table_id === undefined) {
+    showNoSeat();
+    return;
+  }
+  connection = new Connection({
+    onOpen() {
+      say("Connected. Loading your seat…");
+      connection.send({ type: "resume", table_id: seat.table_id, token: seat.token });
+    },
+    onClose() {
+      say("⚠ Connection lost — reconnecting…", "error");
+    },
+    onMessage: handle,
+  });
+  connection.open();
+}
+
+function handle(message) {
+  switch (message.type) {
+    case "view":
+      if (message.table_id !== seat.table_id) return; // an old table's news after a reseat
+      moving = false;
+      view = message.view;
+      render();
+      break;
+    case "reseated":
+      seat = { ...seat, table_id: message.table_id, seat: message.seat,
+        class_session_id: message.class_session_id ?? seat.class_session_id ?? null };
+      save("seat", seat);
+      memo.clear();
+      wireShown = { table: null, count: 0 };
+      say(`You now play the ${seatName(message.seat)} at table ${message.table_id}.`);
+      break;
+    case "quiz_result":
+      quizResults.set(`${message.lesson_id}:${message.question}`, message);
+      showQuizResult(message.lesson_id, message.question);
+      break;
+    case "error":
+      moving = false;
+      if (view) setBusy(false); // keep what the player typed: they may fix it and try again
+      if (!view && (message.code === "bad_token" || message.code === "unknown_table")) {
+        forget("seat");
+        showNoSeat(`Your saved seat is no longer valid: ${message.message}`);
+        return;
+      }
+      say(`⚠ ${message.message || message.code}`, "error");
+      break;
+    default:
+      break;
+  }
+}
+
+function send(message) {
+  connection.send({ ...message, table_id: seat.table_id, token: seat.token });
+}
+
+function showNoSeat(text) {
+  $("main").hidden = true;
+  $("no-seat").hidden = false;
+  $("seat-line").textContent = "No seat";
+  if (text) $("no-seat-text").textContent = text;
+  say("");
+}
+
+// -- rendering ----------------------------------------------------------------------------------
+
+function changed(section, data) {
+  const text = JSON.stringify(data);
+  if (memo.get(section) === text) return false;
+  memo.set(section, text);
+  return true;
+}
+
+function render() {
+  $("no-seat").hidden = true;
+  $("main").hidden = false;
+  const v = view;
+  const steps = Array.isArray(v.steps) ? v.steps : [];
+  const current = steps[v.step_index] ?? null;
+  document.title = `Handshake — ${seatName(v.seat)}${v.step ? ` · ${v.step}` : ""}`;
+
+  const players = v.players ?? {};
+  const me = players[v.seat];
+  $("seat-line").textContent = `${me ? `${me}: ` : ""}the ${seatName(v.seat)} · ${v.variant} · ${v.scenario}` +
+    ` · table ${seat.table_id}`;
+  $("page-title").textContent = `Your seat: the ${seatName(v.seat)}`;
+  $("move-title").textContent = v.seat === "eavesdropper" ? "Wire controls" : "Your move";
+  $("wire-hint").textContent = v.seat === "eavesdropper"
+    ? "You see every byte on the wire, as sent and as delivered. Open a message to inspect it."
+    : v.seat === "ca" ? "The CA is not on the wire: it signs certificates before the handshake."
+      : "What you sent and what reached you. Open a message to inspect its bytes.";
+
+  renderProgress(v, steps, current);
+  renderState(v, current, players);
+  renderChoices(false);
+  renderVerdicts(v);
+  renderScores(v, players);
+  renderLesson(v);
+  renderLadder(v, steps);
+  renderWallet(v);
+  renderWire(v);
+  if (!moving) say(`● connected · updated ${new Date().toLocaleTimeString()}`);
+}
+
+function renderProgress(v, steps, current) {
+  const bar = $("progress-bar");
+  if (steps.length) {
+    const done = Math.min(v.step_index ?? 0, steps.length);
+    bar.max = steps.length;
+    bar.value = done;
+    $("progress-label").textContent = `Progress: ${done} of ${steps.length} steps done`;
+  } else {
+    bar.removeAttribute("value");
+    $("progress-label").textContent = "Progress";
+  }
+  const step = $("step");
+  step.replaceChildren();
+  if (current) {
+    step.append(el("span", "step-number", `Step ${(v.step_index ?? 0) + 1} of ${steps.length}`),
+      document.createTextNode(" — "), el("span", "step-seat", `${seatName(current.seat)}:`),
+      document.createTextNode(` ${current.act ?? current.id} `), el("code", "step-id", current.id));
+  } else if (v.step) {
+    step.append(el("code", "step-id", v.step), document.createTextNode(v.offered?.why ? ` — ${v.offered.why}` : ""));
+  } else {
+    step.textContent = "The handshake is over.";
+  }
+}
+
+function renderState(v, current, players) {
+  const state = $("table-state");
+  let text;
+  let kind;
+  if (v.failed && v.detected_by) {
+    // The right outcome of an attack: a real check stopped it and the handshake was aborted.
+    const check = v.failed.check ? ` (${v.failed.check})` : "";
+    text = `⚑ Attack stopped by the ${v.detected_by}: the handshake was aborted at the ${seatName(v.failed.seat)}'s` +
+      ` check${check}: ${v.failed.reason ?? ""}`;
+    kind = "stopped";
+  } else if (v.failed) {
+    const check = v.failed.check ? ` (${v.failed.check})` : "";
+    text = `✗ The handshake failed at the ${seatName(v.failed.seat)}'s check${check}: ${v.failed.reason ?? ""}`;
+    kind = "fail";
+  } else if (v.completed) {
+    text = "✓ Handshake complete: the application data went through.";
+    kind = "ok";
+  } else if (v.paused) {
+    text = "‖ Paused: the instructor will start or resume the table.";
+    kind = "wait";
+  } else if (v.your_turn) {
+    text = "▶ Your turn.";
+    kind = "turn";
+  } else {
+    const who = current?.seat;
+    const name = who ? players[who] : null;
+    text = who ? `◔ Waiting for the ${seatName(who)}${name ? ` (${name})` : ""}…` : "◔ Waiting…";
+    kind = "wait";
+  }
+  if (v.detected_by && !v.failed) text += ` ⚑ The attack was detected by the ${v.detected_by}.`;
+  if (state.textContent !== text) state.textContent = text;
+  state.dataset.kind = kind;
+}
+
+// The operations the seat can do now. Without `choices` from the server (an older one),
+// the guided `offered` move is the one choice.
+function choicesOf(v) {
+  if (Array.isArray(v.choices)) return v.choices;
+  const offered = v.offered;
+  if (!v.your_turn || !offered) return [];
+  const fields = Object.entries(offered.fields ?? {})
+    .filter(([, value]) => value !== null && value !== undefined)
+    .map(([name, value]) => ({ name, label: name, kind: typeof value === "number" ? "number" : "text", default: value }));
+  return [{ action: offered.action, label: offered.why ?? offered.action, fields }];
+}
+
+function renderChoices(force) {
+  const v = view;
+  const box = $("choices");
+  const choices = choicesOf(v);
+  const over = v.completed || Boolean(v.failed);
+  const key = { choices, offered: v.offered ?? null, turn: v.your_turn, over, paused: v.paused, step: v.step };
+  if (!changed("choices", key) && !force) {
+    setBusy(moving);
+    return;
+  }
+  const hadFocus = box.contains(document.activeElement) || document.activeElement === document.body;
+  box.replaceChildren();
+  if (over || !v.your_turn || !choices.length) {
+    const why = over ? "The table is over: nothing more to play." : v.paused ? "The table is paused."
+      : !v.your_turn ? "Not your turn: the ladder shows what the others do." : "Nothing to do right now.";
+    box.append(el("p", "no-choice", why));
+    setBusy(false);
+    return;
+  }
+  const offered = v.offered?.action;
+  if (offered && !choices.some((c) => c.action === offered)) {
+    box.append(el("p", "guide", `★ Suggested next move: ${v.offered.why ?? offered}`));
+  }
+  let first = null;
+  let hinted = false;
+  choices.forEach((choice) => {
+    const isHint = choice.action === "RequestHint";
+    hinted ||= isHint;
+    // The server marks the right move at guided difficulty (`recommended`); older servers
+    // only name it in `offered`.
+    const isOffered = typeof choice.recommended === "boolean" ? choice.recommended
+      : Boolean(offered && choice.action === offered);
+    const form = el("form", `choice${isOffered ? " offered" : ""}${isHint ? " choice-hint" : ""}`);
+    testid(form, `choice-form-${choice.action}`);
+    form.dataset.recommended = String(isOffered);
+    const inputs = [];
+    for (const field of choice.fields ?? []) {
+      const fromOffer = isOffered && v.offered?.action === choice.action && v.offered.fields
+        && v.offered.fields[field.name] !== undefined && v.offered.fields[field.name] !== null;
+      const control = fieldControl(choice.action, field, fromOffer ? v.offered.fields[field.name] : field.default);
+      inputs.push(control);
+      form.append(control.element);
+    }
+    const button = el("button", `button${isOffered ? " primary" : ""}${isHint ? " hint-button" : ""}`);
+    button.type = "submit";
+    testid(button, `choice-${choice.action}`);
+    button.textContent = `${isHint ? "ℹ " : ""}${choice.label ?? choice.action}`;
+    if (isOffered) form.prepend(el("p", "offered-badge", "★ suggested: the right move"));
+    form.append(button);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (moving) return;
+      const fields = {};
+      for (const control of inputs) {
+        const value = control.read();
+        if (value !== undefined) fields[control.name] = value;
+      }
+      move({ name: choice.action, fields });
+    });
+    if (!isHint && (isOffered || !first)) first = button;
+    box.append(form);
+  });
+  if (!hinted) {
+    const hint = el("button", "button hint-button", "ℹ Ask for a hint");
+    hint.type = "button";
+    testid(hint, "hint");
+    hint.title = "Free when guided; costs points otherwise. The hint arrives as your newest verdict.";
+    hint.addEventListener("click", () => {
+      if (moving) return;
+      moving = true;
+      setBusy(true);
+      say("Asking for a hint…");
+      send({ type: "hint" });
+    });
+    box.append(hint);
+  }
+  setBusy(moving);
+  if (hadFocus && first && memo.get("focus-after-move")) {
+    memo.delete("focus-after-move");
+    first.focus({ preventScroll: false });
+  }
+}
+
+function setBusy(busy) {
+  for (const button of $("choices").querySelectorAll("button")) button.disabled = Boolean(busy);
+  $("choices").setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+function move(action) {
+  moving = true;
+  memo.set("focus-after-move", "1");
+  setBusy(true);
+  say(`Playing ${action.name}…`);
+  send({ type: "move", seat: view.seat, action });
+}
+
+let fieldSerial = 0;
+
+// One labelled input for a choice's field: {element, name, read()}.
+function fieldControl(action, field, preset) {
+  const id = `f-${action}-${field.name}-${++fieldSerial}`;
+  const wrap = el("div", "field-row");
+  const label = el("label", null, field.label ?? field.name);
+  label.htmlFor = id;
+  const kind = field.kind ?? "text";
+  const options = Array.isArray(field.options) ? field.options : [];
+  let read;
+  if (kind === "select") {
+    const select = el("select");
+    select.id = id;
+    options.forEach((option, index) => {
+      const node = el("option", null, option.label ?? String(option.value));
+      node.value = String(index);
+      if (JSON.stringify(option.value) === JSON.stringify(preset)) node.selected = true;
+      select.append(node);
+    });
+    testid(select, `field-${action}-${field.name}`);
+    wrap.append(label, select);
+    read = () => options[Number(select.value)]?.value;
+  } else if (kind === "multi") {
+    const set = el("fieldset", "multi");
+    const legend = el("legend", null, field.label ?? field.name);
+    set.append(legend);
+    testid(set, `field-${action}-${field.name}`);
+    const chosen = Array.isArray(preset) ? preset.map((p) => JSON.stringify(p)) : null;
+    const boxes = options.map((option, index) => {
+      const row = el("label", "check");
+      const box = el("input");
+      box.type = "checkbox";
+      box.value = String(index);
+      box.checked = chosen ? chosen.includes(JSON.stringify(option.value)) : true;
+      row.append(box, document.createTextNode(` ${option.label ?? option.value}`));
+      set.append(row);
+      return box;
+    });
+    wrap.append(set);
+    read = () => boxes.filter((b) => b.checked).map((b) => options[Number(b.value)].value);
+  } else {
+    const multiline = kind === "text" && typeof preset === "string" && preset.includes("\n");
+    const crlf = multiline && preset.includes("\r\n");
+    const input = el(multiline ? "textarea" : "input");
+    input.id = id;
+    if (!multiline) input.type = kind === "number" ? "number" : "text";
+    if (kind === "hex") {
+      input.classList.add("hex-input");
+      input.spellcheck = false;
+      input.autocomplete = "off";
+      input.placeholder = "hex, e.g. 3f a1 …";
+      input.pattern = "[0-9a-fA-F:\\s]*";
+    }
+    if (multiline) input.rows = Math.min(6, preset.split("\n").length + 1);
+    if (typeof field.max_length === "number") input.maxLength = field.max_length;
+    if (kind === "number") {
+      if (typeof field.min === "number") input.min = String(field.min);
+      if (typeof field.max === "number") input.max = String(field.max);
+    }
+    if (preset !== undefined && preset !== null) input.value = String(preset);
+    testid(input, `field-${action}-${field.name}`);
+    wrap.append(label, input);
+    read = () => {
+      const raw = input.value;
+      if (kind === "number") return raw.trim() === "" ? undefined : Number(raw);
+      if (kind === "hex") {
+        const clean = raw.replace(/[\s:]/g, "");
+        return clean === "" ? undefined : clean.toLowerCase();
+      }
+      // A textarea gives "\n" line ends; keep the protocol's CRLF when the default had them.
+      return crlf ? raw.replace(/\r?\n/g, "\r\n") : raw;
+    };
+  }
+  return { element: wrap, name: field.name, read };
+}
+
+function verdictLine(v, tag = "p") {
+  const node = el(tag, `verdict ${v.ok ? "verdict-ok" : "verdict-fail"}`);
+  node.append(el("span", "verdict-mark", v.ok ? "✓ ok" : "✗ failed"));
+  const points = typeof v.points === "number" ? ` ${v.points > 0 ? "+" : ""}${v.points} points` : "";
+  node.append(el("span", "verdict-points", points));
+  node.append(document.createTextNode(" "), el("code", "verdict-step", v.step));
+  node.append(document.createTextNode(` — ${v.reason ?? ""}`));
+  return node;
+}
+
+function renderVerdicts(v) {
+  const verdicts = Array.isArray(v.verdicts) ? v.verdicts : [];
+  if (!changed("verdicts", verdicts)) return;
+  const feedback = $("feedback");
+  feedback.replaceChildren();
+  if (verdicts.length) {
+    feedback.append(el("h3", null, "Feedback on your last move"), verdictLine(verdicts[verdicts.length - 1]));
+  }
+  const list = $("verdicts");
+  list.replaceChildren(...verdicts.map((x) => verdictLine(x, "li")));
+  list.dataset.count = String(verdicts.length);
+  if (!verdicts.length) list.append(el("li", "empty", "No verdicts yet."));
+}
+
+function renderScores(v, players) {
+  const scores = v.scores ?? {};
+  if (!changed("scores", { scores, players, seat: v.seat })) return;
+  const body = $("scores").tBodies[0];
+  body.replaceChildren();
+  for (const s of SEAT_ORDER) {
+    const row = el("tr", s === v.seat ? "is-you" : null);
+    testid(row, `score-${s}`);
+    row.append(el("th", null, seatName(s) + (s === v.seat ? " (you)" : "")));
+    row.cells[0].scope = "row";
+    const name = players[s];
+    row.append(el("td", name ? "player-name" : "bot", name ? name : s in players ? "⚙ bot" : "—"));
+    row.append(el("td", "points", scores[s] ?? 0));
+    body.append(row);
+  }
+}
+
+function renderLesson(v) {
+  const lesson = v.lesson ?? null;
+  if (!changed("lesson", lesson)) return;
+  const box = $("lesson");
+  const quiz = $("quiz");
+  box.replaceChildren();
+  quiz.replaceChildren();
+  if (!lesson) {
+    box.append(el("p", "hint", "The lesson card for this step appears here."));
+    return;
+  }
+  box.dataset.lessonId = lesson.id ?? "";
+  const markdown = String(lesson.markdown ?? "");
+  if (!/^\s*#/.test(markdown) && lesson.title) box.append(el("h3", null, lesson.title));
+  box.append(renderMarkdown(markdown));
+  const questions = Array.isArray(lesson.quiz) ? lesson.quiz : [];
+  if (!questions.length) return;
+  quiz.append(el("h3", null, "Quick quiz"));
+  questions.forEach((q, qi) => {
+    const form = el("form", "quiz-question");
+    testid(form, `quiz-${qi}`);
+    const set = el("fieldset");
+    set.append(el("legend", null, `${qi + 1}. ${q.question}`));
+    (q.choices ?? []).forEach((choice, ci) => {
+      const row = el("label", "check");
+      const radio = el("input");
+      radio.type = "radio";
+      radio.name = `quiz-${lesson.id}-${qi}`;
+      radio.value = String(ci);
+      radio.required = true;
+      row.append(radio, document.createTextNode(` ${choice}`));
+      set.append(row);
+    });
+    const button = el("button", "button", "Check my answer");
+    button.type = "submit";
+    testid(button, `quiz-submit-${qi}`);
+    const result = el("p", "quiz-result");
+    result.id = `quiz-result-${qi}`;
+    result.setAttribute("role", "status");
+    testid(result, `quiz-result-${qi}`);
+    form.append(set, button, result);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const picked = form.querySelector("input[type=radio]:checked");
+      if (!picked) {
+        result.textContent = "Pick an answer first.";
+        return;
+      }
+      result.textContent = "Checking…";
+      send({ type: "quiz_answer", lesson_id: lesson.id, question: qi, choice: Number(picked.value) });
+    });
+    quiz.append(form);
+    const known = quizResults.get(`${lesson.id}:${qi}`);
+    if (known) showQuizResult(lesson.id, qi);
+  });
+}
+
+function showQuizResult(lessonId, question) {
+  if ($("lesson").dataset.lessonId !== String(lessonId)) return;
+  const result = $(`quiz-result-${question}`);
+  const answer = quizResults.get(`${lessonId}:${question}`);
+  if (!result || !answer) return;
+  result.replaceChildren(el("strong", null, answer.correct ? "✓ Correct." : "✗ Not quite."));
+  if (answer.explanation) result.append(document.createTextNode(` ${answer.explanation}`));
+  result.dataset.kind = answer.correct ? "ok" : "fail";
+}
+
+function renderLadder(v, steps) {
+  const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered }) => ({ event, from, to, label, altered })),
+    verdicts: v.verdicts ?? [], steps, stepIndex: v.step_index ?? null, failed: v.failed ?? null,
+    detectedBy: v.detected_by ?? null, completed: Boolean(v.completed), seat: v.seat };
+  if (!changed("ladder", data)) return;
+  drawLadder($("ladder"), data.wire, data);
+}
+
+function decodeText(hex) {
+  try {
+    return new TextDecoder("utf-8", { fatal: false }).decode(hexToBytes(hex));
+  } catch {
+    return "";
+  }
+}
+
+function renderWallet(v) {
+  const wallet = v.wallet ?? {};
+  if (!changed("wallet", wallet)) return;
+  const appdata = $("appdata");
+  appdata.replaceChildren();
+  const texts = Object.entries(wallet).filter(([, item]) => item.kind === "text");
+  // What was read comes first: that is the point of the whole handshake.
+  texts.sort(([a], [b]) => (a === "sent_data") - (b === "sent_data"));
+  for (const [name, item] of texts) {
+    const block = el("div", `appdata-item${name === "sent_data" ? " appdata-sent" : ""}`);
+    testid(block, `appdata-${name}`);
+    block.append(el("h3", null, APP_TEXT[name] ?? `✉ ${name}`));
+    block.append(el("pre", "appdata-text", decodeText(item.value).replace(/\r\n/g, "\n")));
+    appdata.append(block);
+  }
+  appdata.hidden = texts.length === 0;
+
+  const list = $("wallet");
+  list.replaceChildren();
+  const entries = Object.entries(wallet);
+  $("wallet-empty").hidden = entries.length > 0;
+  for (const [name, item] of entries) {
+    const group = el("div", `wallet-item${item.secret ? " is-secret" : ""}`);
+    testid(group, `wallet-${name}`);
+    const dt = el("dt");
+    dt.append(el("code", "item-name", name));
+    if (item.kind !== "secret") dt.append(el("span", "item-kind", item.kind));
+    if (item.secret) dt.append(el("span", "secret-mark", "⚷ secret"));
+    const dd = el("dd");
+    dd.append(walletValue(item));
+    group.append(dt, dd);
+    list.append(group);
+  }
+}
+
+function walletValue(item) {
+  const value = String(item.value ?? "");
+  const bytes = value.length / 2;
+  const readable = item.kind === "text" || (item.kind === "private_key" && value.startsWith("2d2d2d2d2d"));
+  const full = readable ? decodeText(value).replace(/\r\n/g, "\n") : value;
+  if (full.length <= FOLD && !full.includes("\n")) return el("code", readable ? "text-value" : "hex", full || "(empty)");
+  const details = el("details", "fold");
+  const summary = el("summary");
+  const preview = readable ? full.split("\n").find((line) => line.trim()) ?? "" : value;
+  summary.append(el("code", readable ? "text-value" : "hex", `${preview.slice(0, FOLD)}…`),
+    el("span", "fold-size", ` ${bytes} bytes — show all`));
+  details.append(summary, el("pre", readable ? "text-value full" : "hex full", full));
+  return details;
+}
+
+function renderWire(v) {
+  const wire = Array.isArray(v.wire) ? v.wire : [];
+  const list = $("wire");
+  if (wireShown.table !== seat.table_id || wire.length < wireShown.count) {
+    list.replaceChildren();
+    wireShown = { table: seat.table_id, count: 0 };
+  }
+  // Messages only ever join the wire at its end: add the new ones, keep the open ones open.
+  for (let i = wireShown.count; i < wire.length; i++) list.append(wireItem(wire[i], i, v));
+  wireShown.count = wire.length;
+  markHeld(wire, v);
+  if (!wire.length && !list.children.length) {
+    const empty = el("li", "empty", "No messages yet.");
+    empty.id = "wire-empty";
+    list.append(empty);
+  } else if (wire.length) {
+    $("wire-empty")?.remove();
+  }
+}
+
+function wireItem(entry, index, v) {
+  const li = el("li", `wire-item wire-${entry.event}${entry.altered ? " is-altered" : ""}`);
+  testid(li, `wire-${index}`);
+  const details = el("details");
+  const summary = el("summary");
+  const sent = entry.event === "sent";
+  const arrow = sent ? `${seatName(entry.from)} → wire` : `wire → ${seatName(entry.to)}`;
+  const size = Math.floor(String(entry.bytes ?? "").length / 2);
+  summary.append(el("span", "wire-dir", sent ? "sent" : "delivered"), el("span", "wire-arrow", arrow),
+    el("strong", "wire-label", entry.label ?? "?"), el("span", "wire-size", `${size} bytes`));
+  if (entry.altered) summary.append(el("span", "altered-mark", "⚠ altered on the way"));
+  if (entry.content_type === 23 || (entry.content_type === 22 && !entry.dissection)) {
+    summary.append(el("span", "sealed-mark", "⚷ encrypted"));
+  }
+  summary.append(el("span", "held-mark", ""));
+  details.append(summary);
+  details.addEventListener("toggle", () => {
+    if (details.open && !details.querySelector(".inspector")) details.append(renderInspector(entry, { variant: v.variant }));
+  }, { once: false });
+  li.append(details);
+  return li;
+}
+
+// The eavesdropper holds what was sent and not yet delivered: mark it.
+function markHeld(wire, v) {
+  const pending = new Map();
+  wire.forEach((entry, i) => {
+    const key = entry.label;
+    if (entry.event === "sent") pending.set(key, [...(pending.get(key) ?? []), i]);
+    else pending.set(key, (pending.get(key) ?? []).slice(1));
+  });
+  const held = new Set([...pending.values()].flat());
+  wire.forEach((entry, i) => {
+    const mark = $("wire").children[i]?.querySelector(".held-mark");
+    if (!mark) return;
+    const isHeld = v.seat === "eavesdropper" && held.has(i) && !v.completed && !v.failed;
+    mark.textContent = isHeld ? "‖ held by you" : "";
+  });
+}
+
+start();
