@@ -34,6 +34,7 @@ wallet and wire — so it cannot show another seat's secret.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -467,12 +468,20 @@ def _handshake_messages(view: Mapping[str, Any]) -> list[tuple[str, Any]]:
     for entry in view.get("wire", []):
         if entry.get("content_type") != 22:
             continue
-        try:
-            record = bytes.fromhex(entry["bytes"])
-            out.append((entry.get("event", ""), m.decode_handshake(record[5:])))
-        except Exception:  # a sealed Finished, a tampered byte: not something to show
-            continue
+        message = _decoded(entry["bytes"])
+        if message is not None:
+            out.append((entry.get("event", ""), message))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(record_hex: str) -> Any:
+    """A handshake record's message, or None (a sealed Finished, a tampered byte: nothing to
+    show). Cached: every view of a table renders its card from the same few records."""
+    try:
+        return m.decode_handshake(bytes.fromhex(record_hex)[5:])
+    except Exception:
+        return None
 
 
 def _latest(view: Mapping[str, Any], kind: type) -> Any:

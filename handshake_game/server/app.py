@@ -158,8 +158,12 @@ class GameServer:
     def __init__(self, store: Store, *, rng: Callable[[int], bytes],
                  now: Callable[[], datetime.datetime],
                  key_source: Callable[[], rsa.RSAPrivateKey],
-                 instructor_token: str | None = None) -> None:
+                 instructor_token: str | None = None,
+                 reserve_keys: Callable[[int], None] | None = None) -> None:
         self.store = store
+        # Told how many RSA keys a newly opened class table will take, so a warm pool can
+        # make them while students are still joining instead of when the class starts.
+        self._reserve_keys = reserve_keys or (lambda count: None)
         self._token_hashes: dict[int, str] = {}
         # Only the hash of the server's instructor token is kept, as the store keeps tokens.
         self._instructor_hash = None if instructor_token is None else hash_token(instructor_token)
@@ -576,6 +580,7 @@ class GameServer:
         opened = facts[0]
         assert isinstance(opened, TableOpened) and len(facts) == 1
         table_id = self.store.create_table(opened, class_session_id=room.class_session_id)
+        self._reserve_keys(rsa_keys_needed(state))
         table = LiveTable(table_id, state, self.store.next_seq(table_id), {})
         with table.lock:
             if not room.started:
@@ -651,11 +656,14 @@ class GameServer:
 
     def _record(self, table: LiveTable, facts: list[Fact], what: str) -> None:
         """Store first, then apply: what is in memory is always what is committed."""
-        table.seq = self.store.append_facts(table.table_id, facts, expected_seq=table.seq)
-        before = _step_name(table.state)
+        after = table.state
         for fact in facts:
-            table.state = apply(table.state, fact)
-        self.store.save_scores(table.table_id, dict(table.state.scores))
+            after = apply(after, fact)
+        # The facts and the scores they lead to, in one transaction: one commit per move.
+        table.seq = self.store.append_facts(table.table_id, facts, expected_seq=table.seq,
+                                            scores=dict(after.scores))
+        before = _step_name(table.state)
+        table.state = after
         log.info("table %d: %s, step %s -> %s", table.table_id, what, before, _step_name(table.state))
 
     def _play_bots(self, table: LiveTable) -> None:
@@ -678,6 +686,15 @@ class GameServer:
             self._record(table, leak_server_key(state), "server key leaked")
         self._record(table, decide(table.state, Seat.EAVESDROPPER, a.TryDecrypt(), self.referee),
                      "bot eavesdropper TryDecrypt")
+
+
+# The steps whose move makes a fresh RSA key pair (``Referee.rsa_keys``).
+_KEY_STEPS = frozenset({"ca.publish_root", "server.generate_key", "client.generate_key",
+                        "eavesdropper.generate_key"})
+
+
+def rsa_keys_needed(state: TableState) -> int:
+    return sum(step.id in _KEY_STEPS for step in state.steps)
 
 
 def _bot_kind(seat: Seat) -> str:

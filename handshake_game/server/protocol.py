@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 from typing import Annotated, Any, Literal
@@ -355,10 +356,15 @@ def build_action(spec: ActionSpec) -> a.Action:
     if extra:
         raise InvalidFields(f"{spec.name} has no field {', '.join(e[:32] for e in extra[:3])}")
     try:
-        action: a.Action = TypeAdapter(cls).validate_python(spec.fields)
+        action: a.Action = _adapter(cls).validate_python(spec.fields)
     except ValidationError as error:
         raise InvalidFields(f"{spec.name}: {_describe_action(error)}") from None
     return action
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)  # building one is costly; one per action class
 
 
 def _describe_action(error: ValidationError) -> str:

@@ -41,14 +41,14 @@ def player_token_hash(store: Store, player_id: int) -> str | None:
 
 def mark_ended(store: Store, class_session_id: int, when: datetime.datetime) -> None:
     """Record that the instructor ended the class (no more joins, kept across restarts)."""
-    with store.session() as db, db.begin():
+    with store.writing() as db:
         db.execute(sa.update(ClassSession).where(col(ClassSession.id) == class_session_id)
                    .values(ended_at=when))
 
 
 def clear_seat(store: Store, table_id: int, seat: Seat) -> None:
     """Nobody at ``seat`` (before the start, when bots have not taken the empty seats yet)."""
-    with store.session() as db, db.begin():
+    with store.writing() as db:
         db.execute(sa.delete(SeatAssignment).where(col(SeatAssignment.table_id) == table_id,
                                                    col(SeatAssignment.seat) == seat.value))
 

@@ -73,6 +73,10 @@ SECURITY_HEADERS = {
 # far slower; a flood gets ``rate_limited`` errors and its messages are not handled.
 RATE_PER_SECOND = 20.0
 
+# RSA keys kept ready: a table uses two (the CA's, the server's), three with a man in the
+# middle. Refilled in the background as tables take them.
+KEY_POOL_TARGET = 16
+
 
 def web_directory() -> Path:
     configured = os.environ.get("HANDSHAKE_WEB")
@@ -439,7 +443,9 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
     instructor_token = instructor_token or secrets.token_urlsafe(16)
     store = Store(db_url)
     await asyncio.to_thread(store.upgrade)
-    pool = KeyPool(target=4, kinds=(KeyKind.RSA_2048,)).start()
+    # A warm pool of RSA keys is ready before the first student arrives.
+    pool = KeyPool(target=KEY_POOL_TARGET, kinds=(KeyKind.RSA_2048,), workers=2).start()
+    await asyncio.to_thread(pool.wait_until_full, 120)
 
     def rsa_key() -> rsa.RSAPrivateKey:
         key = pool.take(KeyKind.RSA_2048).key
@@ -447,7 +453,8 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         return key
 
     game = GameServer(store, rng=secrets.token_bytes, now=_utcnow, key_source=rsa_key,
-                      instructor_token=instructor_token)
+                      instructor_token=instructor_token,
+                      reserve_keys=lambda count: pool.reserve(KeyKind.RSA_2048, count))
     replayed = await asyncio.to_thread(game.load)
     log.info("replayed %d stored tables", replayed)
     stop = asyncio.Event()

@@ -9,12 +9,14 @@ with ``hmac.compare_digest``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # WAL: readers do not block the writer, and a commit is one append to the log.
         # An in-memory database answers "memory" and stays so.
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL still writes every commit to the log before it returns, so a
+        # killed server process (even SIGKILL) loses nothing it acknowledged; only a crash
+        # of the whole machine can lose the last commits. FULL's fsync per commit serialised
+        # every move of a class behind the disk (measured in bench/load.py).
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 
@@ -129,6 +136,8 @@ class Store:
             # connection before handing it out instead of failing the move that gets it.
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        self._writer: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if backend == "sqlite" else contextlib.nullcontext())
         if backend == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         elif backend == "postgresql":
@@ -158,6 +167,14 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session in a transaction that writes, committed on leaving. On SQLite one writer
+        at a time in this process: threads queue on a lock here instead of in SQLite's busy
+        handler, which sleeps in steps of up to 100 ms and made the slow tail under load."""
+        with self._writer, self.session() as session, session.begin():
+            yield session
+
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
@@ -172,9 +189,8 @@ class Store:
         record = ClassSession(join_code=join_code or new_join_code(), variant=variant.value,
                               scenario=scenario.value, difficulty=difficulty.value,
                               instructor_token_hash=hash_token(token))
-        with self.session() as session:
+        with self.writing() as session:
             session.add(record)
-            session.commit()
         return record, token
 
     def class_session_by_code(self, join_code: str) -> ClassSession | None:
@@ -190,9 +206,8 @@ class Store:
         """A new player (solo when ``class_session_id`` is None) and their reconnect token."""
         token = new_token()
         record = Player(class_session_id=class_session_id, name=name, reconnect_token_hash=hash_token(token))
-        with self.session() as session:
+        with self.writing() as session:
             session.add(record)
-            session.commit()
         return record, token
 
     def verify_player(self, player_id: int, token: str) -> bool:
@@ -205,19 +220,20 @@ class Store:
     def create_table(self, opened: TableOpened, *, class_session_id: int | None = None) -> int:
         """A new table whose log starts with ``opened`` (seq 0), in one transaction, so every
         stored table replays. Returns the table id."""
-        with self.session() as session:
+        with self.writing() as session:
             table = GameTable(class_session_id=class_session_id, variant=opened.variant.value,
                               scenario=opened.scenario.value, difficulty=opened.difficulty.value)
             session.add(table)
             session.flush()
             assert table.id is not None
             session.add(_record(table.id, 0, opened))
-            session.commit()
             return table.id
 
-    def append_facts(self, table_id: int, facts: Iterable[Fact], *, expected_seq: int | None = None) -> int:
+    def append_facts(self, table_id: int, facts: Iterable[Fact], *, expected_seq: int | None = None,
+                     scores: dict[Seat, int] | None = None) -> int:
         """Append ``facts`` to the table's log in one transaction (all or none) and return the
-        next free position, i.e. the length of the committed log.
+        next free position, i.e. the length of the committed log. With ``scores``, the
+        table's score rows are replaced in the same transaction (one commit per move).
 
         With ``expected_seq``, raise ``SeqConflict`` unless the log is exactly that long:
         the move was decided on the state the caller saw. Two writers that both read the
@@ -228,7 +244,7 @@ class Store:
         rows = []
         start = None
         try:
-            with self.session() as session, session.begin():
+            with self.writing() as session:
                 seq = start = self._next_seq(session, table_id)
                 if expected_seq is not None and expected_seq != seq:
                     raise SeqConflict(table_id, expected_seq, seq)
@@ -236,8 +252,10 @@ class Store:
                 for fact in facts:
                     rows.append(_row(table_id, seq, fact, now))
                     seq += 1
-                if rows:  # one executemany: the ORM's per-object bookkeeping cost more than the commit
-                    session.execute(sa.insert(FactRecord), rows)
+                if rows:  # one Core executemany: the ORM's bookkeeping cost more than the commit
+                    session.connection().execute(_FACTS.insert(), rows)
+                if scores is not None:
+                    self._replace_scores(session, table_id, scores)
         except sa.exc.IntegrityError as error:
             # Tell the lost race from any other refusal by the database (a foreign key, a
             # trigger): only a race leaves the log longer than it was when we read it.
@@ -293,10 +311,9 @@ class Store:
         """Seat a player (or a bot of ``bot_kind``) at ``seat``, replacing whoever sat there."""
         if (player_id is None) == (bot_kind is None):
             raise ValueError("a seat is taken by a player or by a bot, exactly one")
-        with self.session() as session:
+        with self.writing() as session:
             session.merge(SeatAssignment(table_id=table_id, seat=seat.value, player_id=player_id,
                                          bot_kind=bot_kind))
-            session.commit()
 
     def seats(self, table_id: int) -> dict[Seat, SeatAssignment]:
         with self.session() as session:
@@ -305,10 +322,15 @@ class Store:
 
     def save_scores(self, table_id: int, scores: dict[Seat, int]) -> None:
         """Replace the table's score rows in one transaction (portable: no dialect upsert)."""
-        with self.session() as session, session.begin():
-            session.execute(sa.delete(Score).where(col(Score.table_id) == table_id))
-            session.execute(sa.insert(Score), [{"table_id": table_id, "seat": seat.value, "points": points}
-                                               for seat, points in scores.items()])
+        with self.writing() as session:
+            self._replace_scores(session, table_id, scores)
+
+    @staticmethod
+    def _replace_scores(session: Session, table_id: int, scores: dict[Seat, int]) -> None:
+        connection = session.connection()
+        connection.execute(_SCORES.delete().where(_SCORES.c.table_id == table_id))
+        connection.execute(_SCORES.insert(), [{"table_id": table_id, "seat": seat.value, "points": points}
+                                              for seat, points in scores.items()])
 
     def scores(self, table_id: int) -> dict[Seat, int]:
         with self.session() as session:
@@ -317,16 +339,19 @@ class Store:
 
     def save_lesson_progress(self, player_id: int, lesson_id: str, quiz_results: dict[str, Any],
                              completed: bool) -> None:
-        with self.session() as session:
+        with self.writing() as session:
             session.merge(LessonProgress(player_id=player_id, lesson_id=lesson_id,
                                          quiz_results=json.dumps(quiz_results, sort_keys=True),
                                          completed=completed, updated_at=utcnow()))
-            session.commit()
 
     def lesson_progress(self, player_id: int) -> dict[str, LessonProgress]:
         with self.session() as session:
             rows = session.exec(select(LessonProgress).where(LessonProgress.player_id == player_id)).all()
         return {row.lesson_id: row for row in rows}
+
+
+_FACTS: sa.Table = FactRecord.__table__  # type: ignore[attr-defined]
+_SCORES: sa.Table = Score.__table__  # type: ignore[attr-defined]
 
 
 def _record(table_id: int, seq: int, fact: Fact) -> FactRecord:

@@ -10,6 +10,7 @@ import datetime
 import itertools
 import threading
 from hmac import compare_digest
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -114,6 +115,7 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
                                                                             monkeypatch) -> None:
     store = Store(db_url)
     store.upgrade()
+    other = Store(db_url)  # as a second server process would (one Store queues its own writers)
     table_id = store.create_table(_opened())
     # Both writers read the log's length (1) before either inserts: the primary key, not
     # the length check, has to stop the second.
@@ -130,15 +132,15 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
     monkeypatch.setattr(Store, "_next_seq", staticmethod(read_then_wait))
     outcomes: dict[str, object] = {}
 
-    def write(step: str, expected_seq: int | None) -> None:
+    def write(writer: Store, step: str, expected_seq: int | None) -> None:
         try:
-            outcomes[step] = store.append_facts(table_id, [StepDone(step)], expected_seq=expected_seq)
+            outcomes[step] = writer.append_facts(table_id, [StepDone(step)], expected_seq=expected_seq)
         except Exception as error:
             outcomes[step] = error
 
     # One writer checks the length it saw, the other appends wherever the end is: both lose alike.
-    writers = [threading.Thread(target=write, args=("a", 1)),
-               threading.Thread(target=write, args=("b", None))]
+    writers = [threading.Thread(target=write, args=(store, "a", 1)),
+               threading.Thread(target=write, args=(other, "b", None))]
     for writer in writers:
         writer.start()
     for writer in writers:
@@ -150,6 +152,25 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
     assert (conflicts[0].expected, conflicts[0].actual) == (1, 2)
     monkeypatch.undo()
     assert store.load_facts(table_id) == [_opened(), StepDone(committed[0])]
+    store.dispose()
+    other.dispose()
+
+
+def test_one_store_queues_its_writers_on_sqlite(tmp_path: Path) -> None:
+    # Many threads appending to one table through one Store: each append sees the end the
+    # last one left, so none conflicts and the log has every fact once, in some order.
+    store = Store(f"sqlite:///{tmp_path / 'queue.db'}")
+    store.upgrade()
+    table_id = store.create_table(_opened())
+    steps = [f"step-{n}" for n in range(40)]
+    threads = [threading.Thread(target=store.append_facts, args=(table_id, [StepDone(step)]))
+               for step in steps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    facts = store.load_facts(table_id)
+    assert facts[0] == _opened() and sorted(f.step for f in facts[1:]) == sorted(steps)
     store.dispose()
 
 

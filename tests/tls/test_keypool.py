@@ -32,3 +32,25 @@ def test_empty_pool_generates_on_the_spot_and_says_so() -> None:
     taken = pool.take(KeyKind.P256)
     assert not taken.warm
     assert isinstance(taken.key, ec.EllipticCurvePrivateKey)
+
+
+def test_reserved_keys_are_made_ahead_and_used_up_by_takes() -> None:
+    from handshake_game.tls.keypool import KeyKind, KeyPool
+
+    made: list[int] = []
+
+    def counting(kind: KeyKind) -> object:
+        made.append(1)
+        return object()
+
+    pool = KeyPool(target=1, kinds=(KeyKind.P256,), generator=counting).start()  # type: ignore[arg-type]
+    try:
+        assert pool.wait_until_full(10)
+        pool.reserve(KeyKind.P256, 3)
+        assert pool.wait_until_full(10)
+        assert pool.available(KeyKind.P256) == 4
+        assert all(pool.take(KeyKind.P256).warm for _ in range(4))
+        assert pool.wait_until_full(10)
+        assert pool.available(KeyKind.P256) == 1  # the reservations are used up: back to target
+    finally:
+        pool.stop()
