@@ -1164,6 +1164,9 @@ def _try_decrypt(state: TableState) -> list[Fact]:
                              reason, "key-leak"))
         if plaintext:
             facts.append(ItemStored(Seat.EAVESDROPPER, "decrypted_traffic", "text", plaintext, True))
+    else:  # the student learns why the recording stayed closed (no points either way)
+        facts.append(Verdict(Seat.EAVESDROPPER, "eavesdropper.decrypt", False, 0,
+                             f"the recording stays closed: {reason}", "key-leak"))
     return facts
 
 

@@ -673,17 +673,20 @@ class GameServer:
             action = self._bots[step.seat].act(table.state, step.seat)
             self._record(table, decide(table.state, step.seat, action, self.referee),
                          f"bot {step.seat.value} {type(action).__name__}")
-        if table.state.current_step is None and Seat.EAVESDROPPER not in table.humans:
-            self._eavesdropper_epilogue(table)
+        if table.state.current_step is None:
+            self._epilogue(table)
 
-    def _eavesdropper_epilogue(self, table: LiveTable) -> None:
-        """After the handshake, the eavesdropper bot reads what it can (as ``bots.play_table``)."""
+    def _epilogue(self, table: LiveTable) -> None:
+        """After the handshake: in the key-leak scenario the server's key leaks (to a human
+        eavesdropper too, who then tries to decrypt); an eavesdropper bot reads what it can
+        (as ``bots.play_table``)."""
         state = table.state
-        if state.decryptions or state.scenario not in _TRY_DECRYPT:
-            return
         if (state.scenario is Scenario.KEY_LEAK and not state.key_leaked
                 and state.wallets[Seat.SERVER].get("server_key") is not None):
             self._record(table, leak_server_key(state), "server key leaked")
+        if (Seat.EAVESDROPPER in table.humans or table.state.decryptions
+                or table.state.scenario not in _TRY_DECRYPT):
+            return
         self._record(table, decide(table.state, Seat.EAVESDROPPER, a.TryDecrypt(), self.referee),
                      "bot eavesdropper TryDecrypt")
 

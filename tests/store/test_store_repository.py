@@ -138,8 +138,9 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
         except Exception as error:
             outcomes[step] = error
 
-    # One writer checks the length it saw, the other appends wherever the end is: both lose alike.
-    writers = [threading.Thread(target=write, args=(store, "a", 1)),
+    # Both append wherever they saw the end (a caller's expected_seq is not even read back:
+    # the primary key alone decides, as here).
+    writers = [threading.Thread(target=write, args=(store, "a", None)),
                threading.Thread(target=write, args=(other, "b", None))]
     for writer in writers:
         writer.start()

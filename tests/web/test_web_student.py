@@ -19,8 +19,9 @@ from websockets.sync.client import ClientConnection, connect
 from handshake_game.game.guide import REQUEST, RESPONSE
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
-# After one of our moves the bots answer before the view comes back: our turn again, or the end.
-SETTLED = re.compile(r"^(turn|ok|fail)$")
+# After one of our moves the bots answer before the view comes back: our turn again, or the end
+# (completed, failed, or an attack stopped by a real check).
+SETTLED = re.compile(r"^(turn|ok|fail|stopped)$")
 
 
 def open_solo(page: Page, base: str, *, seat: str, difficulty: str, name: str = "ana",
@@ -200,6 +201,29 @@ def test_server_standard_picks_from_the_choices(serve, new_page) -> None:
     expect(page.get_by_test_id("appdata-request")).to_contain_text("GET /grades HTTP/1.1")
 
 
+# -- the eavesdropper: the wire with its controls ----------------------------------------------
+
+def test_eavesdropper_flips_a_byte_and_finished_catches_it(serve, new_page, shot) -> None:
+    page = new_page("laptop")
+    open_solo(page, serve.base, seat="eavesdropper", difficulty="standard", scenario="tamper")
+    expect(page.get_by_role("heading", name="Wire controls")).to_be_visible()
+    wire = page.get_by_test_id("wire")
+    # The server's flight waits with the eavesdropper; every control is on offer.
+    expect(wire.locator("li", has_text="ServerHello").first).to_contain_text("held by you")
+    for control in ("Forward", "Drop", "Inject", "FlipByte"):
+        expect(page.get_by_test_id(f"choice-{control}")).to_be_visible()
+    play(page, "FlipByte", lambda: page.get_by_label("which byte of server_random").fill("3"))
+    expect(wire).to_contain_text("⚠ altered on the way")
+    expect(wire).not_to_contain_text("held by you")
+    ladder = page.get_by_test_id("ladder")
+    expect(ladder.locator(".arrow-altered")).to_contain_text("ServerHello")
+    # The bots play on; a real check (Finished over the transcript) stops the attack.
+    state = page.get_by_test_id("table-state")
+    expect(state).to_contain_text("Attack stopped")
+    expect(ladder).to_contain_text("⚑ attack stopped by the finished check")
+    shot(page, "student-eavesdropper-laptop")
+
+
 # -- 3. what a player types is text, never HTML ------------------------------------------------
 
 def test_a_name_with_markup_shows_as_text(serve, new_page, shot) -> None:
@@ -267,6 +291,12 @@ def test_play_page_without_a_seat_says_where_to_go(serve, new_page) -> None:
     expect(page.get_by_test_id("no-seat")).to_be_visible()
     page.get_by_role("link", name="Go to the join page").click()
     expect(page.get_by_test_id("solo-form")).to_be_visible()
+    # A saved seat the server does not know (a forged token) is refused politely and forgotten.
+    page.evaluate("""localStorage.setItem('handshake.seat',
+        JSON.stringify({table_id: 999999, token: 'forged', seat: 'client', class_session_id: null}))""")
+    page.goto(f"{serve.base}play.html")
+    expect(page.get_by_test_id("no-seat")).to_contain_text("no longer valid")
+    assert page.evaluate("localStorage.getItem('handshake.seat')") is None
 
 
 # -- a class: the instructor moves the student to another seat ---------------------------------
@@ -308,6 +338,7 @@ def test_class_join_paused_then_reseated_and_started(serve, new_page) -> None:
         session = created["class_session_id"]
         ask(ws, {"type": "rotate_seats", "token": serve.token, "class_session_id": session}, "done")
         expect(page.get_by_test_id("seat")).to_contain_text("bo: the server")
+        expect(page.get_by_test_id("status")).to_contain_text("You now play the server")
         expect(page.get_by_test_id("score-server")).to_contain_text("(you)")
         kept = page.evaluate("JSON.parse(localStorage.getItem('handshake.seat'))")
         assert kept["seat"] == "server" and kept["class_session_id"] == session
