@@ -1327,8 +1327,7 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
         "your_turn": step is not None and step.seat is seat,
         "wallet": wallet,
         "wire": wire,
-        "verdicts": [dataclasses.asdict(v) | {"seat": v.seat.value}
-                     for v in state.verdicts if v.seat is seat],
+        "verdicts": [_verdict_entry(v) for v in state.verdicts if v.seat is seat],
         "scores": {s.value: points for s, points in state.scores.items()},
         "failed": None if state.failed is None else {"seat": state.failed.seat.value,
                                                      "check": state.failed.check,
@@ -1351,7 +1350,15 @@ def _offered(state: TableState, seat: Seat, now: datetime.datetime | None) -> di
     return {"action": type(move).__name__, "fields": dataclasses.asdict(move), "why": step.act}
 
 
+def _verdict_entry(v: Verdict) -> dict[str, Any]:
+    return {"seat": v.seat.value, "step": v.step, "ok": v.ok, "points": v.points, "reason": v.reason,
+            "lesson": v.lesson}
+
+
+@functools.lru_cache(maxsize=8192)
 def _wire_entry(f: MessageSent | MessageDelivered, dissect: bool = False) -> dict[str, Any]:
+    """One wire event as plain data. Cached (facts are immutable, and every view of a table
+    shows the same events): callers must not change the dict they get."""
     entry: dict[str, Any]
     if isinstance(f, MessageSent):
         entry = {"event": "sent", "from": f.sender.value, "label": f.label,

@@ -152,6 +152,7 @@ class ClassRoom:
 
 
 SEATING_ORDER = (Seat.CLIENT, Seat.SERVER, Seat.CA, Seat.EAVESDROPPER)
+KEYS_READY_TIMEOUT = 60.0  # seconds ``start`` waits at most for the class's keys
 
 
 class GameServer:
@@ -159,11 +160,15 @@ class GameServer:
                  now: Callable[[], datetime.datetime],
                  key_source: Callable[[], rsa.RSAPrivateKey],
                  instructor_token: str | None = None,
-                 reserve_keys: Callable[[int], None] | None = None) -> None:
+                 reserve_keys: Callable[[int], None] | None = None,
+                 keys_ready: Callable[[float], bool] | None = None) -> None:
         self.store = store
         # Told how many RSA keys a newly opened class table will take, so a warm pool can
         # make them while students are still joining instead of when the class starts.
         self._reserve_keys = reserve_keys or (lambda count: None)
+        # Waits (up to the seconds given) until the reserved keys are made: ``start`` uses it,
+        # so a big class does not begin by making hundreds of RSA keys between moves.
+        self._keys_ready = keys_ready or (lambda timeout: True)
         self._token_hashes: dict[int, str] = {}
         # Only the hash of the server's instructor token is kept, as the store keeps tokens.
         self._instructor_hash = None if instructor_token is None else hash_token(instructor_token)
@@ -210,6 +215,7 @@ class GameServer:
         table_id = self.store.create_table(opened)
         player, token = self.store.create_player(name)
         assert player.id is not None
+        self._token_hashes[player.id] = player.reconnect_token_hash
         self.store.assign_seat(table_id, seat, player_id=player.id)
         for other in Seat:
             if other is not seat:
@@ -295,6 +301,7 @@ class GameServer:
                 seat = next(s for s in SEATING_ORDER if s not in table.humans)
                 player, token = self.store.create_player(name, room.class_session_id)
                 assert player.id is not None
+                self._token_hashes[player.id] = player.reconnect_token_hash
                 self.store.assign_seat(table.table_id, seat, player_id=player.id)
                 table.humans[seat] = player.id
                 self._names[player.id] = name
@@ -309,6 +316,8 @@ class GameServer:
     def start(self, class_session_id: int, token: str) -> list[int]:
         """Bots take every empty seat, and every table starts playing."""
         room = self._instructor(class_session_id, token)
+        if not self._keys_ready(KEYS_READY_TIMEOUT):
+            log.warning("class %d starts before all its RSA keys are made", class_session_id)
         with room.lock:
             if room.ended:
                 raise SessionEnded("this class session has ended")

@@ -168,9 +168,12 @@ class Hub:
             holders = {seat: set(connections) for seat, connections in self._seats.get(table_id, {}).items()}
             class_session_id = self.game.class_session_of(table_id)
             watchers = set(self._instructors.get(class_session_id, ())) if class_session_id else set()
-            texts, update = await asyncio.to_thread(
-                self._news, table_id, [s for s, c in holders.items() if c],
-                class_session_id if watchers else None)
+            # The sender's own seats already have their view in its reply: skip them unless
+            # another connection holds the same seat.
+            wanted = [seat for seat, connections in holders.items()
+                      if connections - ({sender} if seat in sender_seats else set())]
+            texts, update = await asyncio.to_thread(self._news, table_id, wanted,
+                                                    class_session_id if watchers else None)
             sends: list[Awaitable[None]] = []
             for seat, connections in holders.items():
                 text = texts.get(seat)
@@ -468,7 +471,8 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
 
     game = GameServer(store, rng=secrets.token_bytes, now=_utcnow, key_source=rsa_key,
                       instructor_token=instructor_token,
-                      reserve_keys=lambda count: pool.reserve(KeyKind.RSA_2048, count))
+                      reserve_keys=lambda count: pool.reserve(KeyKind.RSA_2048, count),
+                      keys_ready=pool.wait_until_full)
     replayed = await asyncio.to_thread(game.load)
     log.info("replayed %d stored tables", replayed)
     stop = asyncio.Event()
