@@ -668,9 +668,12 @@ class GameServer:
         after = table.state
         for fact in facts:
             after = apply(after, fact)
-        # The facts and the scores they lead to, in one transaction: one commit per move.
+        # The score rows are a cache of the facts (the export replays the log): refreshed,
+        # in the same transaction as the facts, when the table stops moving — it ends or
+        # pauses — rather than at every move.
+        settled = after.current_step is None or after.paused
         table.seq = self.store.append_facts(table.table_id, facts, expected_seq=table.seq,
-                                            scores=dict(after.scores))
+                                            scores=dict(after.scores) if settled else None)
         before = _step_name(table.state)
         table.state = after
         log.info("table %d: %s, step %s -> %s", table.table_id, what, before, _step_name(table.state))

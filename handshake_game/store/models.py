@@ -106,7 +106,8 @@ class FactRecord(SQLModel, table=True):
 
 
 class Score(SQLModel, table=True):
-    """A seat's points at a table, kept current for the instructor's scores export."""
+    """A seat's points at a table: a cache of the fact log, refreshed when the table ends or
+    pauses (the scores export replays the log, so it is current even mid-table)."""
 
     __tablename__ = "score"
 
