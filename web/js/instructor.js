@@ -202,6 +202,16 @@ function handle(message) {
     case "dashboard":
       if (message.class_session_id !== state.classId) return;
       state.awaitingDashboard = false;
+      // The server names its class: a fresh browser holding only the token shows it whole.
+      if (message.join_code) state.joinCode = message.join_code;
+      if (message.join_url) state.joinUrl = message.join_url;
+      if (message.qr_svg) state.qrSvg = message.qr_svg;
+      for (const key of ["variant", "scenario", "difficulty"]) {
+        if (message[key]) state[key] = message[key];
+      }
+      if (typeof message.started === "boolean") state.started = message.started;
+      if (typeof message.ended === "boolean") state.ended = message.ended;
+      remember();
       state.tables.clear();
       for (const table of message.tables) state.tables.set(table.table_id, table);
       inferStarted();
