@@ -226,3 +226,30 @@ def test_without_a_token_the_page_asks_for_one(serve, new_page: Callable[..., Pa
     page.get_by_test_id("create").click()
     expect(page.get_by_role("alert")).to_contain_text("bad_instructor_token")
     expect(page.get_by_label("Token", exact=True)).to_be_visible()
+
+
+def test_another_browser_with_the_token_opens_the_class_by_number(serve,
+                                                                   new_page: Callable[..., Page]) -> None:
+    laptop = new_page("laptop")
+    code = create_class(laptop, serve.instructor_url)
+    student = new_page("phone")
+    join(student, serve.base, code, "ana")
+    summary = laptop.locator("#class-info")
+    expect(summary).to_have_text(re.compile(r"^Class \d+"))
+    number = re.match(r"^Class (\d+)", summary.inner_text()).group(1)
+
+    # The projector's browser: the instructor URL, nothing saved. The class comes back
+    # whole from the server — join code, QR code, its table and its player.
+    projector = new_page("projector")
+    projector.goto(serve.instructor_url)
+    projector.get_by_test_id("open-class").fill(number)
+    projector.get_by_test_id("open").click()
+    expect(projector.get_by_test_id("join-code")).to_have_text(code)
+    expect(projector.get_by_test_id("qr")).to_be_visible()
+    expect(projector.get_by_test_id("tables")).to_contain_text("ana")
+
+    projector.goto(serve.instructor_url)  # a class that is not there: said politely
+    projector.get_by_test_id("new-class").click()
+    projector.get_by_test_id("open-class").fill("999999")
+    projector.get_by_test_id("open").click()
+    expect(projector.get_by_role("alert")).to_contain_text("could not be opened")

@@ -749,6 +749,21 @@ function setUp() {
     showStatus("Creating the class…");
     send({ type: "create_session", token: state.token, ...choice });
   });
+  $("open-form").addEventListener("submit", (event) => {
+    // Another browser (the projector's) has the token but not the class: name it by number.
+    event.preventDefault();
+    const id = Number($("open-class").value);
+    if (!Number.isInteger(id) || id < 1) {
+      showError("Type the class number (the dashboard shows it as “Class N”).");
+      return;
+    }
+    state.classId = id;
+    state.announce = true;
+    state.tables.clear();
+    creatingAnother = false;
+    showStatus(`Opening class ${id}…`);
+    requestDashboard();
+  });
   $("start").addEventListener("click", () => instructor("start"));
   $("pause-all").addEventListener("click", () => instructor("pause"));
   $("resume-all").addEventListener("click", () => instructor("resume"));

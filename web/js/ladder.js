@@ -149,8 +149,8 @@ export function renderLadder(events = [], options = {}) {
       "", "ladder-end"));
   }
   if (detectedBy) {
-    ol.append(chipRow(detectedBy, true, `⚑ attack stopped by the ${SEAT_NAMES[detectedBy] ?? detectedBy}`, "",
-      "ladder-end"));
+    const by = Object.hasOwn(SEAT_NAMES, detectedBy) ? `the ${SEAT_NAMES[detectedBy]}` : `the ${detectedBy} check`;
+    ol.append(chipRow(detectedBy, true, `⚑ attack stopped by ${by}`, "", "ladder-end"));
   }
   if (completed && !failed) {
     ol.append(chipRow(null, true, "✓ handshake complete", "", "ladder-end"));

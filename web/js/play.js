@@ -33,11 +33,15 @@ const testid = (node, id) => {
   return node;
 };
 const seatName = (seat) => SEAT_NAMES[seat] ?? String(seat ?? "");
+// `detected_by` names the check that stopped an attack ("certificate chain", "finished") or a seat.
+const detector = (by) => (Object.hasOwn(SEAT_NAMES, by) ? `the ${SEAT_NAMES[by]}` : `the ${by} check`);
 
 let seat = saved("seat");
 let view = null;
 let connection = null;
 let moving = false; // a move or hint is on its way: the next view or error ends it
+let notice = null; // an error or a reseat: shown until the player acts again, whatever views arrive
+let pending = null; // the move on its way: {name, verdicts} — to notice a move that brought no verdict
 const memo = new Map(); // section -> the JSON it was last drawn from
 const quizResults = new Map(); // `${lesson_id}:${question}` -> {correct, explanation, choice}
 let wireShown = { table: null, count: 0 };
@@ -78,6 +82,8 @@ function handle(message) {
       moving = false;
       view = message.view;
       render();
+      if (pending) noVerdictNote(pending, view);
+      pending = null;
       break;
     case "reseated":
       seat = { ...seat, table_id: message.table_id, seat: message.seat,
@@ -85,7 +91,8 @@ function handle(message) {
       save("seat", seat);
       memo.clear();
       wireShown = { table: null, count: 0 };
-      say(`You now play the ${seatName(message.seat)} at table ${message.table_id}.`);
+      notice = { text: `You now play the ${seatName(message.seat)} at table ${message.table_id}.`, kind: "info" };
+      say(notice.text);
       break;
     case "quiz_result":
       quizResults.set(`${message.lesson_id}:${message.question}`, message);
@@ -93,13 +100,15 @@ function handle(message) {
       break;
     case "error":
       moving = false;
+      pending = null;
       if (view) setBusy(false); // keep what the player typed: they may fix it and try again
       if (!view && (message.code === "bad_token" || message.code === "unknown_table")) {
         forget("seat");
         showNoSeat(`Your saved seat is no longer valid: ${message.message}`);
         return;
       }
-      say(`⚠ ${message.message || message.code}`, "error");
+      notice = { text: `⚠ ${message.message || message.code}`, kind: "error" };
+      say(notice.text, notice.kind);
       break;
     default:
       break;
@@ -107,6 +116,7 @@ function handle(message) {
 }
 
 function send(message) {
+  notice = null;
   connection.send({ ...message, table_id: seat.table_id, token: seat.token });
 }
 
@@ -155,7 +165,10 @@ function render() {
   renderLadder(v, steps);
   renderWallet(v);
   renderWire(v);
-  if (!moving) say(`● connected · updated ${new Date().toLocaleTimeString()}`);
+  if (!moving) {
+    if (notice) say(notice.text, notice.kind);
+    else say(`● connected · updated ${new Date().toLocaleTimeString()}`);
+  }
 }
 
 function renderProgress(v, steps, current) {
@@ -189,7 +202,7 @@ function renderState(v, current, players) {
   if (v.failed && v.detected_by) {
     // The right outcome of an attack: a real check stopped it and the handshake was aborted.
     const check = v.failed.check ? ` (${v.failed.check})` : "";
-    text = `⚑ Attack stopped by the ${v.detected_by}: the handshake was aborted at the ${seatName(v.failed.seat)}'s` +
+    text = `⚑ Attack stopped by ${detector(v.detected_by)}: the handshake was aborted at the ${seatName(v.failed.seat)}'s` +
       ` check${check}: ${v.failed.reason ?? ""}`;
     kind = "stopped";
   } else if (v.failed) {
@@ -211,7 +224,7 @@ function renderState(v, current, players) {
     text = who ? `◔ Waiting for the ${seatName(who)}${name ? ` (${name})` : ""}…` : "◔ Waiting…";
     kind = "wait";
   }
-  if (v.detected_by && !v.failed) text += ` ⚑ The attack was detected by the ${v.detected_by}.`;
+  if (v.detected_by && !v.failed) text += ` ⚑ The attack was detected by ${detector(v.detected_by)}.`;
   if (state.textContent !== text) state.textContent = text;
   state.dataset.kind = kind;
 }
@@ -240,7 +253,9 @@ function renderChoices(force) {
   }
   const hadFocus = box.contains(document.activeElement) || document.activeElement === document.body;
   box.replaceChildren();
-  if (over || !v.your_turn || !choices.length) {
+  // The server sends choices only when the seat may act (after the end, the eavesdropper
+  // may still try to decrypt what it recorded).
+  if (!choices.length) {
     const why = over ? "The table is over: nothing more to play." : v.paused ? "The table is paused."
       : !v.your_turn ? "Not your turn: the ladder shows what the others do." : "Nothing to do right now.";
     box.append(el("p", "no-choice", why));
@@ -290,7 +305,7 @@ function renderChoices(force) {
     if (!isHint && (isOffered || !first)) first = button;
     box.append(form);
   });
-  if (!hinted) {
+  if (!hinted && !Array.isArray(v.choices)) { // an older server without a menu: hints by message
     const hint = el("button", "button hint-button", "ℹ Ask for a hint");
     hint.type = "button";
     testid(hint, "hint");
@@ -317,6 +332,7 @@ function setBusy(busy) {
 }
 
 function move(action) {
+  pending = { name: action.name, verdicts: (view.verdicts ?? []).length };
   moving = true;
   memo.set("focus-after-move", "1");
   setBusy(true);
@@ -423,6 +439,23 @@ function renderVerdicts(v) {
   list.replaceChildren(...verdicts.map((x) => verdictLine(x, "li")));
   list.dataset.count = String(verdicts.length);
   if (!verdicts.length) list.append(el("li", "empty", "No verdicts yet."));
+}
+
+// Some moves bring no verdict (the eavesdropper's decrypt attempt after the end): say what
+// the view shows instead of leaving the click unanswered.
+function noVerdictNote(move, v) {
+  if ((v.verdicts ?? []).length !== move.verdicts) return;
+  const feedback = $("feedback");
+  let note;
+  if (move.name === "TryDecrypt") {
+    note = v.wallet?.decrypted_traffic
+      ? el("p", "verdict verdict-ok", "✓ Decrypted: what you read is shown below.")
+      : el("p", "verdict verdict-fail", "✗ Nothing decrypted: with what you hold, the recorded records stay sealed.");
+  } else {
+    note = el("p", "verdict", `Played ${move.name}; the referee gave no verdict on it.`);
+  }
+  testid(note, "move-note");
+  feedback.replaceChildren(el("h3", null, "Feedback on your last move"), note); // a new verdict redraws it
 }
 
 function renderScores(v, players) {
