@@ -18,12 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# A loaded CI machine runs the server, Chromium and pytest on two cores: wait up to 15 s
+# for a page to show what it should (the default is 5 s). Never a sleep: the wait ends as
+# soon as the page is right.
+expect.set_options(timeout=15_000)
+
 SIZES = {
     "phone": {"width": 375, "height": 740},
     "laptop": {"width": 1280, "height": 800},
