@@ -207,6 +207,10 @@ def _run(argv: list[str] | None) -> int:
         from .server.ws import run
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The game logs its own state changes; the libraries' per-request chatter (every
+        # static file, every plugin Alembic loads) would bury them.
+        for chatty in ("websockets.server", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
         asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
                         or "sqlite:///handshake.db", instructor_token=args.instructor_token,
                         rate=args.rate_limit))
