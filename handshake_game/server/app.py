@@ -26,7 +26,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,9 +389,7 @@ class GameServer:
         table = self._table(table_id)
         with table.lock:
             state, humans = table.state, dict(table.humans)
-        missing = [pid for pid in humans.values() if pid not in self._names]
-        if missing:
-            self._names.update(sessions.player_names(self.store, missing))
+        self._learn_names(humans.values())
         room = self._room_of(table_id)
         seats: dict[str, dict[str, Any] | None] = {}
         for seat in SEATING_ORDER:
@@ -471,12 +469,10 @@ class GameServer:
                     if not table.humans:
                         continue
                     before = dict(table.humans)
-                    for index, seat in enumerate(SEATING_ORDER):
-                        previous = SEATING_ORDER[index - 1]
-                        self._seat(room, table, seat, before.get(previous))
-                    moved += [Reseat(player, table.table_id, seat, table.table_id,
-                                     SEATING_ORDER[(SEATING_ORDER.index(seat) + 1) % len(SEATING_ORDER)])
-                              for seat, player in before.items()]
+                    for seat, after in zip(SEATING_ORDER, SEATING_ORDER[1:] + SEATING_ORDER[:1], strict=True):
+                        self._seat(room, table, after, before.get(seat))
+                        if seat in before:
+                            moved.append(Reseat(before[seat], table.table_id, seat, table.table_id, after))
                     self._play_bots(table)
                     changed.append(table.table_id)
         log.info("class %d: seats rotated at tables %s", class_session_id, changed)
@@ -643,6 +639,12 @@ class GameServer:
             self._token_hashes[player_id] = cached
         return cached
 
+    def _learn_names(self, player_ids: Iterable[int]) -> None:
+        """Players' names, read from the store once (after a restart) and kept in memory."""
+        missing = [pid for pid in player_ids if pid not in self._names]
+        if missing:
+            self._names.update(sessions.player_names(self.store, missing))
+
     def _view(self, table: LiveTable, seat: Seat) -> dict[str, Any]:
         """The game's view of ``seat`` plus what the seat console shows around it: whether the
         table waits paused, the lesson card filled from this view, the menu of moves, the
@@ -650,9 +652,7 @@ class GameServer:
         state = table.state
         now = self.now()
         seen = view(state, seat, now, dissect=True)
-        missing = [pid for pid in table.humans.values() if pid not in self._names]
-        if missing:
-            self._names.update(sessions.player_names(self.store, missing))
+        self._learn_names(table.humans.values())
         return seen | {
             "paused": state.paused,
             "lesson": _lesson(state, seat, seen),

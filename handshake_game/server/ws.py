@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime
+import functools
 import io
 import logging
 import os
@@ -258,9 +259,9 @@ async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMess
         room = await asyncio.to_thread(game.create_session, message.token, message.variant, message.scenario,
                                        message.difficulty)
         session.watching.add(room.class_session_id)
-        join_url = f"{public_url}?join={room.join_code}" if public_url else None
+        join_url, svg = join_link(public_url, room.join_code)
         return [p.SessionCreated(class_session_id=room.class_session_id, join_code=room.join_code,
-                                 join_url=join_url, qr_svg=qr_svg(join_url or room.join_code))]
+                                 join_url=join_url, qr_svg=svg)]
     return await _instructor(game, session, message, public_url)
 
 
@@ -275,9 +276,9 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
         tables = await asyncio.to_thread(game.dashboard, class_session_id, token)
         session.watching.add(class_session_id)
         room = game.class_room(class_session_id)
-        join_url = f"{public_url}?join={room.join_code}" if public_url else None
+        join_url, svg = join_link(public_url, room.join_code)
         return [p.Dashboard(class_session_id=class_session_id, tables=tables, join_code=room.join_code,
-                            join_url=join_url, qr_svg=qr_svg(join_url or room.join_code),
+                            join_url=join_url, qr_svg=svg,
                             variant=room.variant.value, scenario=room.scenario.value,
                             difficulty=room.difficulty.value, started=room.started, ended=room.ended)]
     if isinstance(message, p.Reveal):
@@ -308,8 +309,17 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
     return [p.Done(action=message.type, class_session_id=class_session_id, table_ids=changed)]
 
 
+def join_link(public_url: str | None, join_code: str) -> tuple[str | None, str]:
+    """The students' join URL (when the server knows its own) and its QR code; without a URL
+    the QR code holds the bare join code."""
+    join_url = f"{public_url}?join={join_code}" if public_url else None
+    return join_url, qr_svg(join_url or join_code)
+
+
+@functools.lru_cache(maxsize=256)
 def qr_svg(text: str) -> str:
-    """``text`` as a QR code, an SVG document to show on the projector."""
+    """``text`` as a QR code, an SVG document to show on the projector. Cached: a dashboard
+    asks again after every reconnect, and this runs on the event loop."""
     buffer = io.BytesIO()
     segno.make(text, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True)
     return buffer.getvalue().decode("utf-8")

@@ -37,8 +37,9 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_game(db_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> Iterator[Callable[[], GameServer]]:
-    """A new GameServer (with its own Store) on the same database each call: a "restart"."""
+def make_game(db_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> Iterator[MakeGame]:
+    """A new GameServer (with its own Store) on the same database each call: a "restart".
+    Its instructor token is INSTRUCTOR_TOKEN."""
     stores: list[Store] = []
 
     def make() -> GameServer:
@@ -47,15 +48,13 @@ def make_game(db_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> Iterator[Callab
         stores.append(store)
         keys = itertools.cycle(rsa_keys)
         game = GameServer(store, rng=random.Random(len(stores)).randbytes, now=utcnow,
-                          key_source=lambda: next(keys))
+                          key_source=lambda: next(keys), instructor_token=INSTRUCTOR_TOKEN)
         game.load()
         return game
 
     yield make
     for store in stores:
         store.dispose()
-
-
 
 
 class Classroom:
@@ -79,19 +78,6 @@ async def classroom(db_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> AsyncIter
 
 
 @pytest.fixture
-def make_class_game(db_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> Iterator[MakeGame]:
-    stores: list[Store] = []
-
-    def make() -> GameServer:
-        store = Store(db_url)
-        store.upgrade()
-        stores.append(store)
-        keys = itertools.cycle(rsa_keys)
-        game = GameServer(store, rng=random.Random(len(stores)).randbytes, now=utcnow,
-                          key_source=lambda: next(keys), instructor_token=INSTRUCTOR_TOKEN)
-        game.load()
-        return game
-
-    yield make
-    for store in stores:
-        store.dispose()
+def make_class_game(make_game: MakeGame) -> MakeGame:
+    """``make_game``, named for the class-session tests (its servers hold INSTRUCTOR_TOKEN)."""
+    return make_game
