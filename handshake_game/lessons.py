@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .game.model import CATALOG, Scenario, Variant, steps_for, supports
+from .game.catalog import CATALOG, steps_for
+from .game.model import Scenario, Variant, supports
 from .tls import messages as m
 from .tls.suites import suite_name
 

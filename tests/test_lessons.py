@@ -15,9 +15,11 @@ import pytest
 from handshake_game import lessons
 from handshake_game.bots import play_table
 from handshake_game.game import Referee, Scenario, Seat, Variant, apply, view
+from handshake_game.game.catalog import CATALOG, steps_for
 from handshake_game.game.facts import ItemStored, StepDone, TableOpened
-from handshake_game.game.model import CATALOG, steps_for, supports
-from handshake_game.game.table import TableState, initial_state
+from handshake_game.game.fold import initial_state
+from handshake_game.game.model import supports
+from handshake_game.game.state import TableState
 from handshake_game.tls.pki import generate_rsa_key
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,18 +12,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..game import Referee, TableState, apply, decide, finish_table, open_table
 from ..game import actions as a
 from ..game.facts import Fact
 from ..game.guide import REQUEST, RESPONSE, attack_action, correct_action
 from ..game.model import Scenario, Seat, Variant
-from ..game.table import (
-    Referee,
-    TableState,
-    apply,
-    decide,
-    leak_server_key,
-    open_table,
-)
 
 __all__ = ["REQUEST", "RESPONSE", "AttackerBot", "CarelessBot", "HonestBot", "TrustingBot", "play_table"]
 
@@ -104,9 +97,5 @@ def play_table(variant: Variant, scenario: Scenario, referee: Referee,
 
     while (step := state.current_step) is not None:
         record(decide(state, step.seat, players[step.seat].act(state, step.seat), referee))
-    if scenario is Scenario.KEY_LEAK and state.wallets[Seat.SERVER].get("server_key") is not None:
-        record(leak_server_key(state))
-    if scenario in (Scenario.PASSIVE, Scenario.KEY_LEAK, Scenario.MITM_SELF_SIGNED,
-                    Scenario.MITM_WRONG_NAME):
-        record(decide(state, Seat.EAVESDROPPER, a.TryDecrypt(), referee))
+    record(finish_table(state, referee, eavesdropper_is_bot=True))
     return TableRun(state, facts)

@@ -1,25 +1,25 @@
-"""The game's rules, sans-I/O: variants and their steps, seats and wallets, actions,
-facts, the referee (which checks every move with handshake_game.tls), and views."""
+"""The game's rules, sans-I/O: variants and their step catalog, seats and wallets, actions,
+facts, the referee (which checks every move with handshake_game.tls), and views.
 
-from .model import CATALOG, Difficulty, Scenario, Seat, Step, Variant
-from .table import (
-    Referee,
-    Rejected,
-    TableState,
-    apply,
-    decide,
-    inject_scenario,
-    leak_server_key,
-    open_table,
-    pause,
-    replay,
-    resume,
-    reveal,
-    view,
-)
+Modules, each with one job: ``model`` (the vocabulary), ``catalog`` (every step, once),
+``rules`` (rejections, points, verdicts), ``state`` and ``fold`` (a table is the fold of
+its facts), ``referee`` (``decide``, ``finish_table``), one module per phase (``ca``,
+``tls12``, ``tls13``, ``eavesdropper``, with ``wire``, ``records`` and ``handshake`` as
+their shared helpers), ``instructor``, ``views``, ``guide``, ``menu`` and ``sharing``.
+"""
+
+from .catalog import CATALOG, catalog_json, steps_for
+from .fold import apply, replay
+from .instructor import inject_scenario, leak_server_key, pause, resume
+from .model import Difficulty, Scenario, Seat, Variant
+from .referee import decide, finish_table, open_table
+from .rules import Code, Referee, Rejected, Step
+from .state import TableState
+from .views import alerts, ladder, reveal, view
 
 __all__ = [
     "CATALOG",
+    "Code",
     "Difficulty",
     "Referee",
     "Rejected",
@@ -28,14 +28,19 @@ __all__ = [
     "Step",
     "TableState",
     "Variant",
+    "alerts",
     "apply",
+    "catalog_json",
     "decide",
+    "finish_table",
     "inject_scenario",
+    "ladder",
     "leak_server_key",
+    "open_table",
     "pause",
+    "replay",
     "resume",
     "reveal",
-    "open_table",
-    "replay",
+    "steps_for",
     "view",
 ]

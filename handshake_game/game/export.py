@@ -18,8 +18,9 @@ import datetime
 
 from ..tls.capture import Capture
 from .facts import MessageDelivered, MessageSent
+from .handshake import TLS13_KEYLOG_LABELS
 from .model import Seat, Variant
-from .table import TLS13_KEYLOG_LABELS, TableState
+from .state import TableState
 
 CLIENT_ADDRESS = ("192.0.2.10", 50000)
 SERVER_ADDRESS = ("192.0.2.20", 443)

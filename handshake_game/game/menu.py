@@ -33,7 +33,6 @@ left empty (sent as ``null``).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,16 +40,11 @@ from ..tls import messages as m
 from ..tls.suites import CIPHER_SUITES, suite_by_name
 from . import actions as a
 from .guide import REQUEST, RESPONSE, correct_action
-from .model import SUITES_FOR_VARIANT, Difficulty, Seat, Step, Variant
-from .table import (
-    CLIENT_NAME,
-    EAVESDROPPER_NAME,
-    POINTS_HINT,
-    TableState,
-    _held,
-    _is_ecdhe,
-    _is_mutual,
-)
+from .handshake import is_ecdhe, is_mutual
+from .model import SUITES_FOR_VARIANT, Difficulty, Seat, Variant
+from .rules import CLIENT_NAME, EAVESDROPPER_NAME, POINTS_HINT, Step
+from .state import TableState
+from .wire import held
 
 Choice = dict[str, Any]
 Field = dict[str, Any]
@@ -64,8 +58,8 @@ MAX_APPLICATION_TEXT = 2**14 // 4
 
 def catalog(state: TableState) -> list[dict[str, str]]:
     """The table's steps in order: who acts, what happens, and the lesson that explains it."""
-    return [{"id": step.id, "seat": step.seat.value, "act": step.act, "lesson": step.lesson}
-            for step in state.steps]
+    return [{"id": step.id, "seat": step.seat.value, "label": step.label, "act": step.act,
+             "lesson": step.lesson} for step in state.steps]
 
 
 def choices(state: TableState, seat: Seat, now: datetime.datetime) -> list[Choice]:
@@ -81,7 +75,7 @@ def choices(state: TableState, seat: Seat, now: datetime.datetime) -> list[Choic
         return []
     guided = state.difficulty is Difficulty.GUIDED
     move = correct_action(state, seat, now) if guided else None
-    menu = _MENUS[step.id](_Context(state, step, move))
+    menu = step.menu(Context(state, step, move))
     if move is not None:
         for choice in menu:
             choice["recommended"] = choice["action"] == type(move).__name__
@@ -91,7 +85,7 @@ def choices(state: TableState, seat: Seat, now: datetime.datetime) -> list[Choic
 
 
 @dataclass(frozen=True)
-class _Context:
+class Context:
     state: TableState
     step: Step
     move: a.Action | None  # the correct move, known only at guided difficulty
@@ -124,18 +118,18 @@ def _select(name: str, label: str, options: list[dict[str, Any]], default: Any) 
 
 # -- one menu per step -------------------------------------------------------------------------
 
-def _publish_root(ctx: _Context) -> list[Choice]:
+def publish_root(ctx: Context) -> list[Choice]:
     name = ctx.default(a.PublishRoot, "common_name", a.PublishRoot().common_name)
     return [_choice(a.PublishRoot, "Create the root certificate and publish it as the client's trust store",
                     {"name": "common_name", "label": "the CA's name on its root certificate", "kind": "text",
                      "default": name, "max_length": MAX_COMMON_NAME})]
 
 
-def _generate_key(ctx: _Context) -> list[Choice]:
+def generate_key(ctx: Context) -> list[Choice]:
     return [_choice(a.GenerateKeyPair, "Generate a key pair (the private half stays in your wallet)")]
 
 
-def _send_csr(ctx: _Context) -> list[Choice]:
+def send_csr(ctx: Context) -> list[Choice]:
     state = ctx.state
     names = [_option(state.server_name, f"{state.server_name}: the server's host name")]
     if ctx.step.seat is not Seat.EAVESDROPPER:
@@ -147,7 +141,7 @@ def _send_csr(ctx: _Context) -> list[Choice]:
                     _select("name", "for which name", names, name))]
 
 
-def _review(ctx: _Context) -> list[Choice]:
+def review(ctx: Context) -> list[Choice]:
     reason = ctx.default(a.RefuseCsr, "reason", "")
     return [_choice(a.IssueCertificate, "Issue the certificate: sign it with the CA's key"),
             _choice(a.RefuseCsr, "Refuse the request",
@@ -161,7 +155,7 @@ def _suite_label(name: str) -> str:
     return f"{name} ({exchange}{suite.aead} records, {suite.hash_name})"
 
 
-def _client_hello(ctx: _Context) -> list[Choice]:
+def client_hello(ctx: Context) -> list[Choice]:
     names = list(SUITES_FOR_VARIANT[ctx.state.variant])
     suites = ctx.default(a.SendClientHello, "suites", names)
     what = ("a fresh client_random, an x25519 key share and the offered suites"
@@ -191,7 +185,7 @@ def _offer(state: TableState) -> list[str]:
     return [CIPHER_SUITES[code].name for code in hello.cipher_suites if code in CIPHER_SUITES]
 
 
-def _server_hello(ctx: _Context) -> list[Choice]:
+def server_hello(ctx: Context) -> list[Choice]:
     offered = _offer(ctx.state)
     # The server may pick any offered suite; left to itself it takes its own strongest.
     own = next((name for name in SUITES_FOR_VARIANT[ctx.state.variant] if name in offered), None)
@@ -201,26 +195,26 @@ def _server_hello(ctx: _Context) -> list[Choice]:
     return [_choice(a.SendServerHello, f"Send {_SERVER_FLIGHT[ctx.state.variant]}", *fields)]
 
 
-def _check_certificate(ctx: _Context) -> list[Choice]:
+def check_certificate(ctx: Context) -> list[Choice]:
     what = "the chain to the trusted CA, the name, the validity"
     if ctx.state.variant is Variant.TLS13:
         what += " and the CertificateVerify signature"
-    elif _is_ecdhe(ctx.state):
+    elif is_ecdhe(ctx.state):
         what += " and the signature on the ECDH share"
     return [_choice(a.AcceptCertificate, f"Accept the certificate: trust that {what} check out"),
             _choice(a.RejectCertificate, "Reject the certificate and end the handshake")]
 
 
-def _key_exchange(ctx: _Context) -> list[Choice]:
+def key_exchange(ctx: Context) -> list[Choice]:
     state = ctx.state
-    if _is_mutual(state):
+    if is_mutual(state):
         present = ctx.default(a.SendKeyShare, "present_certificate", True)
         return [_choice(a.SendKeyShare, "Send your ECDH share (ClientKeyExchange)",
                         _select("present_certificate", "your certificate, which the server asked for",
                                 [_option(True, "send it, and sign the handshake with your key "
                                                "(CertificateVerify)"),
                                  _option(False, "send no certificate")], present))]
-    if _is_ecdhe(state):
+    if is_ecdhe(state):
         return [_choice(a.SendKeyShare, "Send your ECDH share (ClientKeyExchange): both sides then compute "
                                         "the same premaster")]
     key = ctx.default(a.EncryptPremaster, "key", "server_certificate")
@@ -231,7 +225,7 @@ def _key_exchange(ctx: _Context) -> list[Choice]:
                              _option("trust_store", "the CA's public key (from your trust store)")], key))]
 
 
-def _randoms(ctx: _Context) -> Field:
+def _randoms(ctx: Context) -> Field:
     orders = [_option("client+server", "client_random, then server_random"),
               _option("server+client", "server_random, then client_random")]
     return _select("randoms", "the order of the two randoms in the PRF seed", orders,
@@ -244,7 +238,7 @@ def _master_secret_hex(what: str) -> Field:
                      "the game derive it"}
 
 
-def _client_finished(ctx: _Context) -> list[Choice]:
+def client_finished(ctx: Context) -> list[Choice]:
     if ctx.state.variant is Variant.TLS13:
         # The TLS 1.3 key schedule has no randoms to order: only the expert's own value counts.
         fields = [_master_secret_hex("HKDF over the transcript")] if ctx.expert else []
@@ -255,18 +249,18 @@ def _client_finished(ctx: _Context) -> list[Choice]:
                                              "Finished", *fields)]
 
 
-def _server_finished(ctx: _Context) -> list[Choice]:
-    how = "Compute the premaster from the ECDH shares" if _is_ecdhe(ctx.state) else "Decrypt the premaster"
+def server_finished(ctx: Context) -> list[Choice]:
+    how = "Compute the premaster from the ECDH shares" if is_ecdhe(ctx.state) else "Decrypt the premaster"
     return [_choice(a.DeriveAndSendFinished, f"{how}, derive the master secret and keys, check "
                                              "the client's Finished and send yours", _randoms(ctx))]
 
 
-def _verify_finished(ctx: _Context) -> list[Choice]:
+def verify_finished(ctx: Context) -> list[Choice]:
     other = "client" if ctx.step.seat is Seat.SERVER else "server"
     return [_choice(a.VerifyFinished, f"Check the {other}'s Finished")]
 
 
-def _send_data(ctx: _Context) -> list[Choice]:
+def send_data(ctx: Context) -> list[Choice]:
     default = REQUEST if ctx.step.seat is Seat.CLIENT else RESPONSE
     text = ctx.default(a.SendApplicationData, "text", default)
     what = "your request" if ctx.step.seat is Seat.CLIENT else "the answer"
@@ -275,26 +269,26 @@ def _send_data(ctx: _Context) -> list[Choice]:
                      "max_length": MAX_APPLICATION_TEXT})]
 
 
-def _read_data(ctx: _Context) -> list[Choice]:
+def read_data(ctx: Context) -> list[Choice]:
     return [_choice(a.ReadApplicationData, "Decrypt and read the server's answer")]
 
 
-def _reconnect(ctx: _Context) -> list[Choice]:
+def reconnect(ctx: Context) -> list[Choice]:
     return [_choice(a.Reconnect, "Connect to the server again: a new session with fresh randoms")]
 
 
 def _held_words(state: TableState) -> str:
-    labels = list(dict.fromkeys(sent.label for sent in _held(state)))
+    labels = list(dict.fromkeys(sent.label for sent in held(state)))
     return ", ".join(labels) if labels else "what you hold"
 
 
-def _forward_or_drop(ctx: _Context) -> list[Choice]:
+def _forward_or_drop(ctx: Context) -> list[Choice]:
     held = _held_words(ctx.state)
     return [_choice(a.Forward, f"Forward what you hold ({held}) unchanged"),
             _choice(a.Drop, f"Drop what you hold ({held}): it never arrives")]
 
 
-def _intercept(ctx: _Context) -> list[Choice]:
+def intercept(ctx: Context) -> list[Choice]:
     return [*_forward_or_drop(ctx),
             _choice(a.SwapCertificate, _SWAP[ctx.state.variant])]
 
@@ -308,7 +302,7 @@ _SWAP = {
 }
 
 
-def _tamper(ctx: _Context) -> list[Choice]:
+def tamper(ctx: Context) -> list[Choice]:
     return [*_forward_or_drop(ctx),
             _choice(a.Inject, "Forward it and slip in an extra ServerHelloDone of your own"),
             _choice(a.FlipByte, "Flip one bit of the ServerHello's server_random",
@@ -316,42 +310,12 @@ def _tamper(ctx: _Context) -> list[Choice]:
                      "default": ctx.default(a.FlipByte, "offset", 0), "min": 0, "max": 31})]
 
 
-def _strip_suites(ctx: _Context) -> list[Choice]:
+def strip_suites(ctx: Context) -> list[Choice]:
     return [*_forward_or_drop(ctx),
             _choice(a.StripSuites, "Remove the strongest suite from the ClientHello (a downgrade)")]
 
 
-def _replay(ctx: _Context) -> list[Choice]:
+def replay(ctx: Context) -> list[Choice]:
     return [*_forward_or_drop(ctx),
             _choice(a.ReplayOldFlight, f"Replace what you hold ({_held_words(ctx.state)}) with the same "
                                        "messages recorded in the first session")]
-
-
-_MENUS: dict[str, Callable[[_Context], list[Choice]]] = {
-    "ca.publish_root": _publish_root,
-    "server.generate_key": _generate_key,
-    "server.send_csr": _send_csr,
-    "ca.review_csr": _review,
-    "client.generate_key": _generate_key,
-    "client.send_csr": _send_csr,
-    "ca.review_client_csr": _review,
-    "client.hello": _client_hello,
-    "server.hello": _server_hello,
-    "client.check_certificate": _check_certificate,
-    "client.key_exchange": _key_exchange,
-    "client.finished": _client_finished,
-    "server.finished": _server_finished,
-    "client.verify_finished": _verify_finished,
-    "server.verify_finished": _verify_finished,
-    "client.send_data": _send_data,
-    "server.send_data": _send_data,
-    "client.read_data": _read_data,
-    "eavesdropper.generate_key": _generate_key,
-    "eavesdropper.send_csr": _send_csr,
-    "ca.review_eavesdropper_csr": _review,
-    "eavesdropper.intercept": _intercept,
-    "eavesdropper.tamper": _tamper,
-    "eavesdropper.strip_suites": _strip_suites,
-    "client.reconnect": _reconnect,
-    "eavesdropper.replay": _replay,
-}

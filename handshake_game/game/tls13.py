@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from ..tls import messages as m
@@ -27,25 +26,14 @@ from ..tls.keyschedule13 import KeySchedule, finished_verify_data, traffic_keys
 from ..tls.record import ContentType, RecordProtection13
 from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, SignatureScheme, suite_by_name
 from . import actions as a
-from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageDelivered, MessageSent
-from .model import SUITES_FOR_VARIANT, Seat, Step
-from .table import (
-    _CHECK_WORDS,
-    Referee,
-    Rejected,
-    TableState,
-    _deliver,
-    _find,
-    _held,
-    _load_key,
-    _mistake,
-    _ok,
-    _plain_handshake,
-    _post,
-    chosen_suite,
-    offered_suites,
-    pass_or_drop,
-)
+from .eavesdropper import forged_certificate, pass_or_drop
+from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageSent
+from .handshake import check_words, chosen_suite, load_key, offered_suites
+from .model import SUITES_FOR_VARIANT, Seat
+from .records import plain_handshake
+from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, Code, Referee, Rejected, Step, mistake, ok
+from .state import TableState
+from .wire import deliver, delivered_all, find, held, post
 
 SCHEME = SignatureScheme.rsa_pss_rsae_sha256
 
@@ -108,16 +96,16 @@ def client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
                   m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)))
     suites = offered_suites(state, action)
     hello = m.ClientHello(0x0303, client_random, b"", suites, b"\x00", extensions)
-    raw, sent = _plain_handshake(Seat.CLIENT, hello)
+    raw, sent = plain_handshake(Seat.CLIENT, hello)
     return [ItemStored(Seat.CLIENT, "client_random", "random", client_random, False),
             ItemStored(Seat.CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
-            _log_item(Seat.CLIENT, raw), *_post(state, sent),
-            _ok(step, "a fresh random, the offered suites, and an x25519 key share already: TLS 1.3 "
+            _log_item(Seat.CLIENT, raw), *post(state, sent),
+            ok(step, "a fresh random, the offered suites, and an x25519 key share already: TLS 1.3 "
                       "guesses the group to save a round trip")]
 
 
 def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    hello_in: m.ClientHello = _find(state, Seat.SERVER, m.ClientHello)
+    hello_in: m.ClientHello = find(state, Seat.SERVER, m.ClientHello)
     raw_in = m.encode_handshake(hello_in)
     suite = chosen_suite(state, action, hello_in.cipher_suites)
     shares = dict(m.parse_key_share_client(hello_in.extension(m.ExtensionType.key_share) or b"\x00\x00"))
@@ -128,7 +116,7 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     hello = m.ServerHello(0x0303, ref.rng(32), b"", suite.code, 0,
                           (m.selected_version_extension(0x0304),
                            m.key_share_server_extension(NamedGroup.x25519, share.public_bytes())))
-    raw_hello, sent_hello = _plain_handshake(Seat.SERVER, hello)
+    raw_hello, sent_hello = plain_handshake(Seat.SERVER, hello)
     schedule = _schedule(suite, raw_in + raw_hello)
     schedule.extract(None)
     schedule.extract(shared)
@@ -139,8 +127,8 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     facts: list[Fact] = [_secret(Seat.SERVER, "shared_secret", shared),
                          _secret(Seat.SERVER, "client_handshake_traffic_secret", client_hs),
                          _secret(Seat.SERVER, "server_handshake_traffic_secret", server_hs),
-                         *_post(state, sent_hello)]
-    key = _load_key(state.item(Seat.SERVER, "server_key"))
+                         *post(state, sent_hello)]
+    key = load_key(state.item(Seat.SERVER, "server_key"))
     chain = (state.item(Seat.SERVER, "server_certificate"),)
 
     def seal(label: str, message: m.HandshakeMessage) -> None:
@@ -148,7 +136,7 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
         raw = m.encode_handshake(message)
         log += raw
         record = protection.seal(ContentType.handshake, raw)
-        facts.extend(_post(state, MessageSent(Seat.SERVER, label, ContentType.application_data, record)))
+        facts.extend(post(state, MessageSent(Seat.SERVER, label, ContentType.application_data, record)))
 
     seal("EncryptedExtensions", m.EncryptedExtensions(()))
     seal("Certificate", m.Certificate13(chain))
@@ -163,18 +151,13 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
               ItemStored(Seat.SERVER, "server_application_traffic_secret", "secret",
                          schedule.derive_secret(b"s ap traffic"), True),
               _log_item(Seat.SERVER, log),
-              _ok(step, f"{suite.name}, its own x25519 share, then EncryptedExtensions, Certificate, "
+              ok(step, f"{suite.name}, its own x25519 share, then EncryptedExtensions, Certificate, "
                         "CertificateVerify and Finished, already encrypted under the handshake keys")]
     return facts
 
 
 def _hash(suite: CipherSuite, transcript: bytes) -> bytes:
     return _schedule(suite, transcript).transcript_hash()
-
-
-def _delivered(state: TableState, recipient: Seat, labels: tuple[str, ...]) -> list[MessageDelivered]:
-    return [f for f in state.wire if isinstance(f, MessageDelivered) and f.recipient is recipient
-            and f.label in labels]
 
 
 @dataclass(frozen=True)
@@ -193,7 +176,7 @@ class _Flight:
 def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
     """The client derives the handshake keys from its transcript, opens the server's flight,
     and checks the certificate and the CertificateVerify signature (RFC 8446 §4.4)."""
-    hello: m.ServerHello = _find(state, Seat.CLIENT, m.ServerHello)
+    hello: m.ServerHello = find(state, Seat.CLIENT, m.ServerHello)
     suite = CIPHER_SUITES[hello.cipher_suite]
     _, server_share = m.parse_key_share_server(hello.extension(m.ExtensionType.key_share) or b"")
     private = x25519.X25519PrivateKey.from_private_bytes(state.item(Seat.CLIENT, "ecdhe_private"))
@@ -205,7 +188,7 @@ def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
     client_hs, server_hs = schedule.derive_secret(b"c hs traffic"), schedule.derive_secret(b"s hs traffic")
     opener = RecordProtection13(suite, traffic_keys(suite, server_hs))
     flight = []
-    for record in _delivered(state, Seat.CLIENT, ("EncryptedExtensions", "Certificate",
+    for record in delivered_all(state, Seat.CLIENT, ("EncryptedExtensions", "Certificate",
                                                     "CertificateVerify", "Finished")):
         try:
             _, plaintext = opener.open(record.payload[:5], record.payload[5:])
@@ -223,7 +206,7 @@ def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
         content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + signed_over
         verify(leaf.public_key(), proof.signature_scheme, proof.signature, content)
     except pki.CertificateRejected as exc:
-        problem = (_CHECK_WORDS.get(exc.problem.name, "certificate chain"), exc.reason)
+        problem = (check_words(exc), exc.reason)
     except Alert as exc:
         problem = ("certificate verify", exc.reason)
     return _Flight(shared, client_hs, server_hs, log + flight[0] + flight[1] + flight[2], tuple(flight),
@@ -236,7 +219,7 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
                          _secret(Seat.CLIENT, "client_handshake_traffic_secret", flight.client_hs),
                          _secret(Seat.CLIENT, "server_handshake_traffic_secret", flight.server_hs)]
     if flight.unreadable:
-        return [*facts, _ok(step, "the server's flight does not decrypt under the client's handshake "
+        return [*facts, ok(step, "the server's flight does not decrypt under the client's handshake "
                                   "keys: the two sides hashed different hellos", 0),
                 HandshakeFailed(Seat.CLIENT, "handshake keys",
                                 "bad_record_mac: the handshake keys come from the transcript of the "
@@ -250,18 +233,19 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
                          False)]
     if isinstance(action, a.AcceptCertificate):
         if problem is None:
-            facts.append(_ok(step, "trusted CA, right name, valid now, and the CertificateVerify signature "
+            facts.append(ok(step, "trusted CA, right name, valid now, and the CertificateVerify signature "
                                    "proves the server holds the certificate's key"))
         else:
-            facts.append(_mistake(step, f"accepted what fails its checks: {problem[1]}", -20))
+            facts.append(mistake(step, f"accepted what fails its checks: {problem[1]}", POINTS_BAD_TRUST))
         if certificate.certificate_list[0] != state.item(Seat.SERVER, "server_certificate"):
             facts.append(ForgeryAccepted("the client trusted a certificate that is not the server's"))
         return facts
     if problem is None:
-        return [*facts, _mistake(step, "the certificate passes every check; rejecting it ends a good "
+        return [*facts, mistake(step, "the certificate passes every check; rejecting it ends a good "
                                        "connection"),
                 HandshakeFailed(Seat.CLIENT, "client refused", "the client rejected a valid certificate")]
-    return [*facts, _ok(step, f"right to refuse: {problem[1]}", 20), HandshakeFailed(Seat.CLIENT, *problem)]
+    return [*facts, ok(step, f"right to refuse: {problem[1]}", POINTS_CAUGHT),
+            HandshakeFailed(Seat.CLIENT, *problem)]
 
 
 def client_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
@@ -282,12 +266,12 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
         try:
             theirs = bytes.fromhex(action.master_secret_hex)
         except ValueError:
-            raise Rejected("master_secret_hex must be hexadecimal") from None
-        facts.append(_ok(step, "your master secret is right") if hmac.compare_digest(theirs, master)
-                     else _mistake(step, "your master secret differs from HKDF-Extract(Derive-Secret("
+            raise Rejected("master_secret_hex must be hexadecimal", Code.BAD_INPUT) from None
+        facts.append(ok(step, "your master secret is right") if hmac.compare_digest(theirs, master)
+                     else mistake(step, "your master secret differs from HKDF-Extract(Derive-Secret("
                                          "handshake_secret, \"derived\", \"\"), 0)"))
     else:
-        facts.append(_ok(step, "the server's Finished verifies; the master secret and application "
+        facts.append(ok(step, "the server's Finished verifies; the master secret and application "
                                "traffic secrets follow from the whole transcript"))
     finished = m.encode_handshake(m.Finished(finished_verify_data(suite, client_hs, _hash(suite, log))))
     record = RecordProtection13(suite, traffic_keys(suite, client_hs)).seal(ContentType.handshake, finished)
@@ -297,7 +281,7 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
             ItemStored(Seat.CLIENT, "server_application_traffic_secret", "secret",
                        schedule.derive_secret(b"s ap traffic"), True),
             _log_item(Seat.CLIENT, log + finished),
-            *_post(state, MessageSent(Seat.CLIENT, "Finished", ContentType.application_data, record)),
+            *post(state, MessageSent(Seat.CLIENT, "Finished", ContentType.application_data, record)),
             *facts]
 
 
@@ -305,19 +289,19 @@ def server_verify_finished(state: TableState, step: Step, action: Any, ref: Refe
     suite = _suite(state, Seat.SERVER)
     log = _log_bytes(state, Seat.SERVER)
     client_hs = state.item(Seat.SERVER, "client_handshake_traffic_secret")
-    (record,) = _delivered(state, Seat.SERVER, ("Finished",))[-1:]
+    (record,) = delivered_all(state, Seat.SERVER, ("Finished",))[-1:]
     try:
         _, plaintext = RecordProtection13(suite, traffic_keys(suite, client_hs)).open(record.payload[:5],
                                                                                       record.payload[5:])
     except Alert:
-        return [_ok(step, "the client's Finished does not decrypt: the two sides derived different "
+        return [ok(step, "the client's Finished does not decrypt: the two sides derived different "
                           "handshake keys", 0),
                 HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac on the client's Finished")]
     expected = m.encode_handshake(m.Finished(finished_verify_data(suite, client_hs, _hash(suite, log))))
     if not hmac.compare_digest(plaintext, expected):
         return [HandshakeFailed(Seat.SERVER, "finished", "the client's verify_data differs")]
     return [_log_item(Seat.SERVER, log + plaintext),
-            _ok(step, "the client's Finished verifies: same transcript, same keys")]
+            ok(step, "the client's Finished verifies: same transcript, same keys")]
 
 
 def _app_protection(state: TableState, seat: Seat, secret_name: str) -> RecordProtection13:
@@ -329,7 +313,7 @@ def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     sender = step.seat
     facts: list[Fact] = []
     if sender is Seat.SERVER:
-        (record,) = _delivered(state, Seat.SERVER, ("application data",))[-1:]
+        (record,) = delivered_all(state, Seat.SERVER, ("application data",))[-1:]
         _, request = _app_protection(state, sender, "client_application_traffic_secret").open(
             record.payload[:5], record.payload[5:])
         facts.append(ItemStored(Seat.SERVER, "request", "text", request, True))
@@ -337,30 +321,28 @@ def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     data = action.text.encode()
     record_out = _app_protection(state, sender, own).seal(ContentType.application_data, data)
     return [*facts, ItemStored(sender, "sent_data", "text", data, True),
-            *_post(state, MessageSent(sender, "application data", ContentType.application_data, record_out)),
-            _ok(step, "sealed under the application traffic keys")]
+            *post(state, MessageSent(sender, "application data", ContentType.application_data, record_out)),
+            ok(step, "sealed under the application traffic keys")]
 
 
 def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    (record,) = _delivered(state, Seat.CLIENT, ("application data",))[-1:]
+    (record,) = delivered_all(state, Seat.CLIENT, ("application data",))[-1:]
     _, response = _app_protection(state, Seat.CLIENT, "server_application_traffic_secret").open(
         record.payload[:5], record.payload[5:])
     return [ItemStored(Seat.CLIENT, "response", "text", response, True),
-            _ok(step, "the answer decrypts and authenticates: the session works")]
+            ok(step, "the answer decrypts and authenticates: the session works")]
 
 
 def intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     """The man in the middle, TLS 1.3 style: the certificate travels encrypted, so the attacker
     must answer the client with a key exchange of its own and a whole flight it encrypts
     itself — its own certificate, its own CertificateVerify, its own Finished."""
-    held = _held(state)
-    if (passed := pass_or_drop(state, step, action, held)) is not None:
+    waiting = held(state)
+    if (passed := pass_or_drop(state, step, action, waiting)) is not None:
         return passed
-    if not isinstance(action, a.SwapCertificate):
-        raise Rejected("the held flight can be forwarded, dropped, or answered with the attacker's own")
     client_hello = next(m.decode_handshake(f.payload[5:]) for f in state.wire if isinstance(f, MessageSent)
                         and f.sender is Seat.CLIENT and f.label == "ClientHello")
-    server_hello = next(m.decode_handshake(f.payload[5:]) for f in held if f.label == "ServerHello")
+    server_hello = next(m.decode_handshake(f.payload[5:]) for f in waiting if f.label == "ServerHello")
     assert isinstance(client_hello, m.ClientHello) and isinstance(server_hello, m.ServerHello)
     suite = CIPHER_SUITES[server_hello.cipher_suite]
     shares = dict(m.parse_key_share_client(client_hello.extension(m.ExtensionType.key_share) or b"\x00\x00"))
@@ -369,16 +351,14 @@ def intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     own_share = m.key_share_server_extension(NamedGroup.x25519, share.public_bytes())
     forged_hello = dataclasses.replace(server_hello,
                                        extensions=(m.selected_version_extension(0x0304), own_share))
-    raw_hello, sent_hello = _plain_handshake(Seat.SERVER, forged_hello)
+    raw_hello, sent_hello = plain_handshake(Seat.SERVER, forged_hello)
     log = m.encode_handshake(client_hello) + raw_hello
     schedule = _schedule(suite, log)
     schedule.extract(None)
     schedule.extract(shared)
     client_hs, server_hs = schedule.derive_secret(b"c hs traffic"), schedule.derive_secret(b"s hs traffic")
-    key = _load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
-    own = state.wallets[Seat.EAVESDROPPER].get("eavesdropper_certificate")
-    forged = own.value if own is not None else pki.self_signed_certificate(
-        key, state.server_name, ref.now()).public_bytes(serialization.Encoding.DER)
+    key = load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
+    forged = forged_certificate(state, key, ref.now())
     protection = RecordProtection13(suite, traffic_keys(suite, server_hs))
     replace = {"ServerHello": sent_hello.payload}
 
@@ -401,19 +381,6 @@ def intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[
             _secret(Seat.EAVESDROPPER, "server_application_traffic_secret",
                     schedule.derive_secret(b"s ap traffic")),
             ItemStored(Seat.EAVESDROPPER, "forged_certificate", "certificate", forged, False),
-            *_deliver(held, replace),
-            _ok(step, "answered the client with its own key share and its own encrypted flight: its "
+            *deliver(waiting, replace),
+            ok(step, "answered the client with its own key share and its own encrypted flight: its "
                       "certificate, its CertificateVerify, its Finished", 0)]
-
-
-HANDLERS = {
-    "client.hello": client_hello,
-    "server.hello": server_hello,
-    "client.check_certificate": check_certificate,
-    "client.finished": client_finished,
-    "server.verify_finished": server_verify_finished,
-    "client.send_data": send_data,
-    "server.send_data": send_data,
-    "client.read_data": read_data,
-    "eavesdropper.intercept": intercept,
-}

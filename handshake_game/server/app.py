@@ -32,23 +32,29 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .. import lessons
+from .. import game, lessons
 from ..bots.players import AttackerBot, HonestBot
+from ..game import (
+    Referee,
+    Rejected,
+    TableState,
+    apply,
+    decide,
+    finish_table,
+    leak_server_key,
+    menu,
+    open_table,
+    view,
+)
 from ..game import actions as a
-from ..game import menu
-from ..game import table as game_table
+from ..game.catalog import rsa_keys_needed
 from ..game.facts import Fact, TableOpened
 from ..game.model import Difficulty, Scenario, Seat, Variant
-from ..game.table import Referee, Rejected, TableState, apply, decide, leak_server_key, open_table, view
 from ..store import Store
 from ..store.repository import hash_token, verify_token
 from . import sessions
 
 log = logging.getLogger("handshake_game.server")
-
-# Scenarios after which an eavesdropper bot tries to read what it recorded (as bots.play_table).
-_TRY_DECRYPT = (Scenario.PASSIVE, Scenario.KEY_LEAK, Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME)
-
 
 class GameError(Exception):
     """A request the game server refuses. ``code`` goes on the wire, ``message`` to the player."""
@@ -72,14 +78,21 @@ class WrongSeat(GameError):
     code = "wrong_seat"
 
 
-class OutOfTurn(GameError):
-    code = "out_of_turn"
-
-
 class MoveRejected(GameError):
-    """The referee refused the move (``game.Rejected``): its reason is a teaching text."""
+    """The referee refused the move (``game.Rejected``): its reason is a teaching text, and
+    its code (``game.Code``: out_of_turn, not_allowed, bad_input, paused, …) goes on the
+    wire as it is."""
 
-    code = "rejected"
+    code = "not_allowed"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @classmethod
+    def of(cls, rejected: Rejected) -> MoveRejected:
+        return cls(rejected.reason, rejected.code.value)
 
 
 class NotInstructor(GameError):
@@ -209,7 +222,7 @@ class GameServer:
         try:
             state, facts = open_table(variant, scenario, difficulty)
         except Rejected as error:
-            raise MoveRejected(error.reason) from None
+            raise MoveRejected.of(error) from None
         opened = facts[0]
         assert isinstance(opened, TableOpened) and len(facts) == 1
         table_id = self.store.create_table(opened)
@@ -236,14 +249,10 @@ class GameServer:
             own = self._authenticate(table, token)
             if seat is not None and seat is not own:
                 raise WrongSeat(f"your seat at table {table_id} is the {own.value}, not the {seat.value}")
-            step = table.state.current_step
-            if (step is not None and step.seat is not own and not isinstance(action, a.TryDecrypt)
-                    and not table.state.paused):
-                raise OutOfTurn(f"it is the {step.seat.value}'s turn: {step.act}")
             try:
                 facts = decide(table.state, own, action, self.referee)
             except Rejected as error:
-                raise MoveRejected(error.reason) from None
+                raise MoveRejected.of(error) from None
             self._record(table, facts, f"{own.value} {type(action).__name__}")
             self._play_bots(table)
             return self._view(table, own)
@@ -274,7 +283,7 @@ class GameServer:
         try:
             open_table(variant, scenario, difficulty)  # refuse a combination the game cannot stage
         except Rejected as error:
-            raise MoveRejected(error.reason) from None
+            raise MoveRejected.of(error) from None
         record, _ = self.store.create_class_session(variant, scenario, difficulty, instructor_token=token)
         assert record.id is not None
         room = ClassRoom(record.id, record.join_code, variant, scenario, difficulty)
@@ -328,7 +337,7 @@ class GameServer:
                 with table.lock:
                     self._fill_with_bots(table)
                     if table.state.paused:
-                        self._record(table, game_table.resume(table.state), "instructor starts")
+                        self._record(table, game.resume(table.state), "instructor starts")
                     self._play_bots(table)
             room.started = True
             return list(room.table_ids)
@@ -346,7 +355,7 @@ class GameServer:
 
     def inject(self, class_session_id: int, token: str, table_id: int, scenario: Scenario) -> list[int]:
         def inject_one(table: LiveTable, _one: bool) -> bool:
-            self._record(table, game_table.inject_scenario(table.state, scenario),
+            self._record(table, game.inject_scenario(table.state, scenario),
                          f"instructor injects {scenario.value}")
             self._play_bots(table)
             return True
@@ -355,8 +364,6 @@ class GameServer:
 
     def leak_key(self, class_session_id: int, token: str, table_id: int) -> list[int]:
         def leak_one(table: LiveTable, _one: bool) -> bool:
-            if table.state.key_leaked:
-                raise Rejected("the server key has already been leaked at this table")
             self._record(table, leak_server_key(table.state), "instructor leaks the server key")
             self._play_bots(table)
             return True
@@ -364,11 +371,11 @@ class GameServer:
         return self._each_table(class_session_id, token, table_id, leak_one)
 
     def reveal(self, class_session_id: int, token: str, table_id: int) -> dict[str, Any]:
-        """The debrief of one table (``game.table.reveal``): every wallet, secrets included."""
+        """The debrief of one table (``game.reveal``): every wallet, secrets included."""
         self._instructor(class_session_id, token)
         table = self._class_table(class_session_id, table_id)
         with table.lock:
-            return game_table.reveal(table.state)
+            return game.reveal(table.state)
 
     def end(self, class_session_id: int, token: str) -> list[int]:
         """End the class: no more joins, and every table still playing is paused."""
@@ -416,8 +423,8 @@ class GameServer:
             "attack_succeeded": state.attack_succeeded,
             "scores": {s.value: points for s, points in state.scores.items()},
             "seats": seats,
-            "ladder": game_table.ladder(state),
-            "alerts": game_table.alerts(state),
+            "ladder": game.ladder(state),
+            "alerts": game.alerts(state),
         }
 
     def move_seat(self, class_session_id: int, token: str, table_id: int, seat: Seat,
@@ -559,19 +566,19 @@ class GameServer:
                     if act(table, table_id is not None):
                         changed.append(table.table_id)
                 except Rejected as error:
-                    raise MoveRejected(error.reason) from None
+                    raise MoveRejected.of(error) from None
         return changed
 
     def _pause_one(self, table: LiveTable, one: bool) -> bool:
         if not one and (table.state.paused or table.state.current_step is None):
             return False
-        self._record(table, game_table.pause(table.state), "instructor pauses")
+        self._record(table, game.pause(table.state), "instructor pauses")
         return True
 
     def _resume_one(self, table: LiveTable, one: bool) -> bool:
         if not one and not table.state.paused:
             return False
-        self._record(table, game_table.resume(table.state), "instructor resumes")
+        self._record(table, game.resume(table.state), "instructor resumes")
         self._play_bots(table)
         return True
 
@@ -581,15 +588,15 @@ class GameServer:
         try:
             state, facts = open_table(room.variant, room.scenario, room.difficulty)
         except Rejected as error:
-            raise MoveRejected(error.reason) from None
+            raise MoveRejected.of(error) from None
         opened = facts[0]
         assert isinstance(opened, TableOpened) and len(facts) == 1
         table_id = self.store.create_table(opened, class_session_id=room.class_session_id)
-        self._reserve_keys(rsa_keys_needed(state))
+        self._reserve_keys(rsa_keys_needed(state.variant, state.scenario))
         table = LiveTable(table_id, state, self.store.next_seq(table_id), {})
         with table.lock:
             if not room.started:
-                self._record(table, game_table.pause(table.state), "waiting for the instructor")
+                self._record(table, game.pause(table.state), "waiting for the instructor")
         with self._tables_lock:
             self._tables[table_id] = table
         room.table_ids.append(table_id)
@@ -685,31 +692,10 @@ class GameServer:
             action = self._bots[step.seat].act(table.state, step.seat)
             self._record(table, decide(table.state, step.seat, action, self.referee),
                          f"bot {step.seat.value} {type(action).__name__}")
-        if table.state.current_step is None:
-            self._epilogue(table)
-
-    def _epilogue(self, table: LiveTable) -> None:
-        """After the handshake: in the key-leak scenario the server's key leaks (to a human
-        eavesdropper too, who then tries to decrypt); an eavesdropper bot reads what it can
-        (as ``bots.play_table``)."""
-        state = table.state
-        if (state.scenario is Scenario.KEY_LEAK and not state.key_leaked
-                and state.wallets[Seat.SERVER].get("server_key") is not None):
-            self._record(table, leak_server_key(state), "server key leaked")
-        if (Seat.EAVESDROPPER in table.humans or table.state.decryptions
-                or table.state.scenario not in _TRY_DECRYPT):
-            return
-        self._record(table, decide(table.state, Seat.EAVESDROPPER, a.TryDecrypt(), self.referee),
-                     "bot eavesdropper TryDecrypt")
-
-
-# The steps whose move makes a fresh RSA key pair (``Referee.rsa_keys``).
-_KEY_STEPS = frozenset({"ca.publish_root", "server.generate_key", "client.generate_key",
-                        "eavesdropper.generate_key"})
-
-
-def rsa_keys_needed(state: TableState) -> int:
-    return sum(step.id in _KEY_STEPS for step in state.steps)
+        bot_eavesdropper = Seat.EAVESDROPPER not in table.humans
+        ending = finish_table(table.state, self.referee, eavesdropper_is_bot=bot_eavesdropper)
+        if ending:
+            self._record(table, ending, "the table ends")
 
 
 def _bot_kind(seat: Seat) -> str:

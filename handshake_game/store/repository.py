@@ -25,9 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, col, select
 
+from ..game import TableState, replay
 from ..game.facts import Fact, TableOpened
 from ..game.model import Difficulty, Scenario, Seat, Variant
-from ..game.table import TableState, replay
 from .codec import fact_from_json, fact_to_json
 from .models import (
     ClassSession,

@@ -12,6 +12,8 @@ from typing import TextIO
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..bots import CarelessBot, HonestBot, TrustingBot, play_table
+from ..game import Referee
+from ..game.catalog import CATALOG, SCENARIO_STORIES, steps_for
 from ..game.export import table_capture, table_keylog
 from ..game.facts import (
     AttackStopped,
@@ -23,8 +25,7 @@ from ..game.facts import (
     MessageSent,
     Verdict,
 )
-from ..game.model import CATALOG, SCENARIO_STORIES, Difficulty, Scenario, Seat, Variant, steps_for
-from ..game.table import Referee
+from ..game.model import Difficulty, Scenario, Seat, Variant
 from ..tls.keypool import KeyKind, KeyPool
 from .capture_files import append_keylog, write_capture
 

@@ -302,6 +302,7 @@ def test_the_catalog_is_the_tables_steps() -> None:
     state, _ = open_table(Variant.TLS12_MUTUAL, Scenario.REPLAY)
     listed = catalog(state)
     assert [entry["id"] for entry in listed] == [step.id for step in state.steps]
-    assert listed[0] == {"id": "ca.publish_root", "seat": "ca", "act": state.steps[0].act,
+    assert listed[0] == {"id": "ca.publish_root", "seat": "ca", "label": state.steps[0].label,
+                         "act": state.steps[0].act,
                          "lesson": "pki-root"}
     assert json.loads(json.dumps(listed)) == listed

@@ -11,7 +11,7 @@ from handshake_game.game import actions as a
 from handshake_game.game.guide import correct_action
 from handshake_game.game.model import Difficulty, Scenario, Seat, Variant
 from handshake_game.server import GameServer
-from handshake_game.server.app import BadToken, MoveRejected, OutOfTurn, UnknownTable, WrongSeat
+from handshake_game.server.app import BadToken, MoveRejected, UnknownTable, WrongSeat
 
 from .conftest import utcnow
 
@@ -69,7 +69,7 @@ def test_refusals_are_typed_and_change_nothing(make_game: MakeGame) -> None:
         game.move(table_id, seated.token, a.SendServerHello(), seat=Seat.SERVER)
     with pytest.raises(MoveRejected) as rejected:  # the right turn, the wrong action
         game.move(table_id, seated.token, a.SendServerHello())
-    assert "client.hello" in rejected.value.message
+    assert "client.hello" in rejected.value.message and rejected.value.code == "not_allowed"
     with pytest.raises(UnknownTable):
         game.move(9999, seated.token, a.SendClientHello())
 
@@ -88,8 +88,9 @@ def test_out_of_turn_when_the_human_does_not_hold_the_step(make_game: MakeGame) 
     game.store.assign_seat(seated.table_id, Seat.SERVER, player_id=player.id)
     restarted = make_game()  # seats are read from the store on load
     before = restarted.state(seated.table_id)
-    with pytest.raises(OutOfTurn):
+    with pytest.raises(MoveRejected) as refused:
         restarted.move(seated.table_id, token, a.SendServerHello())
+    assert refused.value.code == "out_of_turn"
     assert restarted.state(seated.table_id) == before
 
 

@@ -54,7 +54,7 @@ async def test_a_class_of_five_plays_live(classroom: Classroom) -> None:
     await students[2].refused(move | {"token": "forged"}, "bad_token")
     await students[2].refused(move | {"token": seated[0]["token"], "seat": "ca"}, "wrong_seat")
     await students[2].refused(move | {"token": seated[2]["token"], "table_id": table_2}, "bad_token")
-    await students[2].refused(move | {"token": seated[2]["token"]}, "rejected")  # paused until the start
+    await students[2].refused(move | {"token": seated[2]["token"]}, "paused")  # paused until the start
     for kind, extra in [("start", {}), ("pause", {}), ("resume", {}), ("inject", {"table_id": table_1,
                         "scenario": "passive"}), ("leak_key", {"table_id": table_1}),
                         ("reveal", {"table_id": table_1}), ("end", {}), ("dashboard", {})]:

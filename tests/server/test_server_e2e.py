@@ -119,7 +119,7 @@ async def test_solo_table_over_websockets_survives_bad_input(server: Served, tmp
         assert moves == 7 and seen["failed"] is None
         assert all(v["ok"] for v in seen["verdicts"])
         await expect_error(ws, {"type": "move", "table_id": table_id, "token": token,
-                                "action": {"name": "VerifyFinished", "fields": {}}}, "rejected")
+                                "action": {"name": "VerifyFinished", "fields": {}}}, "table_over")
 
     # A new connection resumes with the token; after a restart on the same database too.
     async with connect(server.ws_url, max_size=None) as ws:

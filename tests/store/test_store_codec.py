@@ -8,9 +8,9 @@ import typing
 
 import pytest
 
+import handshake_game.game as game_table
 from handshake_game.bots import CarelessBot, TrustingBot, play_table
 from handshake_game.game import Scenario, Seat, Variant, replay
-from handshake_game.game import table as game_table
 from handshake_game.game.facts import Fact, ItemStored, ScenarioInjected, TableOpened
 from handshake_game.game.model import Difficulty, supports
 from handshake_game.store import FactDecodeError, fact_from_json, fact_to_json

@@ -1,0 +1,351 @@
+"""The step catalog: the one table that says what every step of every variant is.
+
+For each step — keyed by variant and step id — it gives the seat that acts, a label and a
+sentence for people, the lesson card, the actions it is done with, the handler that runs
+the real cryptography, the careful player's move (the guide), the menu a seat console
+offers, the eavesdropper's attacking move where there is one, and whether the move makes
+a fresh RSA key pair. ``decide``, the guide, the menu, the lessons check, the server's key
+reservation and the pages (``catalog_json``, served as ``/catalog.json``) all read it.
+
+A scenario adds the eavesdropper's steps to a variant's (``steps_for``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+from . import actions as a
+from . import ca, eavesdropper, menu, tls12, tls13
+from . import guide as g
+from .model import Difficulty, Scenario, Seat, Variant, supports
+from .rules import CLIENT_NAME, EAVESDROPPER_NAME, Step
+
+SEAT_NAMES: dict[Seat, str] = {Seat.CLIENT: "client", Seat.SERVER: "server", Seat.CA: "CA",
+                               Seat.EAVESDROPPER: "eavesdropper"}
+
+VARIANT_NAMES: dict[Variant, str] = {
+    Variant.TLS12_RSA: "TLS 1.2, RSA key exchange",
+    Variant.TLS12_ECDHE: "TLS 1.2, ECDHE key exchange",
+    Variant.TLS12_MUTUAL: "TLS 1.2, ECDHE with client certificates (mutual TLS)",
+    Variant.TLS13: "TLS 1.3",
+}
+
+DIFFICULTY_NAMES: dict[Difficulty, str] = {
+    Difficulty.GUIDED: "guided: the next move is marked",
+    Difficulty.STANDARD: "standard: you choose every move; hints cost points",
+    Difficulty.EXPERT: "expert: you compute the derived values yourself",
+}
+
+SCENARIO_STORIES: dict[Scenario, str] = {
+    Scenario.HONEST: "everyone plays by the book",
+    Scenario.PASSIVE: "the eavesdropper records every byte and tries to read them",
+    Scenario.MITM_SELF_SIGNED: "the eavesdropper swaps the server's certificate for a self-signed one "
+                               "for the same name",
+    Scenario.MITM_WRONG_NAME: "the eavesdropper swaps in a genuine certificate the CA issued it — for "
+                              "its own name",
+    Scenario.EXPIRED_CERT: "the server's certificate expired long ago",
+    Scenario.ROGUE_CSR: "the eavesdropper asks the CA for a certificate in the server's name",
+    Scenario.TAMPER: "the eavesdropper changes one byte of the ServerHello in flight",
+    Scenario.DOWNGRADE: "the eavesdropper strips the strongest cipher suite from the ClientHello",
+    Scenario.REPLAY: "the client connects twice; in the second session the eavesdropper replays the "
+                     "first session's ClientKeyExchange and Finished",
+    Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper",
+}
+
+_REVIEW = (a.IssueCertificate, a.RefuseCsr)
+_FORWARD_OR_DROP = (a.Forward, a.Drop)
+
+# -- the PKI phase -----------------------------------------------------------------------------
+
+_PKI_STEPS = (
+    Step("ca.publish_root", Seat.CA, "the CA publishes its root certificate",
+         "the CA creates its root certificate; it becomes the client's trust store", "pki-root",
+         (a.PublishRoot,), ca.publish_root, g.always(a.PublishRoot()), menu.publish_root, makes_key=True),
+    Step("server.generate_key", Seat.SERVER, "the server generates its key pair",
+         "the server generates its key pair", "key-pair",
+         (a.GenerateKeyPair,), ca.generate_key, g.always(a.GenerateKeyPair()), menu.generate_key,
+         makes_key=True),
+    Step("server.send_csr", Seat.SERVER, "the server sends its CSR",
+         "the server sends a certificate signing request (CSR) for its name", "csr",
+         (a.SendCsr,), ca.send_csr, g.server_csr, menu.send_csr),
+    Step("ca.review_csr", Seat.CA, "the CA reviews the server's CSR",
+         "the CA checks the CSR (its signature proves key possession; the name must be the server's) "
+         "and issues or refuses", "ca-review",
+         _REVIEW, ca.review_csr, g.review("received_csr", g.server_name), menu.review),
+)
+
+_CLIENT_PKI = (
+    Step("client.generate_key", Seat.CLIENT, "the client generates its key pair",
+         "the client generates its own key pair", "key-pair",
+         (a.GenerateKeyPair,), ca.generate_key, g.always(a.GenerateKeyPair()), menu.generate_key,
+         makes_key=True),
+    Step("client.send_csr", Seat.CLIENT, "the client sends its CSR",
+         "the client asks the CA for a client certificate", "csr",
+         (a.SendCsr,), ca.send_csr, g.always(a.SendCsr(CLIENT_NAME)), menu.send_csr),
+    Step("ca.review_client_csr", Seat.CA, "the CA reviews the client's CSR",
+         "the CA checks the client's CSR and issues a clientAuth certificate", "ca-review",
+         _REVIEW, ca.review_csr, g.review("received_client_csr", g.client_name), menu.review),
+)
+
+# -- TLS 1.2 -------------------------------------------------------------------------------------
+
+_CLIENT_HELLO = Step(
+    "client.hello", Seat.CLIENT, "ClientHello", "ClientHello: client_random and the offered suites",
+    "client-hello", (a.SendClientHello,), tls12.client_hello, g.always(a.SendClientHello()),
+    menu.client_hello)
+_CHECK_CERTIFICATE = Step(
+    "client.check_certificate", Seat.CLIENT, "the client checks the certificate",
+    "the client checks the chain, the name and the validity, and accepts or rejects", "certificate-check",
+    (a.AcceptCertificate, a.RejectCertificate), tls12.check_certificate, g.check_certificate,
+    menu.check_certificate)
+_CLIENT_FINISHED = Step(
+    "client.finished", Seat.CLIENT, "the client's Finished",
+    "the client derives the master secret and keys, sends ChangeCipherSpec and Finished", "finished",
+    (a.DeriveAndSendFinished,), tls12.client_finished, g.always(a.DeriveAndSendFinished()),
+    menu.client_finished)
+_VERIFY_FINISHED = Step(
+    "client.verify_finished", Seat.CLIENT, "the client checks the server's Finished",
+    "the client checks the server's Finished", "finished",
+    (a.VerifyFinished,), tls12.verify_finished, g.always(a.VerifyFinished()), menu.verify_finished)
+
+
+def _data_steps(send: Any, read: Any) -> tuple[Step, ...]:
+    return (
+        Step("client.send_data", Seat.CLIENT, "the client sends its request",
+             "the client sends its request in an encrypted record", "application-data",
+             (a.SendApplicationData,), send, g.always(a.SendApplicationData(g.REQUEST)), menu.send_data),
+        Step("server.send_data", Seat.SERVER, "the server answers",
+             "the server reads the request and answers", "application-data",
+             (a.SendApplicationData,), send, g.always(a.SendApplicationData(g.RESPONSE)), menu.send_data),
+        Step("client.read_data", Seat.CLIENT, "the client reads the answer",
+             "the client decrypts the answer", "application-data",
+             (a.ReadApplicationData,), read, g.always(a.ReadApplicationData()), menu.read_data),
+    )
+
+
+def _server_finished(how: str) -> Step:
+    return Step("server.finished", Seat.SERVER, "the server's Finished",
+                f"the server {how}, derives the same keys, checks the client's Finished and sends its own",
+                "finished", (a.DeriveAndSendFinished,), tls12.server_finished,
+                g.always(a.DeriveAndSendFinished()), menu.server_finished)
+
+
+_TLS12_RSA = _PKI_STEPS + (
+    _CLIENT_HELLO,
+    Step("server.hello", Seat.SERVER, "ServerHello and certificate",
+         "ServerHello + Certificate + ServerHelloDone: server_random, the chosen suite, the certificate "
+         "chain", "server-hello", (a.SendServerHello,), tls12.server_hello, g.always(a.SendServerHello()),
+         menu.server_hello),
+    _CHECK_CERTIFICATE,
+    Step("client.key_exchange", Seat.CLIENT, "ClientKeyExchange",
+         "ClientKeyExchange: a fresh premaster secret, encrypted to the server certificate's public key",
+         "rsa-key-exchange", (a.EncryptPremaster,), tls12.client_key_exchange, g.key_exchange,
+         menu.key_exchange),
+    _CLIENT_FINISHED,
+    _server_finished("decrypts the premaster"),
+    _VERIFY_FINISHED,
+    *_data_steps(tls12.send_data, tls12.read_data),
+)
+
+_ECDHE_KEY_EXCHANGE = Step(
+    "client.key_exchange", Seat.CLIENT, "ClientKeyExchange",
+    "ClientKeyExchange: the client's ephemeral ECDH share; both sides compute the premaster from the "
+    "two shares", "ecdhe-key-exchange", (a.SendKeyShare,), tls12.client_key_exchange, g.key_exchange,
+    menu.key_exchange)
+
+_TLS12_ECDHE = _PKI_STEPS + (
+    _CLIENT_HELLO,
+    Step("server.hello", Seat.SERVER, "ServerHello, certificate and signed ECDH share",
+         "ServerHello + Certificate + ServerKeyExchange (an ephemeral ECDH share signed with the "
+         "certificate key) + ServerHelloDone", "server-key-exchange", (a.SendServerHello,),
+         tls12.server_hello, g.always(a.SendServerHello()), menu.server_hello),
+    _CHECK_CERTIFICATE,
+    _ECDHE_KEY_EXCHANGE,
+    _CLIENT_FINISHED,
+    _server_finished("computes the premaster from its ECDH share and the client's"),
+    _VERIFY_FINISHED,
+    *_data_steps(tls12.send_data, tls12.read_data),
+)
+
+_TLS12_MUTUAL = _PKI_STEPS + _CLIENT_PKI + (
+    _CLIENT_HELLO,
+    Step("server.hello", Seat.SERVER, "ServerHello, certificate, ECDH share and CertificateRequest",
+         "ServerHello + Certificate + ServerKeyExchange + CertificateRequest (the server wants the "
+         "client's certificate too) + ServerHelloDone", "mutual-authentication", (a.SendServerHello,),
+         tls12.server_hello, g.always(a.SendServerHello()), menu.server_hello),
+    _CHECK_CERTIFICATE,
+    dataclasses.replace(
+        _ECDHE_KEY_EXCHANGE, label="client Certificate, ClientKeyExchange and CertificateVerify",
+        act="the client's Certificate, its ECDH share, and CertificateVerify: a signature over the "
+            "handshake with the client's key", lesson="mutual-authentication"),
+    _CLIENT_FINISHED,
+    _server_finished("checks the client's certificate and CertificateVerify, computes the premaster "
+                     "from the ECDH shares"),
+    _VERIFY_FINISHED,
+    *_data_steps(tls12.send_data, tls12.read_data),
+)
+
+# -- TLS 1.3 -------------------------------------------------------------------------------------
+
+_TLS13 = _PKI_STEPS + (
+    Step("client.hello", Seat.CLIENT, "ClientHello with a key share",
+         "ClientHello with supported_versions and an x25519 key_share: the client's half of the key "
+         "exchange goes in the very first message", "tls13-client-hello",
+         (a.SendClientHello,), tls13.client_hello, g.always(a.SendClientHello()), menu.client_hello),
+    Step("server.hello", Seat.SERVER, "ServerHello and the encrypted server flight",
+         "ServerHello with the server's key_share; then, encrypted under the handshake keys: "
+         "EncryptedExtensions, Certificate, CertificateVerify, Finished", "tls13-server-flight",
+         (a.SendServerHello,), tls13.server_hello, g.always(a.SendServerHello()), menu.server_hello),
+    dataclasses.replace(
+        _CHECK_CERTIFICATE, handler=tls13.check_certificate,
+        act="the client derives the handshake keys, decrypts the flight, checks the certificate and the "
+            "CertificateVerify signature"),
+    Step("client.finished", Seat.CLIENT, "the client's Finished",
+         "the client checks the server's Finished, derives the application keys (HKDF) and sends its "
+         "Finished", "tls13-key-schedule", (a.DeriveAndSendFinished,), tls13.client_finished,
+         g.always(a.DeriveAndSendFinished()), menu.client_finished),
+    Step("server.verify_finished", Seat.SERVER, "the server checks the client's Finished",
+         "the server checks the client's Finished", "finished", (a.VerifyFinished,),
+         tls13.server_verify_finished, g.always(a.VerifyFinished()), menu.verify_finished),
+    *_data_steps(tls13.send_data, tls13.read_data),
+)
+
+CATALOG: dict[Variant, tuple[Step, ...]] = {
+    Variant.TLS12_RSA: _TLS12_RSA,
+    Variant.TLS12_ECDHE: _TLS12_ECDHE,
+    Variant.TLS12_MUTUAL: _TLS12_MUTUAL,
+    Variant.TLS13: _TLS13,
+}
+
+# -- the eavesdropper's steps, which scenarios add -----------------------------------------------
+
+_EAVESDROPPER_KEY = Step(
+    "eavesdropper.generate_key", Seat.EAVESDROPPER, "the eavesdropper generates a key pair",
+    "the eavesdropper generates a key pair of its own", "key-pair",
+    (a.GenerateKeyPair,), ca.eavesdropper_key, g.always(a.GenerateKeyPair()), menu.generate_key,
+    makes_key=True)
+
+
+def _eavesdropper_csr(act: str, lesson: str) -> Step:
+    return Step("eavesdropper.send_csr", Seat.EAVESDROPPER, "the eavesdropper sends a CSR", act, lesson,
+                (a.SendCsr,), ca.eavesdropper_csr, g.always(a.SendCsr(EAVESDROPPER_NAME)), menu.send_csr,
+                attack=g.eavesdropper_csr_attack)
+
+
+def _review_eavesdropper_csr(act: str) -> Step:
+    return Step("ca.review_eavesdropper_csr", Seat.CA, "the CA reviews the eavesdropper's CSR", act,
+                "ca-review", _REVIEW, ca.review_eavesdropper_csr,
+                g.review("received_eavesdropper_csr", g.eavesdropper_name), menu.review)
+
+
+def _intercept(variant: Variant) -> Step:
+    handler = tls13.intercept if variant is Variant.TLS13 else eavesdropper.intercept
+    return Step("eavesdropper.intercept", Seat.EAVESDROPPER, "the eavesdropper holds the server's flight",
+                "the eavesdropper holds the server's flight: forward it, or swap the certificate for its own",
+                "mitm", (*_FORWARD_OR_DROP, a.SwapCertificate), handler, g.always(a.Forward()),
+                menu.intercept,
+                attack=g.always(a.SwapCertificate()))
+
+
+_TAMPER = Step(
+    "eavesdropper.tamper", Seat.EAVESDROPPER, "the eavesdropper may tamper",
+    "the eavesdropper changes a byte of the ServerHello in flight", "tamper",
+    (*_FORWARD_OR_DROP, a.Inject, a.FlipByte), eavesdropper.tamper, g.always(a.Forward()), menu.tamper,
+    attack=g.always(a.FlipByte()))
+_STRIP_SUITES = Step(
+    "eavesdropper.strip_suites", Seat.EAVESDROPPER, "the eavesdropper may strip suites",
+    "the eavesdropper removes the strongest suite from the ClientHello", "downgrade",
+    (*_FORWARD_OR_DROP, a.StripSuites), eavesdropper.strip_suites, g.always(a.Forward()), menu.strip_suites,
+    attack=g.always(a.StripSuites()))
+_RECONNECT = Step(
+    "client.reconnect", Seat.CLIENT, "the client reconnects",
+    "later, the client connects again: a new session, fresh randoms", "replay",
+    (a.Reconnect,), eavesdropper.reconnect, g.always(a.Reconnect()), menu.reconnect)
+_REPLAY = Step(
+    "eavesdropper.replay", Seat.EAVESDROPPER, "the eavesdropper may replay",
+    "the eavesdropper swaps in the ClientKeyExchange and Finished it recorded in the first session", "replay",
+    (*_FORWARD_OR_DROP, a.ReplayOldFlight), eavesdropper.replay, g.always(a.Forward()), menu.replay,
+    attack=g.always(a.ReplayOldFlight()))
+
+
+def _after(steps: tuple[Step, ...], step_id: str, *extra: Step) -> tuple[Step, ...]:
+    index = next(i for i, step in enumerate(steps) if step.id == step_id) + 1
+    return steps[:index] + extra + steps[index:]
+
+
+@functools.cache
+def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
+    """The variant's steps, with the eavesdropper's moves the scenario adds."""
+    steps = CATALOG[variant]
+    if scenario is Scenario.MITM_SELF_SIGNED:
+        steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY)
+        return _after(steps, "server.hello", _intercept(variant))
+    if scenario is Scenario.MITM_WRONG_NAME:
+        steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
+                       _eavesdropper_csr("the eavesdropper asks the CA for a certificate for its own name",
+                                         "csr"),
+                       _review_eavesdropper_csr("the CA checks the eavesdropper's CSR"))
+        return _after(steps, "server.hello", _intercept(variant))
+    if scenario is Scenario.ROGUE_CSR:
+        return _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
+                      _eavesdropper_csr("the eavesdropper asks the CA for a certificate in the server's name",
+                                        "rogue-csr"),
+                      _review_eavesdropper_csr("the CA checks a CSR that claims the server's name"))
+    if scenario is Scenario.TAMPER:
+        return _after(steps, "server.hello", _TAMPER)
+    if scenario is Scenario.REPLAY:
+        pki_ids = {step.id for step in _PKI_STEPS}
+        handshake = tuple(step for step in steps if step.id not in pki_ids)
+        second = tuple(step for step in handshake if not step.id.endswith("_data")
+                       and step.id != "client.verify_finished")
+        return steps + (_RECONNECT,) + _after(second, "client.finished", _REPLAY)
+    if scenario is Scenario.DOWNGRADE:
+        return _after(steps, "client.hello", _STRIP_SUITES)
+    return steps
+
+
+def every_step(variant: Variant) -> dict[str, Step]:
+    """Every step the variant plays in any staged scenario, by id (the first definition wins)."""
+    found: dict[str, Step] = {}
+    for scenario in Scenario:
+        if supports(variant, scenario):
+            for step in steps_for(variant, scenario):
+                found.setdefault(step.id, step)
+    return found
+
+
+def rsa_keys_needed(variant: Variant, scenario: Scenario) -> int:
+    """How many fresh RSA key pairs a table of this variant and scenario draws."""
+    return sum(step.makes_key for step in steps_for(variant, scenario))
+
+
+def catalog_json() -> dict[str, Any]:
+    """The catalog for the pages: seats, variants with their steps (per scenario), scenarios,
+    difficulties, and a label for every step id. Words only: no handlers, no secrets."""
+    labels: dict[str, str] = {}
+    variants = []
+    for variant, base in CATALOG.items():
+        per_scenario = {}
+        for scenario in Scenario:
+            if supports(variant, scenario):
+                steps = steps_for(variant, scenario)
+                per_scenario[scenario.value] = [step.id for step in steps]
+                for step in steps:
+                    labels.setdefault(step.id, step.label)
+        variants.append({
+            "id": variant.value, "name": VARIANT_NAMES[variant],
+            "steps": [{"id": step.id, "seat": step.seat.value, "label": step.label, "act": step.act,
+                       "lesson": step.lesson} for step in base],
+            "scenarios": per_scenario,
+        })
+    return {
+        "seats": [{"id": seat.value, "name": SEAT_NAMES[seat]} for seat in Seat],
+        "variants": variants,
+        "scenarios": [{"id": scenario.value, "story": SCENARIO_STORIES[scenario],
+                       "variants": [v.value for v in Variant if supports(v, scenario)]}
+                      for scenario in Scenario],
+        "difficulties": [{"id": d.value, "name": DIFFICULTY_NAMES[d]} for d in Difficulty],
+        "step_labels": labels,
+    }

@@ -1,0 +1,174 @@
+"""What people see of a table: each seat's view, the instructor's label-only ladder and
+alerts, and the debrief (``reveal``) with every wallet.
+
+``view(state, seat)`` is all a seat may see: its own wallet, the messages it sent and
+received (the eavesdropper: every byte on the wire), its verdicts, the scores. Never
+another seat's secret (``sharing.py`` says who may know what, and the tests scan every
+view for every secret).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+from typing import Any
+
+from ..tls import messages as m
+from ..tls.alerts import Alert
+from ..tls.record import ContentType
+from ..tls.suites import KeyExchange
+from .facts import MessageDelivered, MessageSent, Verdict
+from .guide import correct_action
+from .model import Difficulty, Scenario, Seat
+from .records import split_records
+from .state import TableState
+from .wire import seen
+
+
+def reveal(state: TableState) -> dict[str, Any]:
+    """The debrief: every seat's wallet, secrets included, and how the table ended."""
+    return {
+        "variant": state.variant.value,
+        "scenario": state.scenario.value,
+        "completed": state.completed,
+        "detected_by": state.detected_by,
+        "attack_succeeded": state.attack_succeeded,
+        "failed": None if state.failed is None else dataclasses.asdict(state.failed) | {
+            "seat": state.failed.seat.value},
+        "wallets": {seat.value: {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
+                                 for name, item in state.wallets[seat].items()} for seat in Seat},
+        "eavesdropper_attempts": [{"succeeded": d.succeeded, "reason": d.reason} for d in state.decryptions],
+        "scores": {seat.value: points for seat, points in state.scores.items()},
+        "alerts": alerts(state),
+        "ladder": ladder(state),
+    }
+
+
+def ladder(state: TableState) -> list[dict[str, Any]]:
+    """The table's wire as labels only (who sent what, what reached whom, what was altered):
+    the instructor's small ladder. No bytes, so no secrets."""
+    rows: list[dict[str, Any]] = []
+    for f in state.wire:
+        if isinstance(f, MessageSent):
+            rows.append({"event": "sent", "from": f.sender.value, "label": f.label})
+        else:
+            rows.append({"event": "delivered", "to": f.recipient.value, "label": f.label,
+                         "altered": f.altered})
+    return rows
+
+
+_ATTACK_WON = {
+    Scenario.MITM_SELF_SIGNED: "the client accepted a forged (self-signed) certificate: the eavesdropper "
+                               "sits in the middle",
+    Scenario.MITM_WRONG_NAME: "the client accepted a certificate for another name: the eavesdropper sits "
+                              "in the middle",
+    Scenario.EXPIRED_CERT: "the client accepted an expired certificate",
+    Scenario.ROGUE_CSR: "the CA issued a certificate in the server's name to the eavesdropper",
+}
+
+
+def alerts(state: TableState) -> list[str]:
+    """What an instructor should notice at this table, in words: an attack that got through,
+    where an attack (or a broken handshake) was stopped, a leaked key, what the eavesdropper read."""
+    notes = []
+    if state.forgery_accepted is not None:
+        notes.append(_ATTACK_WON.get(state.scenario, "the client trusted a certificate that is not the "
+                                     "server's") + f" ({state.forgery_accepted.reason})")
+    if state.stopped is not None:
+        notes.append(f"attack stopped by the {state.stopped.seat.value}: {state.stopped.check} "
+                     f"({state.stopped.reason})")
+    if state.failed is not None:
+        what = "attack stopped" if state.scenario is not Scenario.HONEST else "handshake failed"
+        notes.append(f"{what} by the {state.failed.seat.value}: {state.failed.check} ({state.failed.reason})")
+    if state.key_leaked:
+        notes.append("the server's private key leaked to the eavesdropper")
+    for attempt in state.decryptions:
+        outcome = "read the traffic" if attempt.succeeded else "could not read the traffic"
+        notes.append(f"the eavesdropper {outcome}: {attempt.reason}")
+    return notes
+
+
+def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
+         dissect: bool = False) -> dict[str, Any]:
+    """Everything ``seat`` may see, as plain data. Never another seat's secret.
+
+    At guided difficulty, with the clock given, it also offers the next correct move.
+    With ``dissect`` each plaintext handshake message on the wire comes with its field
+    tree (the byte inspector's); encrypted records stay opaque bytes.
+    """
+    wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
+              for name, item in state.wallets[seat].items()}
+    if seat is Seat.EAVESDROPPER:  # every byte on the wire, both as sent and as delivered
+        wire = [_wire_entry(f, dissect) for f in state.wire]
+    elif seat in (Seat.CLIENT, Seat.SERVER):
+        wire = [_wire_entry(f, dissect) for f in seen(state, seat)]
+    else:
+        wire = []
+    step = state.current_step
+    return {
+        "seat": seat.value,
+        "variant": state.variant.value,
+        "scenario": state.scenario.value,
+        "step": step.id if step else None,
+        "your_turn": step is not None and step.seat is seat,
+        "wallet": wallet,
+        "wire": wire,
+        "verdicts": [_verdict_entry(v) for v in state.verdicts if v.seat is seat],
+        "scores": {s.value: points for s, points in state.scores.items()},
+        "failed": None if state.failed is None else {"seat": state.failed.seat.value,
+                                                     "check": state.failed.check,
+                                                     "reason": state.failed.reason},
+        "completed": state.completed,
+        "detected_by": state.detected_by,
+        "offered": _offered(state, seat, now),
+    }
+
+
+def _offered(state: TableState, seat: Seat, now: datetime.datetime | None) -> dict[str, Any] | None:
+    step = state.current_step
+    if now is None or state.difficulty is not Difficulty.GUIDED or step is None or step.seat is not seat:
+        return None
+    move = correct_action(state, seat, now)
+    if move is None:
+        return None
+    return {"action": type(move).__name__, "fields": dataclasses.asdict(move), "why": step.act}
+
+
+def _verdict_entry(v: Verdict) -> dict[str, Any]:
+    return {"seat": v.seat.value, "step": v.step, "ok": v.ok, "points": v.points, "reason": v.reason,
+            "lesson": v.lesson}
+
+
+@functools.lru_cache(maxsize=8192)
+def _wire_entry(f: MessageSent | MessageDelivered, dissect: bool = False) -> dict[str, Any]:
+    """One wire event as plain data. Cached (facts are immutable, and every view of a table
+    shows the same events): callers must not change the dict they get."""
+    entry: dict[str, Any]
+    if isinstance(f, MessageSent):
+        entry = {"event": "sent", "from": f.sender.value, "label": f.label,
+                 "content_type": f.content_type, "bytes": f.payload.hex()}
+    else:
+        entry = {"event": "delivered", "to": f.recipient.value, "label": f.label,
+                 "content_type": f.content_type, "bytes": f.payload.hex(), "altered": f.altered}
+    if dissect and f.content_type == ContentType.handshake and f.label != "Finished":
+        entry["dissection"] = [_dissect(record[5:]) for record in split_records(f.payload)]
+    return entry
+
+
+@functools.lru_cache(maxsize=4096)
+def _dissect(raw: bytes) -> dict[str, Any] | None:
+    """The field tree of one handshake message; cached, since every view of every seat shows
+    the same messages again. Callers serialise the result and never change it."""
+    return _dissect_uncached(raw)
+
+
+def _dissect_uncached(raw: bytes) -> dict[str, Any] | None:
+    key_exchange = None
+    if raw[:1] == bytes([m.HandshakeType.client_key_exchange]) and len(raw) > 4:
+        # Its layout depends on the suite: an ECDH point has a one-byte length prefix.
+        key_exchange = KeyExchange.ECDHE if raw[4] == len(raw) - 5 else KeyExchange.RSA
+    try:
+        return m.dissect_handshake(raw, key_exchange, base_offset=5).to_dict()
+    except Alert:
+        return None  # garbage on the wire is shown as bytes only
