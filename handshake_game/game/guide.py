@@ -12,17 +12,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
-from cryptography import x509
-
-from ..tls import messages as m
 from ..tls import pki
 from . import actions as a
-from .facts import MessageDelivered
 from .model import Scenario, Seat, Variant
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME
 from .state import TableState
+from .tls12 import server_identity_problem
 from .tls13 import inspect_flight
-from .wire import seen
 
 REQUEST = "GET /grades HTTP/1.1\r\nHost: shop.example\r\n\r\n"
 _BODY = "alice: A, bob: B+"
@@ -84,21 +80,11 @@ def key_exchange(state: TableState, seat: Seat, now: datetime.datetime) -> a.Act
 
 
 def certificate_holds(state: TableState, seat: Seat, now: datetime.datetime) -> bool:
-    """The check a careful client runs, from what reached it."""
+    """The checks a careful client runs, from what reached it: the referee's own."""
     if state.variant is Variant.TLS13:  # the certificate travels encrypted: open the flight first
         flight = inspect_flight(state, now)
         return not flight.unreadable and flight.problem is None
-    trust = [x509.load_der_x509_certificate(state.item(seat, "trust_store"))]
-    for entry in seen(state, seat):
-        if entry.label == "Certificate" and isinstance(entry, MessageDelivered):
-            message = m.decode_handshake(entry.payload[5:])
-            assert isinstance(message, m.Certificate)
-            try:
-                pki.verify_server_chain(message.certificate_list, trust, state.server_name, now)
-            except pki.CertificateRejected:
-                return False
-            return True
-    return False
+    return server_identity_problem(state, now) is None
 
 
 # -- the eavesdropper's attacks ----------------------------------------------------------------

@@ -11,6 +11,7 @@ and the Finished record does not authenticate.
 
 from __future__ import annotations
 
+import datetime
 import hmac
 from typing import Any
 
@@ -55,6 +56,8 @@ from .records import handshake_raws, other, plain_handshake
 from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, Code, Referee, Rejected, Step, mistake, ok
 from .state import TableState
 from .wire import delivered_payload, find, post
+
+SKE_SIGNATURE = "server key exchange signature"  # the check, in words
 
 
 def _suite(state: TableState, seat: Seat) -> CipherSuite:
@@ -113,21 +116,30 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     return facts
 
 
-def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+def server_identity_problem(state: TableState, now: datetime.datetime) -> tuple[str, str] | None:
+    """What a careful client checks before it trusts the server, from what reached it: the
+    chain to its trust store, the name, the validity (RFC 5280 §6), and with ECDHE the
+    ServerKeyExchange signature over both randoms and the share (RFC 8422 §5.4). None when
+    all hold, else (the check that failed, why)."""
     certificate: m.Certificate = find(state, Seat.CLIENT, m.Certificate)
     trust = [x509.load_der_x509_certificate(state.item(Seat.CLIENT, "trust_store"))]
-    problem = None
     try:
-        leaf = pki.verify_server_chain(certificate.certificate_list, trust, state.server_name, ref.now())
+        leaf = pki.verify_server_chain(certificate.certificate_list, trust, state.server_name, now)
         if is_ecdhe(state):
             exchange: m.ServerKeyExchange = find(state, Seat.CLIENT, m.ServerKeyExchange)
             client_random, server_random = _randoms(state, Seat.CLIENT)
             verify(leaf.public_key(), exchange.signature_scheme, exchange.signature,
                    client_random + server_random + exchange.params())
     except pki.CertificateRejected as exc:
-        problem = (check_words(exc), exc.reason)
+        return check_words(exc), exc.reason
     except Alert as exc:
-        problem = ("server key exchange signature", exc.reason)
+        return SKE_SIGNATURE, f"the ServerKeyExchange signature does not verify ({exc.reason})"
+    return None
+
+
+def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    certificate: m.Certificate = find(state, Seat.CLIENT, m.Certificate)
+    problem = server_identity_problem(state, ref.now())
     facts: list[Fact] = [ItemStored(Seat.CLIENT, "server_certificate", "certificate",
                                     certificate.certificate_list[0], False)]
     genuine = certificate.certificate_list[0] == state.item(Seat.SERVER, "server_certificate")
@@ -135,8 +147,8 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
         if problem is None:
             facts.append(ok(step, "issued by the trusted CA, for this name, valid now"))
         else:
-            facts.append(mistake(step, f"accepted a certificate that fails its checks: {problem[1]}",
-                                  POINTS_BAD_TRUST))
+            what = "a server whose key exchange" if problem[0] == SKE_SIGNATURE else "a certificate that"
+            facts.append(mistake(step, f"accepted {what} fails its checks: {problem[1]}", POINTS_BAD_TRUST))
         if not genuine:
             facts.append(ForgeryAccepted("the client trusted a certificate that is not the server's"))
         return facts

@@ -70,6 +70,10 @@ def test_every_variant_and_scenario_ends_as_designed(variant: Variant, scenario:
         # TLS 1.3 hashes the hellos into the handshake keys: the client cannot even open
         # the server's encrypted flight.
         detected_by = "handshake keys"
+    if variant in (Variant.TLS12_ECDHE, Variant.TLS12_MUTUAL) and scenario is Scenario.TAMPER:
+        # The flipped bit is in server_random, which the ServerKeyExchange signature covers:
+        # a careful client refuses the server before any Finished is computed.
+        detected_by = "server key exchange signature"
     assert state.completed is completed
     assert state.detected_by == detected_by
     # Only the leaked key against RSA key exchange gets the eavesdropper anywhere.
@@ -235,7 +239,8 @@ def test_the_guide_offers_rejecting_a_forged_certificate() -> None:
 def test_the_instructor_pauses_injects_and_reveals() -> None:
     from handshake_game.game import inject_scenario, pause, resume, reveal
 
-    state, facts = open_table(Variant.TLS12_ECDHE)
+    # RSA key exchange: nothing signs server_random, so the flipped bit is caught at Finished.
+    state, facts = open_table(Variant.TLS12_RSA)
     ref = referee()
     for fact in pause(state):
         state = apply(state, fact)
@@ -399,3 +404,14 @@ def test_application_text_over_one_record_is_refused_and_the_table_carries_on() 
     step = state.current_step
     assert step is not None and step.id == "server.send_data"
     decide(state, Seat.SERVER, bot.act(state, Seat.SERVER), ref)  # the server reads it
+
+
+@pytest.mark.parametrize(("variant", "scenario"), STAGED)
+def test_the_guides_move_is_always_the_one_the_referee_scores_right(variant: Variant, scenario: Scenario) -> None:
+    """Client, server and CA play the guide's move at every step against an attacking
+    eavesdropper: the referee never scores one of those moves as a mistake."""
+    run = play_table(variant, scenario, referee())
+    judged = [v for v in run.state.verdicts if v.seat is not Seat.EAVESDROPPER]
+    assert judged, "no move was judged"
+    wrong = [(v.step, v.reason) for v in judged if not v.ok or v.points < 0]
+    assert wrong == []
