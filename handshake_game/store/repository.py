@@ -235,20 +235,25 @@ class Store:
         next free position, i.e. the length of the committed log. With ``scores``, the
         table's score rows are replaced in the same transaction (one commit per move).
 
-        With ``expected_seq``, raise ``SeqConflict`` unless the log is exactly that long:
-        the move was decided on the state the caller saw. Two writers that both read the
-        same length race to insert the same ``(table_id, seq)``: the primary key lets one
-        commit and refuses the other (SQLite and PostgreSQL alike), which gets
-        ``SeqConflict`` too, whether or not it passed ``expected_seq``.
+        With ``expected_seq``, raise ``SeqConflict`` and write nothing unless the log is
+        exactly that long: the move was decided on the state the caller saw. A caller
+        ahead of the log (which would leave a gap) and one behind it (which would overlap
+        committed facts) are both refused, by a read of the log's length in the same
+        transaction. Two writers that both read the same length race to insert the same
+        ``(table_id, seq)``: the primary key lets one commit and refuses the other (SQLite
+        and PostgreSQL alike), which gets ``SeqConflict`` too, whether or not it passed
+        ``expected_seq``.
         """
         rows = []
         start = None
         try:
             with self.writing() as session:
-                # The caller's length is trusted without a read: if the log grew since (another
-                # writer), the primary key refuses the first row and that becomes SeqConflict.
-                # A log shorter than the caller saw cannot be: callers only count committed facts.
-                seq = start = self._next_seq(session, table_id) if expected_seq is None else expected_seq
+                # One indexed read of the log's length (the primary key's max): the caller's
+                # length must be it exactly. If another writer commits between this read and
+                # our insert, the primary key refuses our first row: SeqConflict below.
+                seq = start = self._log_length(session, table_id)
+                if expected_seq is not None and expected_seq != start:
+                    raise SeqConflict(table_id, expected_seq, start)
                 now = utcnow()
                 for fact in facts:
                     rows.append(_row(table_id, seq, fact, now))
@@ -278,6 +283,12 @@ class Store:
                 raise UnknownTable(f"no table {table_id}")
             return 0
         return int(last) + 1
+
+    @classmethod
+    def _log_length(cls, session: Session, table_id: int) -> int:
+        """``_next_seq`` on the hot path: one Core statement, without the ORM's per-query work."""
+        last = session.connection().execute(_MAX_SEQ, {"table_id": table_id}).scalar()
+        return cls._next_seq(session, table_id) if last is None else int(last) + 1
 
     def load_facts(self, table_id: int, since: int = 0) -> list[Fact]:
         """The table's facts in log order, from position ``since``."""
@@ -363,3 +374,4 @@ def _row(table_id: int, seq: int, fact: Fact, now: datetime.datetime) -> dict[st
     payload = fact_to_json(fact)
     return {"table_id": table_id, "seq": seq, "type": payload["type"],
             "payload": json.dumps(payload, separators=(",", ":")), "created_at": now}
+_MAX_SEQ = sa.select(sa.func.max(_FACTS.c.seq)).where(_FACTS.c.table_id == sa.bindparam("table_id"))

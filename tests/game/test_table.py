@@ -407,7 +407,8 @@ def test_application_text_over_one_record_is_refused_and_the_table_carries_on() 
 
 
 @pytest.mark.parametrize(("variant", "scenario"), STAGED)
-def test_the_guides_move_is_always_the_one_the_referee_scores_right(variant: Variant, scenario: Scenario) -> None:
+def test_the_guides_move_is_always_the_one_the_referee_scores_right(variant: Variant,
+                                                                     scenario: Scenario) -> None:
     """Client, server and CA play the guide's move at every step against an attacking
     eavesdropper: the referee never scores one of those moves as a mistake."""
     run = play_table(variant, scenario, referee())

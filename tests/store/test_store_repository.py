@@ -86,6 +86,21 @@ def test_append_returns_the_next_position_and_checks_the_expected_one(store: Sto
         store.append_facts(table_id + 1, [StepDone("a")])
 
 
+@pytest.mark.parametrize("planted", ["gap", "overlap"])
+def test_a_gap_or_an_overlap_in_the_log_is_refused_and_nothing_is_written(store: Store, planted: str) -> None:
+    table_id = store.create_table(_opened())
+    assert store.append_facts(table_id, [StepDone("a"), StepDone("b")], expected_seq=1) == 3
+    wrong = 4 if planted == "gap" else 2  # one past the end; one before it
+    with pytest.raises(SeqConflict) as refused:
+        store.append_facts(table_id, [StepDone("c"), StepDone("d")], expected_seq=wrong)
+    assert (refused.value.expected, refused.value.actual) == (wrong, 3)
+    assert store.next_seq(table_id) == 3
+    assert store.load_facts(table_id) == [_opened(), StepDone("a"), StepDone("b")]
+    assert store.append_facts(table_id, [StepDone("c")], expected_seq=3) == 4  # the right length still works
+    with pytest.raises(UnknownTable):
+        store.append_facts(table_id + 1, [StepDone("a")])
+
+
 def test_a_batch_that_fails_in_the_database_leaves_nothing(store: Store, backend: str) -> None:
     table_id = store.create_table(_opened())
     # The database refuses the third row of the batch (as a full disk would): rows 1 and 2
@@ -121,15 +136,15 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
     # the length check, has to stop the second.
     both_read = threading.Barrier(2, timeout=10)
     reads = itertools.count()
-    next_seq = Store._next_seq
+    log_length = Store._log_length
 
-    def read_then_wait(session, table_id: int) -> int:
-        seq = next_seq(session, table_id)
+    def read_then_wait(cls, session, table_id: int) -> int:
+        seq = log_length(session, table_id)
         if next(reads) < 2:
             both_read.wait()
         return seq
 
-    monkeypatch.setattr(Store, "_next_seq", staticmethod(read_then_wait))
+    monkeypatch.setattr(Store, "_log_length", classmethod(read_then_wait))
     outcomes: dict[str, object] = {}
 
     def write(writer: Store, step: str, expected_seq: int | None) -> None:
@@ -138,8 +153,8 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
         except Exception as error:
             outcomes[step] = error
 
-    # Both append wherever they saw the end (a caller's expected_seq is not even read back:
-    # the primary key alone decides, as here).
+    # Both append wherever they saw the end: past the length check, the primary key alone
+    # decides.
     writers = [threading.Thread(target=write, args=(store, "a", None)),
                threading.Thread(target=write, args=(other, "b", None))]
     for writer in writers:
