@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .game.catalog import CATALOG, steps_for
+from .game.catalog import CATALOG, every_step, steps_for
+from .game.eavesdropper import DECRYPT_LESSON, DECRYPT_STEP
 from .game.model import Scenario, Variant, supports
 from .tls import messages as m
 from .tls.suites import suite_name
@@ -378,10 +379,10 @@ def _scenarios(variant: Variant) -> list[Scenario]:
     return [scenario for scenario in Scenario if supports(variant, scenario)]
 
 
-# Lessons the referee's verdicts cite outside the step catalog: the eavesdropper's attempt to
-# decrypt what it recorded (``TryDecrypt``), judged under the key-leak lesson.
-VERDICT_LESSONS = {"eavesdropper.try_decrypt": ("eavesdropper", "key-leak",
-                                                "the eavesdropper tries to decrypt what it recorded")}
+# The verdicts the referee gives outside the step catalog, by the referee's own ids: the
+# eavesdropper's attempt to decrypt what it recorded (``TryDecrypt``).
+VERDICT_LESSONS = {DECRYPT_STEP: ("eavesdropper", DECRYPT_LESSON,
+                                  "the eavesdropper tries to decrypt what it recorded")}
 
 
 def _variant_steps(variant: Variant) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
@@ -420,9 +421,20 @@ def coverage(cards: Mapping[str, Card] | None = None) -> list[Covered]:
     return rows
 
 
-def drift(rows: Iterable[Covered]) -> list[str]:
-    """Notes where a card's front matter does not list a step or variant the catalog gives it."""
+def drift(rows: Iterable[Covered], cards: Mapping[str, Card] | None = None) -> list[str]:
+    """Where a card's front matter and the catalog disagree: a step or variant the catalog
+    gives the card that its front matter omits, or (with ``cards``) a step id or variant
+    its front matter names that the catalog does not have."""
+    rows = list(rows)
     notes = []
+    if cards is not None:
+        step_ids = {step_id for variant in CATALOG for step_id in every_step(variant)} | set(VERDICT_LESSONS)
+        variant_ids = {variant.value for variant in CATALOG}
+        for card in cards.values():
+            notes += [f"{card.path.name}: names step {step_id}, which no variant plays"
+                      for step_id in card.steps if step_id not in step_ids]
+            notes += [f"{card.path.name}: names variant {variant}, which does not exist"
+                      for variant in card.variants if variant not in variant_ids]
     for row in rows:
         if row.subject != "step" or row.card is None or row.step in VERDICT_LESSONS:
             continue
@@ -567,8 +579,10 @@ def render(lesson: Card, view: Mapping[str, Any]) -> str:
 # -- the `handshake-game lessons` report ----------------------------------------------------------
 
 def report(out: Any, directory: Path | None = None) -> int:
-    """Prints every variant's steps and every scenario with its lesson; 0 when all are covered
-    and every card is well formed, 1 otherwise."""
+    """Prints every variant's steps and every scenario with its lesson, from the game's step
+    catalog and the referee's own verdict ids; 0 when every card is well formed, each step,
+    verdict, scenario and overview has its card, no card's front matter drifts from the
+    catalog, and no card goes unused; 1 otherwise."""
     try:
         cards = load_cards(directory)
     except CardsInvalid as exc:
@@ -596,15 +610,16 @@ def report(out: Any, directory: Path | None = None) -> int:
             print(f"  {row.step:<28} {row.seat:<13} {status}{only}", file=out)
         else:
             print(f"  {row.what:<28} {status}", file=out)
-    notes = drift(rows)
+    notes = drift(rows, cards)
     used = {row.lesson for row in rows}
     for note in notes:
-        print(f"note: {note}", file=out)
+        print(f"drift: {note}", file=out)
     unused = sorted(set(cards) - used)
     if unused:
-        print(f"note: cards no current step uses: {', '.join(unused)}", file=out)
-    if missing:
-        print(f"\n{missing} item(s) lack a lesson card", file=out)
+        print(f"unused: cards no step, verdict, scenario or overview uses: {', '.join(unused)}", file=out)
+    if missing or notes or unused:
+        print(f"\n{missing} item(s) lack a lesson card, {len(notes)} drift(s), {len(unused)} unused card(s)",
+              file=out)
         return 1
     print(f"\n{len(cards)} cards; every step of {len(CATALOG)} variants and all {len(Scenario)} scenarios "
           "have a lesson", file=out)

@@ -229,3 +229,72 @@ def test_lessons_directory_default_honours_environment(tmp_path: Path,
     monkeypatch.delenv("HANDSHAKE_LESSONS")
     assert lessons.default_directory() == ROOT / "lessons"
     assert os.path.isdir(lessons.default_directory())
+
+
+def _copy_cards(tmp_path: Path, cards: dict[str, lessons.Card]) -> None:
+    for card in cards.values():
+        (tmp_path / card.path.name).write_text(card.path.read_text())
+
+
+def _report(directory: Path) -> tuple[int, str]:
+    import io
+
+    out = io.StringIO()
+    return lessons.report(out, directory), out.getvalue()
+
+
+def test_the_real_cards_pass_the_check(cards: dict[str, lessons.Card]) -> None:
+    code, printed = _report(ROOT / "lessons")
+    assert code == 0, printed
+    assert "drift:" not in printed and "unused:" not in printed
+
+
+@pytest.mark.parametrize(("plant", "expected"), [
+    ("omit a step", "finished.md: covers tls12-rsa client.verify_finished but its 'steps' omit it"),
+    ("name a step no variant plays", "finished.md: names step client.teleport, which no variant plays"),
+    ("name a variant that does not exist", "finished.md: unknown variants: sslv3"),
+    ("an unused card", "unused: cards no step, verdict, scenario or overview uses: orphan"),
+    ("a missing card", "MISSING tamper"),
+])
+def test_drift_an_unused_card_and_a_missing_card_fail_the_check(tmp_path: Path,
+                                                                  cards: dict[str, lessons.Card],
+                                                                  plant: str, expected: str) -> None:
+    _copy_cards(tmp_path, cards)
+    finished = tmp_path / "finished.md"
+    text = finished.read_text()
+    if plant == "omit a step":
+        finished.write_text(text.replace("client.verify_finished, ", "", 1))
+    elif plant == "name a step no variant plays":
+        finished.write_text(text.replace("steps: [", "steps: [client.teleport, ", 1))
+    elif plant == "name a variant that does not exist":
+        finished.write_text(text.replace("variants: [", "variants: [sslv3, ", 1))
+    elif plant == "an unused card":
+        (tmp_path / "orphan.md").write_text(GOOD.replace("id: sample", "id: orphan"))
+    else:
+        (tmp_path / "tamper.md").unlink()
+    code, printed = _report(tmp_path)
+    assert code == 1
+    assert expected in printed
+
+
+def test_every_verdict_the_referee_gives_is_in_the_catalog_or_declared() -> None:
+    """The check's list of steps and verdicts is complete: every verdict bots meet in every staged
+    table (attackers, a trusting client) cites a step and a lesson the check knows."""
+    from handshake_game.bots import TrustingBot
+    from handshake_game.game.catalog import every_step
+    from handshake_game.game.facts import Verdict
+
+    known = {(step.id, step.lesson) for variant in CATALOG for step in every_step(variant).values()}
+    known |= {(step.id, step.lesson) for variant in CATALOG for scenario in Scenario
+              if supports(variant, scenario) for step in steps_for(variant, scenario)}
+    known |= {(step_id, lesson) for step_id, (_, lesson, _) in lessons.VERDICT_LESSONS.items()}
+    seen = set()
+    for variant in CATALOG:
+        for scenario in Scenario:
+            if not supports(variant, scenario):
+                continue
+            for bots in ({}, {Seat.CLIENT: TrustingBot()}):
+                run = play_table(variant, scenario, referee(), bots=bots)
+                seen |= {(f.step, f.lesson) for f in run.facts if isinstance(f, Verdict)}
+    assert len(seen) > 20
+    assert seen - known == set()
