@@ -25,7 +25,7 @@ from ..game.facts import (
     MessageSent,
     Verdict,
 )
-from ..game.model import Difficulty, Scenario, Seat, Variant
+from ..game.model import Difficulty, Scenario, Seat, Variant, supports
 from ..tls.keypool import KeyKind, KeyPool
 from .capture_files import append_keylog, write_capture
 
@@ -48,6 +48,9 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
     chosen = Variant(variant)
     plot = Scenario(scenario)
     Difficulty(difficulty)
+    if not supports(chosen, plot):
+        print(f"handshake-game simulate: {plot.value} is not staged for {chosen.value}", file=sys.stderr)
+        return 2
     rng = random.Random(seed) if seed is not None else None
     pool = KeyPool(target=2, kinds=(KeyKind.RSA_2048,)).start()
     def rsa_key() -> rsa.RSAPrivateKey:

@@ -42,3 +42,10 @@ def test_simulate_reports_the_check_that_stopped_the_attack(scenario: str, detec
     result = handshake_game("simulate", "--scenario", scenario, "--json")
     summary = json.loads(result.stdout)
     assert summary["detected_by"] == detected_by and summary["attack_succeeded"] is False
+
+
+def test_a_combination_that_is_not_staged_is_one_line_and_exit_2() -> None:
+    result = handshake_game("simulate", "--variant", "tls13", "--scenario", "replay")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["handshake-game simulate: replay is not staged for tls13"]
+    assert "Traceback" not in result.stderr + result.stdout
