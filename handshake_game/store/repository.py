@@ -50,7 +50,10 @@ class StoreError(Exception):
 
 
 class SeqConflict(StoreError):
-    """Another writer appended to the table first: the move must be decided again."""
+    """The table's log is not as long as the caller expected, so nothing was appended.
+    ``actual > expected``: another writer appended first, and the move must be decided
+    again on the committed log. ``actual < expected``: the caller counted facts that were
+    never committed, and appending would have left a gap."""
 
     def __init__(self, table_id: int, expected: int, actual: int) -> None:
         super().__init__(f"table {table_id}: expected to append at {expected}, the log is at {actual}")
@@ -235,41 +238,46 @@ class Store:
         next free position, i.e. the length of the committed log. With ``scores``, the
         table's score rows are replaced in the same transaction (one commit per move).
 
-        With ``expected_seq``, raise ``SeqConflict`` and write nothing unless the log is
-        exactly that long: the move was decided on the state the caller saw. A caller
-        ahead of the log (which would leave a gap) and one behind it (which would overlap
-        committed facts) are both refused, by a read of the log's length in the same
-        transaction. Two writers that both read the same length race to insert the same
-        ``(table_id, seq)``: the primary key lets one commit and refuses the other (SQLite
-        and PostgreSQL alike), which gets ``SeqConflict`` too, whether or not it passed
-        ``expected_seq``.
+        What is enforced, on SQLite and PostgreSQL alike: a row goes in only at the end of
+        the log as it stands when that row is inserted (the insert itself checks, see
+        ``_APPEND``), and ``(table_id, seq)`` is the primary key. So no append leaves a gap
+        or writes a position twice, whatever position the caller names.
+
+        With ``expected_seq`` the facts go at ``expected_seq``, ``expected_seq + 1``, ...:
+        unless the committed log is exactly ``expected_seq`` long, nothing is written and
+        ``SeqConflict`` says how long it is (shorter: the caller is ahead of the log, a
+        gap; longer: behind it, an overlap). This is the hot path of every move, and it
+        costs no read beyond the insert's own. Without ``expected_seq`` (or with no facts)
+        the log's length is read in the same transaction first. Two writers that both
+        start from the same length race for the same position: one commits, the other
+        gets ``SeqConflict``, whether or not it passed ``expected_seq``.
         """
-        rows = []
-        start = None
+        facts = list(facts)
+        start: int | None = None
         try:
             with self.writing() as session:
-                # One indexed read of the log's length (the primary key's max): the caller's
-                # length must be it exactly. If another writer commits between this read and
-                # our insert, the primary key refuses our first row: SeqConflict below.
-                seq = start = self._log_length(session, table_id)
-                if expected_seq is not None and expected_seq != start:
-                    raise SeqConflict(table_id, expected_seq, start)
+                if expected_seq is not None and facts:
+                    start = expected_seq  # checked by the insert, row by row
+                else:
+                    start = self._next_seq(session, table_id)
+                    if expected_seq is not None and expected_seq != start:
+                        raise SeqConflict(table_id, expected_seq, start)
                 now = utcnow()
-                for fact in facts:
-                    rows.append(_row(table_id, seq, fact, now))
-                    seq += 1
+                rows = [_row(table_id, seq, fact, now) for seq, fact in enumerate(facts, start)]
                 if rows:  # one Core executemany: the ORM's bookkeeping cost more than the commit
-                    session.connection().execute(_FACTS.insert(), rows)
+                    session.connection().execute(_APPEND, rows)
                 if scores is not None:
                     self._replace_scores(session, table_id, scores)
         except sa.exc.IntegrityError as error:
-            # Tell the lost race from any other refusal by the database (a foreign key, a
-            # trigger): only a race leaves the log longer than it was when we read it.
+            # A row not at the log's end (the guard's NULL seq, or the primary key) or any
+            # other refusal by the database (a foreign key, a trigger): only the first
+            # leaves the log at another length than the one we appended at. An unknown
+            # table raises UnknownTable here.
             actual = self.next_seq(table_id)
             if start is None or actual == start:
                 raise
             raise SeqConflict(table_id, start, actual) from error
-        return seq
+        return start + len(facts)
 
     def next_seq(self, table_id: int) -> int:
         with self.session() as session:
@@ -283,12 +291,6 @@ class Store:
                 raise UnknownTable(f"no table {table_id}")
             return 0
         return int(last) + 1
-
-    @classmethod
-    def _log_length(cls, session: Session, table_id: int) -> int:
-        """``_next_seq`` on the hot path: one Core statement, without the ORM's per-query work."""
-        last = session.connection().execute(_MAX_SEQ, {"table_id": table_id}).scalar()
-        return cls._next_seq(session, table_id) if last is None else int(last) + 1
 
     def load_facts(self, table_id: int, since: int = 0) -> list[Fact]:
         """The table's facts in log order, from position ``since``."""
@@ -366,6 +368,33 @@ _FACTS: sa.Table = FactRecord.__table__  # type: ignore[attr-defined]
 _SCORES: sa.Table = Score.__table__  # type: ignore[attr-defined]
 
 
+def _append_statement() -> sa.Insert:
+    """``_APPEND``: inserts one row of a fact log per parameter set, at ``seq`` only if that
+    is where the log ends when the row goes in; anywhere else the row's seq is NULL, which
+    the NOT NULL key column refuses (an IntegrityError, and the transaction rolls back).
+
+    The check is part of the insert, so a move pays no separate read (measured: a read
+    added a statement's cost to every append, a round trip on PostgreSQL). Each row of an
+    executemany sees the rows before it, so every row of a batch is checked, not only the
+    first. A writer whose check passes on a snapshot that another writer's uncommitted
+    row is missing from (PostgreSQL) is stopped by the primary key instead."""
+    log = _FACTS.alias("log")
+    log_end = (sa.select(sa.func.coalesce(sa.func.max(log.c.seq) + 1, 0))
+               .where(log.c.table_id == sa.bindparam("table_id")).scalar_subquery())
+
+    def param(name: str) -> sa.BindParameter[Any]:  # the value of column ``name`` in a row
+        return sa.bindparam(name, type_=_FACTS.c[name].type)
+
+    seq = param("seq")
+    return _FACTS.insert().from_select(
+        ["table_id", "seq", "type", "payload", "created_at"],
+        sa.select(param("table_id"), sa.case((log_end == seq, seq), else_=sa.null()),
+                  param("type"), param("payload"), param("created_at")))
+
+
+_APPEND = _append_statement()
+
+
 def _record(table_id: int, seq: int, fact: Fact) -> FactRecord:
     return FactRecord(**_row(table_id, seq, fact, utcnow()))
 
@@ -374,4 +403,3 @@ def _row(table_id: int, seq: int, fact: Fact, now: datetime.datetime) -> dict[st
     payload = fact_to_json(fact)
     return {"table_id": table_id, "seq": seq, "type": payload["type"],
             "payload": json.dumps(payload, separators=(",", ":")), "created_at": now}
-_MAX_SEQ = sa.select(sa.func.max(_FACTS.c.seq)).where(_FACTS.c.table_id == sa.bindparam("table_id"))

@@ -81,24 +81,33 @@ def test_append_returns_the_next_position_and_checks_the_expected_one(store: Sto
     assert store.append_facts(table_id, []) == 3
     with pytest.raises(SeqConflict):
         store.append_facts(table_id, [StepDone("c")], expected_seq=1)
+    with pytest.raises(SeqConflict):  # nothing to write, but the caller's length is still wrong
+        store.append_facts(table_id, [], expected_seq=4)
     assert store.load_facts(table_id, since=1) == [StepDone("a"), StepDone("b")]
-    with pytest.raises(UnknownTable):
-        store.append_facts(table_id + 1, [StepDone("a")])
+    # No table: without expected_seq (the read finds none), at 0 (the foreign key refuses) or past it.
+    for expected_seq in (None, 0, 1):
+        with pytest.raises(UnknownTable):
+            store.append_facts(table_id + 1, [StepDone("a")], expected_seq=expected_seq)
 
 
 @pytest.mark.parametrize("planted", ["gap", "overlap"])
 def test_a_gap_or_an_overlap_in_the_log_is_refused_and_nothing_is_written(store: Store, planted: str) -> None:
     table_id = store.create_table(_opened())
     assert store.append_facts(table_id, [StepDone("a"), StepDone("b")], expected_seq=1) == 3
-    wrong = 4 if planted == "gap" else 2  # one past the end; one before it
+    committed = [_opened(), StepDone("a"), StepDone("b")]
+    # A caller one fact ahead of the log (its facts would start at 4, leaving 3 empty), or
+    # one fact behind it (its first fact would land on the committed 2).
+    wrong = 4 if planted == "gap" else 2
     with pytest.raises(SeqConflict) as refused:
-        store.append_facts(table_id, [StepDone("c"), StepDone("d")], expected_seq=wrong)
+        store.append_facts(table_id, [StepDone("c"), StepDone("d")], expected_seq=wrong,
+                           scores={Seat.CLIENT: 7})
     assert (refused.value.expected, refused.value.actual) == (wrong, 3)
     assert store.next_seq(table_id) == 3
-    assert store.load_facts(table_id) == [_opened(), StepDone("a"), StepDone("b")]
+    assert store.load_facts(table_id) == committed
+    assert store.scores(table_id) == {}  # the move's other writes went with it
+    assert store.replay_table(table_id) == replay(committed)
     assert store.append_facts(table_id, [StepDone("c")], expected_seq=3) == 4  # the right length still works
-    with pytest.raises(UnknownTable):
-        store.append_facts(table_id + 1, [StepDone("a")])
+    assert store.replay_table(table_id) == replay([*committed, StepDone("c")])
 
 
 def test_a_batch_that_fails_in_the_database_leaves_nothing(store: Store, backend: str) -> None:
@@ -132,19 +141,19 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
     store.upgrade()
     other = Store(db_url)  # as a second server process would (one Store queues its own writers)
     table_id = store.create_table(_opened())
-    # Both writers read the log's length (1) before either inserts: the primary key, not
-    # the length check, has to stop the second.
+    # Both writers read the log's length (1) before either inserts: the insert itself (its
+    # check of the log's end, or the primary key) has to stop the second.
     both_read = threading.Barrier(2, timeout=10)
     reads = itertools.count()
-    log_length = Store._log_length
+    next_seq = Store._next_seq
 
-    def read_then_wait(cls, session, table_id: int) -> int:
-        seq = log_length(session, table_id)
+    def read_then_wait(session, table_id: int) -> int:
+        seq = next_seq(session, table_id)
         if next(reads) < 2:
             both_read.wait()
         return seq
 
-    monkeypatch.setattr(Store, "_log_length", classmethod(read_then_wait))
+    monkeypatch.setattr(Store, "_next_seq", staticmethod(read_then_wait))
     outcomes: dict[str, object] = {}
 
     def write(writer: Store, step: str, expected_seq: int | None) -> None:
@@ -153,8 +162,7 @@ def test_two_writers_racing_for_one_position_get_one_commit_and_one_conflict(db_
         except Exception as error:
             outcomes[step] = error
 
-    # Both append wherever they saw the end: past the length check, the primary key alone
-    # decides.
+    # Both append wherever they saw the end, with no expected_seq of their own.
     writers = [threading.Thread(target=write, args=(store, "a", None)),
                threading.Thread(target=write, args=(other, "b", None))]
     for writer in writers:
