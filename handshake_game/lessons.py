@@ -26,10 +26,12 @@ Values are plain text to the end of the line, a double-quoted string (JSON escap
 flow list ``[a, b]`` of plain items (no commas inside an item). ``#`` starts a comment
 only at the beginning of a line.
 
-Which card explains a step is the catalog's business (``Step.lesson``); the card's
-``steps`` and ``variants`` say what it is written for, and drift between the two is
-reported as a note. A card renders only from ``view(state, seat)`` — the seat's own
-wallet and wire — so it cannot show another seat's secret.
+Which card explains a step is the catalog's business (``Step.lesson``), and which card
+explains a verdict is the referee's (``Verdict.lesson``); the card's ``steps`` and
+``variants`` say what it is written for. ``handshake-game lessons`` (:func:`report`) fails
+when the two drift apart, when a step, verdict, scenario or overview lacks its card, and
+when a card is used by none of them. A card renders only from ``view(state, seat)`` — the
+seat's own wallet and wire — so it cannot show another seat's secret.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .game.catalog import CATALOG, every_step, steps_for
+from .game.catalog import CATALOG, steps_for
 from .game.eavesdropper import DECRYPT_LESSON, DECRYPT_STEP
-from .game.model import Scenario, Variant, supports
+from .game.model import Scenario, Seat, Variant, supports
 from .tls import messages as m
 from .tls.suites import suite_name
 
@@ -299,7 +301,7 @@ def card_from_text(text: str, path: Path) -> Card:
     if not isinstance(title, str) or not title.strip():
         raise CardError(path, "the title is empty")
     variants = _strings(path, data, "variants")
-    known_variants = {v.value for v in Variant} | {"tls13"}  # tls13 may be written before it is played
+    known_variants = {v.value for v in Variant}
     strange = [v for v in variants if v not in known_variants]
     if strange:
         raise CardError(path, f"unknown variants: {', '.join(strange)}")
@@ -358,10 +360,11 @@ def load_cards(directory: Path | None = None) -> dict[str, Card]:
 
 @dataclass(frozen=True)
 class Covered:
-    """One step of a variant (or a scenario, or a variant's overview) and its lesson."""
+    """One step of a variant, one verdict the referee gives outside the steps, one scenario or
+    one variant's overview, and its lesson."""
 
-    subject: str  # "step", "scenario", "overview"
-    variant: str | None
+    subject: str  # "step", "verdict", "scenario", "overview"
+    variant: str | None  # None for a scenario: it is shown at every variant that stages it
     step: str | None
     seat: str | None
     scenarios: tuple[str, ...]  # for steps: the scenarios in which it is played
@@ -373,16 +376,27 @@ class Covered:
     def missing(self) -> bool:
         return self.card is None
 
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The variants at whose tables this row's card is shown."""
+        if self.variant is not None:
+            return (self.variant,)
+        return tuple(v.value for v in CATALOG if any(supports(v, Scenario(s)) for s in self.scenarios))
+
 
 def _scenarios(variant: Variant) -> list[Scenario]:
     """The scenarios the game stages for ``variant``."""
     return [scenario for scenario in Scenario if supports(variant, scenario)]
 
 
-# The verdicts the referee gives outside the step catalog, by the referee's own ids: the
-# eavesdropper's attempt to decrypt what it recorded (``TryDecrypt``).
-VERDICT_LESSONS = {DECRYPT_STEP: ("eavesdropper", DECRYPT_LESSON,
-                                  "the eavesdropper tries to decrypt what it recorded")}
+# The verdicts the referee gives outside the catalog's steps, as (seat, step, lesson) in the
+# referee's own ids. Every other verdict judges a catalog step (``rules.ok``/``rules.mistake``
+# take the step's id and lesson); the eavesdropper's decryption attempt (``TryDecrypt``) is no
+# step: it may try at any table once the handshake is over (``game.referee.decide``).
+# tests/test_lessons.py plays every staged table with bots to prove this list complete.
+OFF_CATALOG_VERDICTS: tuple[tuple[Seat, str, str], ...] = (
+    (Seat.EAVESDROPPER, DECRYPT_STEP, DECRYPT_LESSON),
+)
 
 
 def _variant_steps(variant: Variant) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
@@ -400,16 +414,18 @@ def _variant_steps(variant: Variant) -> list[tuple[str, str, str, str, tuple[str
 
 
 def coverage(cards: Mapping[str, Card] | None = None) -> list[Covered]:
-    """Every step of every variant (all scenarios), every scenario and every variant's
-    overview, with the card that covers it (``card`` is None when it is missing)."""
+    """Every step of every variant (all scenarios), every verdict the referee gives outside
+    them, every scenario and every variant's overview, with the card that covers it (``card``
+    is None when it is missing)."""
     cards = load_cards() if cards is None else cards
     rows: list[Covered] = []
     for variant in CATALOG:
         for step_id, seat, lesson, act, scenarios in _variant_steps(variant):
             rows.append(Covered("step", variant.value, step_id, seat, scenarios, lesson,
                                 cards.get(lesson), act))
-        for step_id, (seat, lesson, act) in VERDICT_LESSONS.items():
-            rows.append(Covered("step", variant.value, step_id, seat, (), lesson, cards.get(lesson), act))
+        for verdict_seat, step_id, lesson in OFF_CATALOG_VERDICTS:
+            rows.append(Covered("verdict", variant.value, step_id, verdict_seat.value, (), lesson,
+                                cards.get(lesson), "a verdict outside the catalog's steps"))
     for scenario in Scenario:
         lesson = f"scenario-{scenario.value}"
         rows.append(Covered("scenario", None, None, None, (scenario.value,), lesson, cards.get(lesson),
@@ -422,27 +438,47 @@ def coverage(cards: Mapping[str, Card] | None = None) -> list[Covered]:
 
 
 def drift(rows: Iterable[Covered], cards: Mapping[str, Card] | None = None) -> list[str]:
-    """Where a card's front matter and the catalog disagree: a step or variant the catalog
-    gives the card that its front matter omits, or (with ``cards``) a step id or variant
-    its front matter names that the catalog does not have."""
+    """Where a card's front matter and the game disagree. From ``rows`` (:func:`coverage`): a
+    step or verdict whose card's ``steps`` omit its id, or whose card's ``variants`` omit its
+    variant; a scenario or overview whose card's ``variants`` omit a variant it is shown at.
+    With ``cards``, also: a card naming a step id or variant the game does not have, or (for a
+    card that is used at all) one that never shows this card."""
     rows = list(rows)
     notes = []
+    for row in rows:
+        if row.card is None:
+            continue
+        name = row.card.path.name
+        if row.subject in ("step", "verdict"):
+            if row.step not in row.card.steps:
+                notes.append(f"{name}: covers {row.variant} {row.step} but its 'steps' omit it")
+            if row.variant not in row.card.variants:
+                notes.append(f"{name}: covers {row.variant} {row.step} but its 'variants' omit "
+                             f"{row.variant}")
+        else:
+            notes += [f"{name}: is the {row.subject} card for {row.what} at {variant} tables but its "
+                      f"'variants' omit {variant}"
+                      for variant in row.variants if variant not in row.card.variants]
     if cards is not None:
-        step_ids = {step_id for variant in CATALOG for step_id in every_step(variant)} | set(VERDICT_LESSONS)
+        step_ids = {row.step for row in rows if row.step is not None}
         variant_ids = {variant.value for variant in CATALOG}
         for card in cards.values():
-            notes += [f"{card.path.name}: names step {step_id}, which no variant plays"
-                      for step_id in card.steps if step_id not in step_ids]
-            notes += [f"{card.path.name}: names variant {variant}, which does not exist"
-                      for variant in card.variants if variant not in variant_ids]
-    for row in rows:
-        if row.subject != "step" or row.card is None or row.step in VERDICT_LESSONS:
-            continue
-        if row.step not in row.card.steps:
-            notes.append(f"{row.card.path.name}: covers {row.variant} {row.step} but its 'steps' omit it")
-        if row.variant not in row.card.variants:
-            notes.append(f"{row.card.path.name}: covers {row.variant} {row.step} but its 'variants' omit "
-                         f"{row.variant}")
+            uses = [row for row in rows if row.lesson == card.id]
+            taught = {row.step for row in uses}
+            shown_at = {variant for row in uses for variant in row.variants}
+            for step_id in card.steps:
+                if step_id not in step_ids:
+                    notes.append(f"{card.path.name}: names step {step_id}, which no variant plays")
+                elif uses and step_id not in taught:
+                    others = sorted({row.lesson for row in rows if row.step == step_id})
+                    notes.append(f"{card.path.name}: names step {step_id}, which the game teaches with "
+                                 f"{', '.join(others)}")
+            for variant in card.variants:
+                if variant not in variant_ids:
+                    notes.append(f"{card.path.name}: names variant {variant}, which does not exist")
+                elif uses and variant not in shown_at:
+                    notes.append(f"{card.path.name}: names variant {variant}, but no {variant} step, "
+                                 "verdict, scenario or overview shows this card")
     return sorted(set(notes))
 
 
@@ -597,13 +633,15 @@ def report(out: Any, directory: Path | None = None) -> int:
     missing = 0
     current = None
     for row in rows:
-        heading = f"{row.variant}" if row.subject == "step" else f"{row.subject}s"
+        heading = f"{row.variant}" if row.subject in ("step", "verdict") else f"{row.subject}s"
         if heading != current:
             print(heading if current is None else f"\n{heading}", file=out)
             current = heading
         status = row.lesson if row.card else f"MISSING {row.lesson}"
         missing += row.missing
-        if row.subject == "step":
+        if row.subject == "verdict":
+            print(f"  {row.step:<28} {row.seat:<13} {status}  [verdict, any scenario]", file=out)
+        elif row.subject == "step":
             staged = _scenarios(Variant(row.variant))
             only = "" if not row.scenarios or len(row.scenarios) == len(staged) else \
                 f"  [{', '.join(row.scenarios)}]"
@@ -621,6 +659,6 @@ def report(out: Any, directory: Path | None = None) -> int:
         print(f"\n{missing} item(s) lack a lesson card, {len(notes)} drift(s), {len(unused)} unused card(s)",
               file=out)
         return 1
-    print(f"\n{len(cards)} cards; every step of {len(CATALOG)} variants and all {len(Scenario)} scenarios "
-          "have a lesson", file=out)
+    print(f"\n{len(cards)} cards; every step and verdict of {len(CATALOG)} variants and all "
+          f"{len(Scenario)} scenarios have a lesson; no drift, no unused card", file=out)
     return 0
