@@ -13,7 +13,9 @@ import asyncio
 import concurrent.futures
 import datetime
 import functools
+import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -34,6 +36,7 @@ from websockets.http11 import Request, Response
 
 from .. import __version__
 from ..game import actions as a
+from ..game.catalog import catalog_json
 from ..game.export import table_capture, table_keylog
 from ..game.model import Seat
 from ..store import Store
@@ -330,8 +333,9 @@ _DOWNLOAD = re.compile(r"^/download/(?:scores\.csv|table-(\d{1,12})\.(pcapng|key
 
 def http_handler(game: GameServer, web: Path) -> Callable[[ServerConnection, Request],
                                                          Awaitable[Response | None]]:
-    """Plain HTTP beside the websocket: the static front end, a health check, and the
-    instructor's downloads (each checked against the class's instructor token)."""
+    """Plain HTTP beside the websocket: the static front end, the step catalog the pages
+    read their names from, a health check, and the instructor's downloads (each checked
+    against the class's instructor token)."""
     root = web.resolve()
 
     async def respond(connection: ServerConnection, request: Request) -> Response | None:
@@ -340,11 +344,35 @@ def http_handler(game: GameServer, web: Path) -> Callable[[ServerConnection, Req
             return None  # the websocket handshake proceeds
         if url.path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
+        if url.path == "/catalog.json":
+            return _catalog_response(connection, request)
         if url.path.startswith("/download/"):
             return await _download(connection, game, url.path, parse_qs(url.query))
         return _static(connection, root, url.path)
 
     return respond
+
+
+# The catalog changes only with the server's code: a page may reuse it for a few minutes
+# (and revalidate it with its ETag after that) instead of asking on every page load.
+CATALOG_CACHE_CONTROL = "public, max-age=300"
+
+
+@functools.cache
+def catalog_body() -> tuple[bytes, str]:
+    """``catalog_json()`` as the bytes ``/catalog.json`` sends, and their ETag: computed once,
+    the first time a page asks."""
+    body = json.dumps(catalog_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _catalog_response(connection: ServerConnection, request: Request) -> Response:
+    body, etag = catalog_body()
+    cache = {"Cache-Control": CATALOG_CACHE_CONTROL, "ETag": etag}
+    if etag in request.headers.get("If-None-Match", ""):
+        return _file_response(connection, b"", "application/json", extra=cache,
+                              status=HTTPStatus.NOT_MODIFIED)
+    return _file_response(connection, body, "application/json", extra=cache)
 
 
 def _static(connection: ServerConnection, root: Path, path: str) -> Response:
@@ -357,14 +385,16 @@ def _static(connection: ServerConnection, root: Path, path: str) -> Response:
 
 
 def _file_response(connection: ServerConnection, body: bytes, content_type: str,
-                   filename: str | None = None) -> Response:
-    response = connection.respond(HTTPStatus.OK, "")
+                   filename: str | None = None, extra: dict[str, str] | None = None,
+                   status: HTTPStatus = HTTPStatus.OK) -> Response:
+    """``body`` with the page headers; ``extra`` headers replace those of the same name."""
+    response = connection.respond(status, "")
     headers = Headers(response.headers)
     del headers["Content-Type"]
     del headers["Content-Length"]
     headers["Content-Type"] = content_type
     headers["Content-Length"] = str(len(body))
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in (SECURITY_HEADERS | (extra or {})).items():
         headers[name] = value
     if filename is not None:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -1,10 +1,12 @@
-"""HTTP beside the websocket: the static front end (and nothing else from the disk), and the
-instructor's downloads, each checked against the class's instructor token; and the players
-the instructor moves, told over their own connections."""
+"""HTTP beside the websocket: the static front end (and nothing else from the disk), the step
+catalog the pages take their names from, and the instructor's downloads, each checked against
+the class's instructor token; and the players the instructor moves, told over their own
+connections."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,15 +14,17 @@ from pathlib import Path
 import pytest
 from wireshark_helpers import http_seen
 
+from handshake_game.game import catalog_json
 from handshake_game.server.ws import web_directory
 
 from .classroom import INSTRUCTOR_TOKEN, Peer, instructor_message, open_peer, play_seat
 from .conftest import Classroom
 
 
-def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -44,6 +48,39 @@ async def test_static_files_come_from_web_and_only_from_there(classroom: Classro
         status, _, body = await asyncio.to_thread(http_get, base + path)
         assert status == 404, path
         assert b"[project]" not in body
+
+
+async def test_the_catalog_is_served_whole_and_names_every_step(classroom: Classroom) -> None:
+    base = http_base(classroom)
+    status, headers, body = await asyncio.to_thread(http_get, base + "catalog.json")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert "max-age" in headers["Cache-Control"] and "no-cache" not in headers["Cache-Control"]
+    served = json.loads(body)
+    assert served == catalog_json()
+
+    # Every step a page can meet (a variant's own, or one a scenario adds) has a label, and
+    # every scenario a variant plays is one the scenario list stages for it.
+    labels = served["step_labels"]
+    stories = {scenario["id"]: scenario for scenario in served["scenarios"]}
+    seats = {seat["id"] for seat in served["seats"]}
+    for variant in served["variants"]:
+        assert variant["name"] and variant["steps"] and variant["scenarios"]
+        for step in variant["steps"]:
+            assert labels.get(step["id"]) and step["seat"] in seats, step
+        for scenario, step_ids in variant["scenarios"].items():
+            assert variant["id"] in stories[scenario]["variants"], (variant["id"], scenario)
+            missing = [step_id for step_id in step_ids if not labels.get(step_id)]
+            assert step_ids and not missing, (variant["id"], scenario, missing)
+    for scenario in served["scenarios"]:
+        staged = {v["id"] for v in served["variants"] if scenario["id"] in v["scenarios"]}
+        assert scenario["story"] and set(scenario["variants"]) == staged, scenario["id"]
+
+    # Computed once, and a page that holds it revalidates it for nothing.
+    status, headers, again = await asyncio.to_thread(http_get, base + "catalog.json",
+                                                     {"If-None-Match": headers["ETag"]})
+    assert status == 304 and again == b""
+    status, _, again = await asyncio.to_thread(http_get, base + "catalog.json", {"If-None-Match": '"stale"'})
+    assert status == 200 and again == body
 
 
 async def play_a_class_table(classroom: Classroom) -> tuple[Peer, int, int]:

@@ -1,13 +1,22 @@
 // The join page: join a class with a code and a name (a `?join=CODE` link fills the code),
 // or open a solo table. The server answers `seated`; the seat (with its reconnect token) is
-// kept in the browser and the seat console takes over.
+// kept in the browser and the seat console takes over. The solo form's seats, handshakes,
+// scenarios and difficulties come from the server's catalog; the scenario list offers only
+// those staged for the chosen handshake.
 
 import { Connection, saved, save, forget } from "./net.js";
+import {
+  loadCatalog, seats, seatName, variants, scenariosFor, difficulties, fillSelect, scenarioOption,
+} from "./catalog.js";
+
+// The solo form's first choice of difficulty (the server's default too).
+const DEFAULT_DIFFICULTY = "standard";
 
 const $ = (id) => document.getElementById(id);
 const status = $("status");
 let connection = null;
 let busy = null; // the form waiting for `seated`
+let soloReady = false; // the catalog filled the solo form
 
 function say(text, kind = "info") {
   status.textContent = text;
@@ -44,7 +53,27 @@ function connect() {
 function setBusy(form) {
   busy = form;
   for (const button of document.querySelectorAll("form button[type=submit]")) button.disabled = Boolean(form);
+  if (!soloReady) $("solo-submit").disabled = true;
 }
+
+function fillScenarios() {
+  fillSelect($("solo-scenario"), scenariosFor($("solo-variant").value), scenarioOption);
+}
+
+function fillSoloForm() {
+  fillSelect($("solo-seat"), seats(), (seat) => seat.name);
+  fillSelect($("solo-variant"), variants(), (variant) => variant.name);
+  fillScenarios();
+  fillSelect($("solo-difficulty"), difficulties(), (difficulty) => difficulty.name, DEFAULT_DIFFICULTY);
+  soloReady = true;
+  $("solo-submit").disabled = Boolean(busy);
+  showContinue(); // now with the seat's name
+}
+
+$("solo-variant").addEventListener("change", fillScenarios);
+loadCatalog().then(fillSoloForm, () => {
+  say("⚠ The game's catalog could not be loaded, so solo play is off: reload the page.", "error");
+});
 
 function showContinue() {
   const seat = saved("seat");
@@ -54,8 +83,8 @@ function showContinue() {
     return;
   }
   box.hidden = false;
-  $("continue-text").textContent =
-    `You have a seat: the ${seat.seat} at table ${seat.table_id}${seat.class_session_id ? " (class)" : " (solo)"}.`;
+  const kind = seat.class_session_id ? "class" : "solo";
+  $("continue-text").textContent = `You have a seat: the ${seatName(seat.seat)} at table ${seat.table_id} (${kind}).`;
 }
 
 $("continue-forget").addEventListener("click", () => {

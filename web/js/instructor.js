@@ -6,53 +6,15 @@
 // Rules: everything that came from the server or from a player is put in the page as text
 // nodes (`el()` below), never as HTML; the QR code (an SVG document) is shown as an <img>
 // whose data: URL is re-serialised from a parsed SVG element, so nothing in it can run.
-// Messages are events: the page renders whatever arrives, in any order.
+// Messages are events: the page renders whatever arrives, in any order. Seat, step,
+// scenario, handshake and difficulty names come from the server's catalog (./catalog.js).
 
 import { Connection, saved, save, forget } from "./net.js";
+import {
+  loadCatalog, seats, seatIds, seatName, stepLabel, variants, scenarios, scenariosFor, difficulties, fillSelect,
+  scenarioOption,
+} from "./catalog.js";
 
-const SEATS = ["client", "server", "ca", "eavesdropper"];
-const SEAT_NAMES = { client: "client", server: "server", ca: "CA", eavesdropper: "eavesdropper" };
-const SCENARIOS = {
-  honest: "everyone plays by the book",
-  passive: "the eavesdropper records every byte and tries to read them",
-  "mitm-self-signed": "the eavesdropper swaps in a self-signed certificate",
-  "mitm-wrong-name": "the eavesdropper swaps in a genuine certificate for its own name",
-  "expired-cert": "the server's certificate expired long ago",
-  "rogue-csr": "the eavesdropper asks the CA for a certificate in the server's name",
-  tamper: "the eavesdropper changes one byte of the ServerHello",
-  downgrade: "the eavesdropper strips the strongest cipher suite",
-  replay: "the eavesdropper replays an old ClientKeyExchange and Finished",
-  "key-leak": "after the session the server's private key leaks",
-};
-// A short name for each step id (the server sends ids like "client.key_exchange").
-const STEP_NAMES = {
-  "ca.publish_root": "the CA publishes its root certificate",
-  "server.generate_key": "the server generates its key pair",
-  "server.send_csr": "the server sends its CSR",
-  "ca.review_csr": "the CA reviews the server's CSR",
-  "client.generate_key": "the client generates its key pair",
-  "client.send_csr": "the client sends its CSR",
-  "ca.review_client_csr": "the CA reviews the client's CSR",
-  "eavesdropper.generate_key": "the eavesdropper generates a key pair",
-  "eavesdropper.send_csr": "the eavesdropper sends a CSR",
-  "ca.review_eavesdropper_csr": "the CA reviews the eavesdropper's CSR",
-  "client.hello": "ClientHello",
-  "server.hello": "ServerHello and certificate",
-  "eavesdropper.intercept": "the eavesdropper holds the server's flight",
-  "eavesdropper.tamper": "the eavesdropper may tamper",
-  "eavesdropper.strip_suites": "the eavesdropper may strip suites",
-  "client.check_certificate": "the client checks the certificate",
-  "client.key_exchange": "ClientKeyExchange",
-  "client.finished": "the client's Finished",
-  "server.finished": "the server's Finished",
-  "client.verify_finished": "the client checks the server's Finished",
-  "server.verify_finished": "the server checks the client's Finished",
-  "client.send_data": "the client sends application data",
-  "server.send_data": "the server answers",
-  "client.read_data": "the client reads the answer",
-  "client.reconnect": "the client reconnects",
-  "eavesdropper.replay": "the eavesdropper may replay",
-};
 const ACTION_DONE = {
   start: "The class has started: bots took the empty seats.",
   pause: "Paused.",
@@ -61,7 +23,7 @@ const ACTION_DONE = {
   leak_key: "The server key was leaked to the eavesdropper.",
   end: "The class has ended: no more joins, every table paused.",
   move_seat: "Seats swapped.",
-  rotate_seats: "Seats rotated: client → server → CA → eavesdropper → client.",
+  rotate_seats: "Seats rotated: every player moved one seat on.",
 };
 
 // -- state ---------------------------------------------------------------------------------
@@ -137,9 +99,6 @@ function append(node, children) {
   }
   return node;
 }
-
-const seatName = (seat) => SEAT_NAMES[seat] || String(seat);
-const stepName = (step) => STEP_NAMES[step] || String(step);
 
 // -- the connection ----------------------------------------------------------------------------
 
@@ -421,7 +380,7 @@ function renderTable(table) {
   if (table.step) {
     step.replaceChildren(
       el("span", { class: "turn" }, `${seatName(table.turn)}'s turn`),
-      " — ", stepName(table.step), " ", el("code", {}, table.step));
+      " — ", stepLabel(table.step, state.variant), " ", el("code", {}, table.step));
   } else {
     step.replaceChildren(table.completed ? "✔ every step done" : table.failed ? "■ the handshake ended" : "no step to play");
   }
@@ -433,8 +392,8 @@ function renderTable(table) {
   const ladder = card.querySelector(".card-ladder");
   ladder.replaceChildren(drawLadderInto(table));
 
-  const seats = card.querySelector(".seats tbody");
-  seats.replaceChildren(...SEATS.map((seat) => {
+  const seatRows = card.querySelector(".seats tbody");
+  seatRows.replaceChildren(...seatIds(Object.keys(table.seats || {})).map((seat) => {
     const holder = (table.seats || {})[seat];
     const isTurn = table.turn === seat;
     return el("tr", { class: isTurn ? "turn-row" : null, testid: `table-${id}-seat-${seat}` },
@@ -453,7 +412,9 @@ function renderTable(table) {
 function buildCard(id) {
   const titleId = `table-${id}-title`;
   const injectId = `table-${id}-inject-scenario`;
-  const scenarios = Object.keys(SCENARIOS).map((name) => el("option", { value: name }, name));
+  // The scenarios staged for the class's handshake (all of them if it is not known yet).
+  const staged = state.variant ? scenariosFor(state.variant) : scenarios();
+  const injectable = staged.map((scenario) => el("option", { value: scenario.id }, scenario.id));
   const card = el("article", { id: `table-${id}`, class: "table-card", testid: `table-${id}`, "aria-labelledby": titleId },
     el("header", { class: "card-head" },
       el("h3", { id: titleId }, `Table ${id}`),
@@ -479,7 +440,7 @@ function buildCard(id) {
         el("div", { class: "more-body" },
           el("label", { for: injectId }, "Inject a scenario"),
           el("div", { class: "row" },
-            el("select", { id: injectId, testid: `table-${id}-inject-scenario` }, scenarios),
+            el("select", { id: injectId, testid: `table-${id}-inject-scenario` }, injectable),
             el("button", { type: "button", testid: `table-${id}-inject`,
               onclick: () => instructor("inject", { table_id: id, scenario: $(injectId).value }) }, "Inject")),
           el("div", { class: "row" },
@@ -609,7 +570,7 @@ function renderClassWide() {
 function renderLeaderboard() {
   const players = [];
   for (const table of state.tables.values()) {
-    for (const seat of SEATS) {
+    for (const seat of seatIds(Object.keys(table.seats || {}))) {
       const holder = (table.seats || {})[seat];
       if (holder && holder.player !== undefined) {
         players.push({ name: String(holder.player), table: table.table_id, seat, points: (table.scores || {})[seat] ?? 0 });
@@ -658,8 +619,9 @@ function debriefSection(id, debrief) {
       attempt.succeeded ? "⚠ The eavesdropper decrypted the traffic: " : "⊘ The eavesdropper's decryption failed: ",
       String(attempt.reason)));
   }
-  const scores = SEATS.map((seat) => `${seatName(seat)} ${(debrief.scores || {})[seat] ?? 0}`).join(" · ");
-  const wallets = SEATS.map((seat) => walletBlock(id, seat, (debrief.wallets || {})[seat] || {}));
+  const order = seatIds(Object.keys(debrief.scores || {}));
+  const scores = order.map((seat) => `${seatName(seat)} ${(debrief.scores || {})[seat] ?? 0}`).join(" · ");
+  const wallets = order.map((seat) => walletBlock(id, seat, (debrief.wallets || {})[seat] || {}));
   return el("section", { class: "debrief-table", testid: `debrief-${id}`, "aria-labelledby": `debrief-${id}-title` },
     el("h3", { id: `debrief-${id}-title` }, `Table ${id} — ${debrief.variant}, ${debrief.scenario}`),
     el("ul", { class: "debrief-outcome" }, lines),
@@ -721,12 +683,20 @@ function walletBlock(id, seat, wallet) {
 
 let creatingAnother = false;
 
+// The class's first choice of difficulty (the server's default too).
+const DEFAULT_DIFFICULTY = "standard";
+
+function fillScenarios() {
+  fillSelect($("scenario"), scenariosFor($("variant").value), scenarioOption);
+}
+
 function setUp() {
-  const scenario = $("scenario");
-  scenario.replaceChildren(...Object.entries(SCENARIOS).map(([name, what]) =>
-    el("option", { value: name }, `${name} — ${what}`)));
+  fillSelect($("variant"), variants(), (variant) => variant.name);
+  fillScenarios();
+  $("variant").addEventListener("change", fillScenarios);
+  fillSelect($("difficulty"), difficulties(), (difficulty) => difficulty.name, DEFAULT_DIFFICULTY);
   for (const seatSelect of [$("move-from-seat"), $("move-to-seat")]) {
-    seatSelect.replaceChildren(...SEATS.map((seat) => el("option", { value: seat }, seatName(seat))));
+    fillSelect(seatSelect, seats(), (seat) => seat.name);
   }
   $("create-form").append(el("button", { type: "button", id: "cancel-create", hidden: true,
     onclick: () => { creatingAnother = false; render(); } }, "Back to the class"));
@@ -818,11 +788,20 @@ function setUp() {
   });
 }
 
+// The catalog first: the forms and the cards are built from it. Without it the dashboard
+// still follows the class (by bare ids), but no class can be created.
+let catalogFailed = false;
+try {
+  await loadCatalog();
+} catch {
+  catalogFailed = true;
+}
 setUp();
 render();
 if (!state.token) showStatus("Paste the instructor token to begin.");
 else if (state.classId === null) showStatus("Choose the handshake, then create the class: students join with its code.");
 else showStatus(`Opening class ${state.classId}…`);
+if (catalogFailed) showError("The game's catalog could not be loaded: reload the page to create a class.");
 if (state.token) connection.open();
 else {
   setConnection(false);

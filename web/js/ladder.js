@@ -8,16 +8,31 @@
 // `renderLadder(events, options)` returns an element; `drawLadder(container, events, options)`
 // puts it in a container. Events are wire entries `{event, from|to, label, altered}` (bytes
 // are not needed), so the instructor dashboard draws its small ladders with the same code.
-// Everything is text nodes: labels and reasons may come from players.
+// Everything is text nodes: labels and reasons may come from players. Seat names come from
+// the server's catalog (./catalog.js); this module only lays the seats out.
 
-export const SEATS = ["client", "eavesdropper", "server", "ca"];
-const COLUMN = { client: 1, eavesdropper: 2, server: 3, ca: 4 };
-const SEAT_NAMES = { client: "client", eavesdropper: "eavesdropper", server: "server", ca: "CA" };
-// Column heads may break "eaves-dropper" on a phone (a soft hyphen).
-const HEADS = { client: "client", eavesdropper: "eaves\u00addropper", server: "server", ca: "CA" };
+import { seatName, isSeat } from "./catalog.js";
+
+// The columns, left to right, by seat id: the eavesdropper sits on the wire between the
+// client and the server; the CA stands aside.
+const COLUMNS = ["client", "eavesdropper", "server", "ca"];
+const COLUMN = Object.fromEntries(COLUMNS.map((seat, index) => [seat, index + 1]));
+
+// A column head on a phone: a long one-word name may break, with a hyphen, at its first
+// pair of consonants from the fourth letter on ("eaves-dropper") rather than anywhere.
+function columnHead(name) {
+  if (name.length < 10 || /\s/.test(name)) return name;
+  const consonant = (c) => /[a-z]/i.test(c) && !/[aeiouy]/i.test(c);
+  for (let i = 4; i <= name.length - 3; i++) {
+    if (consonant(name[i - 1]) && consonant(name[i])) return `${name.slice(0, i)}\u00ad${name.slice(i)}`;
+  }
+  return name;
+}
 
 // Which step of the catalog produced a message, from who sent it and its label; used only
 // to put each check between the right arrows. Unknown labels just keep the order so far.
+// The one place the pages name step ids: the wire entries do not say which step sent them
+// (tests/web/test_web_catalog.py checks these ids against the served catalog).
 function producingStep(origin, label, stepIds) {
   const has = (id) => stepIds.includes(id);
   if (origin === "client") {
@@ -91,7 +106,7 @@ function arrowRow(event, compact) {
   const arrow = el("div", `arrow arrow-${direction}${altered ? " arrow-altered" : ""}`);
   arrow.style.gridColumn = `${span[0]} / ${span[1]}`;
   const label = el("span", "arrow-label");
-  const who = sent ? `${SEAT_NAMES[seat] ?? seat} sent` : `delivered to ${SEAT_NAMES[seat] ?? seat}`;
+  const who = sent ? `${seatName(seat)} sent` : `delivered to ${seatName(seat)}`;
   label.append(el("span", "visually-hidden", `${who}: `));
   if (altered) label.append(el("span", "altered-mark", "⚠ altered: "));
   label.append(document.createTextNode(String(event.label ?? "?")));
@@ -125,8 +140,8 @@ export function renderLadder(events = [], options = {}) {
 
   const head = el("li", "ladder-row ladder-head");
   head.setAttribute("aria-hidden", "true");
-  for (const s of SEATS) {
-    const name = el("span", `lifeline-name${s === seat ? " is-you" : ""}`, HEADS[s] + (s === seat ? " (you)" : ""));
+  for (const s of COLUMNS) {
+    const name = el("span", `lifeline-name${s === seat ? " is-you" : ""}`, columnHead(seatName(s)) + (s === seat ? " (you)" : ""));
     name.style.gridColumn = String(COLUMN[s]);
     head.append(name);
   }
@@ -145,11 +160,11 @@ export function renderLadder(events = [], options = {}) {
 
   if (failed) {
     const where = failed.check ? ` at ${failed.check}` : "";
-    ol.append(chipRow(failed.seat, false, `✗ failed${where} (${SEAT_NAMES[failed.seat] ?? failed.seat}): ${failed.reason ?? ""}`,
+    ol.append(chipRow(failed.seat, false, `✗ failed${where} (${seatName(failed.seat)}): ${failed.reason ?? ""}`,
       "", "ladder-end"));
   }
   if (detectedBy) {
-    const by = Object.hasOwn(SEAT_NAMES, detectedBy) ? `the ${SEAT_NAMES[detectedBy]}` : `the ${detectedBy} check`;
+    const by = isSeat(detectedBy) ? `the ${seatName(detectedBy)}` : `the ${detectedBy} check`;
     ol.append(chipRow(detectedBy, true, `⚑ attack stopped by ${by}`, "", "ladder-end"));
   }
   if (completed && !failed) {
@@ -158,7 +173,7 @@ export function renderLadder(events = [], options = {}) {
   if (!completed && !failed && Array.isArray(steps) && stepIndex !== null && stepIndex < steps.length && !compact) {
     const next = steps[stepIndex];
     const more = steps.length - stepIndex - 1;
-    const li = chipRow(next.seat, null, `… next: ${SEAT_NAMES[next.seat] ?? next.seat} — ${next.act ?? next.id}`,
+    const li = chipRow(next.seat, null, `… next: ${seatName(next.seat)} — ${next.act ?? next.id}`,
       more > 0 ? `${more} more step${more === 1 ? "" : "s"} after this one` : "", "ladder-next");
     ol.append(li);
   }

@@ -10,9 +10,8 @@ import { Connection, saved, save, forget } from "./net.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderInspector, hexToBytes } from "./inspector.js";
 import { drawLadder } from "./ladder.js";
+import { loadCatalog, seatIds, seatName, isSeat } from "./catalog.js";
 
-const SEAT_ORDER = ["client", "server", "ca", "eavesdropper"];
-const SEAT_NAMES = { client: "client", server: "server", ca: "CA", eavesdropper: "eavesdropper" };
 const APP_TEXT = {
   response: "⚷ The server's answer, decrypted by you",
   request: "⚷ The client's request, decrypted by you",
@@ -32,9 +31,8 @@ const testid = (node, id) => {
   node.dataset.testid = id;
   return node;
 };
-const seatName = (seat) => SEAT_NAMES[seat] ?? String(seat ?? "");
 // `detected_by` names the check that stopped an attack ("certificate chain", "finished") or a seat.
-const detector = (by) => (Object.hasOwn(SEAT_NAMES, by) ? `the ${SEAT_NAMES[by]}` : `the ${by} check`);
+const detector = (by) => (isSeat(by) ? `the ${seatName(by)}` : `the ${by} check`);
 
 let seat = saved("seat");
 let view = null;
@@ -463,7 +461,7 @@ function renderScores(v, players) {
   if (!changed("scores", { scores, players, seat: v.seat })) return;
   const body = $("scores").tBodies[0];
   body.replaceChildren();
-  for (const s of SEAT_ORDER) {
+  for (const s of seatIds(Object.keys(players))) { // the catalog's order; else the view's
     const row = el("tr", s === v.seat ? "is-you" : null);
     testid(row, `score-${s}`);
     row.append(el("th", null, seatName(s) + (s === v.seat ? " (you)" : "")));
@@ -668,4 +666,5 @@ function markHeld(wire, v) {
   });
 }
 
-start();
+// Seat names come from the catalog: load it first (a failure leaves the bare seat ids).
+loadCatalog().catch(() => {}).finally(start);
