@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..game import Referee, TableState, apply, decide, finish_table, open_table
 from ..game import actions as a
 from ..game.facts import Fact
-from ..game.guide import REQUEST, RESPONSE, attack_action, correct_action
+from ..game.guide import REQUEST, RESPONSE, correct_action
 from ..game.model import Scenario, Seat, Variant
 
 __all__ = ["REQUEST", "RESPONSE", "AttackerBot", "CarelessBot", "HonestBot", "TrustingBot", "play_table"]
@@ -36,10 +36,8 @@ class HonestBot:
 
 
 class AttackerBot(HonestBot):
-    """The eavesdropper's strategy for each scenario: it always tries the attack."""
-
-    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
-        return attack_action(state, seat) or super().choose(step_id, state, seat)
+    """The eavesdropper: it plays its part in the scenario in force (``game.guide``), which
+    is the attack — an injected scenario's included."""
 
 
 class TrustingBot(HonestBot):

@@ -114,6 +114,15 @@ class SwapCertificate:
 
 
 @dataclass(frozen=True)
+class Relay:
+    """The man in the middle answers what it holds with bytes of its own making: its half
+    of each handshake, or a record opened with one side's keys and sealed again with the
+    other's. ``text`` (application data only) replaces what it read."""
+
+    text: str | None = None
+
+
+@dataclass(frozen=True)
 class Drop:
     """The eavesdropper throws away what it holds: the recipient waits, then gives up."""
 
@@ -160,5 +169,5 @@ class TryDecrypt:
 Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr | SendClientHello
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
-          | Forward | Drop | Inject | SwapCertificate | FlipByte | StripSuites | Reconnect | ReplayOldFlight
-          | RequestHint | TryDecrypt)
+          | Forward | Relay | Drop | Inject | SwapCertificate | FlipByte | StripSuites | Reconnect
+          | ReplayOldFlight | RequestHint | TryDecrypt)

@@ -17,10 +17,11 @@ import functools
 from typing import Any
 
 from . import actions as a
-from . import ca, eavesdropper, menu, tls12, tls13
+from . import ca, eavesdropper, menu, relay, tls12, tls13
 from . import guide as g
 from .model import Difficulty, Scenario, Seat, Variant, supports
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME, Step
+from .wire import in_the_middle
 
 SEAT_NAMES: dict[Seat, str] = {Seat.CLIENT: "client", Seat.SERVER: "server", Seat.CA: "CA",
                                Seat.EAVESDROPPER: "eavesdropper"}
@@ -56,6 +57,7 @@ SCENARIO_STORIES: dict[Scenario, str] = {
 
 _REVIEW = (a.IssueCertificate, a.RefuseCsr)
 _FORWARD_OR_DROP = (a.Forward, a.Drop)
+_RELAY_OR_DROP = (a.Relay, a.Drop)
 
 # -- the PKI phase -----------------------------------------------------------------------------
 
@@ -240,13 +242,56 @@ def _review_eavesdropper_csr(act: str) -> Step:
                 g.review("received_eavesdropper_csr", g.eavesdropper_name), menu.review)
 
 
-def _intercept(variant: Variant) -> Step:
-    handler = tls13.intercept if variant is Variant.TLS13 else eavesdropper.intercept
-    return Step("eavesdropper.intercept", Seat.EAVESDROPPER, "the eavesdropper holds the server's flight",
-                "the eavesdropper holds the server's flight: forward it, or swap the certificate for its own",
-                "mitm", (*_FORWARD_OR_DROP, a.SwapCertificate), handler, g.always(a.Forward()),
-                menu.intercept,
-                attack=g.always(a.SwapCertificate()))
+_INTERCEPT_12 = Step(
+    "eavesdropper.intercept", Seat.EAVESDROPPER, "the eavesdropper holds the server's flight",
+    "the eavesdropper holds the server's flight: forward it, or answer the client with its own certificate "
+    "(and its own signed ECDH share) and keep the real flight for its own connection to the server", "mitm",
+    (*_FORWARD_OR_DROP, a.SwapCertificate), eavesdropper.intercept, g.always(a.Forward()), menu.intercept,
+    attack=g.always(a.SwapCertificate()))
+_INTERCEPT_13 = dataclasses.replace(
+    _INTERCEPT_12, label="the eavesdropper holds the ClientHello",
+    act="the eavesdropper holds the ClientHello: forward it, or pass it on with its own key share instead of "
+        "the client's, to stand in the middle of the key exchange", handler=relay.intercept_hello)
+_ANSWER_CLIENT = Step(
+    "eavesdropper.answer_client", Seat.EAVESDROPPER, "the eavesdropper answers the client itself",
+    "the eavesdropper opens the server's flight with the keys its own share made, and answers the client "
+    "with its own key share, certificate, CertificateVerify and Finished", "mitm",
+    _RELAY_OR_DROP, relay.answer_client, g.always(a.Relay()), menu.relay, only_if=in_the_middle)
+_RELAY_HANDSHAKE = Step(
+    "eavesdropper.relay_handshake", Seat.EAVESDROPPER, "the eavesdropper finishes both handshakes",
+    "the eavesdropper checks the client's Finished with the keys of the client's connection, and finishes "
+    "its own handshake with the server: its own key exchange, its own Finished", "mitm",
+    _RELAY_OR_DROP, relay.relay_handshake, g.always(a.Relay()), menu.relay, only_if=in_the_middle)
+_RELAY_FINISHED = Step(
+    "eavesdropper.relay_finished", Seat.EAVESDROPPER, "the eavesdropper sends the client its Finished",
+    "the server's Finished ends the server's connection at the eavesdropper; the client gets a Finished the "
+    "eavesdropper made over the client's own handshake", "mitm",
+    _RELAY_OR_DROP, relay.relay_finished, g.always(a.Relay()), menu.relay, only_if=in_the_middle)
+_RELAY_REQUEST = Step(
+    "eavesdropper.relay_request", Seat.EAVESDROPPER, "the eavesdropper reads the request",
+    "the eavesdropper opens the client's request with the keys of the client's connection, and seals it "
+    "again for the server", "mitm",
+    _RELAY_OR_DROP, relay.relay_request, g.always(a.Relay()), menu.relay_data, only_if=in_the_middle)
+_RELAY_RESPONSE = Step(
+    "eavesdropper.relay_response", Seat.EAVESDROPPER, "the eavesdropper reads the answer",
+    "the eavesdropper opens the server's answer, may change it, and seals it again for the client", "mitm",
+    _RELAY_OR_DROP, relay.relay_response, g.always(a.Relay()), menu.relay_data, attack=g.change_answer,
+    only_if=in_the_middle)
+
+
+def _man_in_the_middle(variant: Variant, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """The relaying man in the middle: its first move, then a relay step wherever a flight
+    crosses it (played only once the eavesdropper is in the middle)."""
+    if variant is Variant.TLS13:
+        steps = _after(steps, "client.hello", _INTERCEPT_13)
+        steps = _after(steps, "server.hello", _ANSWER_CLIENT)
+        steps = _after(steps, "client.finished", _RELAY_HANDSHAKE)
+    else:
+        steps = _after(steps, "server.hello", _INTERCEPT_12)
+        steps = _after(steps, "client.finished", _RELAY_HANDSHAKE)
+        steps = _after(steps, "server.finished", _RELAY_FINISHED)
+    steps = _after(steps, "client.send_data", _RELAY_REQUEST)
+    return _after(steps, "server.send_data", _RELAY_RESPONSE)
 
 
 _TAMPER = Step(
@@ -281,13 +326,13 @@ def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
     steps = CATALOG[variant]
     if scenario is Scenario.MITM_SELF_SIGNED:
         steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY)
-        return _after(steps, "server.hello", _intercept(variant))
+        return _man_in_the_middle(variant, steps)
     if scenario is Scenario.MITM_WRONG_NAME:
         steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
                        _eavesdropper_csr("the eavesdropper asks the CA for a certificate for its own name",
                                          "csr"),
                        _review_eavesdropper_csr("the CA checks the eavesdropper's CSR"))
-        return _after(steps, "server.hello", _intercept(variant))
+        return _man_in_the_middle(variant, steps)
     if scenario is Scenario.ROGUE_CSR:
         return _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
                       _eavesdropper_csr("the eavesdropper asks the CA for a certificate in the server's name",

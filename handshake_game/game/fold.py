@@ -29,6 +29,7 @@ from .facts import (
     Verdict,
 )
 from .model import Seat
+from .rules import Step
 from .state import Item, TableState
 
 
@@ -73,7 +74,10 @@ def apply(state: TableState, fact: Fact) -> TableState:
         scores[fact.seat] += fact.points
         return _evolve(state, verdicts=state.verdicts + (fact,), scores=MappingProxyType(scores))
     if isinstance(fact, StepDone):
-        return _evolve(state, step_index=state.step_index + 1)
+        index = state.step_index + 1
+        while index < len(state.steps) and not _plays(state.steps[index], state):
+            index += 1
+        return _evolve(state, step_index=index)
     if isinstance(fact, HandshakeFailed):
         return _evolve(state, failed=fact)
     if isinstance(fact, ServerKeyLeaked):
@@ -82,6 +86,10 @@ def apply(state: TableState, fact: Fact) -> TableState:
     if isinstance(fact, DecryptionTried):
         return _evolve(state, decryptions=state.decryptions + (fact,))
     raise TypeError(f"not a fact: {fact!r}")
+
+
+def _plays(step: Step, state: TableState) -> bool:
+    return step.only_if is None or bool(step.only_if(state))
 
 
 def replay(facts: list[Fact]) -> TableState:

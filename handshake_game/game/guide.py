@@ -3,8 +3,9 @@
 Each step of the catalog names its guide: a function of the acting seat's own knowledge
 (its wallet, what reached it) that runs the same real checks a careful player would — a
 certificate is accepted only if it verifies, a CSR is signed only for the name its
-requester owns. The eavesdropper's attacking moves are here too (bots use them; they are
-never a hint).
+requester owns. The eavesdropper's attacking moves are here too: in an attack scenario
+they are the eavesdropper's part, so its guided suggestion and its bot follow the scenario
+in force (an injected one included).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections.abc import Callable
 from ..tls import pki
 from . import actions as a
 from .model import Scenario, Seat, Variant
+from .relay import open_held
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME
 from .state import TableState
 from .tls12 import server_identity_problem
 from .tls13 import inspect_flight
+from .wire import held
 
 REQUEST = "GET /grades HTTP/1.1\r\nHost: shop.example\r\n\r\n"
 _BODY = "alice: A, bob: B+"
@@ -32,6 +35,8 @@ def correct_action(state: TableState, seat: Seat, now: datetime.datetime) -> a.A
     step = state.current_step
     if step is None or step.seat is not seat:
         return None
+    if step.attack is not None:  # the eavesdropper's part in the scenario in force is its attack
+        return step.attack(state, seat, now)
     return step.guide(state, seat, now)
 
 
@@ -88,6 +93,14 @@ def certificate_holds(state: TableState, seat: Seat, now: datetime.datetime) -> 
 
 
 # -- the eavesdropper's attacks ----------------------------------------------------------------
+
+def change_answer(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
+    """The man in the middle changes a grade in the server's answer (or, in any other answer,
+    adds a line of its own)."""
+    record = next(s.payload for s in held(state) if s.label == "application data" and s.sender is Seat.SERVER)
+    read = open_held(state, Seat.SERVER, record).decode("utf-8", "replace")
+    return a.Relay(read.replace("bob: B+", "bob: A+") if "bob: B+" in read else read + "\r\nX-Note: edited")
+
 
 def eavesdropper_csr_attack(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
     return a.SendCsr(state.server_name if state.scenario is Scenario.ROGUE_CSR else EAVESDROPPER_NAME)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .catalog import steps_for
 from .facts import Fact, MessageSent, ScenarioInjected, ServerKeyLeaked, TablePaused, TableResumed
-from .model import INTERCEPTED, Scenario, Seat, supports
+from .model import Scenario, Seat, intercepted, supports
 from .rules import Code, Rejected
 from .state import TableState
 
@@ -37,13 +37,11 @@ def inject_scenario(state: TableState, scenario: Scenario) -> list[Fact]:
     if steps_for(state.variant, scenario)[: state.step_index] != done:
         raise Rejected(f"too late for {scenario.value}: the table is past the point where it begins",
                        Code.TOO_LATE)
-    if any(isinstance(f, MessageSent) for f in state.wire) and scenario in INTERCEPTED and not any(
-            label in INTERCEPTED[scenario] for label in _pending_labels(state, scenario)):
-        raise Rejected(f"too late for {scenario.value}: the messages it targets are already delivered",
+    targets = intercepted(state.variant, scenario)
+    # The attack begins by holding the first message it targets (a replay's, in a later session):
+    # once that message is on its way, the attack can no longer begin at this table.
+    sent = {f.label for f in state.wire if isinstance(f, MessageSent)}
+    if targets and scenario is not Scenario.REPLAY and targets[0] in sent:
+        raise Rejected(f"too late for {scenario.value}: the {targets[0]} it targets is already on its way",
                        Code.TOO_LATE)
     return [ScenarioInjected(scenario)]
-
-
-def _pending_labels(state: TableState, scenario: Scenario) -> list[str]:
-    sent = {f.label for f in state.wire if isinstance(f, MessageSent)}
-    return [label for label in INTERCEPTED[scenario] if label not in sent]

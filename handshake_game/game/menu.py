@@ -42,6 +42,7 @@ from . import actions as a
 from .guide import REQUEST, RESPONSE, correct_action
 from .handshake import is_ecdhe, is_mutual
 from .model import SUITES_FOR_VARIANT, Difficulty, Seat, Variant
+from .relay import open_held
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME, POINTS_HINT, Step
 from .state import TableState
 from .wire import held
@@ -300,6 +301,36 @@ _SWAP = {
     Variant.TLS13: "Answer the client yourself: your own key share, then your own encrypted flight with your "
                    "certificate, CertificateVerify and Finished",
 }
+
+
+_RELAY = {
+    "eavesdropper.answer_client": "Answer the client yourself: read the server's flight with the keys your "
+                                  "share made, and send the client your own key share, certificate, "
+                                  "CertificateVerify and Finished",
+    "eavesdropper.relay_handshake": "Finish both handshakes: open the client's key exchange with your key, "
+                                    "check its Finished, and run your own key exchange and Finished with the "
+                                    "server",
+    "eavesdropper.relay_finished": "Answer the server's Finished: send the client a Finished of your own "
+                                   "over the client's handshake",
+}
+
+
+def relay(ctx: Context) -> list[Choice]:
+    return [_choice(a.Relay, _RELAY[ctx.step.id]),
+            _choice(a.Drop, f"Drop what you hold ({_held_words(ctx.state)}): it never arrives")]
+
+
+def relay_data(ctx: Context) -> list[Choice]:
+    sender = Seat.CLIENT if ctx.step.id == "eavesdropper.relay_request" else Seat.SERVER
+    record = next(s.payload for s in held(ctx.state) if s.label == "application data" and s.sender is sender)
+    read = open_held(ctx.state, sender, record).decode("utf-8", "replace")
+    what, to = ("request", "server") if sender is Seat.CLIENT else ("answer", "client")
+    text = ctx.default(a.Relay, "text", read)
+    return [_choice(a.Relay, f"Pass the {what} on to the {to}, sealed again with the keys of your connection "
+                             f"to it: as you read it, or changed",
+                    {"name": "text", "label": f"the {what} the {to} gets (you read: {read!r})",
+                     "kind": "text", "default": text, "max_length": MAX_APPLICATION_TEXT}),
+            _choice(a.Drop, f"Drop the {what}: it never arrives")]
 
 
 def tamper(ctx: Context) -> list[Choice]:

@@ -90,7 +90,9 @@ class Step:
     ``guide`` gives the careful player's move; ``menu`` builds the choices a seat
     console offers; ``attack`` is the eavesdropper's attacking move, when the step has
     one; ``makes_key`` says whether the move draws a fresh RSA key pair from
-    ``Referee.rsa_keys`` (the server reserves one per such step).
+    ``Referee.rsa_keys`` (the server reserves one per such step); ``only_if`` (state ->
+    bool), when set, makes the step conditional: play passes over it when it is false
+    as the step comes up (the man in the middle's relay steps, once the client refused).
     """
 
     id: str
@@ -104,6 +106,7 @@ class Step:
     menu: MenuBuilder
     attack: Guide | None = None
     makes_key: bool = False
+    only_if: Callable[..., bool] | None = None
 
 
 def ok(step: Step, reason: str, points: int = POINTS_STEP) -> Verdict:

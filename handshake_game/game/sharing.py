@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from .facts import Fact, ItemStored
 from .model import Seat
 from .state import TableState
+from .wire import in_the_middle
 
 __all__ = ["MIN_SECRET", "SHARING", "Leak", "Rule", "guarded", "leaks", "may_hold", "may_know", "strays"]
 
@@ -73,12 +74,6 @@ def only(*seats: Seat) -> Rule:
     return rule
 
 
-def in_the_middle(state: TableState) -> bool:
-    """The eavesdropper answered the client with its own certificate (and, with ECDHE or
-    TLS 1.3, its own key share): the client's session now ends at the eavesdropper."""
-    return "forged_certificate" in state.wallets[EAVESDROPPER]
-
-
 def server_key(state: TableState, value: bytes) -> frozenset[Seat]:
     """The server's private key: the server's, and the eavesdropper's once it leaked."""
     return frozenset({SERVER, EAVESDROPPER}) if state.key_leaked else frozenset({SERVER})
@@ -92,8 +87,14 @@ def client_session(state: TableState, value: bytes) -> frozenset[Seat]:
 
 def server_session(state: TableState, value: bytes) -> frozenset[Seat]:
     """A secret of the server's session: the server and the client — unless the eavesdropper
-    sits in the middle, when the client's session is another one and nobody shares the server's."""
-    return frozenset({SERVER}) if in_the_middle(state) else frozenset({SERVER, CLIENT})
+    sits in the middle, when the server's session is with the eavesdropper (its own key
+    exchange with the server) and the client's is another one."""
+    return frozenset({SERVER, EAVESDROPPER}) if in_the_middle(state) else frozenset({SERVER, CLIENT})
+
+
+def eavesdropper_with_server(state: TableState, value: bytes) -> frozenset[Seat]:
+    """The man in the middle's own connection to the server: the eavesdropper and the server."""
+    return frozenset({EAVESDROPPER, SERVER})
 
 
 def eavesdropper_session(state: TableState, value: bytes) -> frozenset[Seat]:
@@ -104,8 +105,10 @@ def eavesdropper_session(state: TableState, value: bytes) -> frozenset[Seat]:
 
 def application_data(state: TableState, value: bytes) -> frozenset[Seat]:
     """What the client and the server said to each other: theirs, and the eavesdropper's when a
-    decryption of its recording really read it."""
-    read = any(attempt.succeeded and value in attempt.plaintext for attempt in state.decryptions)
+    decryption of its recording really read it, or when it sits in the middle (every record
+    then crosses it, opened with its own keys)."""
+    read = in_the_middle(state) or any(attempt.succeeded and value in attempt.plaintext
+                                       for attempt in state.decryptions)
     return frozenset({CLIENT, SERVER, EAVESDROPPER}) if read else frozenset({CLIENT, SERVER})
 
 
@@ -173,6 +176,17 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (EAVESDROPPER, "forged_certificate"): public,
     (EAVESDROPPER, "ecdhe_private"): only(EAVESDROPPER),
     **{(EAVESDROPPER, name): eavesdropper_session for name in _TLS13_TRAFFIC},
+    # The relaying man in the middle: its two connections, and the records it opened.
+    (EAVESDROPPER, "ecdhe_private_with_server"): only(EAVESDROPPER),
+    (EAVESDROPPER, "pre_master_secret_with_client"): eavesdropper_session,
+    (EAVESDROPPER, "master_secret_with_client"): eavesdropper_session,
+    (EAVESDROPPER, "handshake_log_with_client"): transcript(eavesdropper_session),
+    (EAVESDROPPER, "pre_master_secret_with_server"): eavesdropper_with_server,
+    (EAVESDROPPER, "master_secret_with_server"): eavesdropper_with_server,
+    **{(EAVESDROPPER, name + "_with_server"): eavesdropper_with_server for name in _TLS13_TRAFFIC},
+    (EAVESDROPPER, "handshake_log_with_server"): transcript(eavesdropper_with_server),
+    (EAVESDROPPER, "relayed_request"): application_data,
+    (EAVESDROPPER, "relayed_response"): application_data,
     (EAVESDROPPER, "leaked_server_key"): only(EAVESDROPPER, SERVER),
     (EAVESDROPPER, "decrypted_traffic"): only(EAVESDROPPER, CLIENT, SERVER),
 })

@@ -73,8 +73,54 @@ class TableState:
         return self.stopped.check if self.stopped is not None else None
 
     @property
+    def attacker_read(self) -> tuple[bytes, ...]:
+        """The application data the eavesdropper really opened: what it read while relaying,
+        and what a decryption of its recording read."""
+        wallet = self.wallets[Seat.EAVESDROPPER]
+        read = [wallet[name].value for name in ("relayed_request", "relayed_response") if name in wallet]
+        return tuple(read + [d.plaintext for d in self.decryptions if d.succeeded and d.plaintext])
+
+    @property
+    def attacked(self) -> bool:
+        """The eavesdropper changed what reached a side, or asked the CA for a name not its own."""
+        return (any(isinstance(f, MessageDelivered) and f.altered for f in self.wire)
+                or any(isinstance(f, MessageDelivered) and f.altered for s in self.past_sessions for f in s)
+                or self.stopped is not None or self.forgery_accepted is not None)
+
+    @property
     def attack_succeeded(self) -> bool:
-        return self.forgery_accepted is not None or any(d.succeeded for d in self.decryptions)
+        """The eavesdropper read or changed the traffic, or holds a trust it must not have (a
+        certificate in the server's name) at a table no check stopped."""
+        if self.attacker_read or any(d.succeeded for d in self.decryptions):
+            return True
+        return self.forgery_accepted is not None and self.failed is None
+
+    @property
+    def outcome(self) -> tuple[str, str]:
+        """How the table ended, as (kind, words): ``attack_succeeded``, ``attack_stopped``,
+        ``refused`` (a correct refusal with no attacker), ``mistake`` (a seat's own mistake
+        broke the handshake), ``completed``, or ``playing``. A student's own mistake is never
+        called an attack."""
+        if self.attack_succeeded:
+            read = " and read the traffic" if self.attacker_read else ""
+            return "attack_succeeded", f"the attack succeeded: the eavesdropper got in{read}"
+        if self.stopped is not None:
+            return "attack_stopped", (f"the attack was stopped by the {self.stopped.seat.value}'s "
+                                      f"{self.stopped.check} check")
+        if self.failed is not None:
+            by = f"the {self.failed.seat.value}'s {self.failed.check} check"
+            if self.failed.check == "timeout":
+                return "dropped", f"the handshake never finished: {self.failed.reason}"
+            if self.failed.check in ("client refused", "ca refused"):
+                return "mistake", f"the handshake ended on a mistake: {self.failed.reason}"
+            if self.attacked:
+                return "attack_stopped", f"the attack was stopped by {by}"
+            if self.failed.check.startswith(("certificate", "client certificate", "ca ")):
+                return "refused", f"{by} refused what deserved it: {self.failed.reason}"
+            return "mistake", f"the handshake broke on a mistake, caught by {by}: {self.failed.reason}"
+        if self.over:
+            return "completed", "the handshake completed and the data went both ways"
+        return "playing", "the table is still playing"
 
     @property
     def completed(self) -> bool:

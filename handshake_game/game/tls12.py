@@ -60,7 +60,7 @@ from .wire import delivered_payload, find, post
 SKE_SIGNATURE = "server key exchange signature"  # the check, in words
 
 
-def _suite(state: TableState, seat: Seat) -> CipherSuite:
+def suite_of(state: TableState, seat: Seat) -> CipherSuite:
     """The suite ``seat`` believes in: from the ServerHello it sent or received."""
     for message in state.decoded(seat):
         if isinstance(message, m.ServerHello):
@@ -68,7 +68,7 @@ def _suite(state: TableState, seat: Seat) -> CipherSuite:
     return suite_by_name(SUITES_FOR_VARIANT[state.variant][0])
 
 
-def _randoms(state: TableState, seat: Seat) -> tuple[bytes, bytes]:
+def randoms(state: TableState, seat: Seat) -> tuple[bytes, bytes]:
     return find(state, seat, m.ClientHello).random, find(state, seat, m.ServerHello).random
 
 
@@ -127,7 +127,7 @@ def server_identity_problem(state: TableState, now: datetime.datetime) -> tuple[
         leaf = pki.verify_server_chain(certificate.certificate_list, trust, state.server_name, now)
         if is_ecdhe(state):
             exchange: m.ServerKeyExchange = find(state, Seat.CLIENT, m.ServerKeyExchange)
-            client_random, server_random = _randoms(state, Seat.CLIENT)
+            client_random, server_random = randoms(state, Seat.CLIENT)
             verify(leaf.public_key(), exchange.signature_scheme, exchange.signature,
                    client_random + server_random + exchange.params())
     except pki.CertificateRejected as exc:
@@ -160,7 +160,7 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
 
 
 def client_key_exchange(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    suite = _suite(state, Seat.CLIENT)
+    suite = suite_of(state, Seat.CLIENT)
     if is_ecdhe(state):
         if not isinstance(action, a.SendKeyShare):
             raise Rejected("with ECDHE the client sends its own ECDH share (SendKeyShare)", Code.NOT_ALLOWED)
@@ -212,58 +212,59 @@ def client_key_exchange(state: TableState, step: Step, action: Any, ref: Referee
     return rsa_facts
 
 
-def _master(state: TableState, seat: Seat, pre_master: bytes, order: str) -> bytes:
-    client_random, server_random = _randoms(state, seat)
+def master_from(state: TableState, seat: Seat, pre_master: bytes, order: str) -> bytes:
+    client_random, server_random = randoms(state, seat)
     seed = client_random + server_random if order == "client+server" else server_random + client_random
-    return prf(_suite(state, seat).hash, pre_master, b"master secret", seed, 48)
+    return prf(suite_of(state, seat).hash, pre_master, b"master secret", seed, 48)
 
 
-def _keys(state: TableState, seat: Seat, master: bytes) -> KeyBlock:
-    client_random, server_random = _randoms(state, seat)
-    return key_block(_suite(state, seat), master, client_random, server_random)
+def session_keys(state: TableState, seat: Seat, master: bytes) -> KeyBlock:
+    client_random, server_random = randoms(state, seat)
+    return key_block(suite_of(state, seat), master, client_random, server_random)
 
 
-def _transcript_hash(state: TableState, seat: Seat, extra: bytes = b"") -> bytes:
-    digest = hashes.Hash(_suite(state, seat).hash)
+def transcript_hash(state: TableState, seat: Seat, extra: bytes = b"") -> bytes:
+    digest = hashes.Hash(suite_of(state, seat).hash)
     for raw in handshake_raws(state.wire, seat):
         digest.update(raw)
     digest.update(extra)
     return digest.finalize()
 
 
-def _finished(state: TableState, seat: Seat, master: bytes, label: bytes, extra: bytes = b"") -> bytes:
-    return m.encode_handshake(m.Finished(verify_data(_suite(state, seat), master, label,
-                                                     _transcript_hash(state, seat, extra))))
+def finished_message(state: TableState, seat: Seat, master: bytes, label: bytes,
+                     extra: bytes = b"") -> bytes:
+    return m.encode_handshake(m.Finished(verify_data(suite_of(state, seat), master, label,
+                                                     transcript_hash(state, seat, extra))))
 
 
-def _protection(state: TableState, seat: Seat, keys: KeyBlock, sender: Seat,
+def protection(state: TableState, seat: Seat, keys: KeyBlock, sender: Seat,
                 sequence: int) -> RecordProtection:
-    protection = RecordProtection(_suite(state, seat), keys.client_write if sender is Seat.CLIENT
+    protection = RecordProtection(suite_of(state, seat), keys.client_write if sender is Seat.CLIENT
                                   else keys.server_write)
     protection.sequence_number = sequence
     return protection
 
 
-def _seal(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, content_type: ContentType,
+def seal(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, content_type: ContentType,
           data: bytes) -> bytes:
     layer = RecordLayer()
-    layer.write_protection = _protection(state, seat, keys, seat, sequence)
+    layer.write_protection = protection(state, seat, keys, seat, sequence)
     return b"".join(layer.encode(content_type, data))
 
 
-def _open(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, record: bytes) -> bytes:
-    protection = _protection(state, seat, keys, other(seat), sequence)
-    return protection.open(record[0], int.from_bytes(record[1:3], "big"), record[5:])
+def open_record(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, record: bytes) -> bytes:
+    opener = protection(state, seat, keys, other(seat), sequence)
+    return opener.open(record[0], int.from_bytes(record[1:3], "big"), record[5:])
 
 
-def _change_cipher_spec(state: TableState, sender: Seat) -> list[Fact]:
+def change_cipher_spec(state: TableState, sender: Seat) -> list[Fact]:
     record = b"".join(RecordLayer().encode(ContentType.change_cipher_spec, b"\x01"))
     return post(state, MessageSent(sender, "ChangeCipherSpec", ContentType.change_cipher_spec, record))
 
 
 def client_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     pre_master = state.item(Seat.CLIENT, "pre_master_secret")
-    real = _master(state, Seat.CLIENT, pre_master, "client+server")
+    real = master_from(state, Seat.CLIENT, pre_master, "client+server")
     facts: list[Fact] = []
     if action.master_secret_hex is not None:  # expert: the player's own computation
         try:
@@ -274,20 +275,20 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
                      mistake(step, "your master secret differs from PRF(pre_master_secret, "
                                     "\"master secret\", client_random + server_random)"))
     else:
-        master = _master(state, Seat.CLIENT, pre_master, action.randoms)
+        master = master_from(state, Seat.CLIENT, pre_master, action.randoms)
         facts.append(ok(step, "master secret = PRF(premaster, \"master secret\", client_random + "
                                "server_random)") if action.randoms == "client+server" else
                      mistake(step, "the randoms go client_random first (RFC 5246 §8.1); with the "
                                     "order swapped the keys differ from the server's"))
-    keys = _keys(state, Seat.CLIENT, master)
-    finished = _finished(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
+    keys = session_keys(state, Seat.CLIENT, master)
+    finished = finished_message(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
     sent = MessageSent(Seat.CLIENT, "Finished", ContentType.handshake,
-                       _seal(state, Seat.CLIENT, keys, 0, ContentType.handshake, finished))
+                       seal(state, Seat.CLIENT, keys, 0, ContentType.handshake, finished))
     return [ItemStored(Seat.CLIENT, "master_secret", "secret", master, True),
             ItemStored(Seat.CLIENT, "client_write_key", "secret", keys.client_write.key, True),
             ItemStored(Seat.CLIENT, "server_write_key", "secret", keys.server_write.key, True),
             ItemStored(Seat.CLIENT, "client_finished", "secret", finished, True),
-            *_change_cipher_spec(state, Seat.CLIENT), *post(state, sent), *facts]
+            *change_cipher_spec(state, Seat.CLIENT), *post(state, sent), *facts]
 
 
 def _server_pre_master(state: TableState, ref: Referee) -> bytes:
@@ -324,8 +325,11 @@ def _check_client_identity(state: TableState, ref: Referee) -> HandshakeFailed |
     assert isinstance(proof, m.CertificateVerify)
     try:
         verify(leaf.public_key(), proof.signature_scheme, proof.signature, b"".join(raws[:verify_index]))
-    except Alert as exc:
-        return HandshakeFailed(Seat.SERVER, "client certificate verify", exc.reason)
+    except Alert:
+        return HandshakeFailed(Seat.SERVER, "client certificate verify",
+                               "the client's CertificateVerify does not verify over the handshake the "
+                               "server saw: the client signed a different handshake, and only the client's "
+                               "key could sign this one")
     return None
 
 
@@ -335,33 +339,33 @@ def server_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
         if refused is not None:
             return [ok(step, f"the server checks who the client is and stops: {refused.reason}"), refused]
     pre_master = _server_pre_master(state, ref)
-    master = _master(state, Seat.SERVER, pre_master, action.randoms)
-    keys = _keys(state, Seat.SERVER, master)
+    master = master_from(state, Seat.SERVER, pre_master, action.randoms)
+    keys = session_keys(state, Seat.SERVER, master)
     facts: list[Fact] = [ItemStored(Seat.SERVER, "pre_master_secret", "secret", pre_master, True),
                          ItemStored(Seat.SERVER, "master_secret", "secret", master, True)]
     try:
-        opened = _open(state, Seat.SERVER, keys, 0, delivered_payload(state, Seat.SERVER, "Finished"))
+        opened = open_record(state, Seat.SERVER, keys, 0, delivered_payload(state, Seat.SERVER, "Finished"))
     except Alert:
         why = _why_keys_differ(state, pre_master, master)
         # The server did its job: the Finished check is what stops a broken session.
         return [*facts, ok(step, "the client's Finished record does not decrypt, so the server stops: "
                                   + why),
                 HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac: " + why)]
-    expected = _finished(state, Seat.SERVER, master, CLIENT_FINISHED_LABEL)
+    expected = finished_message(state, Seat.SERVER, master, CLIENT_FINISHED_LABEL)
     if not hmac.compare_digest(opened, expected):
         return [*facts, ok(step, "the client's verify_data differs from the server's: the two sides "
                                   "hashed different handshake messages, so the server stops"),
                 HandshakeFailed(Seat.SERVER, "finished", "verify_data differs: a handshake message was "
                                                          "changed between client and server")]
-    finished = _finished(state, Seat.SERVER, master, SERVER_FINISHED_LABEL, expected)
+    finished = finished_message(state, Seat.SERVER, master, SERVER_FINISHED_LABEL, expected)
     verdict = (ok(step, "same premaster, same randoms, same transcript: the client's Finished verifies")
                if action.randoms == "client+server" else
                mistake(step, "the randoms go client_random first (RFC 5246 §8.1)"))
     sent = MessageSent(Seat.SERVER, "Finished", ContentType.handshake,
-                       _seal(state, Seat.SERVER, keys, 0, ContentType.handshake, finished))
+                       seal(state, Seat.SERVER, keys, 0, ContentType.handshake, finished))
     return [*facts, ItemStored(Seat.SERVER, "client_write_key", "secret", keys.client_write.key, True),
             ItemStored(Seat.SERVER, "server_write_key", "secret", keys.server_write.key, True),
-            *_change_cipher_spec(state, Seat.SERVER), *post(state, sent), verdict]
+            *change_cipher_spec(state, Seat.SERVER), *post(state, sent), verdict]
 
 
 def _why_keys_differ(state: TableState, server_pre_master: bytes, server_master: bytes) -> str:
@@ -381,12 +385,12 @@ def _why_keys_differ(state: TableState, server_pre_master: bytes, server_master:
 
 def verify_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     master = state.item(Seat.CLIENT, "master_secret")
-    keys = _keys(state, Seat.CLIENT, master)
+    keys = session_keys(state, Seat.CLIENT, master)
     try:
-        opened = _open(state, Seat.CLIENT, keys, 0, delivered_payload(state, Seat.CLIENT, "Finished"))
+        opened = open_record(state, Seat.CLIENT, keys, 0, delivered_payload(state, Seat.CLIENT, "Finished"))
     except Alert:
         return [HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not decrypt")]
-    expected = _finished(state, Seat.CLIENT, master, SERVER_FINISHED_LABEL,
+    expected = finished_message(state, Seat.CLIENT, master, SERVER_FINISHED_LABEL,
                          state.item(Seat.CLIENT, "client_finished"))
     if not hmac.compare_digest(opened, expected):
         return [HandshakeFailed(Seat.CLIENT, "finished", "the server's verify_data differs")]
@@ -395,21 +399,22 @@ def verify_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
 
 def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     sender = step.seat
-    keys = _keys(state, sender, state.item(sender, "master_secret"))
+    keys = session_keys(state, sender, state.item(sender, "master_secret"))
     facts: list[Fact] = []
     if sender is Seat.SERVER:
         record = delivered_payload(state, Seat.SERVER, "application data")
-        request = _open(state, Seat.SERVER, keys, 1, record)
+        request = open_record(state, Seat.SERVER, keys, 1, record)
         facts.append(ItemStored(Seat.SERVER, "request", "text", request, True))
     data = action.text.encode()
-    record = _seal(state, sender, keys, 1, ContentType.application_data, data)
+    record = seal(state, sender, keys, 1, ContentType.application_data, data)
     return [*facts, ItemStored(sender, "sent_data", "text", data, True),
             *post(state, MessageSent(sender, "application data", ContentType.application_data, record)),
             ok(step, "sealed with AES-GCM under the session keys")]
 
 
 def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    keys = _keys(state, Seat.CLIENT, state.item(Seat.CLIENT, "master_secret"))
-    response = _open(state, Seat.CLIENT, keys, 1, delivered_payload(state, Seat.CLIENT, "application data"))
+    keys = session_keys(state, Seat.CLIENT, state.item(Seat.CLIENT, "master_secret"))
+    record = delivered_payload(state, Seat.CLIENT, "application data")
+    response = open_record(state, Seat.CLIENT, keys, 1, record)
     return [ItemStored(Seat.CLIENT, "response", "text", response, True),
             ok(step, "the answer decrypts and authenticates: the session works")]

@@ -9,7 +9,6 @@ and the first encrypted record then fails its AEAD tag, for real.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import hmac
 from dataclasses import dataclass
@@ -26,26 +25,25 @@ from ..tls.keyschedule13 import KeySchedule, finished_verify_data, traffic_keys
 from ..tls.record import ContentType, RecordProtection13
 from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, SignatureScheme, suite_by_name
 from . import actions as a
-from .eavesdropper import forged_certificate, pass_or_drop
 from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageSent
 from .handshake import check_words, chosen_suite, load_key, offered_suites
 from .model import SUITES_FOR_VARIANT, Seat
 from .records import plain_handshake
 from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, Code, Referee, Rejected, Step, mistake, ok
 from .state import TableState
-from .wire import deliver, delivered_all, find, held, post
+from .wire import delivered_all, find, post
 
 SCHEME = SignatureScheme.rsa_pss_rsae_sha256
 
 
-def _suite(state: TableState, seat: Seat) -> CipherSuite:
-    for message in _log(state, seat):
+def suite_of(state: TableState, seat: Seat) -> CipherSuite:
+    for message in handshake_log(state, seat):
         if isinstance(message, m.ServerHello):
             return CIPHER_SUITES[message.cipher_suite]
     return suite_by_name(SUITES_FOR_VARIANT[state.variant][0])
 
 
-def _log(state: TableState, seat: Seat) -> list[m.HandshakeMessage]:
+def handshake_log(state: TableState, seat: Seat) -> list[m.HandshakeMessage]:
     log = state.wallets[seat].get("handshake_log")
     if log is None:
         return []
@@ -57,29 +55,29 @@ def _log(state: TableState, seat: Seat) -> list[m.HandshakeMessage]:
     return out
 
 
-def _log_bytes(state: TableState, seat: Seat) -> bytes:
+def log_bytes(state: TableState, seat: Seat) -> bytes:
     item = state.wallets[seat].get("handshake_log")
     return item.value if item is not None else b""
 
 
-def _secret(seat: Seat, name: str, value: bytes) -> ItemStored:
+def secret_item(seat: Seat, name: str, value: bytes) -> ItemStored:
     return ItemStored(seat, name, "secret", value, True)
 
 
-def _log_item(seat: Seat, data: bytes) -> ItemStored:
+def log_item(seat: Seat, data: bytes) -> ItemStored:
     return ItemStored(seat, "handshake_log", "transcript", data, False)
 
 
-def _schedule(suite: CipherSuite, transcript: bytes) -> KeySchedule:
+def schedule_over(suite: CipherSuite, transcript: bytes) -> KeySchedule:
     schedule = KeySchedule(suite)
     schedule.update_hash(transcript)
     return schedule
 
 
-def _master_stage(suite: CipherSuite, transcript: bytes, shared: bytes) -> KeySchedule:
+def master_stage(suite: CipherSuite, transcript: bytes, shared: bytes) -> KeySchedule:
     """RFC 8446 §7.1 walked to the master secret over ``transcript`` (through server Finished),
     ready to derive the application traffic secrets."""
-    schedule = _schedule(suite, transcript)
+    schedule = schedule_over(suite, transcript)
     schedule.extract(None)
     schedule.extract(shared)
     schedule.extract(None)
@@ -99,7 +97,7 @@ def client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     raw, sent = plain_handshake(Seat.CLIENT, hello)
     return [ItemStored(Seat.CLIENT, "client_random", "random", client_random, False),
             ItemStored(Seat.CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
-            _log_item(Seat.CLIENT, raw), *post(state, sent),
+            log_item(Seat.CLIENT, raw), *post(state, sent),
             ok(step, "a fresh random, the offered suites, and an x25519 key share already: TLS 1.3 "
                       "guesses the group to save a round trip")]
 
@@ -117,16 +115,16 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
                           (m.selected_version_extension(0x0304),
                            m.key_share_server_extension(NamedGroup.x25519, share.public_bytes())))
     raw_hello, sent_hello = plain_handshake(Seat.SERVER, hello)
-    schedule = _schedule(suite, raw_in + raw_hello)
+    schedule = schedule_over(suite, raw_in + raw_hello)
     schedule.extract(None)
     schedule.extract(shared)
     client_hs = schedule.derive_secret(b"c hs traffic")
     server_hs = schedule.derive_secret(b"s hs traffic")
     log = raw_in + raw_hello
     protection = RecordProtection13(suite, traffic_keys(suite, server_hs))
-    facts: list[Fact] = [_secret(Seat.SERVER, "shared_secret", shared),
-                         _secret(Seat.SERVER, "client_handshake_traffic_secret", client_hs),
-                         _secret(Seat.SERVER, "server_handshake_traffic_secret", server_hs),
+    facts: list[Fact] = [secret_item(Seat.SERVER, "shared_secret", shared),
+                         secret_item(Seat.SERVER, "client_handshake_traffic_secret", client_hs),
+                         secret_item(Seat.SERVER, "server_handshake_traffic_secret", server_hs),
                          *post(state, sent_hello)]
     key = load_key(state.item(Seat.SERVER, "server_key"))
     chain = (state.item(Seat.SERVER, "server_certificate"),)
@@ -141,23 +139,29 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     seal("EncryptedExtensions", m.EncryptedExtensions(()))
     seal("Certificate", m.Certificate13(chain))
     # RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, the transcript hash.
-    content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + _hash(suite, log)
+    content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + transcript_hash(suite, log)
     seal("CertificateVerify", m.CertificateVerify(SCHEME, sign(key, SCHEME, content)))
-    seal("Finished", m.Finished(finished_verify_data(suite, server_hs, _hash(suite, log))))
-    schedule = _master_stage(suite, log, shared)
+    seal("Finished", m.Finished(finished_verify_data(suite, server_hs, transcript_hash(suite, log))))
+    schedule = master_stage(suite, log, shared)
     facts += [ItemStored(Seat.SERVER, "master_secret", "secret", schedule.secret, True),
               ItemStored(Seat.SERVER, "client_application_traffic_secret", "secret",
                          schedule.derive_secret(b"c ap traffic"), True),
               ItemStored(Seat.SERVER, "server_application_traffic_secret", "secret",
                          schedule.derive_secret(b"s ap traffic"), True),
-              _log_item(Seat.SERVER, log),
+              log_item(Seat.SERVER, log),
               ok(step, f"{suite.name}, its own x25519 share, then EncryptedExtensions, Certificate, "
                         "CertificateVerify and Finished, already encrypted under the handshake keys")]
     return facts
 
 
-def _hash(suite: CipherSuite, transcript: bytes) -> bytes:
-    return _schedule(suite, transcript).transcript_hash()
+def finished_bytes(suite: CipherSuite, base_key: bytes, transcript: bytes) -> bytes:
+    """A Finished message keyed by ``base_key`` over ``transcript`` (RFC 8446 §4.4.4)."""
+    verify_data = finished_verify_data(suite, base_key, transcript_hash(suite, transcript))
+    return m.encode_handshake(m.Finished(verify_data))
+
+
+def transcript_hash(suite: CipherSuite, transcript: bytes) -> bytes:
+    return schedule_over(suite, transcript).transcript_hash()
 
 
 @dataclass(frozen=True)
@@ -181,8 +185,8 @@ def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
     _, server_share = m.parse_key_share_server(hello.extension(m.ExtensionType.key_share) or b"")
     private = x25519.X25519PrivateKey.from_private_bytes(state.item(Seat.CLIENT, "ecdhe_private"))
     shared = private.exchange(x25519.X25519PublicKey.from_public_bytes(server_share))
-    log = _log_bytes(state, Seat.CLIENT) + m.encode_handshake(hello)
-    schedule = _schedule(suite, log)
+    log = log_bytes(state, Seat.CLIENT) + m.encode_handshake(hello)
+    schedule = schedule_over(suite, log)
     schedule.extract(None)
     schedule.extract(shared)
     client_hs, server_hs = schedule.derive_secret(b"c hs traffic"), schedule.derive_secret(b"s hs traffic")
@@ -202,7 +206,7 @@ def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
     problem = None
     try:
         leaf = pki.verify_server_chain(certificate.certificate_list, trust, state.server_name, now)
-        signed_over = _hash(suite, log + flight[0] + flight[1])
+        signed_over = transcript_hash(suite, log + flight[0] + flight[1])
         content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + signed_over
         verify(leaf.public_key(), proof.signature_scheme, proof.signature, content)
     except pki.CertificateRejected as exc:
@@ -215,9 +219,9 @@ def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
 
 def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     flight = inspect_flight(state, ref.now())
-    facts: list[Fact] = [_secret(Seat.CLIENT, "shared_secret", flight.shared),
-                         _secret(Seat.CLIENT, "client_handshake_traffic_secret", flight.client_hs),
-                         _secret(Seat.CLIENT, "server_handshake_traffic_secret", flight.server_hs)]
+    facts: list[Fact] = [secret_item(Seat.CLIENT, "shared_secret", flight.shared),
+                         secret_item(Seat.CLIENT, "client_handshake_traffic_secret", flight.client_hs),
+                         secret_item(Seat.CLIENT, "server_handshake_traffic_secret", flight.server_hs)]
     if flight.unreadable:
         return [*facts, ok(step, "the server's flight does not decrypt under the client's handshake "
                                   "keys: the two sides hashed different hellos", 0),
@@ -227,7 +231,7 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
     certificate = m.decode_handshake(flight.messages[1], None, 0x0304)
     assert isinstance(certificate, m.Certificate13)
     problem = flight.problem
-    facts += [_log_item(Seat.CLIENT, flight.log),
+    facts += [log_item(Seat.CLIENT, flight.log),
               ItemStored(Seat.CLIENT, "server_finished", "message", flight.messages[3], False),
               ItemStored(Seat.CLIENT, "server_certificate", "certificate", certificate.certificate_list[0],
                          False)]
@@ -249,17 +253,17 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
 
 
 def client_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    suite = _suite(state, Seat.CLIENT)
-    log = _log_bytes(state, Seat.CLIENT)
+    suite = suite_of(state, Seat.CLIENT)
+    log = log_bytes(state, Seat.CLIENT)
     server_hs = state.item(Seat.CLIENT, "server_handshake_traffic_secret")
     client_hs = state.item(Seat.CLIENT, "client_handshake_traffic_secret")
     received = m.decode_handshake(state.item(Seat.CLIENT, "server_finished"), None, 0x0304)
     assert isinstance(received, m.Finished)
-    expected = finished_verify_data(suite, server_hs, _hash(suite, log))
+    expected = finished_verify_data(suite, server_hs, transcript_hash(suite, log))
     if not hmac.compare_digest(expected, received.verify_data):
         return [HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not verify")]
     log += state.item(Seat.CLIENT, "server_finished")
-    schedule = _master_stage(suite, log, state.item(Seat.CLIENT, "shared_secret"))
+    schedule = master_stage(suite, log, state.item(Seat.CLIENT, "shared_secret"))
     master = schedule.secret
     facts: list[Fact] = []
     if action.master_secret_hex is not None:
@@ -273,21 +277,21 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
     else:
         facts.append(ok(step, "the server's Finished verifies; the master secret and application "
                                "traffic secrets follow from the whole transcript"))
-    finished = m.encode_handshake(m.Finished(finished_verify_data(suite, client_hs, _hash(suite, log))))
+    finished = finished_bytes(suite, client_hs, log)
     record = RecordProtection13(suite, traffic_keys(suite, client_hs)).seal(ContentType.handshake, finished)
     return [ItemStored(Seat.CLIENT, "master_secret", "secret", master, True),
             ItemStored(Seat.CLIENT, "client_application_traffic_secret", "secret",
                        schedule.derive_secret(b"c ap traffic"), True),
             ItemStored(Seat.CLIENT, "server_application_traffic_secret", "secret",
                        schedule.derive_secret(b"s ap traffic"), True),
-            _log_item(Seat.CLIENT, log + finished),
+            log_item(Seat.CLIENT, log + finished),
             *post(state, MessageSent(Seat.CLIENT, "Finished", ContentType.application_data, record)),
             *facts]
 
 
 def server_verify_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    suite = _suite(state, Seat.SERVER)
-    log = _log_bytes(state, Seat.SERVER)
+    suite = suite_of(state, Seat.SERVER)
+    log = log_bytes(state, Seat.SERVER)
     client_hs = state.item(Seat.SERVER, "client_handshake_traffic_secret")
     (record,) = delivered_all(state, Seat.SERVER, ("Finished",))[-1:]
     try:
@@ -297,15 +301,15 @@ def server_verify_finished(state: TableState, step: Step, action: Any, ref: Refe
         return [ok(step, "the client's Finished does not decrypt: the two sides derived different "
                           "handshake keys", 0),
                 HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac on the client's Finished")]
-    expected = m.encode_handshake(m.Finished(finished_verify_data(suite, client_hs, _hash(suite, log))))
+    expected = finished_bytes(suite, client_hs, log)
     if not hmac.compare_digest(plaintext, expected):
         return [HandshakeFailed(Seat.SERVER, "finished", "the client's verify_data differs")]
-    return [_log_item(Seat.SERVER, log + plaintext),
+    return [log_item(Seat.SERVER, log + plaintext),
             ok(step, "the client's Finished verifies: same transcript, same keys")]
 
 
-def _app_protection(state: TableState, seat: Seat, secret_name: str) -> RecordProtection13:
-    suite = _suite(state, seat)
+def app_protection(state: TableState, seat: Seat, secret_name: str) -> RecordProtection13:
+    suite = suite_of(state, seat)
     return RecordProtection13(suite, traffic_keys(suite, state.item(seat, secret_name)))
 
 
@@ -314,12 +318,12 @@ def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     facts: list[Fact] = []
     if sender is Seat.SERVER:
         (record,) = delivered_all(state, Seat.SERVER, ("application data",))[-1:]
-        _, request = _app_protection(state, sender, "client_application_traffic_secret").open(
+        _, request = app_protection(state, sender, "client_application_traffic_secret").open(
             record.payload[:5], record.payload[5:])
         facts.append(ItemStored(Seat.SERVER, "request", "text", request, True))
     own = f"{sender.value}_application_traffic_secret"
     data = action.text.encode()
-    record_out = _app_protection(state, sender, own).seal(ContentType.application_data, data)
+    record_out = app_protection(state, sender, own).seal(ContentType.application_data, data)
     return [*facts, ItemStored(sender, "sent_data", "text", data, True),
             *post(state, MessageSent(sender, "application data", ContentType.application_data, record_out)),
             ok(step, "sealed under the application traffic keys")]
@@ -327,60 +331,7 @@ def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
 
 def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     (record,) = delivered_all(state, Seat.CLIENT, ("application data",))[-1:]
-    _, response = _app_protection(state, Seat.CLIENT, "server_application_traffic_secret").open(
+    _, response = app_protection(state, Seat.CLIENT, "server_application_traffic_secret").open(
         record.payload[:5], record.payload[5:])
     return [ItemStored(Seat.CLIENT, "response", "text", response, True),
             ok(step, "the answer decrypts and authenticates: the session works")]
-
-
-def intercept(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    """The man in the middle, TLS 1.3 style: the certificate travels encrypted, so the attacker
-    must answer the client with a key exchange of its own and a whole flight it encrypts
-    itself — its own certificate, its own CertificateVerify, its own Finished."""
-    waiting = held(state)
-    if (passed := pass_or_drop(state, step, action, waiting)) is not None:
-        return passed
-    client_hello = next(m.decode_handshake(f.payload[5:]) for f in state.wire if isinstance(f, MessageSent)
-                        and f.sender is Seat.CLIENT and f.label == "ClientHello")
-    server_hello = next(m.decode_handshake(f.payload[5:]) for f in waiting if f.label == "ServerHello")
-    assert isinstance(client_hello, m.ClientHello) and isinstance(server_hello, m.ServerHello)
-    suite = CIPHER_SUITES[server_hello.cipher_suite]
-    shares = dict(m.parse_key_share_client(client_hello.extension(m.ExtensionType.key_share) or b"\x00\x00"))
-    share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
-    shared = share.exchange(shares[NamedGroup.x25519])
-    own_share = m.key_share_server_extension(NamedGroup.x25519, share.public_bytes())
-    forged_hello = dataclasses.replace(server_hello,
-                                       extensions=(m.selected_version_extension(0x0304), own_share))
-    raw_hello, sent_hello = plain_handshake(Seat.SERVER, forged_hello)
-    log = m.encode_handshake(client_hello) + raw_hello
-    schedule = _schedule(suite, log)
-    schedule.extract(None)
-    schedule.extract(shared)
-    client_hs, server_hs = schedule.derive_secret(b"c hs traffic"), schedule.derive_secret(b"s hs traffic")
-    key = load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
-    forged = forged_certificate(state, key, ref.now())
-    protection = RecordProtection13(suite, traffic_keys(suite, server_hs))
-    replace = {"ServerHello": sent_hello.payload}
-
-    def seal(label: str, message: m.HandshakeMessage) -> None:
-        nonlocal log
-        raw = m.encode_handshake(message)
-        log += raw
-        replace[label] = protection.seal(ContentType.handshake, raw)
-
-    seal("EncryptedExtensions", m.EncryptedExtensions(()))
-    seal("Certificate", m.Certificate13((forged,)))
-    content = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00" + _hash(suite, log)
-    seal("CertificateVerify", m.CertificateVerify(SCHEME, sign(key, SCHEME, content)))
-    seal("Finished", m.Finished(finished_verify_data(suite, server_hs, _hash(suite, log))))
-    schedule = _master_stage(suite, log, shared)
-    return [_secret(Seat.EAVESDROPPER, "client_handshake_traffic_secret", client_hs),
-            _secret(Seat.EAVESDROPPER, "server_handshake_traffic_secret", server_hs),
-            _secret(Seat.EAVESDROPPER, "client_application_traffic_secret",
-                    schedule.derive_secret(b"c ap traffic")),
-            _secret(Seat.EAVESDROPPER, "server_application_traffic_secret",
-                    schedule.derive_secret(b"s ap traffic")),
-            ItemStored(Seat.EAVESDROPPER, "forged_certificate", "certificate", forged, False),
-            *deliver(waiting, replace),
-            ok(step, "answered the client with its own key share and its own encrypted flight: its "
-                      "certificate, its CertificateVerify, its Finished", 0)]

@@ -34,6 +34,8 @@ def reveal(state: TableState) -> dict[str, Any]:
         "completed": state.completed,
         "detected_by": state.detected_by,
         "attack_succeeded": state.attack_succeeded,
+        "outcome": _outcome(state),
+        "attacker_read": [text.decode("utf-8", "replace") for text in state.attacker_read],
         "failed": None if state.failed is None else dataclasses.asdict(state.failed) | {
             "seat": state.failed.seat.value},
         "wallets": {seat.value: {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
@@ -79,8 +81,14 @@ def alerts(state: TableState) -> list[str]:
         notes.append(f"attack stopped by the {state.stopped.seat.value}: {state.stopped.check} "
                      f"({state.stopped.reason})")
     if state.failed is not None:
-        what = "attack stopped" if state.scenario is not Scenario.HONEST else "handshake failed"
-        notes.append(f"{what} by the {state.failed.seat.value}: {state.failed.check} ({state.failed.reason})")
+        notes.append(f"{state.outcome[1]} ({state.failed.reason})"
+                     if state.outcome[0] not in ("mistake", "refused", "dropped") else state.outcome[1])
+    relayed, wallets = state.wallets[Seat.EAVESDROPPER], state.wallets
+    for read, got, what in (("relayed_request", (Seat.SERVER, "request"), "request"),
+                            ("relayed_response", (Seat.CLIENT, "response"), "answer")):
+        received = wallets[got[0]].get(got[1])
+        if read in relayed and received is not None and received.value != relayed[read].value:
+            notes.append(f"the eavesdropper changed the {what} in transit")
     if state.key_leaked:
         notes.append("the server's private key leaked to the eavesdropper")
     for attempt in state.decryptions:
@@ -121,8 +129,14 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
                                                      "reason": state.failed.reason},
         "completed": state.completed,
         "detected_by": state.detected_by,
+        "outcome": _outcome(state) if state.over else None,
         "offered": _offered(state, seat, now),
     }
+
+
+def _outcome(state: TableState) -> dict[str, str]:
+    kind, words = state.outcome
+    return {"kind": kind, "text": words}
 
 
 def _offered(state: TableState, seat: Seat, now: datetime.datetime | None) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """The wire between client and server, through the eavesdropper's seat.
 
 A message put on the wire (``post``) is delivered at once unless the scenario's
-eavesdropper holds that kind of message for its next move; what it holds (``held``) it
+eavesdropper holds that kind of message for its next move, or sits in the middle and
+holds everything; what it holds (``held``) it
 later forwards, changes or drops (``deliver``). Each side then works only from what it
 sent and what reached it (``seen``, ``find``) — as in real TLS, where the two can differ.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .facts import Fact, MessageDelivered, MessageSent
-from .model import INTERCEPTED, Scenario, Seat
+from .model import Scenario, Seat, intercepted
 from .records import WireEvent, mine, other
 from .rules import Code, Rejected
 from .state import TableState
@@ -23,13 +24,21 @@ _OFF_THE_WIRE = frozenset({"eavesdropper.generate_key", "eavesdropper.send_csr"}
 def post(state: TableState, sent: MessageSent) -> list[Fact]:
     """Puts a message on the wire; it is delivered at once unless the scenario's
     eavesdropper holds that kind of message for its next move."""
-    held = sent.label in INTERCEPTED.get(state.scenario, ()) and not intercepted_already(state)
+    held = in_the_middle(state) or (sent.label in intercepted(state.variant, state.scenario)
+                                    and not intercepted_already(state))
     if state.scenario is Scenario.REPLAY:  # the replay waits for the second session's client flight
         held = held and bool(state.past_sessions) and sent.sender is Seat.CLIENT
     if held:
         return [sent]
     delivered = MessageDelivered(other(sent.sender), sent.label, sent.content_type, sent.payload)
     return [sent, delivered]
+
+
+def in_the_middle(state: TableState) -> bool:
+    """The eavesdropper answered the client with its own certificate (and, with ECDHE or
+    TLS 1.3, its own key share): the client's session now ends at the eavesdropper, which
+    holds everything either side sends and relays it (``relay.py``)."""
+    return "forged_certificate" in state.wallets[Seat.EAVESDROPPER]
 
 
 def intercepted_already(state: TableState) -> bool:

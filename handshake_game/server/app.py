@@ -421,6 +421,7 @@ class GameServer:
                                                          "reason": state.failed.reason},
             "detected_by": state.detected_by,
             "attack_succeeded": state.attack_succeeded,
+            "outcome": {"kind": state.outcome[0], "text": state.outcome[1]},
             "scores": {s.value: points for s, points in state.scores.items()},
             "seats": seats,
             "ladder": game.ladder(state),

@@ -79,10 +79,8 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
         elif isinstance(fact, MessageDelivered) and fact.altered:
             print(f"   ! the eavesdropper altered the {fact.label} on its way to the {fact.recipient.value}",
                   file=out)
-        elif isinstance(fact, HandshakeFailed):
+        elif isinstance(fact, HandshakeFailed | AttackStopped):
             print(f"== stopped by the {fact.seat.value}'s {fact.check} check: {fact.reason}", file=out)
-        elif isinstance(fact, AttackStopped):
-            print(f"== attack stopped by the {fact.check}: {fact.reason}", file=out)
         elif isinstance(fact, ForgeryAccepted):
             print(f"!! {fact.reason}", file=out)
         elif isinstance(fact, DecryptionTried):
@@ -107,6 +105,8 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
         "completed": state.completed,
         "detected_by": state.detected_by,
         "attack_succeeded": state.attack_succeeded,
+        "attacker_read": [text.decode("utf-8", "replace") for text in state.attacker_read],
+        "outcome": state.outcome[0],
         "scores": {seat.value: points for seat, points in state.scores.items()},
         "steps": steps,
     }
@@ -114,5 +114,8 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
         print(json.dumps(summary), file=out)
     else:
         scores = ", ".join(f"{seat.value} {points}" for seat, points in state.scores.items())
-        print(f"== {'completed' if state.completed else 'not completed'}; scores: {scores}", file=out)
+        done = "completed" if state.completed else "not completed"
+        print(f"== {done}: {state.outcome[1]}; scores: {scores}", file=out)
+        for text in state.attacker_read:
+            print(f"   the eavesdropper read: {text.decode('utf-8', 'replace')!r}", file=out)
     return 0

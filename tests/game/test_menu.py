@@ -37,6 +37,7 @@ from handshake_game.game import actions as a
 from handshake_game.game.guide import correct_action
 from handshake_game.game.menu import catalog, choices
 from handshake_game.game.model import supports
+from handshake_game.game.sharing import may_know
 from handshake_game.server.protocol import ACTIONS
 from handshake_game.tls.pki import generate_rsa_key
 
@@ -83,8 +84,8 @@ def _variations(choice: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _secrets(state: TableState) -> list[bytes]:
-    return [item.value for seat in Seat for item in state.wallets[seat].values()
+def _secrets(state: TableState) -> list[tuple[Seat, str, bytes]]:
+    return [(seat, name, item.value) for seat in Seat for name, item in state.wallets[seat].items()
             if item.secret and len(item.value) >= 8]
 
 
@@ -131,14 +132,18 @@ def _assert_menus(state: TableState, ref: Referee, now: datetime.datetime, *, ev
                 assert field["default"] == [option["value"] for option in field["options"]]
     assert any(f["kind"] == "hex" for f in fields) is (state.difficulty is Difficulty.EXPERT
                                                        and step.id == "client.finished")
-    # (d) plain JSON, and not one secret of any seat
-    text = json.dumps({seat.value: menu for seat, menu in menus.items()})
-    lowered = text.lower()
-    for secret in _secrets(state):
-        # not even a piece of one: every 8-byte stretch of it, as hex
-        assert not any(secret[i:i + 8].hex() in lowered for i in range(0, len(secret) - 7, 8)), step.id
-        with contextlib.suppress(UnicodeDecodeError):
-            assert json.dumps(secret.decode())[1:-1] not in text
+    # (d) plain JSON, and not one secret a seat may not know (sharing.py): the man in the
+    # middle's menu may show the request it opened, no other seat's may
+    for seat, menu in menus.items():
+        text = json.dumps(menu)
+        lowered = text.lower()
+        for owner, name, secret in _secrets(state):
+            if seat in may_know(state, owner, name, secret):
+                continue
+            # not even a piece of one: every 8-byte stretch of it, as hex
+            assert not any(secret[i:i + 8].hex() in lowered for i in range(0, len(secret) - 7, 8)), step.id
+            with contextlib.suppress(UnicodeDecodeError):
+                assert json.dumps(secret.decode())[1:-1] not in text, (step.id, seat, owner, name)
     # (c) every choice, at its defaults (and, when asked, with each offered value), is played
     # or refused with a teaching reason: nothing else escapes the referee
     tried = 0

@@ -201,29 +201,36 @@ def test_a_passive_eavesdropper_that_read_nothing_may_not_show_the_request() -> 
     assert {leak.encoding for leak in found} == {"utf-8 text, JSON-escaped"}
 
 
-def test_a_man_in_the_middle_knows_the_clients_session_secrets_it_computed() -> None:
+def test_a_man_in_the_middle_knows_the_secrets_of_both_connections_it_made() -> None:
     # TLS 1.3: the eavesdropper derived the client's traffic secrets with its own key share, and
     # its wallet shows them.
     state, facts = _played(Variant.TLS13, Scenario.MITM_SELF_SIGNED, trusting=True)
     assert state.forgery_accepted is not None
     secret = _item(state, Seat.CLIENT, "client_application_traffic_secret")
     assert secret == _item(state, Seat.EAVESDROPPER, "client_application_traffic_secret")
+    assert _item(state, Seat.SERVER, "client_application_traffic_secret") == _item(
+        state, Seat.EAVESDROPPER, "client_application_traffic_secret_with_server")
     shown = view(state, Seat.EAVESDROPPER, _now(), dissect=True)
     assert secret.hex() in json.dumps(shown)
     assert leaks(state, Seat.EAVESDROPPER, shown, facts) == []
-    # TLS 1.2 ECDHE: its share makes the client's premaster and master secret its to compute —
-    # but never the server's, which it has no share in.
+    # TLS 1.2 ECDHE: its share makes the client's master secret its to compute, and its own key
+    # exchange with the server makes the server's — two sessions, one at each end of it.
     state, facts = _played(Variant.TLS12_ECDHE, Scenario.MITM_SELF_SIGNED, trusting=True)
-    assert state.forgery_accepted is not None
+    assert state.forgery_accepted is not None and state.completed
     clients, servers = _item(state, Seat.CLIENT, "master_secret"), _item(state, Seat.SERVER, "master_secret")
     assert clients != servers
+    assert clients == _item(state, Seat.EAVESDROPPER, "master_secret_with_client")
+    assert servers == _item(state, Seat.EAVESDROPPER, "master_secret_with_server")
     shown = view(state, Seat.EAVESDROPPER)
     assert leaks(state, Seat.EAVESDROPPER, _planted(shown, clients.hex()), facts) == []
-    assert _caught(leaks(state, Seat.EAVESDROPPER, _planted(shown, servers.hex()), facts)) == {
-        (Seat.SERVER, "master_secret")}
+    assert leaks(state, Seat.EAVESDROPPER, _planted(shown, servers.hex()), facts) == []
+    # ... but never the server's own ECDH private key, which never left the server.
+    server_share = _item(state, Seat.SERVER, "ecdhe_private")
+    assert _caught(leaks(state, Seat.EAVESDROPPER, _planted(shown, server_share.hex()), facts)) == {
+        (Seat.SERVER, "ecdhe_private")}
     # ... and the server, no end of the client's session any more, may not see the client's.
     assert _caught(leaks(state, Seat.SERVER, _planted(view(state, Seat.SERVER), clients.hex()), facts)) == {
-        (Seat.CLIENT, "master_secret")}
+        (Seat.CLIENT, "master_secret"), (Seat.EAVESDROPPER, "master_secret_with_client")}
     # At an honest table the same plant in the eavesdropper's view is caught.
     honest, honest_facts = _played(Variant.TLS12_ECDHE, Scenario.HONEST)
     master = _item(honest, Seat.CLIENT, "master_secret")

@@ -26,8 +26,10 @@ from handshake_game.game import (
 )
 from handshake_game.game import actions as a
 from handshake_game.game.facts import Verdict
+from handshake_game.game.guide import REQUEST, RESPONSE
 from handshake_game.game.model import supports
 from handshake_game.game.sharing import leaks
+from handshake_game.game.views import alerts
 from handshake_game.tls.pki import generate_rsa_key
 
 KEYS = [generate_rsa_key() for _ in range(4)]
@@ -97,18 +99,50 @@ def test_every_variant_and_scenario_ends_as_designed(variant: Variant, scenario:
 
 @pytest.mark.parametrize("variant", list(Variant))
 @pytest.mark.parametrize("scenario", [Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME])
-def test_a_client_that_clicks_through_lets_the_attacker_read_it(variant: Variant, scenario: Scenario) -> None:
+def test_a_client_that_clicks_through_is_relayed_read_and_lied_to(variant: Variant,
+                                                                  scenario: Scenario) -> None:
     run = play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()})
     state = run.state
-    assert state.forgery_accepted is not None and state.attack_succeeded
-    # The attacker really opens what the client sent under the keys it shares with it ...
-    assert state.decryptions[-1].succeeded
-    # ... and the server, which never saw the attacker's key material, still stops: at Finished,
-    # or with client authentication already at the client's CertificateVerify.
-    expected = "client certificate verify" if variant is Variant.TLS12_MUTUAL else "finished"
-    assert state.detected_by == expected and not state.completed
-    mistake = next(v for v in state.verdicts if v.step == "client.check_certificate")
-    assert not mistake.ok and mistake.points < 0
+    trusted = next(v for v in state.verdicts if v.step == "client.check_certificate")
+    assert not trusted.ok and trusted.points < 0 and state.forgery_accepted is not None
+    if variant is Variant.TLS12_MUTUAL:
+        # The server asked for the client's certificate: the client's CertificateVerify signs the
+        # handshake it had with the eavesdropper, which the eavesdropper cannot sign again for the
+        # server's. That check, not Finished, stops the relay.
+        assert state.detected_by == "client certificate verify" and not state.completed
+        assert state.failed is not None and state.failed.seat is Seat.SERVER
+        assert not state.attack_succeeded and state.attacker_read == ()
+        assert state.outcome[0] == "attack_stopped"
+        return
+    # Two handshakes, and both Finished checks pass: each is over the handshake its side had.
+    assert state.completed and state.failed is None and state.detected_by is None
+    finished_checks = [v for v in state.verdicts if v.step in ("server.finished", "server.verify_finished",
+                                                               "client.verify_finished", "client.finished")]
+    assert finished_checks and all(v.ok for v in finished_checks)
+    client, server = state.wallets[Seat.CLIENT], state.wallets[Seat.SERVER]
+    secret = "master_secret" if variant is not Variant.TLS13 else "client_application_traffic_secret"
+    assert client[secret].value != server[secret].value  # two sessions, one at each end of the attacker
+    # The attacker read the request and the answer, and changed a grade on the way.
+    assert state.attack_succeeded and state.outcome[0] == "attack_succeeded"
+    assert state.attacker_read == (REQUEST.encode(), RESPONSE.encode())
+    assert server["request"].value == REQUEST.encode()
+    assert client["response"].value == RESPONSE.replace("bob: B+", "bob: A+").encode()
+    assert any("changed the answer" in note for note in alerts(state))
+    # The client saw only the eavesdropper's certificate, the server only its own exchange.
+    assert client["server_certificate"].value == state.wallets[Seat.EAVESDROPPER]["forged_certificate"].value
+
+
+@pytest.mark.parametrize("variant", list(Variant))
+def test_a_careful_client_stops_the_man_in_the_middle_at_its_certificate_check(variant: Variant) -> None:
+    state = play_table(variant, Scenario.MITM_WRONG_NAME, referee()).state
+    refused = next(v for v in state.verdicts if v.step == "client.check_certificate")
+    assert refused.ok and refused.points > 0
+    assert state.detected_by == "certificate hostname" and state.failed is not None
+    assert state.failed.seat is Seat.CLIENT and not state.attack_succeeded and state.attacker_read == ()
+    assert state.outcome == ("attack_stopped",
+                             "the attack was stopped by the client's certificate hostname check")
+    # The relay steps were passed over: nothing was relayed.
+    assert not any(v.step.startswith("eavesdropper.relay") for v in state.verdicts)
 
 
 @pytest.mark.parametrize("variant", list(Variant))
@@ -416,3 +450,54 @@ def test_the_guides_move_is_always_the_one_the_referee_scores_right(variant: Var
     assert judged, "no move was judged"
     wrong = [(v.step, v.reason) for v in judged if not v.ok or v.points < 0]
     assert wrong == []
+
+
+# -- an instructor's injection happens -------------------------------------------------------------
+
+ATTACKS = [s for s in Scenario if s not in (Scenario.HONEST, Scenario.PASSIVE, Scenario.KEY_LEAK,
+                                             Scenario.EXPIRED_CERT)]
+
+
+@pytest.mark.parametrize("variant", list(Variant))
+def test_an_injected_attack_is_suggested_to_the_eavesdropper_and_played_by_its_bot(variant: Variant) -> None:
+    """Injected at the start or mid-table (as late as the attack can still begin), the scenario in
+    force decides the eavesdropper's guided suggestion and what its bot plays: the attack happens."""
+    from handshake_game.bots.players import AttackerBot, HonestBot
+    from handshake_game.game.guide import correct_action
+    from handshake_game.game.instructor import inject_scenario
+
+    injected = 0
+    for scenario in ATTACKS:
+        if not supports(variant, scenario):
+            continue
+        for played_first in range(0, 12):
+            state, _ = open_table(variant, Scenario.HONEST, Difficulty.GUIDED)
+            ref, bots = referee(), {seat: HonestBot() for seat in Seat}
+            bots[Seat.EAVESDROPPER] = AttackerBot()
+            for _ in range(played_first):
+                step = state.current_step
+                assert step is not None
+                for fact in decide(state, step.seat, bots[step.seat].act(state, step.seat), ref):
+                    state = apply(state, fact)
+            try:
+                facts = inject_scenario(state, scenario)
+            except Rejected:
+                break  # too late from here on
+            for fact in facts:
+                state = apply(state, fact)
+            injected += 1
+            suggested = attacked = False
+            while (step := state.current_step) is not None:
+                move = bots[step.seat].act(state, step.seat)
+                if step.attack is not None:
+                    assert correct_action(state, step.seat, _now()) == move  # the guided suggestion
+                    suggested = True
+                for fact in decide(state, step.seat, move, ref):
+                    state = apply(state, fact)
+            attacked = state.attacked
+            assert suggested and attacked, (scenario, played_first)
+    assert injected >= 10, injected
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

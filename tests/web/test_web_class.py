@@ -114,7 +114,7 @@ def test_instructor_follows_a_class_table_live_and_sees_where_the_mitm_was_stopp
     card("inject").click()
     expect(teacher.get_by_test_id("status")).to_contain_text("injected")
     expect(card("scenario")).to_contain_text("mitm-self-signed")
-    expect(card("progress")).to_have_text("4 / 16 steps")
+    expect(card("progress")).to_have_text("4 / 20 steps")  # the relay steps included
 
     play(students["eavesdropper"], "GenerateKeyPair")
     play(students["client"], "SendClientHello")
@@ -126,8 +126,9 @@ def test_instructor_follows_a_class_table_live_and_sees_where_the_mitm_was_stopp
 
     # Where the attack was stopped, on the card and in the class's alerts.
     expect(card("state")).to_contain_text("stopped")
-    expect(card("alerts")).to_contain_text("attack stopped by the client")
-    expect(teacher.get_by_test_id("alerts")).to_contain_text(f"Table {n}: ⊘ attack stopped by the client")
+    expect(card("alerts")).to_contain_text("the attack was stopped by the client's certificate chain check")
+    expect(teacher.get_by_test_id("alerts")).to_contain_text(
+        f"Table {n}: ⊘ the attack was stopped by the client's certificate chain check")
     expect(card("ladder")).to_contain_text("Certificate")
 
     # The leaderboard ranks the four players by points.

@@ -217,10 +217,11 @@ def test_eavesdropper_flips_a_byte_and_finished_catches_it(serve, new_page, shot
     expect(wire).not_to_contain_text("held by you")
     ladder = page.get_by_test_id("ladder")
     expect(ladder.locator(".arrow-altered")).to_contain_text("ServerHello")
-    # The bots play on; a real check (Finished over the transcript) stops the attack.
+    # The bots play on; a real check stops the attack: with static RSA nothing signs server_random,
+    # so it is the server's check of the client's Finished (the two sides derived different keys).
     state = page.get_by_test_id("table-state")
-    expect(state).to_contain_text("Attack stopped")
-    expect(ladder).to_contain_text("⚑ attack stopped by the finished check")
+    expect(state).to_contain_text("⚑ The attack was stopped by the server's finished check")
+    expect(ladder).to_contain_text("⚑ the attack was stopped by the server's finished check")
     shot(page, "student-eavesdropper-laptop")
 
 

@@ -469,9 +469,21 @@ function holderText(holder) {
   return el("span", { class: "bot" }, `⚙ bot (${holder.bot})`);
 }
 
+// The server's verdict on how a table ended (game/state.py `outcome`): an attack stopped is
+// never confused with a student's own mistake.
+const OUTCOME_STATUS = {
+  attack_succeeded: { key: "breached", text: "⚠ attack succeeded" },
+  attack_stopped: { key: "stopped", text: "⊘ attack stopped" },
+  refused: { key: "stopped", text: "⊘ refused" },
+  mistake: { key: "failed", text: "✖ failed on a mistake" },
+  dropped: { key: "failed", text: "✖ never finished" },
+};
+
 function tableStatus(table) {
+  const known = OUTCOME_STATUS[table.outcome?.kind];
+  if (known) return known;
   if (table.attack_succeeded) return { key: "breached", text: "⚠ attack succeeded" };
-  if (table.failed) return { key: "failed", text: table.scenario === "honest" ? "✖ failed" : "⊘ stopped" };
+  if (table.failed) return { key: "failed", text: "✖ failed" };
   if (table.completed) return { key: "completed", text: "✔ completed" };
   if (table.paused) return { key: "paused", text: state.started ? "❚❚ paused" : "❚❚ waiting" };
   return { key: "playing", text: "▶ playing" };
@@ -480,6 +492,12 @@ function tableStatus(table) {
 // Where the table ended, and why, in words.
 function outcomeOf(table) {
   const failed = table.failed;
+  const known = OUTCOME_STATUS[table.outcome?.kind];
+  if (known) {
+    const mark = known.text.slice(0, 1);
+    const reason = failed && !table.outcome.text.includes(failed.reason) ? ` — ${failed.reason}` : "";
+    return { key: known.key, text: `${mark} ${table.outcome.text}${reason}` };
+  }
   if (table.attack_succeeded) {
     return { key: "breached", text: `⚠ The attack succeeded (${table.scenario}).` };
   }
@@ -505,7 +523,7 @@ function alertsOf(table) {
 // An alert as a list item, marked by a symbol and a class as well as its words: ⊘ where an
 // attack was stopped (or the eavesdropper failed), ⚠ for everything that went wrong.
 function alertItem(text, prefix = null) {
-  const good = /^(attack stopped|⊘)|could not read/.test(text);
+  const good = /^(the attack was stopped|⊘)|refused what deserved it|could not read/.test(text);
   const mark = /^[⊘⚠✖✔]/.test(text) ? "" : good ? "⊘ " : "⚠ ";
   return el("li", { class: good ? "stopped" : "breached" }, prefix, mark, text);
 }
@@ -604,7 +622,13 @@ function renderDebrief() {
 
 function debriefSection(id, debrief) {
   const lines = [];
-  if (debrief.attack_succeeded) lines.push(el("li", { class: "breached" }, "⚠ The attack succeeded."));
+  const outcome = OUTCOME_STATUS[debrief.outcome?.kind];
+  if (outcome) lines.push(el("li", { class: outcome.key === "breached" || outcome.key === "failed" ? "breached" : "stopped" },
+    `${outcome.text.slice(0, 1)} ${debrief.outcome.text}`));
+  else if (debrief.attack_succeeded) lines.push(el("li", { class: "breached" }, "⚠ The attack succeeded."));
+  for (const text of debrief.attacker_read || []) {
+    lines.push(el("li", { class: "breached" }, "⚠ The eavesdropper read: ", el("code", {}, text)));
+  }
   if (debrief.failed) {
     const failed = debrief.failed;
     lines.push(el("li", { class: "stopped" },

@@ -11,7 +11,7 @@
 // Everything is text nodes: labels and reasons may come from players. Seat names come from
 // the server's catalog (./catalog.js); this module only lays the seats out.
 
-import { seatName, isSeat } from "./catalog.js";
+import { seatName } from "./catalog.js";
 
 // The columns, left to right, by seat id: the eavesdropper sits on the wire between the
 // client and the server; the CA stands aside.
@@ -131,7 +131,7 @@ function chipRow(seat, ok, text, title, extraClass = "") {
 
 export function renderLadder(events = [], options = {}) {
   const {
-    verdicts = [], steps = [], stepIndex = null, failed = null, detectedBy = null, completed = false,
+    verdicts = [], steps = [], stepIndex = null, failed = null, detectedBy = null, outcome = null, completed = false,
     compact = false, seat = null, label = "Ladder diagram of the handshake",
   } = options;
   const figure = el("figure", `ladder${compact ? " ladder-compact" : ""}`);
@@ -163,9 +163,10 @@ export function renderLadder(events = [], options = {}) {
     ol.append(chipRow(failed.seat, false, `✗ failed${where} (${seatName(failed.seat)}): ${failed.reason ?? ""}`,
       "", "ladder-end"));
   }
-  if (detectedBy) {
-    const by = isSeat(detectedBy) ? `the ${seatName(detectedBy)}` : `the ${detectedBy} check`;
-    ol.append(chipRow(detectedBy, true, `⚑ attack stopped by ${by}`, "", "ladder-end"));
+  if (outcome?.kind === "attack_stopped" || outcome?.kind === "attack_succeeded") {
+    // Only where the eavesdropper really acted: a student's own mistake is never an attack.
+    const stopped = outcome.kind === "attack_stopped";
+    ol.append(chipRow(stopped && failed ? failed.seat : null, stopped, `${stopped ? "⚑" : "⚠"} ${outcome.text}`, "", "ladder-end"));
   }
   if (completed && !failed) {
     ol.append(chipRow(null, true, "✓ handshake complete", "", "ladder-end"));

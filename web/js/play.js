@@ -10,7 +10,7 @@ import { Connection, saved, save, forget } from "./net.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderInspector, hexToBytes } from "./inspector.js";
 import { drawLadder } from "./ladder.js";
-import { loadCatalog, seatIds, seatName, isSeat } from "./catalog.js";
+import { loadCatalog, seatIds, seatName } from "./catalog.js";
 
 const APP_TEXT = {
   response: "⚷ The server's answer, decrypted by you",
@@ -31,8 +31,11 @@ const testid = (node, id) => {
   node.dataset.testid = id;
   return node;
 };
-// `detected_by` names the check that stopped an attack ("certificate chain", "finished") or a seat.
-const detector = (by) => (isSeat(by) ? `the ${seatName(by)}` : `the ${by} check`);
+// The end of a table, by the server's `outcome.kind`: a mark and the state's style.
+const OUTCOME_MARKS = {
+  attack_succeeded: ["⚠", "fail"], attack_stopped: ["⚑", "stopped"], refused: ["⚑", "stopped"],
+  mistake: ["✗", "fail"], dropped: ["✗", "fail"],
+};
 
 let seat = saved("seat");
 let view = null;
@@ -197,12 +200,14 @@ function renderState(v, current, players) {
   const state = $("table-state");
   let text;
   let kind;
-  if (v.failed && v.detected_by) {
-    // The right outcome of an attack: a real check stopped it and the handshake was aborted.
-    const check = v.failed.check ? ` (${v.failed.check})` : "";
-    text = `⚑ Attack stopped by ${detector(v.detected_by)}: the handshake was aborted at the ${seatName(v.failed.seat)}'s` +
-      ` check${check}: ${v.failed.reason ?? ""}`;
-    kind = "stopped";
+  const outcome = v.outcome;
+  if (outcome && OUTCOME_MARKS[outcome.kind]) {
+    // How the table ended, in the server's words: an attack stopped is never confused with a
+    // student's own mistake (game/state.py `outcome`).
+    const [mark, how] = OUTCOME_MARKS[outcome.kind];
+    const reason = v.failed?.reason && !outcome.text.includes(v.failed.reason) ? `: ${v.failed.reason}` : "";
+    text = `${mark} ${outcome.text[0].toUpperCase()}${outcome.text.slice(1)}${reason}`;
+    kind = how;
   } else if (v.failed) {
     const check = v.failed.check ? ` (${v.failed.check})` : "";
     text = `✗ The handshake failed at the ${seatName(v.failed.seat)}'s check${check}: ${v.failed.reason ?? ""}`;
@@ -222,7 +227,6 @@ function renderState(v, current, players) {
     text = who ? `◔ Waiting for the ${seatName(who)}${name ? ` (${name})` : ""}…` : "◔ Waiting…";
     kind = "wait";
   }
-  if (v.detected_by && !v.failed) text += ` ⚑ The attack was detected by ${detector(v.detected_by)}.`;
   if (state.textContent !== text) state.textContent = text;
   state.dataset.kind = kind;
 }
@@ -543,7 +547,7 @@ function showQuizResult(lessonId, question) {
 function renderLadder(v, steps) {
   const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered }) => ({ event, from, to, label, altered })),
     verdicts: v.verdicts ?? [], steps, stepIndex: v.step_index ?? null, failed: v.failed ?? null,
-    detectedBy: v.detected_by ?? null, completed: Boolean(v.completed), seat: v.seat };
+    detectedBy: v.detected_by ?? null, outcome: v.outcome ?? null, completed: Boolean(v.completed), seat: v.seat };
   if (!changed("ladder", data)) return;
   drawLadder($("ladder"), data.wire, data);
 }
