@@ -49,3 +49,33 @@ def test_a_combination_that_is_not_staged_is_one_line_and_exit_2() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["handshake-game simulate: replay is not staged for tls13"]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("variant", ["tls12-rsa", "tls12-ecdhe", "tls13"])
+def test_a_trusting_client_is_relayed_and_the_attacker_reads_both_ways(variant: str) -> None:
+    result = handshake_game("simulate", "--variant", variant, "--scenario", "mitm-self-signed", "--trusting",
+                            "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    # Both handshakes finished; only the client's certificate check could have stopped it.
+    assert summary["completed"] is True and summary["detected_by"] is None
+    assert summary["attack_succeeded"] is True and summary["outcome"] == "attack_succeeded"
+    request, response = summary["attacker_read"]
+    assert request.startswith("GET /grades") and "bob: B+" in response
+    steps = [s["step"] for s in summary["steps"]]
+    assert "eavesdropper.relay_request" in steps and "eavesdropper.relay_response" in steps
+    finished = [s for s in summary["steps"] if s["step"] in ("server.finished", "server.verify_finished")]
+    assert finished and all(s["ok"] for s in finished)
+
+    ladder = handshake_game("simulate", "--variant", variant, "--scenario", "mitm-self-signed", "--trusting")
+    assert "the eavesdropper read: 'GET /grades" in ladder.stdout
+    assert "the attack succeeded" in ladder.stdout
+
+
+def test_a_mutual_tls_server_stops_the_relay_at_the_clients_certificate_verify() -> None:
+    result = handshake_game("simulate", "--variant", "tls12-mutual", "--scenario", "mitm-wrong-name",
+                            "--trusting", "--json")
+    summary = json.loads(result.stdout)
+    assert result.returncode == 0 and summary["completed"] is False
+    assert summary["detected_by"] == "client certificate verify"
+    assert summary["attack_succeeded"] is False and summary["attacker_read"] == []
