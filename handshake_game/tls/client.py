@@ -178,6 +178,9 @@ class TLSClient(Endpoint):
         self._certificate_request: CertificateRequest | None = None
         self.named_group: int | None = None
         suites = [CIPHER_SUITES[c] for c in self._offered_suites]
+        if any(s.key_exchange is KeyExchange.DHE for s in suites):
+            # The game's weak-dh scenario only (weakdh.py): a client of real servers never offers DHE.
+            raise TLSUsageError("the DHE suites are the game's weak-dh scenario's only")
         self._offer13 = ProtocolVersion.TLSv1_3 in config.versions and any(s.tls13 for s in suites)
         self._offer12 = ProtocolVersion.TLSv1_2 in config.versions and any(not s.tls13 for s in suites)
         if not (self._offer12 or self._offer13):

@@ -555,6 +555,59 @@ class ServerKeyExchange:
         return cls(curve, public, scheme, signature, curve_type)
 
 
+def _pull_dh_integer(r: Reader, name: str, explain: str) -> bytes:
+    """opaque name<1..2^16-1> holding a big-endian integer (RFC 5246 §7.4.3), shown with
+    its size in bits: a DH group's strength is plain to see on the wire."""
+    with r.bounded(2, name, explain, minimum=1):
+        value = r.rest("value", "the integer, big-endian")
+        if r.dissecting:
+            number = int.from_bytes(value, "big")
+            # Small numbers in decimal (the game's weak group), real-sized ones in hex.
+            shown = str(number) if len(value) <= 8 else short_hex(value)
+            r.annotate(f"{shown} ({number.bit_length()} bits)")
+    return value
+
+
+@dataclass(frozen=True)
+class DhServerKeyExchange:
+    """RFC 5246 §7.4.3: the server's finite-field DH group and share, signed over both randoms.
+
+    Only the game's weak-dh scenario sends it (``weakdh``): the network tools never
+    negotiate a DHE suite.
+    """
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.server_key_exchange
+
+    p: bytes
+    g: bytes
+    public: bytes
+    signature_scheme: int
+    signature: bytes
+
+    def params(self) -> bytes:
+        """ServerDHParams, the bytes the signature covers after the randoms."""
+        return encode_vector(2, self.p) + encode_vector(2, self.g) + encode_vector(2, self.public)
+
+    def body(self) -> bytes:
+        return (self.params() + self.signature_scheme.to_bytes(2, "big")
+                + encode_vector(2, self.signature))
+
+    @classmethod
+    def pull(cls, r: Reader) -> DhServerKeyExchange:
+        with r.group("params", "ServerDHParams: the group (p, g) and the server's public value"):
+            p = _pull_dh_integer(r, "dh_p", "the prime modulus p: its size is the group's strength")
+            g = _pull_dh_integer(r, "dh_g", "the generator g")
+            public = _pull_dh_integer(r, "dh_Ys", "the server's public value g^x mod p; x stays "
+                                                  "with the server")
+        scheme = r.uint16("signature_algorithm", "how the params were signed",
+                          describe=_scheme)
+        signature = r.vector(2, "signature",
+                             "signature by the certificate key over client_random + "
+                             "server_random + params")
+        r.expect_end("ServerKeyExchange")
+        return cls(p, g, public, scheme, signature)
+
+
 @dataclass(frozen=True)
 class CertificateRequest:
     """RFC 5246 §7.4.4: the server asks the client for its certificate."""
@@ -617,7 +670,8 @@ class HelloRequest:
 
 @dataclass(frozen=True)
 class ClientKeyExchange:
-    """RFC 5246 §7.4.7: RSA-encrypted premaster, or (RFC 8422 §5.7) the ECDH share."""
+    """RFC 5246 §7.4.7: RSA-encrypted premaster, the ECDH share (RFC 8422 §5.7), or the DH
+    public value (RFC 5246 §7.4.7.2, always explicit: DH certificates are not supported)."""
 
     handshake_type: ClassVar[HandshakeType] = HandshakeType.client_key_exchange
 
@@ -625,9 +679,9 @@ class ClientKeyExchange:
     exchange_keys: bytes
 
     def body(self) -> bytes:
-        if self.key_exchange is KeyExchange.RSA:
-            return encode_vector(2, self.exchange_keys)
-        return encode_vector(1, self.exchange_keys)
+        if self.key_exchange is KeyExchange.ECDHE:
+            return encode_vector(1, self.exchange_keys)
+        return encode_vector(2, self.exchange_keys)  # EncryptedPreMasterSecret, dh_Yc
 
     @classmethod
     def pull_with(cls, r: Reader, key_exchange: KeyExchange) -> ClientKeyExchange:
@@ -635,6 +689,9 @@ class ClientKeyExchange:
             value = r.vector(2, "EncryptedPreMasterSecret",
                              "the 48-byte premaster, RSA-encrypted to the server "
                              "certificate's public key", minimum=1)
+        elif key_exchange is KeyExchange.DHE:
+            value = _pull_dh_integer(r, "dh_Yc", "the client's public value g^y mod p in the "
+                                                 "server's group; y stays with the client")
         else:
             value = r.vector(1, "ecdh_Yc", "the client's ephemeral ECDH public key", minimum=1)
         r.expect_end("ClientKeyExchange")
@@ -826,7 +883,7 @@ class KeyUpdate:
 
 
 HandshakeMessage = (
-    ClientHello | ServerHello | Certificate | ServerKeyExchange | CertificateRequest
+    ClientHello | ServerHello | Certificate | ServerKeyExchange | DhServerKeyExchange | CertificateRequest
     | ServerHelloDone | HelloRequest | ClientKeyExchange | CertificateVerify | Finished
     | EncryptedExtensions | Certificate13 | CertificateRequest13 | NewSessionTicket13 | KeyUpdate
 )
@@ -904,6 +961,9 @@ def _pull_handshake(r: Reader, key_exchange: KeyExchange | None, version: int) -
             if key_exchange is None:
                 raise DecodeError("ClientKeyExchange needs the negotiated key exchange")
             return ClientKeyExchange.pull_with(r, key_exchange)
+        if msg_type == HandshakeType.server_key_exchange and key_exchange is KeyExchange.DHE:
+            # The layout follows the suite (RFC 5246 §7.4.3): ServerDHParams, not ServerECDHParams.
+            return DhServerKeyExchange.pull(r)
         puller = _PULLERS.get(msg_type)
         if puller is None:
             raise DecodeError(f"unknown handshake message type {msg_type}")
@@ -916,6 +976,8 @@ def decode_handshake(raw: bytes, key_exchange: KeyExchange | None = None,
 
     ``version`` picks the layout where TLS 1.3 changed it (Certificate,
     CertificateRequest, NewSessionTicket) and admits the messages new in 1.3.
+    ``key_exchange`` (the negotiated suite's) picks the layout of ClientKeyExchange, which
+    it requires, and of ServerKeyExchange: DhServerKeyExchange for DHE, else the ECDHE form.
     """
     r = Reader(raw)
     message = _pull_handshake(r, key_exchange, version)
@@ -997,8 +1059,12 @@ def summarize(message: HandshakeMessage) -> str:
     if isinstance(message, ServerKeyExchange):
         return (f"ServerKeyExchange {group_name(message.named_curve)} "
                 f"public={short_hex(message.public, 8)} signed {scheme_name(message.signature_scheme)}")
+    if isinstance(message, DhServerKeyExchange):
+        return (f"ServerKeyExchange DH group of {int.from_bytes(message.p, 'big').bit_length()} bits "
+                f"public={short_hex(message.public, 8)} signed {scheme_name(message.signature_scheme)}")
     if isinstance(message, ClientKeyExchange):
-        what = "encrypted premaster" if message.key_exchange is KeyExchange.RSA else "ECDH public"
+        what = {KeyExchange.RSA: "encrypted premaster", KeyExchange.ECDHE: "ECDH public",
+                KeyExchange.DHE: "DH public"}[message.key_exchange]
         return f"ClientKeyExchange {what} ({len(message.exchange_keys)} bytes)"
     if isinstance(message, Finished):
         return f"Finished verify_data={message.verify_data.hex()}"
@@ -1016,6 +1082,7 @@ __all__ = [
     "ChangeCipherSpec",
     "ClientHello",
     "ClientKeyExchange",
+    "DhServerKeyExchange",
     "Extension",
     "ExtensionType",
     "Finished",

@@ -10,7 +10,10 @@ attempts to read the protected records with whatever the attacker holds:
   exchange it opens the recorded premaster, and with it every record — for real;
   with (EC)DHE or TLS 1.3 the premaster was never on the wire (forward secrecy), so
   the key is no use, and the attempt says why;
-* a key log (NSS SSLKEYLOGFILE lines), as Wireshark uses: any version, any suite.
+* a key log (NSS SSLKEYLOGFILE lines), as Wireshark uses: any version, any suite;
+* an ephemeral private key of TLS 1.2 (EC)DHE: the x25519 key of a man in the middle
+  who sent the server's share, or either side's finite-field DH exponent — which, in the
+  game's weak-dh scenario, the eavesdropper gets by solving the discrete logarithm.
 
 Success is decided by the AEAD tags, never by a flag: a record counts as decrypted
 only when it authenticates under the derived keys. Sans-I/O like the rest of tls/.
@@ -32,6 +35,7 @@ from .keyschedule13 import traffic_keys
 from .messages import (
     ClientHello,
     ClientKeyExchange,
+    DhServerKeyExchange,
     ExtensionType,
     HandshakeMessage,
     ServerHello,
@@ -42,6 +46,7 @@ from .messages import (
 )
 from .record import RECORD_HEADER_LENGTH, ContentType, RecordProtection, RecordProtection13
 from .suites import CIPHER_SUITES, CipherSuite, KeyExchange
+from .weakdh import DhGroup, FfdhePrivateKey
 
 TLS12 = 0x0303
 TLS13 = 0x0304
@@ -113,7 +118,7 @@ class WireObserver:
         self.client_hello: ClientHello | None = None
         self.server_hello: ServerHello | None = None
         self.client_key_exchange: ClientKeyExchange | None = None
-        self.server_key_exchange: ServerKeyExchange | None = None
+        self.server_key_exchange: ServerKeyExchange | DhServerKeyExchange | None = None
         self.version: int | None = None
         self.suite: CipherSuite | None = None
         # The plaintext handshake up to and including ClientKeyExchange (TLS 1.2), for
@@ -192,7 +197,7 @@ class WireObserver:
                 self.version = parse_selected_version(selected) if selected else TLS12
             except DecodeError:
                 self.version = TLS12
-        elif isinstance(message, ServerKeyExchange):
+        elif isinstance(message, ServerKeyExchange | DhServerKeyExchange):
             self.server_key_exchange = message
         elif isinstance(message, ClientKeyExchange):
             self.client_key_exchange = message
@@ -201,18 +206,25 @@ class WireObserver:
     # -- attacking ---------------------------------------------------------------------
     def try_decrypt(self, *, server_private_key: PrivateKeyTypes | None = None,
                     keylog_lines: list[str] | None = None,
-                    ecdhe_private: bytes | None = None) -> DecryptAttempt:
+                    ecdhe_private: bytes | None = None,
+                    dhe_private: bytes | None = None) -> DecryptAttempt:
         """Tries to read every protected record with what the eavesdropper holds.
 
         ``ecdhe_private`` is an x25519 private key whose public half was the server's
         share on this wire — which only a man in the middle who sent that share holds.
+        ``dhe_private`` is the private exponent behind either side's public value of a
+        DHE handshake (``weakdh``) — which only someone who solved its discrete log holds.
         """
         if self.client_hello is None or self.server_hello is None or self.suite is None:
             return DecryptAttempt(False, "the hellos were not seen, so nothing can be derived")
         if keylog_lines:
             return self._with_keylog(keylog_lines)
-        if ecdhe_private is not None and self.version != TLS13 and self.server_key_exchange is not None:
+        if (ecdhe_private is not None and self.version != TLS13
+                and isinstance(self.server_key_exchange, ServerKeyExchange)):
             return self._with_ecdhe_private(ecdhe_private)
+        if (dhe_private is not None and self.version != TLS13
+                and isinstance(self.server_key_exchange, DhServerKeyExchange)):
+            return self._with_dhe_private(self.server_key_exchange, dhe_private)
         if server_private_key is not None:
             return self._with_server_key(server_private_key)
         return DecryptAttempt(
@@ -221,7 +233,7 @@ class WireObserver:
 
     def _with_server_key(self, key: PrivateKeyTypes) -> DecryptAttempt:
         assert self.suite is not None and self.client_hello is not None
-        if self.version == TLS13 or self.suite.key_exchange is KeyExchange.ECDHE:
+        if self.version == TLS13 or self.suite.key_exchange is not KeyExchange.RSA:
             what = "TLS 1.3" if self.version == TLS13 else self.suite.name
             return DecryptAttempt(
                 False, f"{what} uses ephemeral (EC)DHE: the premaster came from two private keys "
@@ -247,7 +259,7 @@ class WireObserver:
                                     "half), and the premaster gives every session key", records)
 
     def _with_ecdhe_private(self, private: bytes) -> DecryptAttempt:
-        assert self.server_key_exchange is not None
+        assert isinstance(self.server_key_exchange, ServerKeyExchange)
         key = x25519.X25519PrivateKey.from_private_bytes(private)
         public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         if public != self.server_key_exchange.public or self.client_key_exchange is None:
@@ -262,6 +274,34 @@ class WireObserver:
             return DecryptAttempt(False, "the derived keys do not authenticate the records")
         return DecryptAttempt(True, "the client did ECDH with the attacker's share: the attacker "
                                     "computes the same premaster and reads the client's records", records)
+
+    def _with_dhe_private(self, params: DhServerKeyExchange, private: bytes) -> DecryptAttempt:
+        if self.client_key_exchange is None:
+            return DecryptAttempt(False, "no ClientKeyExchange was seen: the client's DH public value "
+                                         "is missing")
+        try:
+            key = FfdhePrivateKey.from_private_bytes(DhGroup.from_bytes(params.p, params.g), private)
+        except (Alert, ValueError):
+            return DecryptAttempt(False, "that is not a private value in the server's DH group")
+        mine = int.from_bytes(key.public_bytes(), "big")
+        client_public = self.client_key_exchange.exchange_keys
+        if mine == int.from_bytes(params.public, "big"):
+            whose, peer = "the server's", client_public
+        elif mine == int.from_bytes(client_public, "big"):
+            whose, peer = "the client's", params.public
+        else:
+            return DecryptAttempt(False, "that DH private value is behind neither public value on "
+                                         "this wire")
+        try:
+            pre_master = key.exchange(peer)
+        except Alert:
+            return DecryptAttempt(False, "the other side's DH public value is not valid in this group")
+        records = self._decrypt12(self._master12(pre_master))
+        if records is None:
+            return DecryptAttempt(False, "the derived keys do not authenticate the records")
+        return DecryptAttempt(True, f"DHE: {whose} private value with the other side's public value "
+                                    "from the wire gives the premaster (RFC 5246 §8.1.2), and the "
+                                    "premaster every session key", records)
 
     def _master12(self, pre_master: bytes) -> bytes:
         assert self.suite is not None and self.client_hello is not None

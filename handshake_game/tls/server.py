@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from . import pki
-from ._endpoint import Clock, Endpoint, utc_now
+from ._endpoint import Clock, Endpoint, TLSUsageError, utc_now
 from .alerts import (
     AlertCertificateRequired,
     AlertDescription,
@@ -168,6 +168,9 @@ class TLSServer(Endpoint):
         self._retry_suite: int | None = None
         self._client_handshake_secret = b""
         self._client_application_secret = b""
+        if any(suite_by_name(n).key_exchange is KeyExchange.DHE for n in config.cipher_suites):
+            # The game's weak-dh scenario only (weakdh.py): a server of real clients never selects DHE.
+            raise TLSUsageError("the DHE suites are the game's weak-dh scenario's only")
         self._tls13_suites = tuple(suite_by_name(n) for n in config.cipher_suites
                                    if suite_by_name(n).tls13)
         self._supports13 = ProtocolVersion.TLSv1_3 in config.versions and bool(self._tls13_suites)

@@ -1,7 +1,12 @@
 """Cipher suites, named groups and signature schemes, by their IANA names.
 
-RFC 5288 (AES-GCM), RFC 5289 (ECDHE + AES-GCM), RFC 7905 (ChaCha20-Poly1305),
-RFC 8422 (ECC groups), RFC 8446 §4.2.3 (signature schemes, shared with TLS 1.2).
+RFC 5288 (AES-GCM, and DHE + AES-GCM), RFC 5289 (ECDHE + AES-GCM), RFC 7905
+(ChaCha20-Poly1305), RFC 8422 (ECC groups), RFC 8446 §4.2.3 (signature schemes, shared
+with TLS 1.2).
+
+The two DHE suites are the game's only (its weak-dh scenario, ``weakdh``): they are
+real entries so that the key schedule and the record layer serve them as any other suite,
+but they are in no default list, and the network tools never offer or accept them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 class KeyExchange(enum.Enum):
     RSA = "RSA"  # premaster encrypted to the server certificate's RSA key
     ECDHE = "ECDHE"  # ephemeral elliptic-curve Diffie-Hellman, signed by the server
+    # Ephemeral finite-field Diffie-Hellman, signed by the server (RFC 5246 §7.4.3): the
+    # game's weak-dh scenario only, never the network tools.
+    DHE = "DHE"
 
 
 class Authentication(enum.Enum):
@@ -52,7 +60,8 @@ class CipherSuite:
 
 
 def _suite(code: int, name: str) -> CipherSuite:
-    kx = KeyExchange.ECDHE if name.startswith("TLS_ECDHE_") else KeyExchange.RSA
+    kx = (KeyExchange.ECDHE if name.startswith("TLS_ECDHE_")
+          else KeyExchange.DHE if name.startswith("TLS_DHE_") else KeyExchange.RSA)
     auth = Authentication.ECDSA if "_ECDSA_" in name else Authentication.RSA
     if "CHACHA20_POLY1305" in name:
         return CipherSuite(code, name, kx, auth, "CHACHA20-POLY1305", 32, 12, 0, "SHA256")
@@ -84,6 +93,9 @@ CIPHER_SUITES: dict[int, CipherSuite] = {
         _suite(0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
         _suite(0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
         _suite(0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+        # The game's weak-dh scenario only (RFC 5288 §3); see the module docstring.
+        _suite(0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
+        _suite(0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"),
         _suite13(0x1301, "TLS_AES_128_GCM_SHA256"),
         _suite13(0x1302, "TLS_AES_256_GCM_SHA384"),
         _suite13(0x1303, "TLS_CHACHA20_POLY1305_SHA256"),
@@ -100,6 +112,8 @@ OPENSSL_NAMES: dict[str, str] = {
     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
     "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
     "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+    "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256": "DHE-RSA-AES128-GCM-SHA256",
+    "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384": "DHE-RSA-AES256-GCM-SHA384",
     "TLS_AES_128_GCM_SHA256": "TLS_AES_128_GCM_SHA256",
     "TLS_AES_256_GCM_SHA384": "TLS_AES_256_GCM_SHA384",
     "TLS_CHACHA20_POLY1305_SHA256": "TLS_CHACHA20_POLY1305_SHA256",
@@ -108,7 +122,8 @@ OPENSSL_NAMES: dict[str, str] = {
 # Signalling value, not a suite: RFC 5746 §3.3.
 TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00FF
 
-# What a browser-like client offers, strongest forward-secret suites first.
+# What a browser-like client offers, strongest forward-secret suites first. No DHE suite:
+# those are the game's weak-dh scenario's only.
 # TLS 1.3 suites first, as browsers order them; the TLS 1.2 ones follow. The server walks
 # the same list and skips suites its certificate key cannot serve.
 DEFAULT_TLS13_CIPHER_SUITES: tuple[str, ...] = (
@@ -148,8 +163,6 @@ OTHER_SUITE_NAMES: dict[int, str] = {
     0x0039: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
     0x0067: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
     0x006B: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
-    0x009E: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
-    0x009F: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
     0xC009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
     0xC00A: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
     0xC013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",

@@ -21,6 +21,7 @@ from ..tls.messages import (
     CertificateVerify,
     ClientHello,
     ClientKeyExchange,
+    DhServerKeyExchange,
     EncryptedExtensions,
     ExtensionType,
     Finished,
@@ -112,7 +113,16 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
             return "ClientKeyExchange  RSA", [
                 ("encrypted_pre_master", f"{len(message.exchange_keys)} bytes, only the server's "
                                          "private key can open them")]
+        if message.key_exchange is KeyExchange.DHE:
+            return "ClientKeyExchange  DHE", [("dh_Yc", message.exchange_keys.hex())]
         return "ClientKeyExchange  ECDHE", [("public", message.exchange_keys.hex())]
+    if isinstance(message, DhServerKeyExchange):
+        # The game's weak-dh scenario only: the network tools never negotiate DHE.
+        return f"ServerKeyExchange  DH, {int.from_bytes(message.p, 'big').bit_length()}-bit group", [
+            ("dh_p", message.p.hex()), ("dh_g", message.g.hex()), ("dh_Ys", message.public.hex()),
+            ("signature", f"{scheme_name(message.signature_scheme)}, {len(message.signature)} bytes "
+                          "over client_random + server_random + params"),
+        ]
     if isinstance(message, ServerHello) and message.is_hello_retry_request:
         share = message.extension(ExtensionType.key_share)
         wanted = group_name(parse_key_share_retry(share)) if share else "?"

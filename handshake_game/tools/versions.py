@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..tls.suites import DEFAULT_CIPHER_SUITES, ProtocolVersion, suite_by_name
+from ..tls.suites import DEFAULT_CIPHER_SUITES, KeyExchange, ProtocolVersion, suite_by_name
 
 TLS_CHOICES = ("1.2", "1.3")
 
@@ -18,6 +18,9 @@ def versions_and_suites(tls: str | None, ciphers: list[str] | None
         named = tuple(suite_by_name(n) for n in ciphers) if ciphers else None
     except KeyError as exc:
         raise VersionChoiceError(str(exc.args[0])) from None
+    if named is not None and any(s.key_exchange is KeyExchange.DHE for s in named):
+        raise VersionChoiceError("the DHE suites belong to the game's weak-dh scenario; "
+                                 "connect and listen never offer or accept them")
     suites = named if named is not None else tuple(suite_by_name(n) for n in DEFAULT_CIPHER_SUITES)
     if tls is None:
         versions: tuple[int, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
