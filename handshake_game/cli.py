@@ -13,7 +13,8 @@ import os
 import sys
 
 from . import __version__
-from .tls.suites import SUITES_BY_NAME
+from .game.model import Scenario, Variant
+from .tls.suites import SUITES_BY_NAME, KeyExchange
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     suites_help = "cipher suite by IANA (or OpenSSL) name; repeat to offer several. Known: " + \
-        ", ".join(SUITES_BY_NAME)
+        ", ".join(name for name, suite in SUITES_BY_NAME.items() if suite.key_exchange is not KeyExchange.DHE)
 
     connect = sub.add_parser(
         "connect", help="connect to a TLS server and print an annotated handshake trace",
@@ -93,10 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser(
         "simulate", help="play one table with four bots and print the ladder with the referee's verdicts")
     simulate.add_argument("--variant", default="tls12-rsa",
-                          choices=["tls12-rsa", "tls12-ecdhe", "tls12-mutual", "tls13"])
+                          choices=[v.value for v in Variant])
     simulate.add_argument("--scenario", default="honest",
-                          choices=["honest", "passive", "mitm-self-signed", "mitm-wrong-name", "expired-cert",
-                                   "rogue-csr", "tamper", "downgrade", "replay", "key-leak"])
+                          choices=[s.value for s in Scenario])
     simulate.add_argument("--trusting", action="store_true",
                           help="the client bot accepts any certificate (clicks through the warning)")
     simulate.add_argument("--difficulty", default="standard", choices=["guided", "standard", "expert"])
@@ -146,10 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     bots.add_argument("--token", required=True, metavar="TOKEN", help="the server's instructor token")
     bots.add_argument("--tables", type=int, default=1, metavar="N", help="tables to play (default 1)")
     bots.add_argument("--variant", default="tls12-rsa",
-                      choices=["tls12-rsa", "tls12-ecdhe", "tls12-mutual", "tls13"])
+                      choices=[v.value for v in Variant])
     bots.add_argument("--scenario", default="honest",
-                      choices=["honest", "passive", "mitm-self-signed", "mitm-wrong-name", "expired-cert",
-                               "rogue-csr", "tamper", "downgrade", "replay", "key-leak"])
+                      choices=[s.value for s in Scenario])
     bots.add_argument("--timeout", type=float, default=300.0, metavar="S",
                       help="give up on the play after S seconds (default 300)")
     return parser

@@ -17,11 +17,11 @@ import functools
 from typing import Any
 
 from . import actions as a
-from . import ca, eavesdropper, menu, relay, tls12, tls13
+from . import ca, eavesdropper, menu, relay, tls12, tls13, weakdh
 from . import guide as g
 from .model import Difficulty, Scenario, Seat, Variant, supports
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME, Step
-from .wire import in_the_middle
+from .wire import breaking, in_the_middle
 
 SEAT_NAMES: dict[Seat, str] = {Seat.CLIENT: "client", Seat.SERVER: "server", Seat.CA: "CA",
                                Seat.EAVESDROPPER: "eavesdropper"}
@@ -53,6 +53,8 @@ SCENARIO_STORIES: dict[Scenario, str] = {
     Scenario.REPLAY: "the client connects twice; in the second session the eavesdropper replays the "
                      "first session's ClientKeyExchange and Finished",
     Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper",
+    Scenario.WEAK_DH: "the server still enables an export-grade Diffie-Hellman group; the eavesdropper "
+                      "strips the strong suites and tries to break the key exchange",
 }
 
 _REVIEW = (a.IssueCertificate, a.RefuseCsr)
@@ -143,7 +145,7 @@ _TLS12_RSA = _PKI_STEPS + (
     _CHECK_CERTIFICATE,
     Step("client.key_exchange", Seat.CLIENT, "ClientKeyExchange",
          "ClientKeyExchange: a fresh premaster secret, encrypted to the server certificate's public key",
-         "rsa-key-exchange", (a.EncryptPremaster,), tls12.client_key_exchange, g.key_exchange,
+         "rsa-key-exchange", (a.EncryptPremaster, a.SendKeyShare), tls12.client_key_exchange, g.key_exchange,
          menu.key_exchange),
     _CLIENT_FINISHED,
     _server_finished("decrypts the premaster"),
@@ -304,6 +306,21 @@ _STRIP_SUITES = Step(
     "the eavesdropper removes the strongest suite from the ClientHello", "downgrade",
     (*_FORWARD_OR_DROP, a.StripSuites), eavesdropper.strip_suites, g.always(a.Forward()), menu.strip_suites,
     attack=g.always(a.StripSuites()))
+_DOWNGRADE_TO_DHE = Step(
+    "eavesdropper.downgrade_to_dhe", Seat.EAVESDROPPER, "the eavesdropper strips the strong suites",
+    "the eavesdropper removes every strong option from the ClientHello, leaving only the weak, export-grade "
+    "finite-field DHE the server still enables", "weak-dh",
+    (*_FORWARD_OR_DROP, a.StripSuites), weakdh.downgrade_to_dhe, g.always(a.Forward()), menu.downgrade_to_dhe,
+    attack=g.downgrade_to_dhe)
+_BREAK_DH = Step(
+    "eavesdropper.break_dh", Seat.EAVESDROPPER, "the eavesdropper breaks the weak key exchange",
+    "the eavesdropper computes the discrete logarithm of the server's share in the weak group, learns the "
+    "master secret, and sends the server a client Finished forged over the server's transcript", "weak-dh",
+    _RELAY_OR_DROP, weakdh.break_dh, g.always(a.Relay()), menu.relay, only_if=breaking)
+_FORGE_FINISHED = Step(
+    "eavesdropper.forge_finished", Seat.EAVESDROPPER, "the eavesdropper forges the server's Finished",
+    "the eavesdropper replaces the server's Finished with one forged over the client's transcript", "weak-dh",
+    _RELAY_OR_DROP, weakdh.forge_finished, g.always(a.Relay()), menu.relay, only_if=breaking)
 _RECONNECT = Step(
     "client.reconnect", Seat.CLIENT, "the client reconnects",
     "later, the client connects again: a new session, fresh randoms", "replay",
@@ -348,6 +365,12 @@ def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
         return steps + (_RECONNECT,) + _after(second, "client.finished", _REPLAY)
     if scenario is Scenario.DOWNGRADE:
         return _after(steps, "client.hello", _STRIP_SUITES)
+    if scenario is Scenario.WEAK_DH:
+        steps = _after(steps, "client.hello", _DOWNGRADE_TO_DHE)
+        if variant is Variant.TLS13:
+            return steps
+        steps = _after(steps, "client.finished", _BREAK_DH)
+        return _after(steps, "server.finished", _FORGE_FINISHED)
     return steps
 
 

@@ -163,17 +163,23 @@ def try_decrypt(state: TableState) -> list[Fact]:
         lines = [f"{label} {tap.client_hello.random.hex()} {wallet[name].value.hex()}"
                  for name, label in TLS13_KEYLOG_LABELS.items()]
         attempt = tap.try_decrypt(keylog_lines=lines)
+    recovered = wallet.get("recovered_master_secret")
+    if tap.client_hello is not None and recovered is not None and not attempt.succeeded:
+        # weak-dh: the master secret the eavesdropper computed from the broken key exchange.
+        attempt = tap.try_decrypt(keylog_lines=[f"CLIENT_RANDOM {tap.client_hello.random.hex()} "
+                                                f"{recovered.value.hex()}"])
     for name in ("leaked_server_key", "eavesdropper_key"):
         if not attempt.succeeded and name in wallet:
             attempt = tap.try_decrypt(server_private_key=load_key(wallet[name].value))
     if not attempt.succeeded and "ecdhe_private" in wallet:
         attempt = tap.try_decrypt(ecdhe_private=wallet["ecdhe_private"].value)
     plaintext = attempt.application_data(Side.CLIENT) + attempt.application_data(Side.SERVER)
-    # Reading back what it encrypted itself proves nothing: the attack works when it opens
-    # something the client sealed.
-    succeeded = attempt.succeeded and any(r.sender is Side.CLIENT for r in attempt.records)
+    # Reading back what it encrypted itself proves nothing, and keys that open only a Finished
+    # read nothing: the attack works when it opens application data the client sealed.
+    succeeded = attempt.succeeded and bool(attempt.application_data(Side.CLIENT))
     reason = attempt.reason if succeeded or not attempt.succeeded else (
-        "the client sealed nothing the eavesdropper can open: it stopped before sending a record")
+        "the keys work, but the client sealed no application data: the handshake stopped before "
+        "there was anything to read")
     facts: list[Fact] = [DecryptionTried(Seat.EAVESDROPPER, succeeded, reason, plaintext)]
     if succeeded:
         facts.append(_verdict(True, POINTS_ATTACK, reason))

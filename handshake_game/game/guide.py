@@ -14,13 +14,15 @@ import datetime
 from collections.abc import Callable
 
 from ..tls import pki
+from ..tls.suites import KeyExchange
 from . import actions as a
 from .model import Scenario, Seat, Variant
 from .relay import open_held
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME
 from .state import TableState
-from .tls12 import server_identity_problem
+from .tls12 import server_identity_problem, suite_of
 from .tls13 import inspect_flight
+from .weakdh import strip_possible
 from .wire import held
 
 REQUEST = "GET /grades HTTP/1.1\r\nHost: shop.example\r\n\r\n"
@@ -81,7 +83,8 @@ def check_certificate(state: TableState, seat: Seat, now: datetime.datetime) -> 
 
 
 def key_exchange(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
-    return a.EncryptPremaster() if state.variant is Variant.TLS12_RSA else a.SendKeyShare()
+    rsa = suite_of(state, Seat.CLIENT).key_exchange is KeyExchange.RSA
+    return a.EncryptPremaster() if rsa else a.SendKeyShare()
 
 
 def certificate_holds(state: TableState, seat: Seat, now: datetime.datetime) -> bool:
@@ -100,6 +103,11 @@ def change_answer(state: TableState, seat: Seat, now: datetime.datetime) -> a.Ac
     record = next(s.payload for s in held(state) if s.label == "application data" and s.sender is Seat.SERVER)
     read = open_held(state, Seat.SERVER, record).decode("utf-8", "replace")
     return a.Relay(read.replace("bob: B+", "bob: A+") if "bob: B+" in read else read + "\r\nX-Note: edited")
+
+
+def downgrade_to_dhe(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
+    """Strip down to the weak suite, when the client offered it; otherwise there is no attack."""
+    return a.StripSuites() if strip_possible(state) else a.Forward()
 
 
 def eavesdropper_csr_attack(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:

@@ -11,10 +11,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from ..tls import messages as m
-from ..tls import pki
+from ..tls import pki, weakdh
 from ..tls.keyexchange import EcdhePrivateKey, sign
 from ..tls.suites import CipherSuite, NamedGroup, SignatureScheme, suite_by_name
-from .model import SUITES_FOR_VARIANT, Variant
+from .model import Variant, suites_for
 from .rules import Code, Rejected
 from .state import TableState
 
@@ -62,7 +62,7 @@ def is_mutual(state: TableState) -> bool:
 
 def offered_suites(state: TableState, action: Any) -> tuple[int, ...]:
     """The client's offer: its choice of names, each a suite of the variant's kind."""
-    allowed = SUITES_FOR_VARIANT[state.variant]
+    allowed = suites_for(state.variant, state.scenario)
     names = action.suites or allowed
     unknown = [name for name in names if name not in allowed]
     if not names or unknown:
@@ -73,15 +73,26 @@ def offered_suites(state: TableState, action: Any) -> tuple[int, ...]:
 def chosen_suite(state: TableState, action: Any, offered: tuple[int, ...]) -> CipherSuite | None:
     """The server's choice: the player's, if offered; else its strongest that was offered."""
     if action.suite is not None:
-        if action.suite not in SUITES_FOR_VARIANT[state.variant]:
+        if action.suite not in suites_for(state.variant, state.scenario):
             raise Rejected(f"{action.suite} is not a suite this server supports", Code.BAD_INPUT)
         suite = suite_by_name(action.suite)
         if suite.code not in offered:
             raise Rejected(f"{action.suite} was not in the client's offer; a server may only pick from it",
                            Code.NOT_ALLOWED)
         return suite
-    ours = [suite_by_name(name) for name in SUITES_FOR_VARIANT[state.variant]]
+    ours = [suite_by_name(name) for name in suites_for(state.variant, state.scenario)]
     return next((s for s in ours if s.code in offered), None)
+
+
+def signed_dh_share(key: Any, client_random: bytes, server_random: bytes,
+                    share: weakdh.FfdhePrivateKey) -> m.DhServerKeyExchange:
+    """RFC 5246 §7.4.3: ServerDHParams (p, g, Ys), signed over both randoms and the params."""
+    group = share.group
+    unsigned = m.DhServerKeyExchange(group.p_bytes(), group.g_bytes(), share.public_bytes(),
+                                     SignatureScheme.rsa_pss_rsae_sha256, b"")
+    signed = client_random + server_random + unsigned.params()
+    signature = sign(key, SignatureScheme.rsa_pss_rsae_sha256, signed)
+    return dataclasses.replace(unsigned, signature=signature)
 
 
 def signed_share(key: Any, client_random: bytes, server_random: bytes,

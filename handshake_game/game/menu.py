@@ -37,14 +37,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..tls import messages as m
-from ..tls.suites import CIPHER_SUITES, suite_by_name
+from ..tls.suites import CIPHER_SUITES, KeyExchange, suite_by_name
 from . import actions as a
 from .guide import REQUEST, RESPONSE, correct_action
 from .handshake import is_ecdhe, is_mutual
-from .model import SUITES_FOR_VARIANT, Difficulty, Seat, Variant
+from .model import Difficulty, Seat, Variant, suites_for
 from .relay import open_held
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME, POINTS_HINT, Step
 from .state import TableState
+from .tls12 import suite_of
+from .weakdh import strip_possible
 from .wire import held
 
 Choice = dict[str, Any]
@@ -157,7 +159,7 @@ def _suite_label(name: str) -> str:
 
 
 def client_hello(ctx: Context) -> list[Choice]:
-    names = list(SUITES_FOR_VARIANT[ctx.state.variant])
+    names = list(suites_for(ctx.state.variant, ctx.state.scenario))
     suites = ctx.default(a.SendClientHello, "suites", names)
     what = ("a fresh client_random, an x25519 key share and the offered suites"
             if ctx.state.variant is Variant.TLS13 else "a fresh client_random and the offered suites")
@@ -189,7 +191,7 @@ def _offer(state: TableState) -> list[str]:
 def server_hello(ctx: Context) -> list[Choice]:
     offered = _offer(ctx.state)
     # The server may pick any offered suite; left to itself it takes its own strongest.
-    own = next((name for name in SUITES_FOR_VARIANT[ctx.state.variant] if name in offered), None)
+    own = next((name for name in suites_for(ctx.state.variant, ctx.state.scenario) if name in offered), None)
     neutral = own if ctx.move is not None else (offered[0] if offered else None)
     fields = [_select("suite", "the cipher suite to choose from the client's offer",
                       [_option(name, _suite_label(name)) for name in offered], neutral)] if offered else []
@@ -200,6 +202,8 @@ def check_certificate(ctx: Context) -> list[Choice]:
     what = "the chain to the trusted CA, the name, the validity"
     if ctx.state.variant is Variant.TLS13:
         what += " and the CertificateVerify signature"
+    elif suite_of(ctx.state, Seat.CLIENT).key_exchange is KeyExchange.DHE:
+        what += ", the signature on the DH share and the size of its group (2048 bits at least)"
     elif is_ecdhe(ctx.state):
         what += " and the signature on the ECDH share"
     return [_choice(a.AcceptCertificate, f"Accept the certificate: trust that {what} check out"),
@@ -215,9 +219,11 @@ def key_exchange(ctx: Context) -> list[Choice]:
                                 [_option(True, "send it, and sign the handshake with your key "
                                                "(CertificateVerify)"),
                                  _option(False, "send no certificate")], present))]
-    if is_ecdhe(state):
-        return [_choice(a.SendKeyShare, "Send your ECDH share (ClientKeyExchange): both sides then compute "
-                                        "the same premaster")]
+    exchange = suite_of(state, Seat.CLIENT).key_exchange
+    if exchange is not KeyExchange.RSA:
+        kind = "ECDH" if exchange is KeyExchange.ECDHE else "DH"
+        return [_choice(a.SendKeyShare, f"Send your {kind} share (ClientKeyExchange): both sides then "
+                                        "compute the same premaster")]
     key = ctx.default(a.EncryptPremaster, "key", "server_certificate")
     return [_choice(a.EncryptPremaster, "Make a fresh premaster secret and send it encrypted "
                                         "(ClientKeyExchange)",
@@ -303,7 +309,21 @@ _SWAP = {
 }
 
 
+def downgrade_to_dhe(ctx: Context) -> list[Choice]:
+    what = ("Remove the client's x25519 key share and group from the ClientHello"
+            if ctx.state.variant is Variant.TLS13 else
+            "Remove every suite but the weak DHE one from the ClientHello (a downgrade to export grade)")
+    if not strip_possible(ctx.state):  # the client offered no weak suite: nothing to downgrade to
+        return _forward_or_drop(ctx)
+    return [*_forward_or_drop(ctx), _choice(a.StripSuites, what)]
+
+
 _RELAY = {
+    "eavesdropper.break_dh": "Break the key exchange: compute the discrete logarithm of the server's DH "
+                             "share, derive the master secret, and send the server a client Finished you "
+                             "forge over its transcript",
+    "eavesdropper.forge_finished": "Replace the server's Finished with one you forge over the client's "
+                                   "transcript",
     "eavesdropper.answer_client": "Answer the client yourself: read the server's flight with the keys your "
                                   "share made, and send the client your own key share, certificate, "
                                   "CertificateVerify and Finished",

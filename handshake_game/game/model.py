@@ -38,6 +38,7 @@ class Scenario(enum.Enum):
     DOWNGRADE = "downgrade"
     REPLAY = "replay"
     KEY_LEAK = "key-leak"
+    WEAK_DH = "weak-dh"
 
 
 # What the client offers, strongest first; the server takes the first it supports.
@@ -55,6 +56,18 @@ UNSUPPORTED: dict[Variant, frozenset[Scenario]] = {
 }
 
 
+# The weak-dh scenario's server (and client) still enable finite-field DHE with an export-grade
+# group, last in the offer as browsers had it in 2015; never in TLS 1.3, which has no such suite.
+WEAK_DH_SUITE = "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"
+
+
+def suites_for(variant: Variant, scenario: Scenario) -> tuple[str, ...]:
+    """What the client offers (and the server supports) at a table of this variant and scenario."""
+    if scenario is Scenario.WEAK_DH and variant is not Variant.TLS13:
+        return SUITES_FOR_VARIANT[variant] + (WEAK_DH_SUITE,)
+    return SUITES_FOR_VARIANT[variant]
+
+
 def supports(variant: Variant, scenario: Scenario) -> bool:
     return scenario not in UNSUPPORTED.get(variant, frozenset())
 
@@ -67,6 +80,7 @@ INTERCEPTED: dict[Scenario, tuple[str, ...]] = {
     Scenario.MITM_WRONG_NAME: _SERVER_FLIGHT,
     Scenario.TAMPER: _SERVER_FLIGHT,
     Scenario.DOWNGRADE: ("ClientHello",),
+    Scenario.WEAK_DH: ("ClientHello",),
     Scenario.REPLAY: ("ClientKeyExchange", "Certificate", "CertificateVerify", "ChangeCipherSpec",
                       "Finished"),
 }

@@ -30,7 +30,7 @@ MAX_APPLICATION_TEXT = 2**14  # one TLS record's plaintext
 
 # The scenarios after which an eavesdropper bot tries to read what it recorded.
 # (A relaying man in the middle reads as it relays: it has no recording left to open.)
-TRY_DECRYPT = frozenset({Scenario.PASSIVE, Scenario.KEY_LEAK})
+TRY_DECRYPT = frozenset({Scenario.PASSIVE, Scenario.KEY_LEAK, Scenario.WEAK_DH})
 
 
 def open_table(variant: Variant, scenario: Scenario = Scenario.HONEST,

@@ -81,15 +81,30 @@ def server_key(state: TableState, value: bytes) -> frozenset[Seat]:
 
 def client_session(state: TableState, value: bytes) -> frozenset[Seat]:
     """A secret of the client's session: the client and its peer — the server, or the
-    eavesdropper that swapped in its own certificate and computed it with its own share."""
-    return frozenset({CLIENT, EAVESDROPPER if in_the_middle(state) else SERVER})
+    eavesdropper that swapped in its own certificate and computed it with its own share;
+    and the eavesdropper too once it broke the weak-dh key exchange."""
+    if in_the_middle(state):
+        return frozenset({CLIENT, EAVESDROPPER})
+    return frozenset({CLIENT, SERVER} | ({EAVESDROPPER} if _broken(state) else set()))
+
+
+def broken_dh(state: TableState, value: bytes) -> frozenset[Seat]:
+    """The server's DH private value: the server's, and the eavesdropper's once it computed the
+    discrete logarithm of the server's share (weak-dh)."""
+    return frozenset({SERVER, EAVESDROPPER}) if _broken(state) else frozenset({SERVER})
+
+
+def _broken(state: TableState) -> bool:
+    return "recovered_master_secret" in state.wallets[EAVESDROPPER]
 
 
 def server_session(state: TableState, value: bytes) -> frozenset[Seat]:
     """A secret of the server's session: the server and the client — unless the eavesdropper
     sits in the middle, when the server's session is with the eavesdropper (its own key
     exchange with the server) and the client's is another one."""
-    return frozenset({SERVER, EAVESDROPPER}) if in_the_middle(state) else frozenset({SERVER, CLIENT})
+    if in_the_middle(state):
+        return frozenset({SERVER, EAVESDROPPER})
+    return frozenset({SERVER, CLIENT} | ({EAVESDROPPER} if _broken(state) else set()))
 
 
 def eavesdropper_with_server(state: TableState, value: bytes) -> frozenset[Seat]:
@@ -152,6 +167,7 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (SERVER, "trust_store"): public,
     (SERVER, "server_random"): public,
     (SERVER, "ecdhe_private"): only(SERVER),
+    (SERVER, "dhe_private"): broken_dh,
     **{(SERVER, name): server_session for name in _SESSION_ITEMS},
     (SERVER, "handshake_log"): transcript(server_session),
     (SERVER, "request"): application_data,
@@ -164,6 +180,7 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (CLIENT, "server_certificate"): public,  # what reached it: the server's, or a forged one
     (CLIENT, "client_random"): public,
     (CLIENT, "ecdhe_private"): only(CLIENT),
+    (CLIENT, "dhe_private"): only(CLIENT),
     **{(CLIENT, name): client_session for name in _SESSION_ITEMS},
     (CLIENT, "client_finished"): client_session,
     (CLIENT, "server_finished"): client_session,  # TLS 1.3: it travelled encrypted
@@ -185,6 +202,9 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (EAVESDROPPER, "master_secret_with_server"): eavesdropper_with_server,
     **{(EAVESDROPPER, name + "_with_server"): eavesdropper_with_server for name in _TLS13_TRAFFIC},
     (EAVESDROPPER, "handshake_log_with_server"): transcript(eavesdropper_with_server),
+    # weak-dh: what breaking the export-grade group gave it.
+    (EAVESDROPPER, "recovered_dhe_private"): only(EAVESDROPPER, SERVER),
+    (EAVESDROPPER, "recovered_master_secret"): only(EAVESDROPPER, CLIENT, SERVER),
     (EAVESDROPPER, "relayed_request"): application_data,
     (EAVESDROPPER, "relayed_response"): application_data,
     (EAVESDROPPER, "leaked_server_key"): only(EAVESDROPPER, SERVER),

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from ..tls import messages as m
-from ..tls import pki
+from ..tls import pki, weakdh
 from ..tls.alerts import Alert
 from ..tls.keyexchange import (
     EcdhePrivateKey,
@@ -39,7 +39,7 @@ from ..tls.keyschedule import (
     verify_data,
 )
 from ..tls.record import ContentType, RecordLayer, RecordProtection
-from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, SignatureScheme, suite_by_name
+from ..tls.suites import CIPHER_SUITES, CipherSuite, KeyExchange, NamedGroup, SignatureScheme, suite_by_name
 from . import actions as a
 from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageSent
 from .handshake import (
@@ -49,6 +49,7 @@ from .handshake import (
     is_mutual,
     load_key,
     offered_suites,
+    signed_dh_share,
     signed_share,
 )
 from .model import SUITES_FOR_VARIANT, Scenario, Seat
@@ -58,6 +59,8 @@ from .state import TableState
 from .wire import delivered_payload, find, post
 
 SKE_SIGNATURE = "server key exchange signature"  # the check, in words
+WEAK_GROUP = "key exchange group"
+MIN_DH_BITS = 2048  # RFC 7919's smallest group; browsers refused DHE under 1024 bits after Logjam
 
 
 def suite_of(state: TableState, seat: Seat) -> CipherSuite:
@@ -98,11 +101,16 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     chain = (state.item(Seat.SERVER, "server_certificate"),)
     facts: list[Fact] = [ItemStored(Seat.SERVER, "server_random", "random", server_random, False)]
     flight: list[m.HandshakeMessage] = [hello, m.Certificate(chain)]
-    if is_ecdhe(state):
+    if suite.key_exchange is KeyExchange.ECDHE:
         share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
         facts.append(ItemStored(Seat.SERVER, "ecdhe_private", "secret", share.private_bytes(), True))
         key = load_key(state.item(Seat.SERVER, "server_key"))
         flight.append(signed_share(key, hello_in.random, server_random, share))
+    elif suite.key_exchange is KeyExchange.DHE:  # the weak-dh scenario's export-grade group
+        dh = weakdh.FfdhePrivateKey(weakdh.EXPORT_GRADE_GROUP, ref.rng)
+        facts.append(ItemStored(Seat.SERVER, "dhe_private", "secret", dh.private_bytes(), True))
+        key = load_key(state.item(Seat.SERVER, "server_key"))
+        flight.append(signed_dh_share(key, hello_in.random, server_random, dh))
     if is_mutual(state):
         ca_name = x509.load_der_x509_certificate(state.item(Seat.SERVER, "server_certificate")).issuer
         flight.append(m.CertificateRequest(bytes([1]), (SignatureScheme.rsa_pss_rsae_sha256,),
@@ -110,9 +118,10 @@ def server_hello(state: TableState, step: Step, action: Any, ref: Referee) -> li
     flight.append(m.ServerHelloDone())
     for message in flight:
         facts.extend(post(state, plain_handshake(Seat.SERVER, message)[1]))
-    facts.append(ok(step, f"server_random, {suite.name}, and the certificate"
-                           + (", and an ECDH share signed with the certificate key" if is_ecdhe(state)
-                              else "")))
+    share_words = {KeyExchange.ECDHE: ", and an ECDH share signed with the certificate key",
+                   KeyExchange.DHE: ", and a DH share in its export-grade group, signed with the certificate "
+                                    "key"}.get(suite.key_exchange, "")
+    facts.append(ok(step, f"server_random, {suite.name}, and the certificate{share_words}"))
     return facts
 
 
@@ -125,11 +134,19 @@ def server_identity_problem(state: TableState, now: datetime.datetime) -> tuple[
     trust = [x509.load_der_x509_certificate(state.item(Seat.CLIENT, "trust_store"))]
     try:
         leaf = pki.verify_server_chain(certificate.certificate_list, trust, state.server_name, now)
-        if is_ecdhe(state):
-            exchange: m.ServerKeyExchange = find(state, Seat.CLIENT, m.ServerKeyExchange)
+        exchange_kind = suite_of(state, Seat.CLIENT).key_exchange
+        if exchange_kind is not KeyExchange.RSA:
+            exchange: m.ServerKeyExchange | m.DhServerKeyExchange = find(
+                state, Seat.CLIENT, m.ServerKeyExchange if exchange_kind is KeyExchange.ECDHE
+                else m.DhServerKeyExchange)
             client_random, server_random = randoms(state, Seat.CLIENT)
             verify(leaf.public_key(), exchange.signature_scheme, exchange.signature,
                    client_random + server_random + exchange.params())
+            if isinstance(exchange, m.DhServerKeyExchange) and weakdh.group_bits(exchange.p) < MIN_DH_BITS:
+                bits = weakdh.group_bits(exchange.p)
+                return (WEAK_GROUP, f"the server's DH group is only {bits} bits, export grade: anyone can "
+                                    f"compute its discrete logarithms; a client refuses a group under "
+                                    f"{MIN_DH_BITS} bits (insufficient_security)")
     except pki.CertificateRejected as exc:
         return check_words(exc), exc.reason
     except Alert as exc:
@@ -147,7 +164,8 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
         if problem is None:
             facts.append(ok(step, "issued by the trusted CA, for this name, valid now"))
         else:
-            what = "a server whose key exchange" if problem[0] == SKE_SIGNATURE else "a certificate that"
+            what = {SKE_SIGNATURE: "a server whose key exchange", WEAK_GROUP: "a key exchange that"}.get(
+                problem[0], "a certificate that")
             facts.append(mistake(step, f"accepted {what} fails its checks: {problem[1]}", POINTS_BAD_TRUST))
         if not genuine:
             facts.append(ForgeryAccepted("the client trusted a certificate that is not the server's"))
@@ -161,14 +179,21 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
 
 def client_key_exchange(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     suite = suite_of(state, Seat.CLIENT)
-    if is_ecdhe(state):
+    if suite.key_exchange is not KeyExchange.RSA:
         if not isinstance(action, a.SendKeyShare):
-            raise Rejected("with ECDHE the client sends its own ECDH share (SendKeyShare)", Code.NOT_ALLOWED)
-        exchange: m.ServerKeyExchange = find(state, Seat.CLIENT, m.ServerKeyExchange)
-        share = EcdhePrivateKey(NamedGroup(exchange.named_curve), ref.rng)
-        pre_master = share.exchange(exchange.public)
-        exchange_out = m.ClientKeyExchange(suite.key_exchange, share.public_bytes())
-        facts: list[Fact] = [ItemStored(Seat.CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
+            raise Rejected("with (EC)DHE the client sends its own share (SendKeyShare)", Code.NOT_ALLOWED)
+        if suite.key_exchange is KeyExchange.DHE:
+            dh_params: m.DhServerKeyExchange = find(state, Seat.CLIENT, m.DhServerKeyExchange)
+            dh = weakdh.FfdhePrivateKey(weakdh.DhGroup.from_bytes(dh_params.p, dh_params.g), ref.rng)
+            pre_master, public, name, private = (dh.exchange(dh_params.public), dh.public_bytes(),
+                                                 "dhe_private", dh.private_bytes())
+        else:
+            exchange: m.ServerKeyExchange = find(state, Seat.CLIENT, m.ServerKeyExchange)
+            share = EcdhePrivateKey(NamedGroup(exchange.named_curve), ref.rng)
+            pre_master, public, name, private = (share.exchange(exchange.public), share.public_bytes(),
+                                                 "ecdhe_private", share.private_bytes())
+        exchange_out = m.ClientKeyExchange(suite.key_exchange, public)
+        facts: list[Fact] = [ItemStored(Seat.CLIENT, name, "secret", private, True),
                              ItemStored(Seat.CLIENT, "pre_master_secret", "secret", pre_master, True)]
         present = is_mutual(state) and action.present_certificate
         messages: list[bytes] = []
@@ -187,7 +212,8 @@ def client_key_exchange(state: TableState, step: Step, action: Any, ref: Referee
             signature = sign(key, SignatureScheme.rsa_pss_rsae_sha256, transcript)
             facts.extend(post(state, plain_handshake(
                 Seat.CLIENT, m.CertificateVerify(SignatureScheme.rsa_pss_rsae_sha256, signature))[1]))
-        reason = ("the premaster is ECDH(client private, server share); only public shares crossed the wire"
+        reason = (f"the premaster is {suite.key_exchange.value}(client private, server share); only public "
+                  "shares crossed the wire"
                   + ("; the client's certificate and a signature over the handshake prove who it is"
                      if present else ""))
         if is_mutual(state) and not present:
@@ -293,6 +319,13 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
 
 def _server_pre_master(state: TableState, ref: Referee) -> bytes:
     exchange: m.ClientKeyExchange = find(state, Seat.SERVER, m.ClientKeyExchange)
+    if suite_of(state, Seat.SERVER).key_exchange is KeyExchange.DHE:
+        dh = weakdh.FfdhePrivateKey.from_private_bytes(weakdh.EXPORT_GRADE_GROUP,
+                                                       state.item(Seat.SERVER, "dhe_private"))
+        try:
+            return dh.exchange(exchange.exchange_keys)
+        except ValueError:
+            return b""
     if is_ecdhe(state):
         private = x25519.X25519PrivateKey.from_private_bytes(state.item(Seat.SERVER, "ecdhe_private"))
         try:
@@ -356,7 +389,9 @@ def server_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
         return [*facts, ok(step, "the client's verify_data differs from the server's: the two sides "
                                   "hashed different handshake messages, so the server stops"),
                 HandshakeFailed(Seat.SERVER, "finished", "verify_data differs: a handshake message was "
-                                                         "changed between client and server")]
+                                                         "changed between client and server, and whoever "
+                                                         "changed it could not fix the Finished up without "
+                                                         "the master secret")]
     finished = finished_message(state, Seat.SERVER, master, SERVER_FINISHED_LABEL, expected)
     verdict = (ok(step, "same premaster, same randoms, same transcript: the client's Finished verifies")
                if action.randoms == "client+server" else

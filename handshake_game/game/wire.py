@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..tls import messages as m
+from ..tls.suites import CIPHER_SUITES, KeyExchange
 from .facts import Fact, MessageDelivered, MessageSent
 from .model import Scenario, Seat, intercepted
 from .records import WireEvent, mine, other
@@ -26,12 +28,28 @@ def post(state: TableState, sent: MessageSent) -> list[Fact]:
     eavesdropper holds that kind of message for its next move."""
     held = in_the_middle(state) or (sent.label in intercepted(state.variant, state.scenario)
                                     and not intercepted_already(state))
+    held = held or (sent.label in ("ChangeCipherSpec", "Finished") and breaking(state))
     if state.scenario is Scenario.REPLAY:  # the replay waits for the second session's client flight
         held = held and bool(state.past_sessions) and sent.sender is Seat.CLIENT
     if held:
         return [sent]
     delivered = MessageDelivered(other(sent.sender), sent.label, sent.content_type, sent.payload)
     return [sent, delivered]
+
+
+def dhe_chosen(state: TableState) -> bool:
+    """The server picked a finite-field DHE suite (the weak-dh scenario's weak group)."""
+    for message in state.decoded(Seat.SERVER):
+        if isinstance(message, m.ServerHello):
+            suite = CIPHER_SUITES.get(message.cipher_suite)
+            return suite is not None and suite.key_exchange is KeyExchange.DHE
+    return False
+
+
+def breaking(state: TableState) -> bool:
+    """The weak-dh attack is under way: the server agreed to the weak group, so the
+    eavesdropper holds both Finished flights to swap them for forged ones (``weakdh.py``)."""
+    return state.scenario is Scenario.WEAK_DH and dhe_chosen(state)
 
 
 def in_the_middle(state: TableState) -> bool:

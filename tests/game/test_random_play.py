@@ -179,7 +179,12 @@ def test_random_legal_play_reaches_the_end_of_every_table_and_keeps_the_invarian
     assert tally.completed > 0 and tally.failed_by_a_mistake > 0 and tally.failed_otherwise > 0, tally
     assert tally.hints > 0, tally
     assert tally.completed + tally.failed_by_a_mistake + tally.failed_otherwise == tally.tables
-    # Deep, in every scenario: some table got past the PKI to the client's certificate check.
+    # Deep, in every scenario: some table got past the PKI to the client's certificate check;
+    # but in TLS 1.3 weak-dh the stripped ClientHello leaves the server no group, by design.
+    def deep(scenario: Scenario) -> str:
+        stripped13 = variant is Variant.TLS13 and scenario is Scenario.WEAK_DH
+        return "server.hello" if stripped13 else "client.check_certificate"
+
     shallow = [scenario.value for scenario in scenarios
-               if "client.check_certificate" not in tally.steps_reached[variant, scenario]]
+               if deep(scenario) not in tally.steps_reached[variant, scenario]]
     assert not shallow, f"no table reached the certificate check in {shallow}; {tally}"

@@ -26,7 +26,7 @@ from handshake_game.tls.pki import generate_rsa_key
 KEYS = [generate_rsa_key() for _ in range(4)]
 STAGED = [(v, s) for v in Variant for s in Scenario if supports(v, s)]
 # Where a trusting client (one that clicks through the warning) changes how the table ends.
-CLICK_THROUGH = (Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME, Scenario.EXPIRED_CERT)
+CLICK_THROUGH = (Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME, Scenario.EXPIRED_CERT, Scenario.WEAK_DH)
 
 
 def referee() -> Referee:
