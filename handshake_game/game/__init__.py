@@ -15,7 +15,7 @@ from .model import Difficulty, Scenario, Seat, Variant
 from .referee import decide, finish_table, open_table
 from .rules import Code, Referee, Rejected, Step
 from .state import TableState
-from .views import alerts, ladder, reveal, view
+from .views import alerts, debrief, in_the_dark, ladder, reveal, view, visible_steps
 
 __all__ = [
     "CATALOG",
@@ -41,6 +41,9 @@ __all__ = [
     "replay",
     "resume",
     "reveal",
+    "visible_steps",
+    "in_the_dark",
+    "debrief",
     "steps_for",
     "view",
 ]

@@ -122,12 +122,12 @@ def eavesdropper_csr(state: TableState, step: Step, action: Any, ref: Referee) -
     key = load_key(state.item(Seat.EAVESDROPPER, "eavesdropper_key"))
     csr = pki.build_csr(key, action.name, [action.name])
     der = csr.public_bytes(serialization.Encoding.DER)
-    return [ItemStored(Seat.CA, "received_eavesdropper_csr", "csr", der, False),
+    return [ItemStored(Seat.CA, "received_second_csr", "csr", der, False),
             ok(step, f"a CSR for {action.name}, signed with its own key", 0)]
 
 
-def review_eavesdropper_csr(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    csr = pki.load_csr(state.item(Seat.CA, "received_eavesdropper_csr"))
+def review_second_csr(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
+    csr = pki.load_csr(state.item(Seat.CA, "received_second_csr"))
     try:
         names = pki.check_csr(csr).names
     except pki.CsrRejected as exc:

@@ -238,10 +238,11 @@ def _eavesdropper_csr(act: str, lesson: str) -> Step:
                 attack=g.eavesdropper_csr_attack)
 
 
-def _review_eavesdropper_csr(act: str) -> Step:
-    return Step("ca.review_eavesdropper_csr", Seat.CA, "the CA reviews the eavesdropper's CSR", act,
-                "ca-review", _REVIEW, ca.review_eavesdropper_csr,
-                g.review("received_eavesdropper_csr", g.eavesdropper_name), menu.review)
+def _review_second_csr(act: str) -> Step:
+    # The CA does not know who sent it: its seat sees "a second CSR", the debrief says whose.
+    return Step("ca.review_second_csr", Seat.CA, "the CA reviews a second CSR", act,
+                "ca-review", _REVIEW, ca.review_second_csr,
+                g.review("received_second_csr", g.eavesdropper_name), menu.review)
 
 
 _INTERCEPT_12 = Step(
@@ -348,13 +349,15 @@ def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
         steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
                        _eavesdropper_csr("the eavesdropper asks the CA for a certificate for its own name",
                                          "csr"),
-                       _review_eavesdropper_csr("the CA checks the eavesdropper's CSR"))
+                       _review_second_csr("a second certificate request arrives: the CA checks the name it "
+                                          "claims and the key that signed it"))
         return _man_in_the_middle(variant, steps)
     if scenario is Scenario.ROGUE_CSR:
         return _after(steps, "ca.review_csr", _EAVESDROPPER_KEY,
                       _eavesdropper_csr("the eavesdropper asks the CA for a certificate in the server's name",
                                         "rogue-csr"),
-                      _review_eavesdropper_csr("the CA checks a CSR that claims the server's name"))
+                      _review_second_csr("a second certificate request arrives: the CA checks the name it "
+                                         "claims and who asks for it"))
     if scenario is Scenario.TAMPER:
         return _after(steps, "server.hello", _TAMPER)
     if scenario is Scenario.REPLAY:

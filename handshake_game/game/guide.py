@@ -87,12 +87,20 @@ def key_exchange(state: TableState, seat: Seat, now: datetime.datetime) -> a.Act
     return a.EncryptPremaster() if rsa else a.SendKeyShare()
 
 
-def certificate_holds(state: TableState, seat: Seat, now: datetime.datetime) -> bool:
-    """The checks a careful client runs, from what reached it: the referee's own."""
+def certificate_problem(state: TableState, now: datetime.datetime) -> tuple[str, str] | None:
+    """The checks a careful client runs, from what reached it — the referee's own: None when
+    all hold, else (the check that fails, why)."""
     if state.variant is Variant.TLS13:  # the certificate travels encrypted: open the flight first
         flight = inspect_flight(state, now)
-        return not flight.unreadable and flight.problem is None
-    return server_identity_problem(state, now) is None
+        if flight.unreadable:
+            return ("handshake keys", "the server's encrypted flight does not open with the handshake keys "
+                                      "your transcript gives: someone changed a hello on the way")
+        return flight.problem
+    return server_identity_problem(state, now)
+
+
+def certificate_holds(state: TableState, seat: Seat, now: datetime.datetime) -> bool:
+    return certificate_problem(state, now) is None
 
 
 # -- the eavesdropper's attacks ----------------------------------------------------------------

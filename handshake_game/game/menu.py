@@ -33,13 +33,15 @@ left empty (sent as ``null``).
 from __future__ import annotations
 
 import datetime
+import hashlib
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from ..tls import messages as m
 from ..tls.suites import CIPHER_SUITES, KeyExchange, suite_by_name
 from . import actions as a
-from .guide import REQUEST, RESPONSE, correct_action
+from .guide import REQUEST, RESPONSE, certificate_problem, correct_action
 from .handshake import is_ecdhe, is_mutual
 from .model import Difficulty, Seat, Variant, suites_for
 from .relay import open_held
@@ -82,8 +84,57 @@ def choices(state: TableState, seat: Seat, now: datetime.datetime) -> list[Choic
     if move is not None:
         for choice in menu:
             choice["recommended"] = choice["action"] == type(move).__name__
+    else:
+        menu = _unmarked(state, step, menu)
     cost = "free at guided difficulty" if guided else f"costs {-POINTS_HINT} points"
     menu.append(_choice(a.RequestHint, f"Ask for a hint ({cost})"))
+    return menu
+
+
+def describe_move(state: TableState, step: Step, move: a.Action | None, now: datetime.datetime) -> str:
+    """A hint in words: the step, what the checks found where the step is a decision, and the
+    right move as the menu names it (never the action's internal name)."""
+    if move is None:
+        return f"{step.act}. Nothing to do here."
+    why = ""
+    if step.id == "client.check_certificate":
+        problem = certificate_problem(state, now)
+        why = (" Every check passes: the chain leads to the root in your trust store, the name is "
+               f"{state.server_name}, today is within the validity dates"
+               + (", and the server's signature verifies." if state.variant is not Variant.TLS12_RSA
+                  else ".")) if problem is None else f" The {problem[0]} check fails: {problem[1]}."
+    menu = step.menu(Context(state, step, move))
+    choice = next((c for c in menu if c["action"] == type(move).__name__), None)
+    if choice is None:
+        return f"{step.act}.{why}"
+    values = []
+    for field in choice["fields"]:
+        value = getattr(move, field["name"], None)
+        if value is None or field["kind"] not in ("select", "multi"):
+            continue
+        wanted = value if field["kind"] == "multi" else [value]
+        words = [o["label"] for o in field["options"] if o["value"] in list(wanted)]
+        if words:
+            values.append(f"{field['label']}: {', '.join(words)}")
+    how = f" ({'; '.join(values)})" if values else ""
+    return f"{step.act}.{why} The move: {choice['label']}{how}."
+
+
+def _unmarked(state: TableState, step: Step, menu: list[Choice]) -> list[Choice]:
+    """Standard and expert: nothing on the menu points at the answer. The choices and the
+    options of every list come in an order of this table's own (the same at every redraw),
+    and no list has an option chosen in advance: the student picks."""
+    # A seed of this table's (its CA's fresh root certificate) and this step.
+    root = state.wallets[Seat.CA].get("ca_certificate")
+    order = random.Random(hashlib.sha256((root.value if root else b"") + step.id.encode()).digest())
+    menu = list(menu)
+    order.shuffle(menu)
+    for choice in menu:
+        for field in choice["fields"]:
+            if field["kind"] == "select":
+                field["options"] = list(field["options"])
+                order.shuffle(field["options"])
+                field["default"] = None
     return menu
 
 

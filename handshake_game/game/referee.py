@@ -13,14 +13,13 @@ Rules (the shape of DESIGN.md):
 
 from __future__ import annotations
 
-import dataclasses
-
 from . import actions as a
 from .eavesdropper import try_decrypt
 from .facts import Fact, HandshakeFailed, StepDone, TableOpened, Verdict
 from .fold import apply, initial_state
 from .guide import correct_action
 from .instructor import leak_server_key
+from .menu import describe_move
 from .model import Difficulty, Scenario, Seat, Variant, supports
 from .rules import POINTS_HINT, Code, Referee, Rejected, Step
 from .state import TableState
@@ -82,15 +81,8 @@ def check_inputs(action: a.Action) -> None:
 def _hint(state: TableState, step: Step, referee: Referee) -> Verdict:
     move = correct_action(state, step.seat, referee.now())
     cost = 0 if state.difficulty is Difficulty.GUIDED else POINTS_HINT
-    return Verdict(step.seat, step.id, True, cost,
-                   f"hint: {step.act}. The move: {describe_action(move)}", step.lesson)
-
-
-def describe_action(action: a.Action | None) -> str:
-    if action is None:
-        return "none"
-    fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(action).items())
-    return f"{type(action).__name__}({fields})"
+    return Verdict(step.seat, step.id, True, cost, f"hint: {describe_move(state, step, move, referee.now())}",
+                   step.lesson)
 
 
 def finish_table(state: TableState, referee: Referee, eavesdropper_is_bot: bool) -> list[Fact]:

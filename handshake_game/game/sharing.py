@@ -159,7 +159,7 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (CA, "ca_certificate"): public,
     (CA, "received_csr"): public,
     (CA, "received_client_csr"): public,
-    (CA, "received_eavesdropper_csr"): public,
+    (CA, "received_second_csr"): public,
     # The server.
     (SERVER, "server_key"): server_key,
     (SERVER, "server_csr"): public,
@@ -258,6 +258,13 @@ def leaks(state: TableState, seat: Seat, shown: Mapping[str, Any] | list[Any] | 
     does not give it, with the stray items of its wallet first. ``history`` (the table's
     facts) adds the values wallets held before and no longer hold (an earlier session's)."""
     found = strays(state, seat)
+    debrief = shown.get("debrief") if isinstance(shown, Mapping) else None
+    if isinstance(shown, Mapping) and isinstance(debrief, Mapping) and state.over:
+        # The debrief tells every seat what the eavesdropper read, once the table is over: that
+        # is the lesson. Only those texts, and only there; the rest of the view is searched.
+        told = [text.decode("utf-8", "replace") for text in state.attacker_read]
+        assert list(debrief.get("attacker_read", [])) == told, "the debrief tells only what was read"
+        shown = {**shown, "debrief": {**debrief, "attacker_read": len(told)}}
     text = shown if isinstance(shown, str) else json.dumps(shown)
     folded = text.lower()
     for owner, name, value in guarded(state, seat, history):

@@ -97,14 +97,59 @@ def alerts(state: TableState) -> list[str]:
     return notes
 
 
+def in_the_dark(state: TableState, seat: Seat, revealed: bool = False) -> bool:
+    """A seat other than the eavesdropper, while its table plays and before the instructor's
+    reveal: it knows what its party would know, so not the scenario's name, not which message
+    was altered, not the eavesdropper's moves. The debrief tells it all afterwards."""
+    return seat is not Seat.EAVESDROPPER and not (state.over or revealed)
+
+
+def visible_steps(state: TableState, seat: Seat, revealed: bool = False) -> list[int]:
+    """The indexes of the table's steps ``seat`` may know of: all of them for the eavesdropper
+    and after the debrief; otherwise every step but the eavesdropper's."""
+    dark = in_the_dark(state, seat, revealed)
+    return [i for i, step in enumerate(state.steps) if not (dark and step.seat is Seat.EAVESDROPPER)]
+
+
+def debrief(state: TableState) -> dict[str, Any]:
+    """What every seat learns when its table ends (or the instructor reveals it): the scenario,
+    the whole ladder with the alterations marked, where the attack was stopped and by which
+    check (or that it was not), what the eavesdropper read, and every seat's score. No wallet:
+    a seat's secrets stay its own (the instructor's ``reveal`` has them)."""
+    return {
+        "variant": state.variant.value,
+        "scenario": state.scenario.value,
+        "difficulty": state.difficulty.value,
+        "outcome": _outcome(state),
+        "completed": state.completed,
+        "detected_by": state.detected_by,
+        "stopped": _stopped_by(state),
+        "attack_succeeded": state.attack_succeeded,
+        "attacker_read": [text.decode("utf-8", "replace") for text in state.attacker_read],
+        "scores": {seat.value: points for seat, points in state.scores.items()},
+        "alerts": alerts(state),
+        "ladder": ladder(state),
+    }
+
+
+def _stopped_by(state: TableState) -> dict[str, str] | None:
+    """The check that stopped the attack: a refusal the referee recorded, or the failed check
+    that ended an attacked handshake."""
+    stop = state.stopped or (state.failed if state.outcome[0] == "attack_stopped" else None)
+    return None if stop is None else {"seat": stop.seat.value, "check": stop.check, "reason": stop.reason}
+
+
 def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
-         dissect: bool = False) -> dict[str, Any]:
+         dissect: bool = False, revealed: bool = False) -> dict[str, Any]:
     """Everything ``seat`` may see, as plain data. Never another seat's secret.
 
     At guided difficulty, with the clock given, it also offers the next correct move.
     With ``dissect`` each plaintext handshake message on the wire comes with its field
-    tree (the byte inspector's); encrypted records stay opaque bytes.
+    tree (the byte inspector's); encrypted records stay opaque bytes. A seat in the dark
+    (``in_the_dark``) gets no scenario name, no alteration mark and no eavesdropper's step;
+    once the table is over, or ``revealed`` by the instructor, every seat gets the debrief.
     """
+    dark = in_the_dark(state, seat, revealed)
     wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
               for name, item in state.wallets[seat].items()}
     if seat is Seat.EAVESDROPPER:  # every byte on the wire, both as sent and as delivered
@@ -113,12 +158,14 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
         wire = [_wire_entry(f, dissect) for f in seen(state, seat)]
     else:
         wire = []
+    if dark:  # what reached it is simply what it received
+        wire = [{k: v for k, v in entry.items() if k != "altered"} for entry in wire]
     step = state.current_step
     return {
         "seat": seat.value,
         "variant": state.variant.value,
-        "scenario": state.scenario.value,
-        "step": step.id if step else None,
+        "scenario": None if dark else state.scenario.value,
+        "step": step.id if step and not (dark and step.seat is Seat.EAVESDROPPER) else None,
         "your_turn": step is not None and step.seat is seat,
         "wallet": wallet,
         "wire": wire,
@@ -131,6 +178,7 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
         "detected_by": state.detected_by,
         "outcome": _outcome(state) if state.over else None,
         "offered": _offered(state, seat, now),
+        "debrief": debrief(state) if state.over or revealed else None,
     }
 
 

@@ -41,10 +41,12 @@ from ..game import (
     apply,
     decide,
     finish_table,
+    in_the_dark,
     leak_server_key,
     menu,
     open_table,
     view,
+    visible_steps,
 )
 from ..game import actions as a
 from ..game.catalog import rsa_keys_needed
@@ -137,6 +139,7 @@ class LiveTable:
     seq: int  # length of the stored log: where the next fact goes
     humans: dict[Seat, int]  # seat -> player id
     lock: threading.Lock = field(default_factory=threading.Lock)
+    revealed: bool = False  # the instructor showed this table's debrief to its seats
 
 
 @dataclass(frozen=True)
@@ -375,6 +378,9 @@ class GameServer:
         self._instructor(class_session_id, token)
         table = self._class_table(class_session_id, table_id)
         with table.lock:
+            if not table.revealed:
+                table.revealed = True
+                log.info("table %d: the instructor reveals the debrief to its seats", table_id)
             return game.reveal(table.state)
 
     def end(self, class_session_id: int, token: str) -> list[int]:
@@ -659,14 +665,17 @@ class GameServer:
         step list, and who plays each seat."""
         state = table.state
         now = self.now()
-        seen = view(state, seat, now, dissect=True)
+        seen = view(state, seat, now, dissect=True, revealed=table.revealed)
         self._learn_names(table.humans.values())
+        # A seat in the dark knows the steps its party would know of: not the eavesdropper's.
+        shown = visible_steps(state, seat, table.revealed)
+        steps = menu.catalog(state)
         return seen | {
             "paused": state.paused,
-            "lesson": _lesson(state, seat, seen),
+            "lesson": _lesson(state, seat, seen, in_the_dark(state, seat, table.revealed)),
             "choices": [] if state.paused else menu.choices(state, seat, now),
-            "steps": menu.catalog(state),
-            "step_index": state.step_index,
+            "steps": [steps[i] for i in shown],
+            "step_index": sum(1 for i in shown if i < state.step_index),
             "players": {s.value: self._names.get(table.humans[s], "?") if s in table.humans else None
                         for s in SEATING_ORDER},
         }
@@ -708,16 +717,19 @@ def _cards() -> dict[str, lessons.Card]:
     return lessons.load_cards()
 
 
-def _lesson(state: TableState, seat: Seat, seen: dict[str, Any]) -> dict[str, Any] | None:
+def _lesson(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool) -> dict[str, Any] | None:
     """The card for the seat's current step, else for its latest verdict, else the scenario's
-    (or the variant's overview), filled from the seat's own view."""
+    (or the variant's overview), filled from the seat's own view. A seat in the dark never
+    gets the scenario's card before the debrief; at the end every seat gets it."""
     cards = _cards()
     step = state.current_step
-    if step is not None and step.seat is seat:
+    if state.over and state.scenario is not Scenario.HONEST:
+        lesson_id = f"scenario-{state.scenario.value}"
+    elif step is not None and step.seat is seat:
         lesson_id = step.lesson
     elif seen["verdicts"]:
         lesson_id = seen["verdicts"][-1]["lesson"]
-    elif state.scenario is not Scenario.HONEST:
+    elif state.scenario is not Scenario.HONEST and not dark:
         lesson_id = f"scenario-{state.scenario.value}"
     else:
         lesson_id = f"overview-{state.variant.value}"

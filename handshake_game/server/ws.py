@@ -286,6 +286,8 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
                             difficulty=room.difficulty.value, started=room.started, ended=room.ended)]
     if isinstance(message, p.Reveal):
         debrief = await asyncio.to_thread(game.reveal, class_session_id, token, message.table_id)
+        session.watching.add(class_session_id)
+        session.changed = [message.table_id]  # the table's seats get their debrief too
         return [p.Debrief(table_id=message.table_id, debrief=debrief)]
     if isinstance(message, p.Start):
         changed = await asyncio.to_thread(game.start, class_session_id, token)

@@ -57,7 +57,10 @@ def _now() -> datetime.datetime:
 
 def _build(choice: dict[str, Any], values: dict[str, Any] | None = None) -> a.Action:
     """The action a console builds from a filled-in choice (lists become the dataclass's tuples)."""
-    fields = {f["name"]: f["default"] for f in choice["fields"]} | (values or {})
+    # A list with nothing chosen in advance (standard, expert): the student picks; here, the first.
+    fields = {f["name"]: _canonical(f["options"])[0]["value"]
+              if f["kind"] == "select" and f["default"] is None else f["default"]
+              for f in choice["fields"]} | (values or {})
     fields = {name: tuple(value) if isinstance(value, list) else value for name, value in fields.items()}
     action: a.Action = ACTIONS[choice["action"]](**fields)
     return action
@@ -68,12 +71,18 @@ def _teaching(reason: str) -> bool:
             and not any(word in reason for word in ("Traceback", "Error", "object at", "None")))
 
 
+def _canonical(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Options in a fixed order: standard difficulty shuffles them per table, and a walk that
+    draws from them must draw the same way on every run."""
+    return sorted(options, key=lambda option: json.dumps(option["value"]))
+
+
 def _variations(choice: dict[str, Any]) -> list[dict[str, Any]]:
     """The choice at its defaults, then each offered value of each field in turn."""
     out: list[dict[str, Any]] = [{}]
     for field in choice["fields"]:
         if field["kind"] == "select":
-            out += [{field["name"]: option["value"]} for option in field["options"]]
+            out += [{field["name"]: option["value"]} for option in _canonical(field["options"])]
         elif field["kind"] == "multi":
             values = [option["value"] for option in field["options"]]
             out += [{field["name"]: [value]} for value in values] + [{field["name"]: values[::-1]}]
@@ -126,8 +135,8 @@ def _assert_menus(state: TableState, ref: Referee, now: datetime.datetime, *, ev
     else:
         assert recommended == []
         for field in fields:
-            if field["kind"] == "select":
-                assert field["default"] == field["options"][0]["value"]
+            if field["kind"] == "select":  # nothing chosen in advance: the student picks
+                assert field["default"] is None
             if field["kind"] == "multi":
                 assert field["default"] == [option["value"] for option in field["options"]]
     assert any(f["kind"] == "hex" for f in fields) is (state.difficulty is Difficulty.EXPERT
@@ -228,7 +237,9 @@ def test_any_walk_through_the_menu_keeps_it_honest(table: tuple[Variant, Scenari
     ref = referee(seed=1)
     while (step := state.current_step) is not None:
         _assert_menus(state, ref, _now(), every_option=False)
-        menu = [choice for choice in choices(state, step.seat, _now()) if choice["action"] != "RequestHint"]
+        offered = choices(state, step.seat, _now())
+        menu = sorted((choice for choice in offered if choice["action"] != "RequestHint"),
+                      key=lambda choice: str(choice["action"]))
         choice = data.draw(st.sampled_from(menu), label=step.id)
         values = data.draw(st.sampled_from(_variations(choice)), label="values")
         try:
@@ -255,19 +266,44 @@ def _state_at(variant: Variant, scenario: Scenario, difficulty: Difficulty, step
 @pytest.mark.parametrize(("scenarios", "step_id", "seat"), [
     ((Scenario.HONEST, Scenario.EXPIRED_CERT), "client.check_certificate", Seat.CLIENT),
     ((Scenario.HONEST, Scenario.MITM_SELF_SIGNED), "client.check_certificate", Seat.CLIENT),
-    ((Scenario.MITM_WRONG_NAME, Scenario.ROGUE_CSR), "ca.review_eavesdropper_csr", Seat.CA),
+    ((Scenario.MITM_WRONG_NAME, Scenario.ROGUE_CSR), "ca.review_second_csr", Seat.CA),
 ])
 def test_at_standard_the_menu_does_not_depend_on_the_right_answer(
         variant: Variant, scenarios: tuple[Scenario, Scenario], step_id: str, seat: Seat) -> None:
     now = _now()
     right, wrong = (_state_at(variant, scenario, Difficulty.STANDARD, step_id) for scenario in scenarios)
     assert type(correct_action(right, seat, now)) is not type(correct_action(wrong, seat, now))
-    assert choices(right, seat, now) == choices(wrong, seat, now)
+    # The same menu, up to the order of this table's own (which is no clue either: below).
+    assert _sorted_menu(choices(right, seat, now)) == _sorted_menu(choices(wrong, seat, now))
     for difficulty in (Difficulty.EXPERT, Difficulty.GUIDED):
         right, wrong = (_state_at(variant, scenario, difficulty, step_id) for scenario in scenarios)
-        menus = choices(right, seat, now), choices(wrong, seat, now)
+        menus = _sorted_menu(choices(right, seat, now)), _sorted_menu(choices(wrong, seat, now))
         # expert hides the answer too; guided recommends it, so there the menus differ
         assert (menus[0] == menus[1]) is (difficulty is Difficulty.EXPERT)
+
+
+def _sorted_menu(menu: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for choice in menu:
+        for field in choice["fields"]:
+            if field["kind"] == "select":
+                field["options"] = _canonical(field["options"])
+    return sorted(menu, key=lambda choice: str(choice["action"]))
+
+
+def test_at_standard_the_order_of_the_choices_varies_from_table_to_table_and_nothing_is_preselected() -> None:
+    now = _now()
+    firsts = set()
+    for _ in range(12):
+        state = _state_at(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.STANDARD, "client.check_certificate")
+        menu = choices(state, Seat.CLIENT, now)
+        assert menu == choices(state, Seat.CLIENT, now)  # the same at every redraw of one table
+        assert menu[-1]["action"] == "RequestHint"  # the hint stays last
+        firsts.add(menu[0]["action"])
+    # Clicking the first button every time is not the right answer every time.
+    assert firsts == {"AcceptCertificate", "RejectCertificate"}, firsts
+    state = _state_at(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.STANDARD, "client.finished")
+    selects = [f for c in choices(state, Seat.CLIENT, now) for f in c["fields"] if f["kind"] == "select"]
+    assert selects and all(f["default"] is None for f in selects)
 
 
 def test_the_premaster_key_and_the_randoms_offer_the_classic_mistakes() -> None:
@@ -275,7 +311,7 @@ def test_the_premaster_key_and_the_randoms_offer_the_classic_mistakes() -> None:
     state = _state_at(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.STANDARD, "client.key_exchange")
     (encrypt, _) = choices(state, Seat.CLIENT, now)
     (key,) = encrypt["fields"]
-    assert [o["value"] for o in key["options"]] == ["server_certificate", "trust_store"]
+    assert sorted(o["value"] for o in key["options"]) == ["server_certificate", "trust_store"]
     state = _state_at(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.EXPERT, "client.finished")
     (finished, _) = choices(state, Seat.CLIENT, now)
     assert [f["name"] for f in finished["fields"]] == ["randoms", "master_secret_hex"]
@@ -286,7 +322,8 @@ def test_a_downgraded_server_chooses_only_from_what_reached_it() -> None:
     state = _state_at(Variant.TLS12_ECDHE, Scenario.DOWNGRADE, Difficulty.STANDARD,
                       "eavesdropper.strip_suites")
     menu = choices(state, Seat.EAVESDROPPER, _now())
-    assert [c["action"] for c in menu] == ["Forward", "Drop", "StripSuites", "RequestHint"]
+    assert sorted(c["action"] for c in menu[:-1]) == ["Drop", "Forward", "StripSuites"]
+    assert menu[-1]["action"] == "RequestHint"
     for fact in decide(state, Seat.EAVESDROPPER, a.StripSuites(), referee()):
         state = apply(state, fact)
     (hello, _) = choices(state, Seat.SERVER, _now())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +64,8 @@ def fill(choice: dict[str, Any], rng: random.Random, difficulty: Difficulty) -> 
     for spec in choice["fields"]:
         kind = spec["kind"]
         if kind == "select":
-            value: Any = rng.choice(spec["options"])["value"]
+            # (sorted: standard difficulty shuffles the options per table; a seed replays one walk)
+            value: Any = rng.choice(sorted(spec["options"], key=lambda o: json.dumps(o["value"])))["value"]
         elif kind == "multi":  # a random subset, in the options' order; maybe empty (refused)
             value = tuple(option["value"] for option in spec["options"] if rng.random() < 0.7)
         elif kind == "number":
@@ -90,7 +92,7 @@ def pick(state: TableState, seat: Seat, rng: random.Random, now: datetime.dateti
         move = correct_action(state, seat, now)
         assert move is not None
         return move
-    return fill(rng.choice(menu[:-1]), rng, state.difficulty)
+    return fill(rng.choice(sorted(menu[:-1], key=lambda c: str(c["action"]))), rng, state.difficulty)
 
 
 @dataclass

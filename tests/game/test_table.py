@@ -256,10 +256,33 @@ def test_guided_tables_offer_the_next_correct_move_and_hints_cost_elsewhere() ->
     ref = referee()
     (free,) = decide(guided, Seat.CA, a.RequestHint(), ref)
     (paid,) = decide(standard, Seat.CA, a.RequestHint(), ref)
-    assert isinstance(free, Verdict) and free.points == 0 and "PublishRoot" in free.reason
+    # A hint in people's words: the menu's label for the move, never the action's internal name.
+    assert isinstance(free, Verdict) and free.points == 0 and "Create the root certificate" in free.reason
+    assert "PublishRoot" not in free.reason and "(" not in free.reason
     assert isinstance(paid, Verdict) and paid.points < 0
     with pytest.raises(Rejected):
         decide(standard, Seat.CLIENT, a.RequestHint(), ref)  # hints are for the seat whose turn it is
+
+
+@pytest.mark.parametrize(("scenario", "words"), [
+    (Scenario.HONEST, "Every check passes"),
+    (Scenario.EXPIRED_CERT, "The certificate validity check fails"),
+    (Scenario.MITM_SELF_SIGNED, "The certificate chain check fails"),
+])
+@pytest.mark.parametrize("variant", [Variant.TLS12_RSA, Variant.TLS13])
+def test_a_hint_at_the_certificate_says_which_check_passes_or_fails_and_why(
+        variant: Variant, scenario: Scenario, words: str) -> None:
+    state, facts = open_table(variant, scenario, difficulty=Difficulty.STANDARD)
+    ref = referee()
+    from handshake_game.bots import AttackerBot, HonestBot
+
+    bots = {seat: HonestBot() for seat in Seat} | {Seat.EAVESDROPPER: AttackerBot()}
+    while (step := state.current_step) is not None and step.id != "client.check_certificate":
+        for fact in decide(state, step.seat, bots[step.seat].act(state, step.seat), ref):
+            state = apply(state, fact)
+    (hint,) = decide(state, Seat.CLIENT, a.RequestHint(), ref)
+    assert isinstance(hint, Verdict) and words in hint.reason, hint.reason
+    assert "Certificate()" not in hint.reason
 
 
 def test_the_guide_offers_rejecting_a_forged_certificate() -> None:

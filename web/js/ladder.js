@@ -11,7 +11,7 @@
 // Everything is text nodes: labels and reasons may come from players. Seat names come from
 // the server's catalog (./catalog.js); this module only lays the seats out.
 
-import { seatName } from "./catalog.js";
+import { seatName, stepLabel } from "./catalog.js";
 
 // The columns, left to right, by seat id: the eavesdropper sits on the wire between the
 // client and the server; the CA stands aside.
@@ -154,7 +154,7 @@ export function renderLadder(events = [], options = {}) {
       const v = row.verdict;
       const mark = v.ok ? "✓ ok" : "✗ failed";
       const points = typeof v.points === "number" && v.points !== 0 ? ` (${v.points > 0 ? "+" : ""}${v.points})` : "";
-      ol.append(chipRow(v.seat, v.ok, `${mark}: ${v.step}${points}`, v.reason ?? ""));
+      ol.append(chipRow(v.seat, v.ok, `${mark}: ${stepLabel(v.step)}${points}`, v.reason ?? ""));
     }
   }
 

@@ -10,7 +10,8 @@ import { Connection, saved, save, forget } from "./net.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderInspector, hexToBytes } from "./inspector.js";
 import { drawLadder } from "./ladder.js";
-import { loadCatalog, seatIds, seatName } from "./catalog.js";
+import { loadCatalog, seatIds, seatName, stepLabel } from "./catalog.js";
+import { renderDebrief } from "./debrief.js";
 
 const APP_TEXT = {
   response: "⚷ The server's answer, decrypted by you",
@@ -95,6 +96,12 @@ function handle(message) {
       notice = { text: `You now play the ${seatName(message.seat)} at table ${message.table_id}.`, kind: "info" };
       say(notice.text);
       break;
+    case "seated":
+      // "Try this scenario again": a fresh solo table; this page takes the new seat.
+      save("seat", { table_id: message.table_id, token: message.token, seat: message.seat,
+        class_session_id: message.class_session_id ?? null });
+      location.reload();
+      break;
     case "quiz_result":
       quizResults.set(`${message.lesson_id}:${message.question}`, message);
       showQuizResult(message.lesson_id, message.question);
@@ -143,13 +150,15 @@ function render() {
   $("main").hidden = false;
   const v = view;
   const steps = Array.isArray(v.steps) ? v.steps : [];
-  const current = steps[v.step_index] ?? null;
-  document.title = `Handshake — ${seatName(v.seat)}${v.step ? ` · ${v.step}` : ""}`;
+  const ended = v.completed || Boolean(v.failed) || Boolean(v.outcome);
+  const current = ended ? null : steps[v.step_index] ?? null;
+  document.title = `Handshake — ${seatName(v.seat)}${current ? ` · ${current.label}` : ""}`;
 
   const players = v.players ?? {};
   const me = players[v.seat];
-  $("seat-line").textContent = `${me ? `${me}: ` : ""}the ${seatName(v.seat)} · ${v.variant} · ${v.scenario}` +
-    ` · table ${seat.table_id}`;
+  // The scenario's name only where the seat may know it (the eavesdropper, or after the end).
+  $("seat-line").textContent = `${me ? `${me}: ` : ""}the ${seatName(v.seat)} · ${v.variant}` +
+    `${v.scenario ? ` · ${v.scenario}` : ""} · table ${seat.table_id}`;
   $("page-title").textContent = `Your seat: the ${seatName(v.seat)}`;
   $("move-title").textContent = v.seat === "eavesdropper" ? "Wire controls" : "Your move";
   $("wire-hint").textContent = v.seat === "eavesdropper"
@@ -164,12 +173,23 @@ function render() {
   renderScores(v, players);
   renderLesson(v);
   renderLadder(v, steps);
+  if (changed("debrief", v.debrief ?? null)) {
+    renderDebrief($("debrief"), v.debrief ?? null, v.seat, { again: (kind) => playAgain(v, kind) });
+  }
   renderWallet(v);
   renderWire(v);
   if (!moving) {
     if (notice) say(notice.text, notice.kind);
     else say(`● connected · updated ${new Date().toLocaleTimeString()}`);
   }
+}
+
+function playAgain(v, kind) {
+  if (kind !== "same" || !v.debrief) return;
+  say("Opening a new table with the same scenario; the bots take their seats…");
+  const name = saved("name");
+  connection.send({ type: "solo", variant: v.debrief.variant, scenario: v.debrief.scenario,
+    difficulty: v.debrief.difficulty, seat: v.seat, name: typeof name === "string" && name ? name : "student" });
 }
 
 function renderProgress(v, steps, current) {
@@ -185,12 +205,13 @@ function renderProgress(v, steps, current) {
   }
   const step = $("step");
   step.replaceChildren();
+  step.dataset.step = current?.id ?? v.step ?? ""; // the step's id, for tests: never shown
   if (current) {
     step.append(el("span", "step-number", `Step ${(v.step_index ?? 0) + 1} of ${steps.length}`),
       document.createTextNode(" — "), el("span", "step-seat", `${seatName(current.seat)}:`),
-      document.createTextNode(` ${current.act ?? current.id} `), el("code", "step-id", current.id));
+      document.createTextNode(` ${current.act ?? current.label}`));
   } else if (v.step) {
-    step.append(el("code", "step-id", v.step), document.createTextNode(v.offered?.why ? ` — ${v.offered.why}` : ""));
+    step.textContent = v.offered?.why ?? "The next step.";
   } else {
     step.textContent = "The handshake is over.";
   }
@@ -301,10 +322,16 @@ function renderChoices(force) {
       for (const control of inputs) {
         const value = control.read();
         if (value !== undefined) fields[control.name] = value;
+        else if (control.element.dataset.required === "select") {
+          say(`⚠ Choose ${control.label} first.`, "error");
+          control.element.querySelector("select")?.focus();
+          return;
+        }
       }
-      move({ name: choice.action, fields });
+      move({ name: choice.action, fields, label: choice.label });
     });
-    if (!isHint && (isOffered || !first)) first = button;
+    // Focus goes to the suggested move at guided difficulty; elsewhere to no answer at all.
+    if (!isHint && isOffered) first = button;
     box.append(form);
   });
   if (!hinted && !Array.isArray(v.choices)) { // an older server without a menu: hints by message
@@ -322,9 +349,10 @@ function renderChoices(force) {
     box.append(hint);
   }
   setBusy(moving);
-  if (hadFocus && first && memo.get("focus-after-move")) {
+  if (hadFocus && memo.get("focus-after-move")) {
     memo.delete("focus-after-move");
-    first.focus({ preventScroll: false });
+    if (first) first.focus({ preventScroll: false });
+    else $("move").focus({ preventScroll: true });
   }
 }
 
@@ -334,12 +362,12 @@ function setBusy(busy) {
 }
 
 function move(action) {
-  pending = { name: action.name, verdicts: (view.verdicts ?? []).length };
+  pending = { name: action.name, label: action.label, verdicts: (view.verdicts ?? []).length };
   moving = true;
   memo.set("focus-after-move", "1");
   setBusy(true);
-  say(`Playing ${action.name}…`);
-  send({ type: "move", seat: view.seat, action });
+  say(`Playing: ${action.label ?? "your move"}…`);
+  send({ type: "move", seat: view.seat, action: { name: action.name, fields: action.fields } });
 }
 
 let fieldSerial = 0;
@@ -356,6 +384,14 @@ function fieldControl(action, field, preset) {
   if (kind === "select") {
     const select = el("select");
     select.id = id;
+    if (preset === null || preset === undefined) {
+      // Standard and expert: nothing is chosen in advance; the student picks.
+      const none = el("option", null, "— choose —");
+      none.value = "";
+      none.disabled = true;
+      none.selected = true;
+      select.append(none);
+    }
     options.forEach((option, index) => {
       const node = el("option", null, option.label ?? String(option.value));
       node.value = String(index);
@@ -364,7 +400,8 @@ function fieldControl(action, field, preset) {
     });
     testid(select, `field-${action}-${field.name}`);
     wrap.append(label, select);
-    read = () => options[Number(select.value)]?.value;
+    read = () => (select.value === "" ? undefined : options[Number(select.value)]?.value);
+    wrap.dataset.required = "select";
   } else if (kind === "multi") {
     const set = el("fieldset", "multi");
     const legend = el("legend", null, field.label ?? field.name);
@@ -416,7 +453,7 @@ function fieldControl(action, field, preset) {
       return crlf ? raw.replace(/\r?\n/g, "\r\n") : raw;
     };
   }
-  return { element: wrap, name: field.name, read };
+  return { element: wrap, name: field.name, label: field.label ?? field.name, read };
 }
 
 function verdictLine(v, tag = "p") {
@@ -424,7 +461,7 @@ function verdictLine(v, tag = "p") {
   node.append(el("span", "verdict-mark", v.ok ? "✓ ok" : "✗ failed"));
   const points = typeof v.points === "number" ? ` ${v.points > 0 ? "+" : ""}${v.points} points` : "";
   node.append(el("span", "verdict-points", points));
-  node.append(document.createTextNode(" "), el("code", "verdict-step", v.step));
+  node.append(document.createTextNode(" "), el("span", "verdict-step", stepLabel(v.step, view?.variant)));
   node.append(document.createTextNode(` — ${v.reason ?? ""}`));
   return node;
 }
@@ -454,7 +491,7 @@ function noVerdictNote(move, v) {
       ? el("p", "verdict verdict-ok", "✓ Decrypted: what you read is shown below.")
       : el("p", "verdict verdict-fail", "✗ Nothing decrypted: with what you hold, the recorded records stay sealed.");
   } else {
-    note = el("p", "verdict", `Played ${move.name}; the referee gave no verdict on it.`);
+    note = el("p", "verdict", `Played: ${move.label ?? "your move"}. The referee gave no verdict on it.`);
   }
   testid(note, "move-note");
   feedback.replaceChildren(el("h3", null, "Feedback on your last move"), note); // a new verdict redraws it
@@ -585,7 +622,7 @@ function renderWallet(v) {
     const group = el("div", `wallet-item${item.secret ? " is-secret" : ""}`);
     testid(group, `wallet-${name}`);
     const dt = el("dt");
-    dt.append(el("code", "item-name", name));
+    dt.append(el("span", "item-name", name.replace(/_/g, " ")));
     if (item.kind !== "secret") dt.append(el("span", "item-kind", item.kind));
     if (item.secret) dt.append(el("span", "secret-mark", "⚷ secret"));
     const dd = el("dd");
