@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .game.catalog import CATALOG, steps_for
-from .game.eavesdropper import DECRYPT_LESSON, DECRYPT_STEP
+from .game.eavesdropper import DECRYPT_LESSON, DECRYPT_LESSONS, DECRYPT_STEP
 from .game.model import Scenario, Seat, Variant, supports
 from .tls import messages as m
 from .tls.suites import suite_name
@@ -394,9 +394,9 @@ def _scenarios(variant: Variant) -> list[Scenario]:
 # take the step's id and lesson); the eavesdropper's decryption attempt (``TryDecrypt``) is no
 # step: it may try at any table once the handshake is over (``game.referee.decide``).
 # tests/test_lessons.py plays every staged table with bots to prove this list complete.
-OFF_CATALOG_VERDICTS: tuple[tuple[Seat, str, str], ...] = (
-    (Seat.EAVESDROPPER, DECRYPT_STEP, DECRYPT_LESSON),
-)
+OFF_CATALOG_VERDICTS: tuple[tuple[Seat, str, str], ...] = tuple(
+    (Seat.EAVESDROPPER, DECRYPT_STEP, lesson)
+    for lesson in sorted({DECRYPT_LESSON, *DECRYPT_LESSONS.values()}))
 
 
 def _variant_steps(variant: Variant) -> list[tuple[str, str, str, str, tuple[str, ...]]]:

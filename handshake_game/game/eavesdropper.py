@@ -29,16 +29,24 @@ from .facts import (
     Verdict,
 )
 from .handshake import TLS13_KEYLOG_LABELS, is_ecdhe, load_key, signed_share
-from .model import Seat, Variant
+from .model import Scenario, Seat, Variant
 from .records import other, plain_handshake
 from .rules import POINTS_ATTACK, Referee, Step, ok
 from .state import TableState
 from .wire import deliver, find, held
 
-# The step and lesson under which the referee judges a decryption attempt (it is not a step
-# of the catalog: the eavesdropper may try whenever it likes).
+# The step and lessons under which the referee judges a decryption attempt (it is not a step
+# of the catalog: the eavesdropper may try whenever it likes). The card is the one that says
+# why the recording opens or stays closed in this scenario: a leaked key, a broken weak group,
+# a relay's own keys; elsewhere, the passive eavesdropper's (it has every byte but no key).
 DECRYPT_STEP = "eavesdropper.try_decrypt"
-DECRYPT_LESSON = "key-leak"
+DECRYPT_LESSONS = {Scenario.KEY_LEAK: "key-leak", Scenario.WEAK_DH: "weak-dh",
+                   Scenario.MITM_SELF_SIGNED: "mitm", Scenario.MITM_WRONG_NAME: "mitm"}
+DECRYPT_LESSON = "scenario-passive"
+
+
+def decrypt_lesson(scenario: Scenario) -> str:
+    return DECRYPT_LESSONS.get(scenario, DECRYPT_LESSON)
 
 
 def drop(state: TableState, step: Step) -> list[Fact]:
@@ -182,13 +190,13 @@ def try_decrypt(state: TableState) -> list[Fact]:
         "there was anything to read")
     facts: list[Fact] = [DecryptionTried(Seat.EAVESDROPPER, succeeded, reason, plaintext)]
     if succeeded:
-        facts.append(_verdict(True, POINTS_ATTACK, reason))
+        facts.append(_verdict(state.scenario, True, POINTS_ATTACK, reason))
         if plaintext:
             facts.append(ItemStored(Seat.EAVESDROPPER, "decrypted_traffic", "text", plaintext, True))
     else:  # the student learns why the recording stayed closed (no points either way)
-        facts.append(_verdict(False, 0, f"the recording stays closed: {reason}"))
+        facts.append(_verdict(state.scenario, False, 0, f"the recording stays closed: {reason}"))
     return facts
 
 
-def _verdict(succeeded: bool, points: int, reason: str) -> Verdict:
-    return Verdict(Seat.EAVESDROPPER, DECRYPT_STEP, succeeded, points, reason, DECRYPT_LESSON)
+def _verdict(scenario: Scenario, succeeded: bool, points: int, reason: str) -> Verdict:
+    return Verdict(Seat.EAVESDROPPER, DECRYPT_STEP, succeeded, points, reason, decrypt_lesson(scenario))
