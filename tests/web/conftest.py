@@ -55,7 +55,8 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     token = secrets.token_urlsafe(16)
     process = subprocess.Popen(
         [sys.executable, "-m", "handshake_game", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--db", f"sqlite:///{db}", "--instructor-token", token],
+         # "=": a token_urlsafe token may start with "-", which argparse would take for an option.
+         "--db", f"sqlite:///{db}", f"--instructor-token={token}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1"})
     assert process.stdout is not None

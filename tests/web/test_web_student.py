@@ -195,7 +195,8 @@ def test_server_standard_picks_from_the_choices(serve, new_page) -> None:
     open_solo(page, serve.base, seat="server", difficulty="standard")
     play(page, "GenerateKeyPair")
     play(page, "SendCsr", choose(page, "for which name", "shop.example: the server's host name"))
-    play(page, "SendServerHello", lambda: page.get_by_label("the cipher suite to choose").select_option(index=1))
+    play(page, "SendServerHello",
+         lambda: page.get_by_label("the cipher suite to choose").select_option(index=1))
     play(page, "DeriveAndSendFinished", choose(page, "the order of the two randoms",
                                                "client_random, then server_random"))
     play(page, "SendApplicationData")
