@@ -391,8 +391,9 @@ def _scenarios(variant: Variant) -> list[Scenario]:
 
 # The verdicts the referee gives outside the catalog's steps, as (seat, step, lesson) in the
 # referee's own ids. Every other verdict judges a catalog step (``rules.ok``/``rules.mistake``
-# take the step's id and lesson); the eavesdropper's decryption attempt (``TryDecrypt``) is no
-# step: it may try at any table once the handshake is over (``game.referee.decide``).
+# take the step's id and lesson); the eavesdropper's decryption attempt (``TryDecrypt``) is a
+# step only where it recorded to read later (``game.recording``): elsewhere it may try at any
+# table once the handshake is over (``game.referee.decide``).
 # tests/test_lessons.py plays every staged table with bots to prove this list complete.
 OFF_CATALOG_VERDICTS: tuple[tuple[Seat, str, str], ...] = tuple(
     (Seat.EAVESDROPPER, DECRYPT_STEP, lesson)

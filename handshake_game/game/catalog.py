@@ -20,6 +20,7 @@ from . import actions as a
 from . import ca, eavesdropper, menu, relay, tls12, tls13, weakdh
 from . import guide as g
 from .model import Difficulty, Scenario, Seat, Variant, supports
+from .recording import RECORDING_SCENARIOS, decrypt_step
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME, Step
 from .wire import breaking, in_the_middle
 
@@ -340,7 +341,15 @@ def _after(steps: tuple[Step, ...], step_id: str, *extra: Step) -> tuple[Step, .
 
 @functools.cache
 def steps_for(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
-    """The variant's steps, with the eavesdropper's moves the scenario adds."""
+    """The variant's steps, with the eavesdropper's moves the scenario adds; where it records
+    to read later, its last move is the attempt to decrypt the recording."""
+    steps = _scenario_steps(variant, scenario)
+    if scenario in RECORDING_SCENARIOS:
+        steps += (decrypt_step(scenario),)
+    return steps
+
+
+def _scenario_steps(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
     steps = CATALOG[variant]
     if scenario is Scenario.MITM_SELF_SIGNED:
         steps = _after(steps, "ca.review_csr", _EAVESDROPPER_KEY)

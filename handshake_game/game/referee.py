@@ -14,7 +14,7 @@ Rules (the shape of DESIGN.md):
 from __future__ import annotations
 
 from . import actions as a
-from .eavesdropper import try_decrypt
+from .eavesdropper import DECRYPT_STEP, try_decrypt
 from .facts import Fact, HandshakeFailed, StepDone, TableOpened, Verdict
 from .fold import apply, initial_state
 from .guide import correct_action
@@ -45,11 +45,12 @@ def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) ->
     """The facts that ``seat`` doing ``action`` produces, or :class:`Rejected`."""
     if state.paused:
         raise Rejected("the instructor has paused this table", Code.PAUSED)
-    if isinstance(action, a.TryDecrypt):
+    step = state.current_step
+    if isinstance(action, a.TryDecrypt) and not (step is not None and isinstance(action, step.actions)):
+        # Off its step (after a failed handshake, or before its turn): an attempt, no step done.
         if seat is not Seat.EAVESDROPPER:
             raise Rejected("only the eavesdropper taps the wire", Code.WRONG_SEAT)
         return try_decrypt(state)
-    step = state.current_step
     if step is None:
         raise Rejected("the handshake is over at this table", Code.TABLE_OVER)
     if seat is not step.seat:
@@ -63,7 +64,23 @@ def decide(state: TableState, seat: Seat, action: a.Action, referee: Referee) ->
     facts = step.handler(state, step, action, referee)
     if not any(isinstance(f, HandshakeFailed) for f in facts):
         facts.append(StepDone(step.id))
+        facts += _leak_before_decrypt(state, facts)
     return facts
+
+
+def _leak_before_decrypt(state: TableState, facts: list[Fact]) -> list[Fact]:
+    """key-leak: the server's key leaks after the session, as the table reaches the
+    eavesdropper's attempt to decrypt the recording, so it holds the key when its turn comes."""
+    if state.scenario is not Scenario.KEY_LEAK:
+        return []
+    after = state
+    for fact in facts:
+        after = apply(after, fact)
+    step = after.current_step
+    if (step is None or step.id != DECRYPT_STEP or after.key_leaked
+            or after.wallets[Seat.SERVER].get("server_key") is None):
+        return []
+    return leak_server_key(after)
 
 
 def check_inputs(action: a.Action) -> None:
