@@ -18,8 +18,10 @@ from ..tls import messages as m
 from ..tls.alerts import Alert
 from ..tls.record import ContentType
 from ..tls.suites import KeyExchange
+from .certview import seat_documents
 from .facts import MessageDelivered, MessageSent, Verdict
 from .guide import correct_action
+from .inspector import annotate_versions, inspect_records, keys_of
 from .model import Difficulty, Scenario, Seat
 from .records import split_records
 from .state import TableState
@@ -145,19 +147,21 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
 
     At guided difficulty, with the clock given, it also offers the next correct move.
     With ``dissect`` each plaintext handshake message on the wire comes with its field
-    tree (the byte inspector's); encrypted records stay opaque bytes. A seat in the dark
+    tree (the byte inspector's), and every entry with its ``records``: each header dissected,
+    and each encrypted record opened with the keys this seat holds (``inspector.py``). A seat in the dark
     (``in_the_dark``) gets no scenario name, no alteration mark and no eavesdropper's step;
     once the table is over, or ``revealed`` by the instructor, every seat gets the debrief.
     """
     dark = in_the_dark(state, seat, revealed)
     wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
               for name, item in state.wallets[seat].items()}
-    if seat is Seat.EAVESDROPPER:  # every byte on the wire, both as sent and as delivered
-        wire = [_wire_entry(f, dissect) for f in state.wire]
-    elif seat in (Seat.CLIENT, Seat.SERVER):
-        wire = [_wire_entry(f, dissect) for f in seen(state, seat)]
-    else:
-        wire = []
+    events = list(state.wire) if seat is Seat.EAVESDROPPER else (  # the eavesdropper: every byte,
+        seen(state, seat) if seat in (Seat.CLIENT, Seat.SERVER) else [])  # as sent and as delivered
+    wire = [_wire_entry(f, dissect) for f in events]
+    if dissect and events:  # each record's header, and what this seat's own keys open (inspector.py)
+        keys = keys_of(state, seat, events)
+        wire = [{**entry, "records": list(inspect_records(f.payload, f.label, keys))}
+                for entry, f in zip(wire, events, strict=True)]
     if dark:  # what reached it is simply what it received
         wire = [{k: v for k, v in entry.items() if k != "altered"} for entry in wire]
     step = state.current_step
@@ -178,6 +182,7 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
         "detected_by": state.detected_by,
         "outcome": _outcome(state) if state.over else None,
         "offered": _offered(state, seat, now),
+        "documents": seat_documents(state, seat, now),  # its certificates and CSRs, decoded
         "debrief": debrief(state) if state.over or revealed else None,
     }
 
@@ -231,6 +236,6 @@ def _dissect_uncached(raw: bytes) -> dict[str, Any] | None:
         # Its layout depends on the suite: an ECDH point has a one-byte length prefix.
         key_exchange = KeyExchange.ECDHE if raw[4] == len(raw) - 5 else KeyExchange.RSA
     try:
-        return m.dissect_handshake(raw, key_exchange, base_offset=5).to_dict()
+        return annotate_versions(raw, m.dissect_handshake(raw, key_exchange, base_offset=5).to_dict())
     except Alert:
         return None  # garbage on the wire is shown as bytes only

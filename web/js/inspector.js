@@ -6,6 +6,12 @@
 // the start of that record (the 5-byte header is offset 0..4). Records without a
 // dissection (ChangeCipherSpec, encrypted Finished and application data) get their header
 // and an explained fragment here. Everything is built with createElement/textContent.
+//
+// When the server sends `records` (one per record: `header` fields, the encrypted record's
+// `fragment` parts and `status`, and `decrypted` when the viewing seat's own keys open it),
+// those are shown instead: the server knows the TLS version and what this seat holds. A
+// decrypted record gets its own block, "decrypted with your keys": the nonce, the sequence
+// number, and the inner plaintext's bytes and fields (offsets from the plaintext's start).
 
 const CONTENT_TYPES = { 20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data" };
 const VERSIONS = { "0301": "TLS 1.0", "0302": "TLS 1.1", "0303": "TLS 1.2", "0304": "TLS 1.3" };
@@ -42,8 +48,25 @@ export function fieldsOf(entry, variant = "") {
   const records = splitRecords(bytes);
   const dissections = Array.isArray(entry.dissection) ? entry.dissection : [];
   const fields = [];
+  const told = Array.isArray(entry.records) ? entry.records : null;
   records.forEach((record, index) => {
     const s = record.start;
+    const server = told?.[index];
+    if (server && Array.isArray(server.header)) {
+      const typeName = CONTENT_TYPES[record.type] ?? "unknown";
+      fields.push({ name: `record ${index + 1}`, value: server.decrypted ? `${typeName}, decrypted with your keys`
+        : typeName, depth: 0, start: s, length: 5 + record.length,
+      explanation: "a TLS record: a 5-byte header, then the fragment (RFC 5246 §6.2.1, RFC 8446 §5.1)" });
+      for (const node of server.header) walk(node, 1, s, fields);
+      const tree = dissections[index];
+      if (!server.encrypted && tree && typeof tree === "object") walk(tree, 1, s, fields);
+      else if (server.encrypted) {
+        fields.push({ name: "encrypted fragment", value: String(server.status ?? ""), depth: 1, start: s + 5,
+          length: record.length, explanation: String(server.status ?? "") });
+        for (const node of server.fragment ?? []) walk(node, 2, s, fields);
+      } else fields.push(...opaqueFragment(entry, record, variant));
+      return;
+    }
     const typeName = CONTENT_TYPES[record.type] ?? "unknown";
     fields.push({ name: `record ${index + 1}`, value: typeName, depth: 0, start: s, length: 5 + record.length,
       explanation: "a TLS record: a 5-byte header, then the fragment (RFC 5246 §6.2.1)" });
@@ -105,7 +128,8 @@ function opaqueFragment(entry, record, variant) {
 
 let serial = 0;
 
-// The inspector for one wire entry, as an element.
+// The inspector for one wire entry, as an element: the wire bytes, then one block per record
+// the viewing seat's own keys opened.
 export function renderInspector(entry, { variant = "" } = {}) {
   const id = `insp-${++serial}`;
   const { bytes, fields } = fieldsOf(entry, variant);
@@ -120,6 +144,51 @@ export function renderInspector(entry, { variant = "" } = {}) {
   explain.dataset.testid = "inspector-explain";
   explain.textContent = "Point at a byte or a field (or tab to the fields, then use ↑ ↓) to see what it is.";
 
+  const wire = block(bytes, fields, explain, `fields of ${entry.label ?? "the message"}`,
+    `${bytes.length} bytes on the wire`);
+  root.append(wire.hexBox, explain, wire.list);
+  for (const { index, opened } of decryptedOf(entry)) {
+    const inner = hexToBytes(opened.bytes);
+    const innerFields = [
+      { name: "nonce", value: String(opened.nonce ?? ""), depth: 0, start: 0, length: 0,
+        explanation: String(opened.nonce_explanation ?? "") },
+      { name: "sequence_number", value: String(opened.sequence_number ?? ""), depth: 0, start: 0, length: 0,
+        explanation: "this record's number under its key, counted by both sides and never sent (RFC 8446 §5.3, "
+          + "RFC 5246 §6.1)" },
+      { name: "opened with", value: String(opened.key ?? ""), depth: 0, start: 0, length: 0,
+        explanation: `your own key, from your wallet (${opened.suite ?? ""}); the key itself is not shown` },
+    ];
+    for (const node of opened.fields ?? []) walk(node, 0, 0, innerFields);
+    const section = document.createElement("section");
+    section.className = "inspector-decrypted";
+    section.dataset.testid = `inspector-decrypted-${index}`;
+    const title = document.createElement("h4");
+    title.className = "inspector-decrypted-title";
+    title.textContent = `Record ${index + 1}, decrypted with your keys: ${opened.content_type_name ?? ""}`;
+    // Its own explanation, next to its fields (on a phone the wire's is a screen away).
+    const innerExplain = document.createElement("p");
+    innerExplain.className = "inspector-explain";
+    innerExplain.id = `${id}-explain-${index}`;
+    innerExplain.setAttribute("aria-live", "polite");
+    innerExplain.dataset.testid = "inspector-decrypted-explain";
+    innerExplain.textContent = "The plaintext only your keys reveal: point at a byte or a field.";
+    const inside = block(inner, innerFields, innerExplain, `decrypted fields of record ${index + 1}`,
+      `${inner.length} bytes of plaintext, never on the wire`);
+    section.append(title, inside.hexBox, innerExplain, inside.list);
+    root.append(section);
+  }
+  return root;
+}
+
+// The records this seat's keys opened: [{index, opened}].
+export function decryptedOf(entry) {
+  const records = Array.isArray(entry?.records) ? entry.records : [];
+  return records.map((record, index) => ({ index, opened: record?.decrypted }))
+    .filter(({ opened }) => opened && typeof opened === "object" && typeof opened.bytes === "string");
+}
+
+// One hex view and its field list, explained in the shared `explain` paragraph.
+function block(bytes, fields, explain, label, captionText) {
   const hex = document.createElement("div");
   hex.className = "inspector-hex";
   hex.setAttribute("aria-hidden", "true"); // the field list below carries the same for screen readers
@@ -134,9 +203,10 @@ export function renderInspector(entry, { variant = "" } = {}) {
 
   const list = document.createElement("ol");
   list.className = "inspector-fields";
-  list.setAttribute("aria-label", `fields of ${entry.label ?? "the message"}`);
+  list.setAttribute("aria-label", label);
   const buttons = [];
   let current = null;
+  const clear = () => show(null);
 
   const show = (index) => {
     if (current !== null) {
@@ -146,6 +216,9 @@ export function renderInspector(entry, { variant = "" } = {}) {
     }
     current = index;
     if (index === null) return;
+    // One highlight at a time across the blocks that share this explanation.
+    if (explain.clearOther && explain.clearOther !== clear) explain.clearOther();
+    explain.clearOther = clear;
     const field = fields[index];
     for (let i = field.start; i < field.start + field.length && i < spans.length; i++) spans[i].classList.add("hl");
     buttons[index].setAttribute("aria-current", "true");
@@ -153,8 +226,10 @@ export function renderInspector(entry, { variant = "" } = {}) {
     const head = document.createElement("strong");
     head.textContent = field.name;
     explain.append(head);
-    const where = field.length === 1 ? `byte ${field.start}` : `bytes ${field.start}–${field.start + field.length - 1}`;
-    explain.append(document.createTextNode(` (${where}, ${field.length} byte${field.length === 1 ? "" : "s"})`));
+    const where = field.length === 0 ? "not bytes of this block"
+      : field.length === 1 ? `byte ${field.start}` : `bytes ${field.start}–${field.start + field.length - 1}`;
+    const size = field.length === 0 ? "" : `, ${field.length} byte${field.length === 1 ? "" : "s"}`;
+    explain.append(document.createTextNode(` (${where}${size})`));
     if (field.value) {
       const value = document.createElement("code");
       value.textContent = field.value;
@@ -164,7 +239,6 @@ export function renderInspector(entry, { variant = "" } = {}) {
       explain.append(document.createElement("br"), document.createTextNode(field.explanation));
     }
   };
-
   fields.forEach((field, index) => {
     const li = document.createElement("li");
     li.style.setProperty("--depth", String(field.depth));
@@ -237,8 +311,7 @@ export function renderInspector(entry, { variant = "" } = {}) {
   hexBox.className = "inspector-hexbox";
   const caption = document.createElement("p");
   caption.className = "inspector-caption";
-  caption.textContent = `${bytes.length} bytes on the wire`;
+  caption.textContent = captionText;
   hexBox.append(caption, hex);
-  root.append(hexBox, explain, list);
-  return root;
+  return { hexBox, list };
 }

@@ -1,9 +1,12 @@
 // The ladder diagram: one lifeline per seat (client | eavesdropper, who is the wire |
-// server | CA aside) and an arrow per wire event. A message "sent" goes from its sender to
-// the wire (the eavesdropper's column); "delivered" goes from the wire to its recipient, so
-// an altered delivery shows where it was changed. Checks (the seat's verdicts) are marked
-// "✓ ok" / "✗ failed" between the arrows, and the end of the table (completed / failed at
-// which check / detected by whom) closes the ladder.
+// server | CA aside) and an arrow per wire event. On a seat's console every step done so far
+// has a numbered caption at the seat that acted, from the first (the CA's root, the server's
+// key and CSR: steps that never touch the wire), and the arrows it put on the wire follow it.
+// A message "sent" goes from its sender to the wire (the eavesdropper's column); "delivered"
+// goes from the wire to its recipient, so an altered delivery shows where it was changed.
+// Checks (the seat's verdicts) are marked "✓ ok" / "✗ failed" after their step's arrows, and
+// the end of the table (completed / failed at which check / detected by whom) closes the
+// ladder. Every label stays between the lifelines its arrow joins, on an opaque ground.
 //
 // `renderLadder(events, options)` returns an element; `drawLadder(container, events, options)`
 // puts it in a container. Events are wire entries `{event, from|to, label, altered}` (bytes
@@ -76,6 +79,40 @@ export function interleave(events, verdicts = [], steps = []) {
   return rows;
 }
 
+// The step (index into `steps`) each wire event belongs to: the step that produced it when
+// its label says so, else the latest one so far; never before an earlier event's step, never
+// past the last step `done`.
+export function assignSteps(events, steps = [], done = steps.length) {
+  const stepIds = steps.map((s) => s.id);
+  const last = Math.max(0, Math.min(done, steps.length) - 1);
+  let cursor = 0;
+  return events.map((event, i) => {
+    // A message the eavesdropper held (delivered, but not right after it was sent) or sent
+    // itself belongs to the eavesdropper's step when that step comes next.
+    const before = events[i - 1];
+    const held = event.event === "delivered" && !(before?.event === "sent" && before.label === event.label);
+    if ((held || event.from === "eavesdropper") && cursor + 1 <= last && steps[cursor + 1]?.seat === "eavesdropper") {
+      cursor += 1;
+      return cursor;
+    }
+    const id = producingStep(originOf(event), event.label, stepIds);
+    const at = id === null ? -1 : stepIds.indexOf(id, cursor);
+    if (at >= 0) cursor = Math.min(at, last);
+    return cursor;
+  });
+}
+
+// The step each of the seat's verdicts judged, in order (a step id may come twice: replay).
+function verdictSteps(verdicts, steps) {
+  const stepIds = steps.map((s) => s.id);
+  let cursor = 0;
+  return verdicts.map((v) => {
+    const at = stepIds.indexOf(v.step, cursor);
+    if (at >= 0) cursor = at;
+    return at >= 0 ? at : stepIds.indexOf(v.step);
+  });
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -92,7 +129,8 @@ function arrowRow(event, compact) {
   let span;
   let direction;
   if (seat === "eavesdropper" || !COLUMN[seat]) {
-    span = [2, 3];
+    // Its own message on the wire: a short dotted stub from its lifeline, labelled on the side.
+    span = [2, 4];
     direction = "stub";
   } else if (left) {
     span = [1, 3];
@@ -109,7 +147,11 @@ function arrowRow(event, compact) {
   const who = sent ? `${seatName(seat)} sent` : `delivered to ${seatName(seat)}`;
   label.append(el("span", "visually-hidden", `${who}: `));
   if (altered) label.append(el("span", "altered-mark", "⚠ altered: "));
-  label.append(document.createTextNode(String(event.label ?? "?")));
+  // Long message names may break between their words ("Server|Hello|Done"), never mid-word.
+  String(event.label ?? "?").split(/(?<=[a-z])(?=[A-Z])/).forEach((part, i) => {
+    if (i) label.append(document.createElement("wbr"));
+    label.append(document.createTextNode(part));
+  });
   if (!compact && !sent && altered) label.title = "the eavesdropper changed this message on the way";
   arrow.append(label, el("span", "arrow-line"));
   arrow.title = `${who}: ${event.label ?? ""}${altered ? " (altered on the way)" : ""}`;
@@ -127,6 +169,52 @@ function chipRow(seat, ok, text, title, extraClass = "") {
   chip.style.justifySelf = { client: "start", eavesdropper: "center", server: "end", ca: "end" }[seat] ?? "center";
   li.append(chip);
   return li;
+}
+
+// A step done: its number and label at the seat that acted (the step's sentence as a tooltip).
+function stepRow(step, index) {
+  const li = el("li", "ladder-row ladder-step");
+  li.dataset.stepIndex = String(index);
+  li.dataset.seat = step.seat ?? "";
+  const label = String(step.label ?? step.id ?? "");
+  const text = /^the /i.test(label) ? label : `${seatName(step.seat)}: ${label}`;
+  const caption = el("span", "step-caption");
+  caption.append(el("span", "step-caption-number", `${index + 1}`), document.createTextNode(` ${text}`));
+  if (step.act) caption.title = step.act;
+  // Beside the acting seat's lifeline: the client's from the left edge, the server's up to its
+  // column's edge, the eavesdropper's centred on the wire, the CA's at the right edge.
+  const [columns, justify] = { client: ["1 / -1", "start"], eavesdropper: ["1 / 4", "center"],
+    server: ["1 / 4", "end"], ca: ["1 / -1", "end"] }[step.seat] ?? ["1 / -1", "center"];
+  caption.style.gridColumn = columns;
+  caption.style.justifySelf = justify;
+  li.append(caption);
+  return li;
+}
+
+function verdictRow(v) {
+  const mark = v.ok ? "✓ ok" : "✗ failed";
+  const points = typeof v.points === "number" && v.points !== 0 ? ` (${v.points > 0 ? "+" : ""}${v.points})` : "";
+  return chipRow(v.seat, v.ok, `${mark}: ${stepLabel(v.step)}${points}`, v.reason ?? "");
+}
+
+// Every step done, each with its arrows and the seat's checks of it; then the checks that
+// belong to no step done yet (a hint at the current step).
+function stepRows(ol, events, verdicts, steps, done, compact) {
+  const eventSteps = assignSteps(events, steps, done);
+  const checkSteps = verdictSteps(verdicts, steps);
+  for (let index = 0; index < done; index++) {
+    ol.append(stepRow(steps[index], index));
+    events.forEach((event, i) => {
+      if (eventSteps[i] === index) ol.append(arrowRow(event, compact));
+    });
+    verdicts.forEach((v, i) => {
+      if (checkSteps[i] === index) ol.append(verdictRow(v));
+    });
+  }
+  if (!done) events.forEach((event) => ol.append(arrowRow(event, compact)));
+  verdicts.forEach((v, i) => {
+    if (!(checkSteps[i] >= 0 && checkSteps[i] < done)) ol.append(verdictRow(v));
+  });
 }
 
 export function renderLadder(events = [], options = {}) {
@@ -147,14 +235,14 @@ export function renderLadder(events = [], options = {}) {
   }
   ol.append(head);
 
-  for (const row of interleave(events, compact ? [] : verdicts, steps)) {
-    if (row.kind === "wire") {
-      ol.append(arrowRow(row.event, compact));
-    } else {
-      const v = row.verdict;
-      const mark = v.ok ? "✓ ok" : "✗ failed";
-      const points = typeof v.points === "number" && v.points !== 0 ? ` (${v.points > 0 ? "+" : ""}${v.points})` : "";
-      ol.append(chipRow(v.seat, v.ok, `${mark}: ${stepLabel(v.step)}${points}`, v.reason ?? ""));
+  const hasSteps = !compact && Array.isArray(steps) && steps.length > 0 && stepIndex !== null;
+  if (hasSteps) {
+    // The failed step is drawn too: the table stopped at its check.
+    const done = Math.min(steps.length, stepIndex + (failed ? 1 : 0));
+    stepRows(ol, events, verdicts, steps, done, compact);
+  } else {
+    for (const row of interleave(events, compact ? [] : verdicts, steps)) {
+      ol.append(row.kind === "wire" ? arrowRow(row.event, compact) : verdictRow(row.verdict));
     }
   }
 

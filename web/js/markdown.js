@@ -3,7 +3,8 @@
 // Lesson cards come from the server filled with the seat's own values, and anything in
 // them may have been typed by a player, so nothing here ever goes through innerHTML: every
 // piece of text becomes a text node. Supported: headings (#, ##, ###…), paragraphs,
-// **bold**, *emphasis* / _emphasis_, `code`, lists (- or * or 1.), fenced code (```),
+// **bold**, *emphasis* / _emphasis_, `code`, lists (- or * or 1.), fenced code (```) and
+// indented blocks (diagrams, formulas) as <pre> with their whitespace and lines kept,
 // and [text](url) shown as plain text (no links leave the game).
 
 export function renderMarkdown(source) {
@@ -33,11 +34,18 @@ export function renderMarkdown(source) {
       const body = [];
       i++;
       while (i < lines.length && !lines[i].trim().startsWith(fence[1])) body.push(lines[i++]);
-      const pre = document.createElement("pre");
-      const code = document.createElement("code");
-      code.textContent = body.join("\n");
-      pre.append(code);
-      fragment.append(pre);
+      fragment.append(preformatted(body, fence[2].trim()));
+      continue;
+    }
+    // An indented block (four spaces or a tab) that does not continue a paragraph or a list:
+    // a diagram or a formula, kept exactly as written, line by line.
+    if (!paragraph.length && !list && /^( {4}|\t)/.test(line) && line.trim()) {
+      const body = [];
+      while (i < lines.length && (/^( {4}|\t)/.test(lines[i]) || (!lines[i].trim() && indentedAfter(lines, i)))) {
+        body.push(lines[i++].replace(/^( {4}|\t)/, ""));
+      }
+      i--;
+      fragment.append(preformatted(body));
       continue;
     }
     const heading = line.match(/^(#{1,6})\s+(.*)$/);
@@ -83,6 +91,25 @@ export function renderMarkdown(source) {
   }
   flushParagraph();
   return fragment;
+}
+
+// A <pre><code> block: whitespace and line breaks exactly as written (the CSS keeps them).
+function preformatted(lines, language = "") {
+  const pre = document.createElement("pre");
+  pre.className = "md-pre";
+  pre.tabIndex = 0; // a diagram wider than a phone scrolls: keyboard users can scroll it too
+  const code = document.createElement("code");
+  if (/^[\w-]+$/.test(language)) code.dataset.language = language;
+  code.textContent = lines.join("\n");
+  pre.append(code);
+  return pre;
+}
+
+// Whether the blank line at `index` sits inside an indented block (more of it follows).
+function indentedAfter(lines, index) {
+  let next = index;
+  while (next < lines.length && !lines[next].trim()) next++;
+  return next < lines.length && /^( {4}|\t)/.test(lines[next]);
 }
 
 // Inline spans: `code` first (nothing inside it is formatted), then **bold**, then

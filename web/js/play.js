@@ -8,10 +8,12 @@
 
 import { Connection, saved, save, forget } from "./net.js";
 import { renderMarkdown } from "./markdown.js";
-import { renderInspector, hexToBytes } from "./inspector.js";
+import { renderInspector, hexToBytes, decryptedOf } from "./inspector.js";
 import { drawLadder } from "./ladder.js";
 import { loadCatalog, seatIds, seatName, stepLabel } from "./catalog.js";
 import { renderDebrief } from "./debrief.js";
+import { Pacer } from "./pacing.js";
+import { renderDocuments, documentValue } from "./certificate.js";
 
 const APP_TEXT = {
   response: "⚷ The server's answer, decrypted by you",
@@ -47,6 +49,17 @@ let pending = null; // the move on its way: {name, verdicts} — to notice a mov
 const memo = new Map(); // section -> the JSON it was last drawn from
 const quizResults = new Map(); // `${lesson_id}:${question}` -> {correct, explanation, choice}
 let wireShown = { table: null, count: 0 };
+// Draws each view, or each frame of a replay of the others' moves (a frame has `paced`).
+const pacer = new Pacer({
+  show(shown) {
+    view = shown;
+    render();
+    if (pending && !shown.paced) {
+      noVerdictNote(pending, view);
+      pending = null;
+    }
+  },
+});
 
 // -- status line ------------------------------------------------------------------------------
 
@@ -82,10 +95,7 @@ function handle(message) {
     case "view":
       if (message.table_id !== seat.table_id) return; // an old table's news after a reseat
       moving = false;
-      view = message.view;
-      render();
-      if (pending) noVerdictNote(pending, view);
-      pending = null;
+      pacer.arrive(message.view, seat.table_id); // the others' moves one by one (./pacing.js)
       break;
     case "reseated":
       seat = { ...seat, table_id: message.table_id, seat: message.seat,
@@ -176,6 +186,7 @@ function render() {
   if (changed("debrief", v.debrief ?? null)) {
     renderDebrief($("debrief"), v.debrief ?? null, v.seat, { again: (kind) => playAgain(v, kind) });
   }
+  renderDocuments($("documents"), v.documents ?? null);
   renderWallet(v);
   renderWire(v);
   if (!moving) {
@@ -349,7 +360,7 @@ function renderChoices(force) {
     box.append(hint);
   }
   setBusy(moving);
-  if (hadFocus && memo.get("focus-after-move")) {
+  if (hadFocus && memo.get("focus-after-move") && !v.paced) { // after a replay: at the next turn
     memo.delete("focus-after-move");
     if (first) first.focus({ preventScroll: false });
     else $("move").focus({ preventScroll: true });
@@ -633,6 +644,7 @@ function renderWallet(v) {
 }
 
 function walletValue(item) {
+  if (item.kind === "certificate" || item.kind === "csr") return documentValue(item); // decoded in its card
   const value = String(item.value ?? "");
   const bytes = value.length / 2;
   const readable = item.kind === "text" || (item.kind === "private_key" && value.startsWith("2d2d2d2d2d"));
@@ -656,6 +668,8 @@ function renderWire(v) {
   }
   // Messages only ever join the wire at its end: add the new ones, keep the open ones open.
   for (let i = wireShown.count; i < wire.length; i++) list.append(wireItem(wire[i], i, v));
+  // A message already shown changes when this seat derives keys that now open it.
+  for (let i = 0; i < wireShown.count && i < wire.length; i++) refreshOpened(list.children[i], wire[i], v);
   wireShown.count = wire.length;
   markHeld(wire, v);
   if (!wire.length && !list.children.length) {
@@ -681,13 +695,31 @@ function wireItem(entry, index, v) {
   if (entry.content_type === 23 || (entry.content_type === 22 && !entry.dissection)) {
     summary.append(el("span", "sealed-mark", "⚷ encrypted"));
   }
-  summary.append(el("span", "held-mark", ""));
+  summary.append(el("span", "opened-mark", ""), el("span", "held-mark", ""));
   details.append(summary);
+  li.wireEntry = entry;
   details.addEventListener("toggle", () => {
-    if (details.open && !details.querySelector(".inspector")) details.append(renderInspector(entry, { variant: v.variant }));
+    if (details.open && !details.querySelector(".inspector")) {
+      details.append(renderInspector(li.wireEntry, { variant: v.variant }));
+    }
   }, { once: false });
   li.append(details);
+  markOpened(li, entry);
   return li;
+}
+
+function markOpened(li, entry) {
+  const mark = li.querySelector(".opened-mark");
+  if (mark) mark.textContent = decryptedOf(entry).length ? "✓ decrypted with your keys" : "";
+}
+
+// The same message, newly opened by this seat's keys: new marks, and an open inspector redrawn.
+function refreshOpened(li, entry, v) {
+  if (!li?.wireEntry || decryptedOf(li.wireEntry).length === decryptedOf(entry).length) return;
+  li.wireEntry = entry;
+  markOpened(li, entry);
+  const open = li.querySelector(".inspector");
+  if (open) open.replaceWith(renderInspector(entry, { variant: v.variant }));
 }
 
 // The eavesdropper holds what was sent and not yet delivered: mark it.
