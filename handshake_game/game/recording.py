@@ -19,9 +19,12 @@ from .model import Scenario, Seat
 from .rules import Step
 from .state import TableState
 
-# The scenarios where the eavesdropper records and tries to read afterwards. (A relaying man
-# in the middle reads as it relays: it has no recording left to open.)
-RECORDING_SCENARIOS = frozenset({Scenario.PASSIVE, Scenario.KEY_LEAK, Scenario.WEAK_DH})
+# The scenarios where the eavesdropper only records, and tries to read afterwards: in an honest
+# table (and one whose client clicks through an expired certificate) that is its one move, so a
+# student at its seat always has one. (A relaying man in the middle reads as it relays; the
+# other attacks are moves of their own.)
+RECORDING_SCENARIOS = frozenset({Scenario.HONEST, Scenario.PASSIVE, Scenario.EXPIRED_CERT, Scenario.KEY_LEAK,
+                                 Scenario.WEAK_DH})
 
 
 def _decrypt(state: TableState, step: Step, action: a.Action, referee: Any) -> list[Fact]:

@@ -98,14 +98,14 @@ def test_instructor_follows_a_class_table_live_and_sees_where_the_mitm_was_stopp
 
     # The dashboard follows every click.
     play(students["ca"], "PublishRoot")
-    expect(card("progress")).to_have_text("1 / 14 steps")
+    expect(card("progress")).to_have_text("1 / 15 steps")
     expect(card("step")).to_contain_text("server's turn")
     play(students["server"], "GenerateKeyPair")
-    expect(card("progress")).to_have_text("2 / 14 steps")
+    expect(card("progress")).to_have_text("2 / 15 steps")
     play(students["server"], "SendCsr")
-    expect(card("progress")).to_have_text("3 / 14 steps")
+    expect(card("progress")).to_have_text("3 / 15 steps")
     play(students["ca"], "IssueCertificate")
-    expect(card("progress")).to_have_text("4 / 14 steps")
+    expect(card("progress")).to_have_text("4 / 15 steps")
     expect(card("seat-ca")).to_contain_text(re.compile(r"[1-9]\d*$"))
 
     # Before any hello: the eavesdropper becomes a man in the middle with a self-signed certificate.

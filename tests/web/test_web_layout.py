@@ -16,7 +16,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from .conftest import SCREENSHOTS
-from .test_web_student import SETTLED, open_solo, play, play_guided_to_the_end
+from .test_web_student import SETTLED, ask, instructor, open_solo, play, play_guided_to_the_end
 
 LESSONS = Path(__file__).resolve().parents[2] / "lessons"
 
@@ -225,9 +225,14 @@ def test_on_a_phone_the_moves_and_the_ladder_come_before_the_lesson(serve, new_p
 
 def test_the_overview_lessons_diagram_is_preformatted_line_by_line(serve, new_page, shot) -> None:
     page = new_page("phone")
-    # At an honest table the eavesdropper has no part: its card is the handshake's overview.
-    open_solo(page, serve.base, seat="eavesdropper", difficulty="guided", scenario="honest")
-    skip_replay(page)
+    # A student who joined a class that has not started yet reads the handshake's overview.
+    with instructor(serve) as ws:
+        created = ask(ws, {"type": "create_session", "token": serve.token, "variant": "tls12-rsa",
+                           "scenario": "honest", "difficulty": "guided"}, "session_created")
+    page.goto(created["join_url"])
+    page.get_by_test_id("join-name").fill("di")
+    page.get_by_role("button", name="Join the class").click()
+    page.wait_for_url("**/play.html")
     lesson = page.get_by_test_id("lesson")
     expect(lesson).to_have_attribute("data-lesson-id", "overview-tls12-rsa")
     diagram = lesson.locator("pre").first

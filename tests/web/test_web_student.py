@@ -142,7 +142,8 @@ def test_client_guided_clicks_through_to_the_decrypted_answer(serve, new_page, s
     ladder = page.get_by_test_id("ladder")
     expect(ladder).to_contain_text("✓ handshake complete")
     expect(ladder.locator(".chip-ok")).to_have_count(8)  # seven checks and the end
-    expect(page.get_by_test_id("progress")).to_contain_text("14 of 14 steps done")
+    # After the end the client sees the whole table: 14 steps, and the eavesdropper's attempt.
+    expect(page.get_by_test_id("progress")).to_contain_text("15 of 15 steps done")
     expect(page.get_by_test_id("score-client")).to_contain_text("70")
     shot(page, "student-done-projector")
 
