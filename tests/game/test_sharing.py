@@ -284,3 +284,34 @@ def test_the_table_covers_exactly_the_items_the_game_stores() -> None:
     # Every row is used by some table: a row for an item no table stores would be a dead rule.
     assert set(SHARING) == stored, sorted((s.value, n) for s, n in set(SHARING) ^ stored)
 
+
+
+@pytest.mark.parametrize(("variant", "scenario"), STAGED, ids=lambda x: getattr(x, "value", str(x)))
+def test_a_victims_view_names_no_scenario_and_marks_nothing_until_the_end(
+        variant: Variant, scenario: Scenario) -> None:
+    """Every view sent to a seat other than the eavesdropper before its table ends holds neither
+    the scenario's id nor an alteration mark nor the eavesdropper's step; the eavesdropper's own
+    view names its scenario, and the end (or the instructor's reveal) tells everyone."""
+    state, _ = open_table(variant, scenario)
+    checked = {"dark": 0, "revealed": 0}
+
+    def check(fact: Fact) -> None:
+        nonlocal state
+        state = apply(state, fact)
+        for seat in (Seat.CLIENT, Seat.SERVER, Seat.CA):
+            shown = view(state, seat, _now(), dissect=True)
+            if state.over:
+                assert shown["scenario"] == scenario.value and shown["debrief"] is not None
+                continue
+            assert shown["scenario"] is None and shown["debrief"] is None
+            assert not any("altered" in entry for entry in shown["wire"])
+            assert shown["step"] is None or not shown["step"].startswith("eavesdropper.")
+            checked["dark"] += 1
+            # The same table revealed by the instructor: the check above would fail on it.
+            revealed = view(state, seat, _now(), revealed=True)
+            assert revealed["scenario"] == scenario.value and revealed["debrief"]["ladder"] is not None
+            checked["revealed"] += 1
+        assert view(state, Seat.EAVESDROPPER, _now())["scenario"] == scenario.value
+
+    play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()}, on_fact=check)
+    assert checked["dark"] >= 30 and checked["revealed"] == checked["dark"]
