@@ -285,3 +285,21 @@ def test_a_passive_eavesdropper_tries_to_decrypt_before_the_table_ends(serve, ne
     expect(state).to_have_attribute("data-kind", SETTLED)
     expect(page.get_by_test_id("debrief")).to_be_visible()
     expect(page.locator("#ladder .ladder-step").last).to_contain_text("the eavesdropper tries to decrypt")
+
+
+def test_a_lessons_pipe_table_renders_as_a_table(serve, new_page) -> None:
+    page = new_page("phone")
+    page.goto(f"{serve.base}play.html")
+    card = (LESSONS / "scenario-tamper.md").read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    rendered = page.evaluate("""async (source) => {
+      const { renderMarkdown } = await import("./js/markdown.js");
+      const box = document.createElement("div");
+      box.append(renderMarkdown(source));
+      return { headers: [...box.querySelectorAll("th")].map((th) => th.textContent),
+               rows: [...box.querySelectorAll("tbody tr")].map((tr) => tr.children.length),
+               bold: [...box.querySelectorAll("td strong")].map((b) => b.textContent),
+               pipes: [...box.querySelectorAll("p")].filter((p) => p.textContent.includes("|---")).length };
+    }""", card)
+    assert rendered["headers"] == ["variant", "the check that catches it", "how it fails"]
+    assert rendered["rows"] == [3, 3, 3] and rendered["pipes"] == 0
+    assert "ServerKeyExchange signature" in rendered["bold"]

@@ -5,7 +5,8 @@
 // piece of text becomes a text node. Supported: headings (#, ##, ###…), paragraphs,
 // **bold**, *emphasis* / _emphasis_, `code`, lists (- or * or 1.), fenced code (```) and
 // indented blocks (diagrams, formulas) as <pre> with their whitespace and lines kept,
-// and [text](url) shown as plain text (no links leave the game).
+// pipe tables (| a | b | with a |---| rule under the header), and [text](url) shown as
+// plain text (no links leave the game).
 
 export function renderMarkdown(source) {
   const fragment = document.createDocumentFragment();
@@ -46,6 +47,17 @@ export function renderMarkdown(source) {
       }
       i--;
       fragment.append(preformatted(body));
+      continue;
+    }
+    // A pipe table: a header row, a |---| rule, then rows (the per-variant comparisons).
+    if (isTableRow(line) && i + 1 < lines.length && /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/.test(lines[i + 1])) {
+      flushParagraph();
+      flushList();
+      const rows = [line];
+      i += 2;
+      while (i < lines.length && isTableRow(lines[i])) rows.push(lines[i++]);
+      i--;
+      fragment.append(table(rows));
       continue;
     }
     const heading = line.match(/^(#{1,6})\s+(.*)$/);
@@ -91,6 +103,44 @@ export function renderMarkdown(source) {
   }
   flushParagraph();
   return fragment;
+}
+
+function isTableRow(line) {
+  return /^\s*\|.*\|\s*$/.test(line);
+}
+
+function cells(row) {
+  return row.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((cell) => cell.trim());
+}
+
+// A table with a header row; every cell's text goes through the inline rules (as text nodes).
+function table(rows) {
+  const wrap = document.createElement("div");
+  wrap.className = "md-table";
+  wrap.tabIndex = 0; // wider than a phone, it scrolls sideways: keyboard users can scroll it too
+  const element = document.createElement("table");
+  const head = document.createElement("thead");
+  const headRow = document.createElement("tr");
+  for (const text of cells(rows[0])) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    appendInline(th, text);
+    headRow.append(th);
+  }
+  head.append(headRow);
+  const body = document.createElement("tbody");
+  for (const row of rows.slice(1)) {
+    const tr = document.createElement("tr");
+    for (const text of cells(row)) {
+      const td = document.createElement("td");
+      appendInline(td, text);
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  element.append(head, body);
+  wrap.append(element);
+  return wrap;
 }
 
 // A <pre><code> block: whitespace and line breaks exactly as written (the CSS keeps them).
