@@ -46,7 +46,8 @@ def send(sender: Seat, label: str, records: list[bytes]) -> MessageSent:
 def plain_handshake(sender: Seat, message: m.HandshakeMessage) -> tuple[bytes, MessageSent]:
     """A handshake message in plaintext records: its bytes, and the wire event sending it."""
     raw = m.encode_handshake(message)
-    label = type(message).__name__
+    # The message's name in TLS (RFC 5246 §7.4), not the class that models its layout.
+    label = "ServerKeyExchange" if isinstance(message, m.DhServerKeyExchange) else type(message).__name__
     return raw, send(sender, label, RecordLayer().encode(ContentType.handshake, raw))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from ..tls import messages as m
 from ..tls.alerts import Alert
 from ..tls.record import ContentType
-from ..tls.suites import KeyExchange
+from ..tls.suites import CIPHER_SUITES, KeyExchange
 from .certview import seat_documents
 from .facts import MessageDelivered, MessageSent, Verdict
 from .guide import correct_action
@@ -157,7 +157,8 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
               for name, item in state.wallets[seat].items()}
     events = list(state.wire) if seat is Seat.EAVESDROPPER else (  # the eavesdropper: every byte,
         seen(state, seat) if seat in (Seat.CLIENT, Seat.SERVER) else [])  # as sent and as delivered
-    wire = [_wire_entry(f, dissect) for f in events]
+    dhe = dissect and _finite_field(state)
+    wire = [_wire_entry(f, dissect, dhe) for f in events]
     if dissect and events:  # each record's header, and what this seat's own keys open (inspector.py)
         keys = keys_of(state, seat, events)
         wire = [{**entry, "records": list(inspect_records(f.payload, f.label, keys))}
@@ -207,8 +208,17 @@ def _verdict_entry(v: Verdict) -> dict[str, Any]:
             "lesson": v.lesson}
 
 
+def _finite_field(state: TableState) -> bool:
+    """The server chose a finite-field DHE suite (weak-dh): its key exchange messages have
+    their own layout, which the bytes alone do not tell."""
+    hello = next((msg for msg in state.decoded(Seat.SERVER) if isinstance(msg, m.ServerHello)), None)
+    suite = CIPHER_SUITES.get(hello.cipher_suite) if hello is not None else None
+    return suite is not None and suite.key_exchange is KeyExchange.DHE
+
+
 @functools.lru_cache(maxsize=8192)
-def _wire_entry(f: MessageSent | MessageDelivered, dissect: bool = False) -> dict[str, Any]:
+def _wire_entry(f: MessageSent | MessageDelivered, dissect: bool = False,
+                dhe: bool = False) -> dict[str, Any]:
     """One wire event as plain data. Cached (facts are immutable, and every view of a table
     shows the same events): callers must not change the dict they get."""
     entry: dict[str, Any]
@@ -219,20 +229,23 @@ def _wire_entry(f: MessageSent | MessageDelivered, dissect: bool = False) -> dic
         entry = {"event": "delivered", "to": f.recipient.value, "label": f.label,
                  "content_type": f.content_type, "bytes": f.payload.hex(), "altered": f.altered}
     if dissect and f.content_type == ContentType.handshake and f.label != "Finished":
-        entry["dissection"] = [_dissect(record[5:]) for record in split_records(f.payload)]
+        entry["dissection"] = [_dissect(record[5:], dhe) for record in split_records(f.payload)]
     return entry
 
 
 @functools.lru_cache(maxsize=4096)
-def _dissect(raw: bytes) -> dict[str, Any] | None:
+def _dissect(raw: bytes, dhe: bool = False) -> dict[str, Any] | None:
     """The field tree of one handshake message; cached, since every view of every seat shows
     the same messages again. Callers serialise the result and never change it."""
-    return _dissect_uncached(raw)
+    return _dissect_uncached(raw, dhe)
 
 
-def _dissect_uncached(raw: bytes) -> dict[str, Any] | None:
+def _dissect_uncached(raw: bytes, dhe: bool = False) -> dict[str, Any] | None:
     key_exchange = None
-    if raw[:1] == bytes([m.HandshakeType.client_key_exchange]) and len(raw) > 4:
+    if dhe and raw[:1] in (bytes([m.HandshakeType.client_key_exchange]),
+                           bytes([m.HandshakeType.server_key_exchange])):
+        key_exchange = KeyExchange.DHE
+    elif raw[:1] == bytes([m.HandshakeType.client_key_exchange]) and len(raw) > 4:
         # Its layout depends on the suite: an ECDH point has a one-byte length prefix.
         key_exchange = KeyExchange.ECDHE if raw[4] == len(raw) - 5 else KeyExchange.RSA
     try:

@@ -6,6 +6,7 @@ weak group, the server checks the client's CertificateVerify (mutual TLS), or it
 from __future__ import annotations
 
 import datetime
+import json
 import os
 
 import pytest
@@ -98,3 +99,16 @@ def test_without_the_strip_the_server_takes_its_strongest_suite(variant: Variant
     assert state.completed and not state.attack_succeeded
     hello = next(msg for msg in state.decoded(Seat.CLIENT) if isinstance(msg, m.ServerHello))
     assert hello.cipher_suite != suite_by_name(WEAK_DH_SUITE).code
+
+
+def test_the_inspector_dissects_the_dh_messages_as_dh_under_their_tls_names() -> None:
+    from handshake_game.game import view
+
+    state = play_table(Variant.TLS12_RSA, Scenario.WEAK_DH, referee(),
+                       bots={Seat.CLIENT: TrustingBot()}).state
+    shown = view(state, Seat.EAVESDROPPER, dissect=True)
+    names = json.dumps([entry.get("dissection") for entry in shown["wire"]
+                        if entry["label"] in ("ServerKeyExchange", "ClientKeyExchange")])
+    assert "dh_p" in names and "dh_Ys" in names and "dh_Yc" in names, names
+    assert "encrypted premaster" not in names.lower()
+    assert not any(entry["label"].startswith("Dh") for entry in shown["wire"])
