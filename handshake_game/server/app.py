@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -506,10 +508,14 @@ class GameServer:
         if question >= len(card.quiz) or choice >= len(card.quiz[question].choices):
             raise UnknownLesson(f"lesson {lesson_id} has no question {question} with a choice {choice}")
         asked = card.quiz[question]
-        correct = choice == asked.correct
+        # ``choice`` is the position the seat saw: its table's own order of the choices.
+        chosen = quiz_order(table_id, seat, lesson_id, question, len(asked.choices))[choice]
+        correct = chosen == asked.correct
         progress = self.store.lesson_progress(player_id).get(lesson_id)
         results = json.loads(progress.quiz_results) if progress is not None else {}
-        results[str(question)] = {"choice": choice, "correct": correct}
+        # The first answer is the one that counts; retries teach, and are kept, but never change it.
+        first = results.get(str(question), {}).get("first_correct", correct)
+        results[str(question)] = {"choice": chosen, "correct": correct, "first_correct": first}
         done = all(results.get(str(i), {}).get("correct") for i in range(len(card.quiz)))
         self.store.save_lesson_progress(player_id, lesson_id, results, done)
         return correct, asked.explanation
@@ -672,7 +678,7 @@ class GameServer:
         steps = menu.catalog(state)
         return seen | {
             "paused": state.paused,
-            "lesson": _lesson(state, seat, seen, in_the_dark(state, seat, table.revealed)),
+            "lesson": _lesson(state, seat, seen, in_the_dark(state, seat, table.revealed), table.table_id),
             "choices": [] if state.paused else menu.choices(state, seat, now),
             "steps": [steps[i] for i in shown],
             "step_index": sum(1 for i in shown if i < state.step_index),
@@ -717,7 +723,17 @@ def _cards() -> dict[str, lessons.Card]:
     return lessons.load_cards()
 
 
-def _lesson(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool) -> dict[str, Any] | None:
+def quiz_order(table_id: int, seat: Seat, lesson_id: str, question: int, count: int) -> list[int]:
+    """The order in which ``seat`` at this table sees a question's choices: shuffled, so the
+    right answer has no habitual place, and the same at every redraw and reload."""
+    seed = hashlib.sha256(f"{table_id}:{seat.value}:{lesson_id}:{question}".encode()).digest()
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def _lesson(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool,
+            table_id: int = 0) -> dict[str, Any] | None:
     """The card for the seat's current step, else for its latest verdict, else the scenario's
     (or the variant's overview), filled from the seat's own view. A seat in the dark never
     gets the scenario's card before the debrief; at the end every seat gets it."""
@@ -737,7 +753,10 @@ def _lesson(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool) -> 
     if card is None:
         return None
     return {"id": card.id, "title": card.title, "markdown": lessons.render(card, seen),
-            "quiz": [{"question": q.question, "choices": list(q.choices)} for q in card.quiz]}
+            "quiz": [{"question": q.question,
+                      "choices": [q.choices[i] for i in quiz_order(table_id, seat, card.id, number,
+                                                                    len(q.choices))]}
+                     for number, q in enumerate(card.quiz)]}
 
 
 def _step_name(state: TableState) -> str:

@@ -3,6 +3,7 @@ in the store and survive a restart."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -103,6 +104,18 @@ def test_views_carry_the_lesson_the_menu_and_the_players(make_class_game: MakeGa
     assert server_view["choices"] == []  # not the server's turn
 
 
+def test_quiz_choices_come_in_an_order_of_the_tables_own() -> None:
+    from handshake_game import lessons
+    from handshake_game.server.app import quiz_order
+
+    questions = [q for card in lessons.load_cards().values() for q in card.quiz]
+    # Over the catalogue, at a few tables, the right answer lands in every position.
+    places = {quiz_order(table, Seat.CLIENT, "finished", n, len(q.choices)).index(q.correct)
+              for table in range(1, 6) for n, q in enumerate(questions)}
+    assert places == {0, 1, 2, 3}
+    assert quiz_order(7, Seat.CLIENT, "finished", 0, 4) == quiz_order(7, Seat.CLIENT, "finished", 0, 4)
+
+
 def test_quiz_answers_are_checked_and_stored(make_class_game: MakeGame) -> None:
     game = make_class_game()
     seated = game.solo(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.STANDARD, Seat.CLIENT, "ana")
@@ -110,15 +123,29 @@ def test_quiz_answers_are_checked_and_stored(make_class_game: MakeGame) -> None:
     from handshake_game import lessons
 
     card = lessons.card(lesson["id"])
+    # The seat sees each question's choices in its table's own order, and answers by position.
+    shown = [q["choices"] for q in lesson["quiz"]]
+    assert [sorted(c) for c in shown] == [sorted(q.choices) for q in card.quiz]
+
+    def at(number: int, choice_index: int) -> int:  # where the card's choice sits on the page
+        return shown[number].index(card.quiz[number].choices[choice_index])
+
     wrong = next(i for i in range(len(card.quiz[0].choices)) if i != card.quiz[0].correct)
-    correct, explanation = game.quiz_answer(seated.table_id, seated.token, card.id, 0, wrong)
+    correct, explanation = game.quiz_answer(seated.table_id, seated.token, card.id, 0, at(0, wrong))
     assert not correct and explanation == card.quiz[0].explanation
     for number, question in enumerate(card.quiz):
-        assert game.quiz_answer(seated.table_id, seated.token, card.id, number, question.correct)[0]
+        answer = at(number, question.correct)
+        assert game.quiz_answer(seated.table_id, seated.token, card.id, number, answer)[0]
     player_id = game.store.seats(seated.table_id)[Seat.CLIENT].player_id
     assert player_id is not None
     progress = game.store.lesson_progress(player_id)[card.id]
     assert progress.completed
+    # The first answer counts: question 0 was first answered wrong, and a retry does not change that.
+    results = json.loads(progress.quiz_results)
+    assert results["0"]["first_correct"] is False and results["0"]["correct"] is True
+    assert all(results[str(n)]["first_correct"] for n in range(1, len(card.quiz)))
+    # A reload keeps the order.
+    assert game.seat_view(seated.table_id, Seat.CLIENT)["lesson"]["quiz"] == lesson["quiz"]
     with pytest.raises(UnknownLesson):
         game.quiz_answer(seated.table_id, seated.token, "no-such-card", 0, 0)
     with pytest.raises(UnknownLesson):
