@@ -30,7 +30,8 @@ Which card explains a step is the catalog's business (``Step.lesson``), and whic
 explains a verdict is the referee's (``Verdict.lesson``); the card's ``steps`` and
 ``variants`` say what it is written for. ``handshake-game lessons`` (:func:`report`) fails
 when the two drift apart, when a step, verdict, scenario or overview lacks its card, and
-when a card is used by none of them. A card renders only from ``view(state, seat)`` — the
+when a card is used by none of them, and when a quiz's answers can be guessed from the
+choices' lengths or positions (:func:`quiz_tells`). A card renders only from ``view(state, seat)`` — the
 seat's own wallet and wire — so it cannot show another seat's secret.
 """
 
@@ -483,6 +484,44 @@ def drift(rows: Iterable[Covered], cards: Mapping[str, Card] | None = None) -> l
     return sorted(set(notes))
 
 
+# A quiz must not be answerable without the lesson: the right choice may not be the longest
+# one in most of a card's questions, and the right answers' stored positions must be spread.
+# (The server shuffles the displayed order per seat, but the cards themselves should be sound.)
+MAX_POSITION_SHARE = 0.40  # no position is right for more than 40% of the questions offering it
+MIN_POSITION_SHARE = 0.10  # ... nor for fewer than 10%, once at least MIN_POSITION_OFFERS offer it
+MIN_POSITION_OFFERS = 10
+
+
+def longest_is_correct(question: Question) -> bool:
+    """True when the right choice is strictly the longest, in characters."""
+    right = len(question.choices[question.correct])
+    return all(right > len(choice) for n, choice in enumerate(question.choices) if n != question.correct)
+
+
+def quiz_tells(cards: Mapping[str, Card]) -> list[str]:
+    """Where the quizzes give their answers away: a card whose right choice is strictly the
+    longest in more than half of its questions, and (over the whole catalogue) a position that
+    holds the right answer for more than :data:`MAX_POSITION_SHARE` or (when enough questions
+    offer it) fewer than :data:`MIN_POSITION_SHARE` of the questions that offer that position."""
+    notes = []
+    for lesson in cards.values():
+        tells = sum(longest_is_correct(q) for q in lesson.quiz)
+        if tells * 2 > len(lesson.quiz):
+            notes.append(f"{lesson.path.name}: the right choice is the longest in {tells} of "
+                         f"{len(lesson.quiz)} questions (at most half may be)")
+    questions = [q for lesson in cards.values() for q in lesson.quiz]
+    for position in range(max((len(q.choices) for q in questions), default=0)):
+        offering = [q for q in questions if len(q.choices) > position]
+        right = sum(q.correct == position for q in offering)
+        share = right / len(offering)
+        too_rare = len(offering) >= MIN_POSITION_OFFERS and share < MIN_POSITION_SHARE
+        if share > MAX_POSITION_SHARE or too_rare:
+            notes.append(f"choice {position} is the right one in {right} of the {len(offering)} questions "
+                         f"that have it ({share:.0%}; keep it between {MIN_POSITION_SHARE:.0%} and "
+                         f"{MAX_POSITION_SHARE:.0%})")
+    return notes
+
+
 def lesson_for(step_id: str, variant: Variant | str | None = None, scenario: Scenario | str | None = None,
                cards: Mapping[str, Card] | None = None) -> Card:
     """The card for a step, as the catalog assigns it. Without ``variant`` (or ``scenario``)
@@ -619,7 +658,8 @@ def report(out: Any, directory: Path | None = None) -> int:
     """Prints every variant's steps and every scenario with its lesson, from the game's step
     catalog and the referee's own verdict ids; 0 when every card is well formed, each step,
     verdict, scenario and overview has its card, no card's front matter drifts from the
-    catalog, and no card goes unused; 1 otherwise."""
+    catalog, no card goes unused and no quiz gives its answers away (:func:`quiz_tells`);
+    1 otherwise."""
     try:
         cards = load_cards(directory)
     except CardsInvalid as exc:
@@ -656,10 +696,13 @@ def report(out: Any, directory: Path | None = None) -> int:
     unused = sorted(set(cards) - used)
     if unused:
         print(f"unused: cards no step, verdict, scenario or overview uses: {', '.join(unused)}", file=out)
-    if missing or notes or unused:
-        print(f"\n{missing} item(s) lack a lesson card, {len(notes)} drift(s), {len(unused)} unused card(s)",
-              file=out)
+    tells = quiz_tells(cards)
+    for tell in tells:
+        print(f"quiz: {tell}", file=out)
+    if missing or notes or unused or tells:
+        print(f"\n{missing} item(s) lack a lesson card, {len(notes)} drift(s), {len(unused)} unused card(s), "
+              f"{len(tells)} quiz tell(s)", file=out)
         return 1
     print(f"\n{len(cards)} cards; every step and verdict of {len(CATALOG)} variants and all "
-          f"{len(Scenario)} scenarios have a lesson; no drift, no unused card", file=out)
+          f"{len(Scenario)} scenarios have a lesson; no drift, no unused card, no quiz tell", file=out)
     return 0

@@ -4,6 +4,7 @@ one right answer, and a card rendered for a seat shows that seat's values and no
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import random
 import subprocess
@@ -309,11 +310,13 @@ def test_drift_fails_the_check(tmp_path: Path, cards: dict[str, lessons.Card], p
 
 def test_an_unused_card_fails_the_check(tmp_path: Path, cards: dict[str, lessons.Card]) -> None:
     _copy_cards(tmp_path, cards)
-    (tmp_path / "orphan.md").write_text(GOOD.replace("id: sample", "id: orphan"))
+    # (its wrong choice is the longer one, so that the card's quiz gives nothing away)
+    (tmp_path / "orphan.md").write_text(GOOD.replace("id: sample", "id: orphan")
+                                        .replace("- that one", "- that one, not this one"))
     code, printed = _report(tmp_path)
     assert code == 1, printed
     assert "unused: cards no step, verdict, scenario or overview uses: orphan" in printed.splitlines()
-    assert "0 item(s) lack a lesson card, 0 drift(s), 1 unused card(s)" in printed
+    assert "0 item(s) lack a lesson card, 0 drift(s), 1 unused card(s), 0 quiz tell(s)" in printed
 
 
 @pytest.mark.parametrize(("card_file", "expected"), [
@@ -383,3 +386,91 @@ def test_the_verdict_scan_catches_an_undeclared_verdict(verdicts_in_play: set[tu
     the catalog's steps (after a failed handshake, at a relaying man in the middle) are unknown."""
     undeclared = verdicts_in_play - _known_verdicts(())
     assert undeclared and undeclared == set(lessons.OFF_CATALOG_VERDICTS) - _known_verdicts(())
+
+
+def test_no_quiz_gives_its_answers_away(cards: dict[str, lessons.Card]) -> None:
+    """The right choice is the longest in at most half of each card's questions, and no stored
+    position holds the right answer too often or too rarely."""
+    assert lessons.quiz_tells(cards) == []
+    for card in cards.values():
+        assert sum(map(lessons.longest_is_correct, card.quiz)) * 2 <= len(card.quiz), card.id
+
+
+def _make_longest_right(path: Path) -> None:
+    """Plant the tell: pad every right choice of the card until it is strictly the longest."""
+    card = lessons.load_card(path)
+    text = path.read_text()
+    for question in card.quiz:
+        right = question.choices[question.correct]
+        longest = max(len(choice) for choice in question.choices)
+        padded = right + ", as the RFC requires" + "!" * max(0, longest - len(right))
+        old = f"      - {right}\n" if f"      - {right}\n" in text else f"      - {json.dumps(right)}\n"
+        assert old in text, f"the plant does not apply to {path.name}"
+        text = text.replace(old, f"      - {json.dumps(padded)}\n", 1)
+    path.write_text(text)
+
+
+def test_a_card_whose_right_choice_is_the_longest_fails_the_check(
+        tmp_path: Path, cards: dict[str, lessons.Card]) -> None:
+    _copy_cards(tmp_path, cards)
+    _make_longest_right(tmp_path / "finished.md")
+    planted = lessons.load_card(tmp_path / "finished.md")
+    assert all(map(lessons.longest_is_correct, planted.quiz))
+    code, printed = _report(tmp_path)
+    assert code == 1, printed
+    count = len(planted.quiz)
+    assert (f"quiz: finished.md: the right choice is the longest in {count} of {count} questions "
+            "(at most half may be)") in printed.splitlines(), printed
+
+
+def _move_right_answers_to(path: Path, position: int) -> None:
+    """Plant the other tell: reorder the card's choices so the right one is stored at ``position``."""
+    card = lessons.load_card(path)
+    lines = path.read_text().splitlines(keepends=True)
+    out: list[str] = []
+    number = -1
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        if line.startswith("  - question:"):
+            number += 1
+        if line.strip() == "choices:" and number >= 0:
+            question = card.quiz[number]
+            block = lines[at + 1: at + 1 + len(question.choices)]
+            right = block.pop(question.correct)
+            block.insert(min(position, len(block)), right)
+            out += [line, *block]
+            at += 1 + len(question.choices)
+            continue
+        if line.startswith("    correct:") and number >= 0:
+            line = f"    correct: {min(position, len(card.quiz[number].choices) - 1)}\n"
+        out.append(line)
+        at += 1
+    path.write_text("".join(out))
+
+
+def test_right_answers_piled_on_one_position_fail_the_check(
+        tmp_path: Path, cards: dict[str, lessons.Card]) -> None:
+    _copy_cards(tmp_path, cards)
+    for path in tmp_path.glob("*.md"):
+        _move_right_answers_to(path, 0)
+    moved = lessons.load_cards(tmp_path)
+    assert {(c.id, q.question, q.choices[q.correct]) for c in moved.values() for q in c.quiz} == \
+        {(c.id, q.question, q.choices[q.correct]) for c in cards.values() for q in c.quiz}
+    count = sum(len(c.quiz) for c in cards.values())
+    code, printed = _report(tmp_path)
+    assert code == 1, printed
+    assert (f"quiz: choice 0 is the right one in {count} of the {count} questions that have it (100%; "
+            "keep it between 10% and 40%)") in printed.splitlines(), printed
+
+
+def test_a_position_never_right_fails_the_check(tmp_path: Path, cards: dict[str, lessons.Card]) -> None:
+    _copy_cards(tmp_path, cards)
+    for path in tmp_path.glob("*.md"):
+        card = lessons.load_card(path)
+        if any(q.correct == 3 for q in card.quiz):
+            _move_right_answers_to(path, 2)
+    code, printed = _report(tmp_path)
+    assert code == 1, printed
+    lines = printed.splitlines()
+    assert any(line.startswith("quiz: choice 3 is the right one in 0 of ") for line in lines), printed

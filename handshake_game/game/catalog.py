@@ -149,7 +149,7 @@ _TLS12_RSA = _PKI_STEPS + (
          "rsa-key-exchange", (a.EncryptPremaster, a.SendKeyShare), tls12.client_key_exchange, g.key_exchange,
          menu.key_exchange),
     _CLIENT_FINISHED,
-    _server_finished("decrypts the premaster"),
+    _server_finished("decrypts the premaster with its certificate's private key (RSA key transport)"),
     _VERIFY_FINISHED,
     *_data_steps(tls12.send_data, tls12.read_data),
 )
@@ -169,7 +169,7 @@ _TLS12_ECDHE = _PKI_STEPS + (
     _CHECK_CERTIFICATE,
     _ECDHE_KEY_EXCHANGE,
     _CLIENT_FINISHED,
-    _server_finished("computes the premaster from its ECDH share and the client's"),
+    _server_finished("computes the premaster from its ephemeral Diffie-Hellman share and the client's"),
     _VERIFY_FINISHED,
     *_data_steps(tls12.send_data, tls12.read_data),
 )
@@ -187,7 +187,7 @@ _TLS12_MUTUAL = _PKI_STEPS + _CLIENT_PKI + (
             "handshake with the client's key", lesson="mutual-authentication"),
     _CLIENT_FINISHED,
     _server_finished("checks the client's certificate and CertificateVerify, computes the premaster "
-                     "from the ECDH shares"),
+                     "from its ephemeral Diffie-Hellman share and the client's"),
     _VERIFY_FINISHED,
     *_data_steps(tls12.send_data, tls12.read_data),
 )

@@ -299,7 +299,8 @@ def _master_secret_hex(what: str) -> Field:
 def client_finished(ctx: Context) -> list[Choice]:
     if ctx.state.variant is Variant.TLS13:
         # The TLS 1.3 key schedule has no randoms to order: only the expert's own value counts.
-        fields = [_master_secret_hex("HKDF over the transcript")] if ctx.expert else []
+        what = "HKDF from the ECDHE shared secret; no transcript enters it"
+        fields = [_master_secret_hex(what)] if ctx.expert else []
         return [_choice(a.DeriveAndSendFinished, "Check the server's Finished, derive the application "
                                                  "traffic secrets and send your Finished", *fields)]
     fields = [_randoms(ctx)] + ([_master_secret_hex("the TLS 1.2 PRF")] if ctx.expert else [])
@@ -308,7 +309,12 @@ def client_finished(ctx: Context) -> list[Choice]:
 
 
 def server_finished(ctx: Context) -> list[Choice]:
-    how = "Compute the premaster from the ECDH shares" if is_ecdhe(ctx.state) else "Decrypt the premaster"
+    # Per the suite the server chose (a weak-dh table can end on DHE in any TLS 1.2 variant):
+    # RSA transports the premaster (RFC 5246 §7.4.7.1); (EC)DHE computes it from the shares.
+    how = {KeyExchange.RSA: "Decrypt the premaster with the certificate's private key",
+           KeyExchange.ECDHE: "Compute the premaster from your ECDH share and the client's",
+           KeyExchange.DHE: "Compute the premaster from your DH share and the client's"}[
+        suite_of(ctx.state, Seat.SERVER).key_exchange]
     return [_choice(a.DeriveAndSendFinished, f"{how}, derive the master secret and keys, check "
                                              "the client's Finished and send yours", _randoms(ctx))]
 

@@ -25,7 +25,7 @@ KeySource = Callable[[], rsa.RSAPrivateKey]  # a warm key pool in the server; fr
 
 POINTS_STEP = 10
 POINTS_MISTAKE = -5
-POINTS_BAD_TRUST = -20  # accepting a certificate that fails its checks
+POINTS_BAD_TRUST = -20  # accepting a certificate, or what its key signed, that fails its checks
 POINTS_CAUGHT = 20  # refusing a certificate (or CSR) that deserved it
 POINTS_ATTACK = 30  # the eavesdropper reads the traffic
 POINTS_HINT = -2  # standard and expert difficulty; hints are free when guided

@@ -162,11 +162,14 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
     genuine = certificate.certificate_list[0] == state.item(Seat.SERVER, "server_certificate")
     if isinstance(action, a.AcceptCertificate):
         if problem is None:
-            facts.append(ok(step, "issued by the trusted CA, for this name, valid now"))
+            signed = ("" if suite_of(state, Seat.CLIENT).key_exchange is KeyExchange.RSA
+                      else ", and the ServerKeyExchange signature verifies with its key")
+            facts.append(ok(step, f"issued by the trusted CA, for this name, valid now{signed}"))
         else:
-            what = {SKE_SIGNATURE: "a server whose key exchange", WEAK_GROUP: "a key exchange that"}.get(
-                problem[0], "a certificate that")
-            facts.append(mistake(step, f"accepted {what} fails its checks: {problem[1]}", POINTS_BAD_TRUST))
+            # Name what failed: the ServerKeyExchange's signature or group is not the certificate's fault.
+            what = ("a key exchange that fails its check" if problem[0] in (SKE_SIGNATURE, WEAK_GROUP)
+                    else "a certificate that fails its checks")
+            facts.append(mistake(step, f"accepted {what}: {problem[1]}", POINTS_BAD_TRUST))
         if not genuine:
             facts.append(ForgeryAccepted("the client trusted a certificate that is not the server's"))
         return facts

@@ -75,8 +75,8 @@ def schedule_over(suite: CipherSuite, transcript: bytes) -> KeySchedule:
 
 
 def master_stage(suite: CipherSuite, transcript: bytes, shared: bytes) -> KeySchedule:
-    """RFC 8446 §7.1 walked to the master secret over ``transcript`` (through server Finished),
-    ready to derive the application traffic secrets."""
+    """RFC 8446 §7.1 walked to the master secret, which comes from ``shared`` alone (no transcript),
+    with ``transcript`` (through server Finished) hashed in for the application traffic secrets."""
     schedule = schedule_over(suite, transcript)
     schedule.extract(None)
     schedule.extract(shared)
@@ -240,7 +240,11 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
             facts.append(ok(step, "trusted CA, right name, valid now, and the CertificateVerify signature "
                                    "proves the server holds the certificate's key"))
         else:
-            facts.append(mistake(step, f"accepted what fails its checks: {problem[1]}", POINTS_BAD_TRUST))
+            # Name what failed: the CertificateVerify signature is not the certificate's fault.
+            words = (f"a CertificateVerify that fails its check: the server's signature over the "
+                     f"transcript hash does not verify ({problem[1]})" if problem[0] == "certificate verify"
+                     else f"a certificate that fails its checks: {problem[1]}")
+            facts.append(mistake(step, f"accepted {words}", POINTS_BAD_TRUST))
         if certificate.certificate_list[0] != state.item(Seat.SERVER, "server_certificate"):
             facts.append(ForgeryAccepted("the client trusted a certificate that is not the server's"))
         return facts
@@ -275,8 +279,9 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
                      else mistake(step, "your master secret differs from HKDF-Extract(Derive-Secret("
                                          "handshake_secret, \"derived\", \"\"), 0)"))
     else:
-        facts.append(ok(step, "the server's Finished verifies; the master secret and application "
-                               "traffic secrets follow from the whole transcript"))
+        facts.append(ok(step, "the server's Finished verifies; the master secret follows from the shared "
+                               "secret, and the application traffic secrets from it and the transcript "
+                               "hash through the server's Finished"))
     finished = finished_bytes(suite, client_hs, log)
     record = RecordProtection13(suite, traffic_keys(suite, client_hs)).seal(ContentType.handshake, finished)
     return [ItemStored(Seat.CLIENT, "master_secret", "secret", master, True),

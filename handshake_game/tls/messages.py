@@ -388,7 +388,7 @@ def parse_server_name(data: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class ClientHello:
-    """RFC 5246 §7.4.1.2."""
+    """RFC 5246 §7.4.1.2; RFC 8446 §4.1.2."""
 
     handshake_type: ClassVar[HandshakeType] = HandshakeType.client_hello
 
@@ -414,7 +414,10 @@ class ClientHello:
 
     @classmethod
     def pull(cls, r: Reader) -> ClientHello:
-        version = r.uint16("client_version", "highest TLS version the client supports",
+        version = r.uint16("client_version",
+                           "TLS 1.2: the highest version the client supports (RFC 5246 §7.4.1.2); "
+                           "TLS 1.3: legacy_version, frozen at 0x0303, the versions offered are in "
+                           "supported_versions (RFC 8446 §4.1.2)",
                            describe=_version)
         random = r.fixed(32, "random",
                          "client_random: 32 fresh bytes; both sides mix them into every key")
@@ -462,7 +465,10 @@ class ServerHello:
 
     @classmethod
     def pull(cls, r: Reader) -> ServerHello:
-        version = r.uint16("server_version", "the version the server chose",
+        version = r.uint16("server_version",
+                           "TLS 1.2: the version the server chose (RFC 5246 §7.4.1.3); TLS 1.3: "
+                           "legacy_version, frozen at 0x0303, the version chosen is in "
+                           "supported_versions (RFC 8446 §4.1.3)",
                            describe=_version)
         random = r.fixed(32, "random",
                          "server_random: 32 fresh bytes from the server; stops replays")
