@@ -110,7 +110,7 @@ async def test_the_instructor_downloads_scores_and_a_capture_that_decrypts(class
         http_get, f"{base}download/scores.csv?class_session_id={class_id}&token={INSTRUCTOR_TOKEN}")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     rows = body.decode().splitlines()
-    assert rows[0] == "classroom,table,seat,player,points,completed,time"
+    assert rows[0] == "classroom,table,seat,player,points,completed,time,quiz_first_right,quiz_answered"
     assert any(row.startswith(f"{class_code(rows)},{table_id},client,ana,") and ",yes," in row
                for row in rows[1:]), rows
 

@@ -33,6 +33,10 @@ def test_export_scores_reads_the_tables_back(tmp_path: Path) -> None:
         store.append_facts(table_id, run.facts[1:])
         store.assign_seat(table_id, Seat.CLIENT, player_id=student.id)
         expected[table_id] = run.state
+    # Two quiz answers: one right the first time; one wrong first, then right (a retry).
+    store.save_lesson_progress(student.id, "finished", {
+        "0": {"choice": 1, "correct": True, "first_correct": True},
+        "1": {"choice": 2, "correct": True, "first_correct": False}}, True)
     store.dispose()
 
     result = handshake_game("export", "scores", "--db", url, "--classroom", session.join_code)
@@ -47,4 +51,6 @@ def test_export_scores_reads_the_tables_back(tmp_path: Path) -> None:
         assert row["time"]
     clients = [row for row in rows if row["seat"] == "client"]
     assert {row["player"] for row in clients} == {"Ada <script>"}
+    assert {(row["quiz_first_right"], row["quiz_answered"]) for row in clients} == {("1", "2")}
+    assert all(row["quiz_answered"] == "" for row in rows if row["seat"] != "client")  # bots
     assert handshake_game("export", "scores", "--db", url, "--classroom", "nope").stdout.count("\n") == 1
