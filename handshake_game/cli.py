@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export what the classroom server stored")
     what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     scores = what.add_parser("scores", help="scores as CSV: classroom, table, seat, player, points, "
-                                            "completed, time")
+                                            "completed, time, quiz_first_right, quiz_answered")
     scores.add_argument("--db", metavar="URL",
                         help="database URL (default: DATABASE_URL, else sqlite:///handshake.db)")
     scores.add_argument("--classroom", metavar="CODE", help="only this class session's join code")
