@@ -42,7 +42,7 @@ from ..tls.keyexchange import (
     rsa_encrypt_pre_master,
     sign,
 )
-from ..tls.keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
+from ..tls.keyschedule import CLIENT_FINISHED_LABEL
 from ..tls.keyschedule13 import traffic_keys
 from ..tls.record import ContentType, RecordProtection13
 from ..tls.suites import CIPHER_SUITES, NamedGroup
@@ -171,11 +171,7 @@ def relay_finished(state: TableState, step: Step, action: Any, ref: Referee) -> 
     if (dropped := _not_relaying(state, step, action)) is not None:
         return dropped
     waiting = held(state)
-    master = state.item(EAVESDROPPER, "master_secret_with_client")
-    client_finished = tls12.finished_message(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
-    finished = tls12.finished_message(state, Seat.CLIENT, master, SERVER_FINISHED_LABEL, client_finished)
-    keys = tls12.session_keys(state, Seat.CLIENT, master)
-    record = tls12.seal(state, Seat.SERVER, keys, 0, ContentType.handshake, finished)
+    record = tls12.server_finished_for_client(state, state.item(EAVESDROPPER, "master_secret_with_client"))
     return [*deliver(waiting, {"Finished": record}),
             ok(step, "the server's Finished verifies on its own side; the client gets a Finished over the "
                      "client's handshake, made with the client's session keys: both handshakes are complete",

@@ -281,6 +281,16 @@ def seal(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, content_t
     return b"".join(layer.encode(content_type, data))
 
 
+def server_finished_for_client(state: TableState, master: bytes) -> bytes:
+    """A server Finished over the client's own handshake, sealed with the client's session keys
+    under ``master``: the record a client's check accepts, whoever made it (a relaying man in
+    the middle, or an eavesdropper that broke the key exchange)."""
+    client_finished = finished_message(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
+    finished = finished_message(state, Seat.CLIENT, master, SERVER_FINISHED_LABEL, client_finished)
+    keys = session_keys(state, Seat.CLIENT, master)
+    return seal(state, Seat.SERVER, keys, 0, ContentType.handshake, finished)
+
+
 def open_record(state: TableState, seat: Seat, keys: KeyBlock, sequence: int, record: bytes) -> bytes:
     opener = protection(state, seat, keys, other(seat), sequence)
     return opener.open(record[0], int.from_bytes(record[1:3], "big"), record[5:])

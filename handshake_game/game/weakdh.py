@@ -25,7 +25,7 @@ from typing import Any
 
 from ..tls import messages as m
 from ..tls import weakdh
-from ..tls.keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
+from ..tls.keyschedule import CLIENT_FINISHED_LABEL
 from ..tls.record import ContentType
 from ..tls.suites import CIPHER_SUITES, KeyExchange
 from . import tls12
@@ -112,11 +112,7 @@ def forge_finished(state: TableState, step: Step, action: Any, ref: Referee) -> 
     waiting = held(state)
     if (passed := pass_or_drop(state, step, action, waiting)) is not None:
         return passed
-    master = state.item(EAVESDROPPER, "recovered_master_secret")
-    client_finished = tls12.finished_message(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
-    forged = tls12.finished_message(state, Seat.CLIENT, master, SERVER_FINISHED_LABEL, client_finished)
-    keys = tls12.session_keys(state, Seat.CLIENT, master)
-    record = tls12.seal(state, Seat.SERVER, keys, 0, ContentType.handshake, forged)
+    record = tls12.server_finished_for_client(state, state.item(EAVESDROPPER, "recovered_master_secret"))
     return [*deliver(waiting, {"Finished": record}),
             ok(step, "replaced the server's Finished with one forged over the client's transcript: both "
                      "Finished checks pass, and the master secret is the eavesdropper's too", 0)]

@@ -7,12 +7,7 @@
 // appear only where the server sends the careful client's checks (guided difficulty). The
 // DER itself stays in the wallet, folded. Nothing goes through innerHTML.
 
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-};
+import { el } from "./dom.js";
 
 const STATUS_WORDS = {
   valid: "valid now",

@@ -5,13 +5,8 @@
 // `debrief`) only then: before, a victim's view holds no scenario name and no mark.
 
 import { scenarios, seatName, seatIds } from "./catalog.js";
+import { el } from "./dom.js";
 
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-};
 
 const OUTCOME_TITLES = {
   attack_succeeded: "⚠ The attack succeeded",

@@ -15,6 +15,7 @@
 // the server's catalog (./catalog.js); this module only lays the seats out.
 
 import { seatName, stepLabel } from "./catalog.js";
+import { el } from "./dom.js";
 
 // The columns, left to right, by seat id: the eavesdropper sits on the wire between the
 // client and the server; the CA stands aside.
@@ -113,12 +114,6 @@ function verdictSteps(verdicts, steps) {
   });
 }
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function arrowRow(event, compact) {
   const li = el("li", "ladder-row ladder-wire");

@@ -7,6 +7,7 @@
 // players' moves. Nothing a player or the server wrote goes through innerHTML.
 
 import { Connection, saved, save, forget } from "./net.js";
+import { el } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderInspector, hexToBytes, decryptedOf } from "./inspector.js";
 import { drawLadder } from "./ladder.js";
@@ -24,12 +25,6 @@ const APP_TEXT = {
 const FOLD = 32; // hex characters shown before a value is folded
 
 const $ = (id) => document.getElementById(id);
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-};
 const testid = (node, id) => {
   node.dataset.testid = id;
   return node;
