@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .game.catalog import CATALOG, steps_for
+from .game.catalog import CATALOG, READ_MORE, SCENARIO_READ_MORE, steps_for
 from .game.eavesdropper import DECRYPT_LESSON, DECRYPT_LESSONS, DECRYPT_STEP
 from .game.model import Scenario, Seat, Variant, supports
 from .tls import messages as m
@@ -364,7 +364,7 @@ class Covered:
     """One step of a variant, one verdict the referee gives outside the steps, one scenario or
     one variant's overview, and its lesson."""
 
-    subject: str  # "step", "verdict", "scenario", "overview"
+    subject: str  # "step", "verdict", "scenario", "overview", "more" (further reading)
     variant: str | None  # None for a scenario: it is shown at every variant that stages it
     step: str | None
     seat: str | None
@@ -436,7 +436,40 @@ def coverage(cards: Mapping[str, Card] | None = None) -> list[Covered]:
         lesson = f"overview-{variant.value}"
         rows.append(Covered("overview", variant.value, None, None, (), lesson, cards.get(lesson),
                             variant.value))
+    return rows + _read_more_rows(cards)
+
+
+def _read_more_rows(cards: Mapping[str, Card]) -> list[Covered]:
+    """The catalog's further-reading links (``READ_MORE``, ``SCENARIO_READ_MORE``): a step's
+    link at each variant the card is written for (a missing card at every variant)."""
+    rows: list[Covered] = []
+    for variant in CATALOG:
+        linked: set[str] = set()
+        for step_id, seat, _lesson, act, scenarios in _variant_steps(variant):
+            if step_id in linked:
+                continue
+            linked.add(step_id)
+            for lesson in READ_MORE.get(step_id, ()):
+                card = cards.get(lesson)
+                if card is None or variant.value in card.variants:
+                    rows.append(Covered("more", variant.value, step_id, seat, scenarios, lesson, card, act))
+    for scenario, lessons in SCENARIO_READ_MORE.items():
+        rows += [Covered("more", None, None, None, (scenario.value,), lesson, cards.get(lesson),
+                         f"scenario {scenario.value}") for lesson in lessons]
     return rows
+
+
+def read_more(step_id: str | None, variant: Variant | str, scenario: Scenario | str | None,
+              cards: Mapping[str, Card] | None = None) -> list[Card]:
+    """The further-reading cards beside a step's card (at its variant), then beside the
+    scenario's (``scenario`` None when the seat may not know it yet), each once."""
+    cards = load_cards() if cards is None else cards
+    variant = Variant(variant).value
+    ids = list(READ_MORE.get(step_id or "", ()))
+    if scenario is not None:
+        ids += SCENARIO_READ_MORE.get(Scenario(scenario), ())
+    found = [cards[i] for i in dict.fromkeys(ids) if i in cards]
+    return [card for card in found if variant in card.variants]
 
 
 def drift(rows: Iterable[Covered], cards: Mapping[str, Card] | None = None) -> list[str]:
@@ -451,7 +484,13 @@ def drift(rows: Iterable[Covered], cards: Mapping[str, Card] | None = None) -> l
         if row.card is None:
             continue
         name = row.card.path.name
-        if row.subject in ("step", "verdict"):
+        if row.subject == "more":
+            if row.step is not None and row.step not in row.card.steps:
+                notes.append(f"{name}: is linked from {row.variant} {row.step} but its 'steps' omit it")
+            if row.step is None and row.scenarios[0] not in row.card.scenarios:
+                notes.append(f"{name}: is linked from the {row.scenarios[0]} scenario but its 'scenarios' "
+                             "omit it")
+        elif row.subject in ("step", "verdict"):
             if row.step not in row.card.steps:
                 notes.append(f"{name}: covers {row.variant} {row.step} but its 'steps' omit it")
             if row.variant not in row.card.variants:
@@ -472,7 +511,8 @@ def drift(rows: Iterable[Covered], cards: Mapping[str, Card] | None = None) -> l
                 if step_id not in step_ids:
                     notes.append(f"{card.path.name}: names step {step_id}, which no variant plays")
                 elif uses and step_id not in taught:
-                    others = sorted({row.lesson for row in rows if row.step == step_id})
+                    others = sorted({row.lesson for row in rows
+                                     if row.step == step_id and row.subject != "more"})
                     notes.append(f"{card.path.name}: names step {step_id}, which the game teaches with "
                                  f"{', '.join(others)}")
             for variant in card.variants:
@@ -674,7 +714,8 @@ def report(out: Any, directory: Path | None = None) -> int:
     missing = 0
     current = None
     for row in rows:
-        heading = f"{row.variant}" if row.subject in ("step", "verdict") else f"{row.subject}s"
+        heading = (f"{row.variant}" if row.subject in ("step", "verdict") else
+                   "further reading" if row.subject == "more" else f"{row.subject}s")
         if heading != current:
             print(heading if current is None else f"\n{heading}", file=out)
             current = heading
@@ -682,6 +723,8 @@ def report(out: Any, directory: Path | None = None) -> int:
         missing += row.missing
         if row.subject == "verdict":
             print(f"  {row.step:<28} {row.seat:<13} {status}  [verdict, any scenario]", file=out)
+        elif row.subject == "more":
+            print(f"  {row.step or row.what:<28} {row.variant or 'any variant':<13} {status}", file=out)
         elif row.subject == "step":
             staged = _scenarios(Variant(row.variant))
             only = "" if not row.scenarios or len(row.scenarios) == len(staged) else \

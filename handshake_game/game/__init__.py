@@ -12,7 +12,7 @@ from .catalog import CATALOG, catalog_json, steps_for
 from .fold import apply, replay
 from .instructor import inject_scenario, leak_server_key, pause, resume
 from .model import Difficulty, Scenario, Seat, Variant
-from .referee import decide, finish_table, open_table
+from .referee import decide, finish_table, open_table, score_quiz
 from .rules import Code, Referee, Rejected, Step
 from .state import TableState
 from .views import alerts, debrief, in_the_dark, ladder, reveal, view, visible_steps
@@ -41,6 +41,7 @@ __all__ = [
     "replay",
     "resume",
     "reveal",
+    "score_quiz",
     "visible_steps",
     "in_the_dark",
     "debrief",

@@ -51,12 +51,17 @@ class SendServerHello:
 
 @dataclass(frozen=True)
 class AcceptCertificate:
-    pass
+    """At expert difficulty in TLS 1.3 the client also submits the handshake traffic secrets
+    it computed to open the server's flight (``game.expert``)."""
+
+    client_handshake_traffic_secret_hex: str | None = None
+    server_handshake_traffic_secret_hex: str | None = None
 
 
 @dataclass(frozen=True)
 class RejectCertificate:
-    pass
+    client_handshake_traffic_secret_hex: str | None = None
+    server_handshake_traffic_secret_hex: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,16 +85,28 @@ class DeriveAndSendFinished:
 
     ``randoms`` is the order of the two randoms in the PRF seed: "client+server" is
     right (RFC 5246 §8.1); "server+client" is the classic mistake. At expert
-    difficulty ``master_secret_hex`` is the player's own computation.
+    difficulty the ``*_hex`` fields are the player's own computations (``game.expert``):
+    the master secret, the TLS 1.2 key block's write keys and IVs or the TLS 1.3
+    application traffic secrets, and the seat's own Finished verify_data.
     """
 
     randoms: str = "client+server"
     master_secret_hex: str | None = None
+    client_write_key_hex: str | None = None
+    server_write_key_hex: str | None = None
+    client_write_iv_hex: str | None = None
+    server_write_iv_hex: str | None = None
+    client_application_traffic_secret_hex: str | None = None
+    server_application_traffic_secret_hex: str | None = None
+    verify_data_hex: str | None = None
 
 
 @dataclass(frozen=True)
 class VerifyFinished:
-    pass
+    """At expert difficulty ``verify_data_hex`` is the peer's verify_data as the player
+    computed it: the value the received Finished is checked against."""
+
+    verify_data_hex: str | None = None
 
 
 @dataclass(frozen=True)

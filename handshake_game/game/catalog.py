@@ -386,6 +386,35 @@ def _scenario_steps(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
     return steps
 
 
+# Further reading: cards a seat console links beside a step's own card, and beside a
+# scenario's card once the seat may know the scenario. A card is linked only at the variants
+# its front matter names; ``handshake-game lessons`` checks these links against the cards.
+READ_MORE: dict[str, tuple[str, ...]] = {
+    "client.hello": ("what-tls-hides",),
+    "ca.review_csr": ("revocation",),
+    "client.check_certificate": ("revocation", "hsts"),
+    "client.finished": ("extended-master-secret",),
+    "server.finished": ("extended-master-secret",),
+    "client.send_data": ("record-layer",),
+    "server.send_data": ("record-layer",),
+    "client.read_data": ("resumption", "key-logs"),
+    "client.reconnect": ("resumption",),
+    "eavesdropper.tamper": ("record-layer",),
+    "eavesdropper.replay": ("resumption",),
+    "eavesdropper.try_decrypt": ("what-tls-hides", "key-logs"),
+}
+SCENARIO_READ_MORE: dict[Scenario, tuple[str, ...]] = {
+    Scenario.PASSIVE: ("what-tls-hides", "key-logs"),
+    Scenario.MITM_SELF_SIGNED: ("hsts",),
+    Scenario.MITM_WRONG_NAME: ("revocation", "hsts"),
+    Scenario.EXPIRED_CERT: ("hsts",),
+    Scenario.ROGUE_CSR: ("revocation",),
+    Scenario.TAMPER: ("record-layer",),
+    Scenario.REPLAY: ("resumption", "record-layer"),
+    Scenario.KEY_LEAK: ("revocation", "key-logs"),
+}
+
+
 def every_step(variant: Variant) -> dict[str, Step]:
     """Every step the variant plays in any staged scenario, by id (the first definition wins)."""
     found: dict[str, Step] = {}

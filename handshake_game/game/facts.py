@@ -131,6 +131,18 @@ class DecryptionTried:
     plaintext: bytes  # what was read, empty when nothing was
 
 
+@dataclass(frozen=True)
+class QuizScored:
+    """A seat's first answer to one quiz question, scored once per table (retries teach but
+    never score). ``lesson`` and ``question`` name the card and its question."""
+
+    seat: Seat
+    lesson: str
+    question: int
+    correct: bool
+    points: int
+
+
 Fact = (TableOpened | ItemStored | MessageSent | MessageDelivered | ForgeryAccepted | Verdict | StepDone
         | HandshakeFailed | AttackStopped | SessionStarted | TablePaused | TableResumed | ScenarioInjected
-        | ServerKeyLeaked | DecryptionTried)
+        | ServerKeyLeaked | DecryptionTried | QuizScored)

@@ -19,6 +19,7 @@ from .facts import (
     ItemStored,
     MessageDelivered,
     MessageSent,
+    QuizScored,
     ScenarioInjected,
     ServerKeyLeaked,
     SessionStarted,
@@ -73,6 +74,10 @@ def apply(state: TableState, fact: Fact) -> TableState:
         scores = dict(state.scores)
         scores[fact.seat] += fact.points
         return _evolve(state, verdicts=state.verdicts + (fact,), scores=MappingProxyType(scores))
+    if isinstance(fact, QuizScored):
+        scores = dict(state.scores)
+        scores[fact.seat] += fact.points
+        return _evolve(state, quizzes=state.quizzes + (fact,), scores=MappingProxyType(scores))
     if isinstance(fact, StepDone):
         index = state.step_index + 1
         while index < len(state.steps) and not _plays(state.steps[index], state):

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from ..tls import pki
 from ..tls.suites import KeyExchange
 from . import actions as a
+from . import tls12, tls13
+from .expert import derived_at, filled
 from .model import Scenario, Seat, Variant
 from .relay import open_held
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME
@@ -39,7 +41,12 @@ def correct_action(state: TableState, seat: Seat, now: datetime.datetime) -> a.A
         return None
     if step.attack is not None:  # the eavesdropper's part in the scenario in force is its attack
         return step.attack(state, seat, now)
-    return step.guide(state, seat, now)
+    move = step.guide(state, seat, now)
+    if derived_at(state, step):  # expert: the careful player computes every derived value right
+        real = (tls13.expert_values(state, step) if state.variant is Variant.TLS13
+                else tls12.expert_values(state, step))
+        move = filled(move, state, step, real)
+    return move
 
 
 def attack_action(state: TableState, seat: Seat, now: datetime.datetime | None = None) -> a.Action | None:

@@ -41,6 +41,7 @@ from typing import Any
 from ..tls import messages as m
 from ..tls.suites import CIPHER_SUITES, KeyExchange, suite_by_name
 from . import actions as a
+from .expert import derived_at
 from .guide import REQUEST, RESPONSE, certificate_problem, correct_action
 from .handshake import is_ecdhe, is_mutual
 from .model import Difficulty, Seat, Variant, suites_for
@@ -257,8 +258,10 @@ def check_certificate(ctx: Context) -> list[Choice]:
         what += ", the signature on the DH share and the size of its group (2048 bits at least)"
     elif is_ecdhe(ctx.state):
         what += " and the signature on the ECDH share"
-    return [_choice(a.AcceptCertificate, f"Accept the certificate: trust that {what} check out"),
-            _choice(a.RejectCertificate, "Reject the certificate and end the handshake")]
+    # TLS 1.3 at expert: the handshake traffic secrets that open the server's flight, either way.
+    computed = _computed(ctx)
+    return [_choice(a.AcceptCertificate, f"Accept the certificate: trust that {what} check out", *computed),
+            _choice(a.RejectCertificate, "Reject the certificate and end the handshake", *computed)]
 
 
 def key_exchange(ctx: Context) -> list[Choice]:
@@ -290,20 +293,20 @@ def _randoms(ctx: Context) -> Field:
                    ctx.default(a.DeriveAndSendFinished, "randoms", orders[0]["value"]))
 
 
-def _master_secret_hex(what: str) -> Field:
-    return {"name": "master_secret_hex", "kind": "hex", "default": None,
-            "label": f"the master secret you computed yourself ({what}), as hex; leave it empty to let "
-                     "the game derive it"}
+def _computed(ctx: Context) -> list[Field]:
+    """Expert difficulty: a hex field for every value the step derives (``game.expert``),
+    labelled with how it is made, never with the value."""
+    return [{"name": value.field, "kind": "hex", "default": None, "formula": value.formula,
+             "label": f"{value.words}, as hex"}
+            for value in derived_at(ctx.state, ctx.step)]
 
 
 def client_finished(ctx: Context) -> list[Choice]:
     if ctx.state.variant is Variant.TLS13:
-        # The TLS 1.3 key schedule has no randoms to order: only the expert's own value counts.
-        what = "HKDF from the ECDHE shared secret; no transcript enters it"
-        fields = [_master_secret_hex(what)] if ctx.expert else []
         return [_choice(a.DeriveAndSendFinished, "Check the server's Finished, derive the application "
-                                                 "traffic secrets and send your Finished", *fields)]
-    fields = [_randoms(ctx)] + ([_master_secret_hex("the TLS 1.2 PRF")] if ctx.expert else [])
+                                                 "traffic secrets and send your Finished", *_computed(ctx))]
+    # At expert the player's own master secret replaces the choice of the seed's order.
+    fields = _computed(ctx) if ctx.expert else [_randoms(ctx)]
     return [_choice(a.DeriveAndSendFinished, "Derive the master secret and keys, send ChangeCipherSpec and "
                                              "Finished", *fields)]
 
@@ -315,13 +318,14 @@ def server_finished(ctx: Context) -> list[Choice]:
            KeyExchange.ECDHE: "Compute the premaster from your ECDH share and the client's",
            KeyExchange.DHE: "Compute the premaster from your DH share and the client's"}[
         suite_of(ctx.state, Seat.SERVER).key_exchange]
+    fields = _computed(ctx) if ctx.expert else [_randoms(ctx)]
     return [_choice(a.DeriveAndSendFinished, f"{how}, derive the master secret and keys, check "
-                                             "the client's Finished and send yours", _randoms(ctx))]
+                                             "the client's Finished and send yours", *fields)]
 
 
 def verify_finished(ctx: Context) -> list[Choice]:
     other = "client" if ctx.step.seat is Seat.SERVER else "server"
-    return [_choice(a.VerifyFinished, f"Check the {other}'s Finished")]
+    return [_choice(a.VerifyFinished, f"Check the {other}'s Finished", *_computed(ctx))]
 
 
 def send_data(ctx: Context) -> list[Choice]:

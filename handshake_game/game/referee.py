@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from . import actions as a
 from .eavesdropper import DECRYPT_STEP, try_decrypt
-from .facts import Fact, HandshakeFailed, StepDone, TableOpened, Verdict
+from .facts import Fact, HandshakeFailed, QuizScored, StepDone, TableOpened, Verdict
 from .fold import apply, initial_state
 from .guide import correct_action
 from .instructor import leak_server_key
 from .menu import describe_move
 from .model import Difficulty, Scenario, Seat, Variant, supports
-from .rules import POINTS_HINT, Code, Referee, Rejected, Step
+from .rules import POINTS_HINT, POINTS_QUIZ, Code, Referee, Rejected, Step
 from .state import TableState
 
 MAX_NAME = 64  # X.509 caps a common name at 64 characters (RFC 5280, ub-common-name)
@@ -100,6 +100,15 @@ def _hint(state: TableState, step: Step, referee: Referee) -> Verdict:
     cost = 0 if state.difficulty is Difficulty.GUIDED else POINTS_HINT
     return Verdict(step.seat, step.id, True, cost, f"hint: {describe_move(state, step, move, referee.now())}",
                    step.lesson)
+
+
+def score_quiz(state: TableState, seat: Seat, lesson: str, question: int, correct: bool) -> list[Fact]:
+    """The seat's first answer to a quiz question at this table scores (``POINTS_QUIZ`` when
+    right, nothing when wrong); later answers to the same question score nothing. Whether
+    the answer is right is the lesson card's business (the caller checks it)."""
+    if any(q.seat is seat and q.lesson == lesson and q.question == question for q in state.quizzes):
+        return []
+    return [QuizScored(seat, lesson, question, correct, POINTS_QUIZ if correct else 0)]
 
 
 def finish_table(state: TableState, referee: Referee, eavesdropper_is_bot: bool) -> list[Fact]:

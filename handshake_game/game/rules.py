@@ -29,6 +29,7 @@ POINTS_BAD_TRUST = -20  # accepting a certificate, or what its key signed, that 
 POINTS_CAUGHT = 20  # refusing a certificate (or CSR) that deserved it
 POINTS_ATTACK = 30  # the eavesdropper reads the traffic
 POINTS_HINT = -2  # standard and expert difficulty; hints are free when guided
+POINTS_QUIZ = 3  # a quiz question answered right the first time (a wrong first answer scores 0)
 
 # Names a party may rightfully hold a certificate for.
 CLIENT_NAME = "alice.students.example"  # the client needs a certificate only in tls12-mutual

@@ -18,6 +18,7 @@ from .facts import (
     HandshakeFailed,
     MessageDelivered,
     MessageSent,
+    QuizScored,
     Verdict,
 )
 from .model import Difficulty, Scenario, Seat, Variant
@@ -50,6 +51,7 @@ class TableState:
     stopped: AttackStopped | None = None
     forgery_accepted: ForgeryAccepted | None = None
     decryptions: tuple[DecryptionTried, ...] = ()
+    quizzes: tuple[QuizScored, ...] = ()  # first answers to quiz questions, scored
     key_leaked: bool = False
     paused: bool = False
     past_sessions: tuple[tuple[MessageSent | MessageDelivered, ...], ...] = ()

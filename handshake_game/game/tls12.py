@@ -34,6 +34,7 @@ from ..tls.keyschedule import (
     CLIENT_FINISHED_LABEL,
     SERVER_FINISHED_LABEL,
     KeyBlock,
+    TrafficKeys,
     key_block,
     prf,
     verify_data,
@@ -41,7 +42,8 @@ from ..tls.keyschedule import (
 from ..tls.record import ContentType, RecordLayer, RecordProtection
 from ..tls.suites import CIPHER_SUITES, CipherSuite, KeyExchange, NamedGroup, SignatureScheme, suite_by_name
 from . import actions as a
-from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageSent
+from . import expert
+from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageSent, Verdict
 from .handshake import (
     check_words,
     chosen_suite,
@@ -52,7 +54,7 @@ from .handshake import (
     signed_dh_share,
     signed_share,
 )
-from .model import SUITES_FOR_VARIANT, Scenario, Seat
+from .model import SUITES_FOR_VARIANT, Difficulty, Scenario, Seat
 from .records import handshake_raws, other, plain_handshake
 from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, Code, Referee, Rejected, Step, mistake, ok
 from .state import TableState
@@ -301,26 +303,53 @@ def change_cipher_spec(state: TableState, sender: Seat) -> list[Fact]:
     return post(state, MessageSent(sender, "ChangeCipherSpec", ContentType.change_cipher_spec, record))
 
 
+def expert_values(state: TableState, step: Step, pre_master: bytes | None = None,
+                  rng: Any = None) -> dict[str, bytes]:
+    """The real values ``step``'s seat derives (``game.expert``), from its own inputs: its
+    premaster (the server's from the ClientKeyExchange it received), randoms and transcript."""
+    seat = step.seat
+    suite = suite_of(state, seat)
+    if step.id == "client.verify_finished":
+        master = state.item(Seat.CLIENT, "master_secret")
+        own = state.item(Seat.CLIENT, "client_finished")
+        return {"verify_data_hex": verify_data(suite, master, SERVER_FINISHED_LABEL,
+                                               transcript_hash(state, Seat.CLIENT, own))}
+    if pre_master is None:
+        pre_master = (state.item(Seat.CLIENT, "pre_master_secret") if seat is Seat.CLIENT
+                      else server_pre_master(state, rng or (lambda n: bytes(n))))
+    master = master_from(state, seat, pre_master, "client+server")
+    keys = session_keys(state, seat, master)
+    if seat is Seat.CLIENT:
+        mine = verify_data(suite, master, CLIENT_FINISHED_LABEL, transcript_hash(state, seat))
+    else:
+        theirs = finished_message(state, seat, master, CLIENT_FINISHED_LABEL)
+        mine = verify_data(suite, master, SERVER_FINISHED_LABEL, transcript_hash(state, seat, theirs))
+    return {"master_secret_hex": master, "client_write_key_hex": keys.client_write.key,
+            "server_write_key_hex": keys.server_write.key, "client_write_iv_hex": keys.client_write.iv,
+            "server_write_iv_hex": keys.server_write.iv, "verify_data_hex": mine}
+
+
+def _played_keys(played: dict[str, bytes]) -> KeyBlock:
+    return KeyBlock(TrafficKeys(played["client_write_key_hex"], played["client_write_iv_hex"]),
+                    TrafficKeys(played["server_write_key_hex"], played["server_write_iv_hex"]))
+
+
 def client_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     pre_master = state.item(Seat.CLIENT, "pre_master_secret")
-    real = master_from(state, Seat.CLIENT, pre_master, "client+server")
-    facts: list[Fact] = []
-    if action.master_secret_hex is not None:  # expert: the player's own computation
-        try:
-            master = bytes.fromhex(action.master_secret_hex)
-        except ValueError:
-            raise Rejected("master_secret_hex must be hexadecimal", Code.BAD_INPUT) from None
-        facts.append(ok(step, "your master secret is right") if hmac.compare_digest(master, real) else
-                     mistake(step, "your master secret differs from PRF(pre_master_secret, "
-                                    "\"master secret\", client_random + server_random)"))
+    facts: list[Fact]
+    if state.difficulty is Difficulty.EXPERT:  # the player's own values, right or wrong, are played
+        verdicts, played = expert.judge(state, step, action, expert_values(state, step, pre_master))
+        master, keys = played["master_secret_hex"], _played_keys(played)
+        finished = m.encode_handshake(m.Finished(played["verify_data_hex"]))
+        facts = list(verdicts)
     else:
         master = master_from(state, Seat.CLIENT, pre_master, action.randoms)
-        facts.append(ok(step, "master secret = PRF(premaster, \"master secret\", client_random + "
-                               "server_random)") if action.randoms == "client+server" else
-                     mistake(step, "the randoms go client_random first (RFC 5246 §8.1); with the "
-                                    "order swapped the keys differ from the server's"))
-    keys = session_keys(state, Seat.CLIENT, master)
-    finished = finished_message(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
+        facts = [ok(step, "master secret = PRF(premaster, \"master secret\", client_random + "
+                          "server_random)") if action.randoms == "client+server" else
+                 mistake(step, "the randoms go client_random first (RFC 5246 §8.1); with the "
+                               "order swapped the keys differ from the server's")]
+        keys = session_keys(state, Seat.CLIENT, master)
+        finished = finished_message(state, Seat.CLIENT, master, CLIENT_FINISHED_LABEL)
     sent = MessageSent(Seat.CLIENT, "Finished", ContentType.handshake,
                        seal(state, Seat.CLIENT, keys, 0, ContentType.handshake, finished))
     return [ItemStored(Seat.CLIENT, "master_secret", "secret", master, True),
@@ -330,7 +359,10 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
             *change_cipher_spec(state, Seat.CLIENT), *post(state, sent), *facts]
 
 
-def _server_pre_master(state: TableState, ref: Referee) -> bytes:
+def server_pre_master(state: TableState, rng: Any) -> bytes:
+    """The premaster as the server gets it from the ClientKeyExchange it received: decrypted
+    with its RSA key (a random one on bad padding, RFC 5246 §7.4.7.1), or computed from its
+    (EC)DH share and the client's."""
     exchange: m.ClientKeyExchange = find(state, Seat.SERVER, m.ClientKeyExchange)
     if suite_of(state, Seat.SERVER).key_exchange is KeyExchange.DHE:
         dh = weakdh.FfdhePrivateKey.from_private_bytes(weakdh.EXPORT_GRADE_GROUP,
@@ -346,7 +378,7 @@ def _server_pre_master(state: TableState, ref: Referee) -> bytes:
         except ValueError:
             return b""
     key = load_key(state.item(Seat.SERVER, "server_key"))
-    return rsa_decrypt_pre_master(key, exchange.exchange_keys, 0x0303, ref.rng)
+    return rsa_decrypt_pre_master(key, exchange.exchange_keys, 0x0303, rng)
 
 
 def _check_client_identity(state: TableState, ref: Referee) -> HandshakeFailed | None:
@@ -384,36 +416,48 @@ def server_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
         refused = _check_client_identity(state, ref)
         if refused is not None:
             return [ok(step, f"the server checks who the client is and stops: {refused.reason}"), refused]
-    pre_master = _server_pre_master(state, ref)
-    master = master_from(state, Seat.SERVER, pre_master, action.randoms)
-    keys = session_keys(state, Seat.SERVER, master)
+    pre_master = server_pre_master(state, ref.rng)
+    verdicts: list[Verdict] = []
+    if state.difficulty is Difficulty.EXPERT:  # the player's own values, right or wrong, are played
+        verdicts, played = expert.judge(state, step, action, expert_values(state, step, pre_master))
+        master, keys = played["master_secret_hex"], _played_keys(played)
+    else:
+        master = master_from(state, Seat.SERVER, pre_master, action.randoms)
+        keys = session_keys(state, Seat.SERVER, master)
+        verdicts.append(ok(step, "same premaster, same randoms, same transcript: the client's Finished "
+                                 "verifies") if action.randoms == "client+server" else
+                        mistake(step, "the randoms go client_random first (RFC 5246 §8.1)"))
+    wrong = [verdict for verdict in verdicts if not verdict.ok]
     facts: list[Fact] = [ItemStored(Seat.SERVER, "pre_master_secret", "secret", pre_master, True),
                          ItemStored(Seat.SERVER, "master_secret", "secret", master, True)]
     try:
         opened = open_record(state, Seat.SERVER, keys, 0, delivered_payload(state, Seat.SERVER, "Finished"))
     except Alert:
         why = _why_keys_differ(state, pre_master, master)
+        if wrong and state.difficulty is Difficulty.EXPERT:
+            why = "the values you computed differ from the keys that sealed the client's Finished"
         # The server did its job: the Finished check is what stops a broken session.
-        return [*facts, ok(step, "the client's Finished record does not decrypt, so the server stops: "
-                                  + why),
+        return [*facts, *wrong,
+                ok(step, "the client's Finished record does not decrypt, so the server stops: " + why),
                 HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac: " + why)]
     expected = finished_message(state, Seat.SERVER, master, CLIENT_FINISHED_LABEL)
     if not hmac.compare_digest(opened, expected):
-        return [*facts, ok(step, "the client's verify_data differs from the server's: the two sides "
-                                  "hashed different handshake messages, so the server stops"),
+        return [*facts, *wrong,
+                ok(step, "the client's verify_data differs from the server's: the two sides "
+                         "hashed different handshake messages, so the server stops"),
                 HandshakeFailed(Seat.SERVER, "finished", "verify_data differs: a handshake message was "
                                                          "changed between client and server, and whoever "
                                                          "changed it could not fix the Finished up without "
                                                          "the master secret")]
-    finished = finished_message(state, Seat.SERVER, master, SERVER_FINISHED_LABEL, expected)
-    verdict = (ok(step, "same premaster, same randoms, same transcript: the client's Finished verifies")
-               if action.randoms == "client+server" else
-               mistake(step, "the randoms go client_random first (RFC 5246 §8.1)"))
+    if state.difficulty is Difficulty.EXPERT:
+        finished = m.encode_handshake(m.Finished(played["verify_data_hex"]))
+    else:
+        finished = finished_message(state, Seat.SERVER, master, SERVER_FINISHED_LABEL, expected)
     sent = MessageSent(Seat.SERVER, "Finished", ContentType.handshake,
                        seal(state, Seat.SERVER, keys, 0, ContentType.handshake, finished))
     return [*facts, ItemStored(Seat.SERVER, "client_write_key", "secret", keys.client_write.key, True),
             ItemStored(Seat.SERVER, "server_write_key", "secret", keys.server_write.key, True),
-            *change_cipher_spec(state, Seat.SERVER), *post(state, sent), verdict]
+            *change_cipher_spec(state, Seat.SERVER), *post(state, sent), *verdicts]
 
 
 def _why_keys_differ(state: TableState, server_pre_master: bytes, server_master: bytes) -> str:
@@ -434,15 +478,16 @@ def _why_keys_differ(state: TableState, server_pre_master: bytes, server_master:
 def verify_finished(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     master = state.item(Seat.CLIENT, "master_secret")
     keys = session_keys(state, Seat.CLIENT, master)
+    verdicts, played = expert.judge(state, step, action, expert_values(state, step))
     try:
         opened = open_record(state, Seat.CLIENT, keys, 0, delivered_payload(state, Seat.CLIENT, "Finished"))
     except Alert:
-        return [HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not decrypt")]
-    expected = finished_message(state, Seat.CLIENT, master, SERVER_FINISHED_LABEL,
-                         state.item(Seat.CLIENT, "client_finished"))
+        return [*verdicts, HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not decrypt")]
+    expected = m.encode_handshake(m.Finished(played["verify_data_hex"]))
     if not hmac.compare_digest(opened, expected):
-        return [HandshakeFailed(Seat.CLIENT, "finished", "the server's verify_data differs")]
-    return [ok(step, "the server's Finished verifies: it holds the same keys and saw the same handshake")]
+        return [*verdicts, HandshakeFailed(Seat.CLIENT, "finished", "the server's verify_data differs")]
+    return [*verdicts, ok(step, "the server's Finished verifies: it holds the same keys and saw the same "
+                                "handshake")]
 
 
 def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:

@@ -25,11 +25,12 @@ from ..tls.keyschedule13 import KeySchedule, finished_verify_data, traffic_keys
 from ..tls.record import ContentType, RecordProtection13
 from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, SignatureScheme, suite_by_name
 from . import actions as a
+from . import expert
 from .facts import Fact, ForgeryAccepted, HandshakeFailed, ItemStored, MessageSent
 from .handshake import check_words, chosen_suite, load_key, offered_suites
-from .model import SUITES_FOR_VARIANT, Seat
+from .model import SUITES_FOR_VARIANT, Difficulty, Seat
 from .records import plain_handshake
-from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, Code, Referee, Rejected, Step, mistake, ok
+from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, Referee, Step, mistake, ok
 from .state import TableState
 from .wire import delivered_all, find, post
 
@@ -217,11 +218,46 @@ def inspect_flight(state: TableState, now: datetime.datetime) -> _Flight:
                    problem)
 
 
+def expert_values(state: TableState, step: Step, now: datetime.datetime | None = None) -> dict[str, bytes]:
+    """The real values ``step``'s seat derives (``game.expert``), from its own inputs: its
+    x25519 share and the peer's, its transcript, and the secrets already in its wallet."""
+    if step.id == "client.check_certificate":
+        hello: m.ServerHello = find(state, Seat.CLIENT, m.ServerHello)
+        suite = CIPHER_SUITES[hello.cipher_suite]
+        _, server_share = m.parse_key_share_server(hello.extension(m.ExtensionType.key_share) or b"")
+        private = x25519.X25519PrivateKey.from_private_bytes(state.item(Seat.CLIENT, "ecdhe_private"))
+        schedule = schedule_over(suite, log_bytes(state, Seat.CLIENT) + m.encode_handshake(hello))
+        schedule.extract(None)
+        schedule.extract(private.exchange(x25519.X25519PublicKey.from_public_bytes(server_share)))
+        return {"client_handshake_traffic_secret_hex": schedule.derive_secret(b"c hs traffic"),
+                "server_handshake_traffic_secret_hex": schedule.derive_secret(b"s hs traffic")}
+    seat = step.seat
+    suite = suite_of(state, seat)
+    log = log_bytes(state, seat)
+    client_hs = state.item(seat, "client_handshake_traffic_secret")
+    if step.id == "server.verify_finished":
+        return {"verify_data_hex": finished_verify_data(suite, client_hs, transcript_hash(suite, log))}
+    log += state.item(Seat.CLIENT, "server_finished")
+    schedule = master_stage(suite, log, state.item(Seat.CLIENT, "shared_secret"))
+    return {"master_secret_hex": schedule.secret,
+            "client_application_traffic_secret_hex": schedule.derive_secret(b"c ap traffic"),
+            "server_application_traffic_secret_hex": schedule.derive_secret(b"s ap traffic"),
+            "verify_data_hex": finished_verify_data(suite, client_hs, transcript_hash(suite, log))}
+
+
 def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     flight = inspect_flight(state, ref.now())
+    # At expert difficulty the client's own handshake secrets are played, right or wrong: a
+    # wrong one seals a Finished the server cannot open, or fails the server Finished's check.
+    judged, played = expert.judge(state, step, action, {
+        "client_handshake_traffic_secret_hex": flight.client_hs,
+        "server_handshake_traffic_secret_hex": flight.server_hs})
     facts: list[Fact] = [secret_item(Seat.CLIENT, "shared_secret", flight.shared),
-                         secret_item(Seat.CLIENT, "client_handshake_traffic_secret", flight.client_hs),
-                         secret_item(Seat.CLIENT, "server_handshake_traffic_secret", flight.server_hs)]
+                         secret_item(Seat.CLIENT, "client_handshake_traffic_secret",
+                                     played["client_handshake_traffic_secret_hex"]),
+                         secret_item(Seat.CLIENT, "server_handshake_traffic_secret",
+                                     played["server_handshake_traffic_secret_hex"]),
+                         *judged]
     if flight.unreadable:
         return [*facts, ok(step, "the server's flight does not decrypt under the client's handshake "
                                   "keys: the two sides hashed different hellos", 0),
@@ -267,28 +303,26 @@ def client_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
     if not hmac.compare_digest(expected, received.verify_data):
         return [HandshakeFailed(Seat.CLIENT, "finished", "the server's Finished does not verify")]
     log += state.item(Seat.CLIENT, "server_finished")
-    schedule = master_stage(suite, log, state.item(Seat.CLIENT, "shared_secret"))
-    master = schedule.secret
-    facts: list[Fact] = []
-    if action.master_secret_hex is not None:
-        try:
-            theirs = bytes.fromhex(action.master_secret_hex)
-        except ValueError:
-            raise Rejected("master_secret_hex must be hexadecimal", Code.BAD_INPUT) from None
-        facts.append(ok(step, "your master secret is right") if hmac.compare_digest(theirs, master)
-                     else mistake(step, "your master secret differs from HKDF-Extract(Derive-Secret("
-                                         "handshake_secret, \"derived\", \"\"), 0)"))
+    facts: list[Fact]
+    if state.difficulty is Difficulty.EXPERT:  # the player's own values, right or wrong, are played
+        verdicts, played = expert.judge(state, step, action, expert_values(state, step))
+        facts = list(verdicts)
     else:
-        facts.append(ok(step, "the server's Finished verifies; the master secret follows from the shared "
-                               "secret, and the application traffic secrets from it and the transcript "
-                               "hash through the server's Finished"))
-    finished = finished_bytes(suite, client_hs, log)
+        schedule = master_stage(suite, log, state.item(Seat.CLIENT, "shared_secret"))
+        played = {"master_secret_hex": schedule.secret,
+                  "client_application_traffic_secret_hex": schedule.derive_secret(b"c ap traffic"),
+                  "server_application_traffic_secret_hex": schedule.derive_secret(b"s ap traffic")}
+        facts = [ok(step, "the server's Finished verifies; the master secret follows from the shared "
+                          "secret, and the application traffic secrets from it and the transcript "
+                          "hash through the server's Finished")]
+    finished = (m.encode_handshake(m.Finished(played["verify_data_hex"])) if "verify_data_hex" in played
+                else finished_bytes(suite, client_hs, log))
     record = RecordProtection13(suite, traffic_keys(suite, client_hs)).seal(ContentType.handshake, finished)
-    return [ItemStored(Seat.CLIENT, "master_secret", "secret", master, True),
+    return [ItemStored(Seat.CLIENT, "master_secret", "secret", played["master_secret_hex"], True),
             ItemStored(Seat.CLIENT, "client_application_traffic_secret", "secret",
-                       schedule.derive_secret(b"c ap traffic"), True),
+                       played["client_application_traffic_secret_hex"], True),
             ItemStored(Seat.CLIENT, "server_application_traffic_secret", "secret",
-                       schedule.derive_secret(b"s ap traffic"), True),
+                       played["server_application_traffic_secret_hex"], True),
             log_item(Seat.CLIENT, log + finished),
             *post(state, MessageSent(Seat.CLIENT, "Finished", ContentType.application_data, record)),
             *facts]
@@ -306,10 +340,11 @@ def server_verify_finished(state: TableState, step: Step, action: Any, ref: Refe
         return [ok(step, "the client's Finished does not decrypt: the two sides derived different "
                           "handshake keys", 0),
                 HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac on the client's Finished")]
-    expected = finished_bytes(suite, client_hs, log)
+    verdicts, played = expert.judge(state, step, action, expert_values(state, step))
+    expected = m.encode_handshake(m.Finished(played["verify_data_hex"]))
     if not hmac.compare_digest(plaintext, expected):
-        return [HandshakeFailed(Seat.SERVER, "finished", "the client's verify_data differs")]
-    return [log_item(Seat.SERVER, log + plaintext),
+        return [*verdicts, HandshakeFailed(Seat.SERVER, "finished", "the client's verify_data differs")]
+    return [log_item(Seat.SERVER, log + plaintext), *verdicts,
             ok(step, "the client's Finished verifies: same transcript, same keys")]
 
 
@@ -323,8 +358,14 @@ def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     facts: list[Fact] = []
     if sender is Seat.SERVER:
         (record,) = delivered_all(state, Seat.SERVER, ("application data",))[-1:]
-        _, request = app_protection(state, sender, "client_application_traffic_secret").open(
-            record.payload[:5], record.payload[5:])
+        try:
+            _, request = app_protection(state, sender, "client_application_traffic_secret").open(
+                record.payload[:5], record.payload[5:])
+        except Alert:  # the client sealed under an application secret of its own making (expert)
+            return [ok(step, "the request does not decrypt, so the server stops: the two sides hold "
+                             "different application traffic secrets", 0),
+                    HandshakeFailed(Seat.SERVER, "record protection", "bad_record_mac on the client's "
+                                    "request: its client_application_traffic_secret differs")]
         facts.append(ItemStored(Seat.SERVER, "request", "text", request, True))
     own = f"{sender.value}_application_traffic_secret"
     data = action.text.encode()
@@ -336,7 +377,12 @@ def send_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
 
 def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     (record,) = delivered_all(state, Seat.CLIENT, ("application data",))[-1:]
-    _, response = app_protection(state, Seat.CLIENT, "server_application_traffic_secret").open(
-        record.payload[:5], record.payload[5:])
+    try:
+        _, response = app_protection(state, Seat.CLIENT, "server_application_traffic_secret").open(
+            record.payload[:5], record.payload[5:])
+    except Alert:  # the client derived a server application secret of its own making (expert)
+        return [mistake(step, "the answer does not decrypt: your server_application_traffic_secret "
+                              "differs from the one the server sealed with"),
+                HandshakeFailed(Seat.CLIENT, "record protection", "bad_record_mac on the server's answer")]
     return [ItemStored(Seat.CLIENT, "response", "text", response, True),
             ok(step, "the answer decrypts and authenticates: the session works")]

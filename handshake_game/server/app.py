@@ -49,11 +49,13 @@ from ..game import (
     open_table,
     view,
     visible_steps,
+    workbench,
 )
 from ..game import actions as a
 from ..game.catalog import rsa_keys_needed
 from ..game.facts import Fact, TableOpened
 from ..game.model import Difficulty, Scenario, Seat, Variant
+from ..game.predictions import predictions
 from ..store import Store
 from ..store.repository import hash_token, verify_token
 from . import sessions
@@ -496,29 +498,60 @@ class GameServer:
 
     def quiz_answer(self, table_id: int, token: str, lesson_id: str, question: int,
                     choice: int) -> tuple[bool, str]:
-        """Check one quiz answer of a lesson card and store it in the player's lesson progress."""
+        """Check one quiz answer of a card this seat was offered at this table, store it in the
+        player's lesson progress, and score the seat's first answer at the table."""
         table = self._table(table_id)
         with table.lock:
             seat = self._authenticate(table, token)
             player_id = table.humans[seat]
-        try:
-            card = lessons.card(lesson_id, _cards())
-        except lessons.LessonMissing:
-            raise UnknownLesson(f"no lesson card {lesson_id[:64]!r}") from None
-        if question >= len(card.quiz) or choice >= len(card.quiz[question].choices):
-            raise UnknownLesson(f"lesson {lesson_id} has no question {question} with a choice {choice}")
-        asked = card.quiz[question]
-        # ``choice`` is the position the seat saw: its table's own order of the choices.
-        chosen = quiz_order(table_id, seat, lesson_id, question, len(asked.choices))[choice]
-        correct = chosen == asked.correct
-        progress = self.store.lesson_progress(player_id).get(lesson_id)
-        results = json.loads(progress.quiz_results) if progress is not None else {}
-        # The first answer is the one that counts; retries teach, and are kept, but never change it.
-        first = results.get(str(question), {}).get("first_correct", correct)
-        results[str(question)] = {"choice": chosen, "correct": correct, "first_correct": first}
-        done = all(results.get(str(i), {}).get("correct") for i in range(len(card.quiz)))
-        self.store.save_lesson_progress(player_id, lesson_id, results, done)
-        return correct, asked.explanation
+            card = self._offered_card(table, seat, lesson_id)
+            asked = _questions(table.state, seat, card)
+            if question >= len(asked) or choice >= len(asked[question].choices):
+                raise UnknownLesson(f"lesson {lesson_id} has no question {question} with a choice {choice}")
+            # ``choice`` is the position the seat saw: its table's own order of the choices.
+            chosen = quiz_order(table_id, seat, lesson_id, question, len(asked[question].choices))[choice]
+            correct = chosen == asked[question].correct
+            progress = self.store.lesson_progress(player_id).get(lesson_id)
+            results = json.loads(progress.quiz_results) if progress is not None else {}
+            # A card's own question is the same at every table: only the player's first answer
+            # ever counts. A prediction is built on this table's values: its first answer here.
+            key = str(question) if question < len(card.quiz) else f"table {table_id} #{question}"
+            first = results.get(key, {}).get("first_correct")
+            results[key] = {"choice": chosen, "correct": correct,
+                            "first_correct": correct if first is None else first}
+            done = all(results.get(str(i), {}).get("correct") for i in range(len(card.quiz)))
+            self.store.save_lesson_progress(player_id, lesson_id, results, done)
+            scored = game.score_quiz(table.state, seat, lesson_id, question, correct) if first is None else []
+            if scored:
+                self._record(table, scored, f"{seat.value} quiz {lesson_id} #{question}")
+            return correct, asked[question].explanation
+
+    def read_card(self, table_id: int, token: str, lesson_id: str) -> dict[str, Any]:
+        """A further-reading card (or any card this seat was offered here), filled from its view."""
+        table = self._table(table_id)
+        with table.lock:
+            seat = self._authenticate(table, token)
+            card = self._offered_card(table, seat, lesson_id)
+            seen = view(table.state, seat, self.now(), dissect=True, revealed=table.revealed)
+            return _card_payload(table.state, seat, card, seen, table_id)
+
+    def workbench(self, table_id: int, token: str, op: str, args: dict[str, str]) -> bytes:
+        """One workbench operation on the token holder's own values (``game.workbench``)."""
+        table = self._table(table_id)
+        with table.lock:
+            seat = self._authenticate(table, token)
+            try:
+                return workbench.compute(table.state, seat, op, args, self.referee.rng)
+            except Rejected as error:
+                raise MoveRejected.of(error) from None
+
+    def _offered_card(self, table: LiveTable, seat: Seat, lesson_id: str) -> lessons.Card:
+        """A card the seat's console has offered at this table; a scenario's card (and its
+        reading) only once the seat may know the scenario."""
+        dark = in_the_dark(table.state, seat, table.revealed)
+        if lesson_id not in _offered(table.state, seat, dark):
+            raise UnknownLesson(f"no lesson card {lesson_id[:64]!r} at your seat")
+        return _cards()[lesson_id]
 
     def class_session_of(self, table_id: int) -> int | None:
         room = self._room_of(table_id)
@@ -684,6 +717,8 @@ class GameServer:
             "step_index": sum(1 for i in shown if i < state.step_index),
             "players": {s.value: self._names.get(table.humans[s], "?") if s in table.humans else None
                         for s in SEATING_ORDER},
+            # Expert difficulty: the workbench's operations and the names of the seat's own values.
+            "workbench": workbench.listing(state, seat) if state.difficulty is Difficulty.EXPERT else None,
         }
 
     def _record(self, table: LiveTable, facts: list[Fact], what: str) -> None:
@@ -732,31 +767,74 @@ def quiz_order(table_id: int, seat: Seat, lesson_id: str, question: int, count: 
     return order
 
 
-def _lesson(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool,
-            table_id: int = 0) -> dict[str, Any] | None:
+def _lesson_id(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool) -> str:
     """The card for the seat's current step, else for its latest verdict, else the scenario's
-    (or the variant's overview), filled from the seat's own view. A seat in the dark never
-    gets the scenario's card before the debrief; at the end every seat gets it."""
-    cards = _cards()
+    (or the variant's overview). A seat in the dark never gets the scenario's card before the
+    debrief; at the end every seat gets it."""
     step = state.current_step
     if state.over and state.scenario is not Scenario.HONEST:
-        lesson_id = f"scenario-{state.scenario.value}"
-    elif step is not None and step.seat is seat:
-        lesson_id = step.lesson
-    elif seen["verdicts"]:
-        lesson_id = seen["verdicts"][-1]["lesson"]
-    elif state.scenario is not Scenario.HONEST and not dark:
-        lesson_id = f"scenario-{state.scenario.value}"
-    else:
-        lesson_id = f"overview-{state.variant.value}"
-    card = cards.get(lesson_id)
-    if card is None:
-        return None
+        return f"scenario-{state.scenario.value}"
+    if step is not None and step.seat is seat:
+        return step.lesson
+    if seen["verdicts"]:
+        return str(seen["verdicts"][-1]["lesson"])
+    if state.scenario is not Scenario.HONEST and not dark:
+        return f"scenario-{state.scenario.value}"
+    return f"overview-{state.variant.value}"
+
+
+def _reading(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool) -> list[lessons.Card]:
+    """Further reading beside the current card: the step's (or the latest verdict's step's),
+    then the scenario's once the seat may know it."""
+    step = state.current_step
+    step_id = (step.id if step is not None and step.seat is seat else
+               str(seen["verdicts"][-1]["step"]) if seen["verdicts"] else None)
+    scenario = state.scenario if state.over or not dark else None
+    return lessons.read_more(step_id, state.variant, scenario, _cards())
+
+
+def _offered(state: TableState, seat: Seat, dark: bool) -> set[str]:
+    """Every card this seat's console has offered at this table so far: its steps' cards up to
+    now, the verdicts' cards, the overview, their further reading, and the scenario's card and
+    reading once the seat may know the scenario."""
+    step_ids = [step.id for step in state.steps[:state.step_index + 1] if step.seat is seat]
+    step_ids += [verdict.step for verdict in state.verdicts if verdict.seat is seat]
+    offered = {f"overview-{state.variant.value}"}
+    offered |= {step.lesson for step in state.steps[:state.step_index + 1] if step.seat is seat}
+    offered |= {verdict.lesson for verdict in state.verdicts if verdict.seat is seat}
+    known = state.over or not dark
+    if known:
+        offered.add(f"scenario-{state.scenario.value}")
+    for step_id in step_ids:
+        offered |= {card.id for card in lessons.read_more(step_id, state.variant, None, _cards())}
+    if known:
+        offered |= {card.id for card in lessons.read_more(None, state.variant, state.scenario, _cards())}
+    return offered & set(_cards())
+
+
+def _questions(state: TableState, seat: Seat, card: lessons.Card) -> list[Any]:
+    """The card's own questions, then its prediction questions built on the seat's values."""
+    return [*card.quiz, *predictions(state, seat, card.id)]
+
+
+def _card_payload(state: TableState, seat: Seat, card: lessons.Card, seen: dict[str, Any],
+                  table_id: int) -> dict[str, Any]:
+    questions = _questions(state, seat, card)
     return {"id": card.id, "title": card.title, "markdown": lessons.render(card, seen),
-            "quiz": [{"question": q.question,
+            "quiz": [{"question": q.question, "prediction": number >= len(card.quiz),
                       "choices": [q.choices[i] for i in quiz_order(table_id, seat, card.id, number,
                                                                     len(q.choices))]}
-                     for number, q in enumerate(card.quiz)]}
+                     for number, q in enumerate(questions)]}
+
+
+def _lesson(state: TableState, seat: Seat, seen: dict[str, Any], dark: bool,
+            table_id: int = 0) -> dict[str, Any] | None:
+    """The seat's current card filled from its own view, with its further reading."""
+    card = _cards().get(_lesson_id(state, seat, seen, dark))
+    if card is None:
+        return None
+    return _card_payload(state, seat, card, seen, table_id) | {
+        "more": [{"id": more.id, "title": more.title} for more in _reading(state, seat, seen, dark)]}
 
 
 def _step_name(state: TableState) -> str:

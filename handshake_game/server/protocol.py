@@ -143,6 +143,26 @@ class QuizAnswer(_Message):
     choice: int = Field(ge=0, le=64)
 
 
+class ReadCard(_Message):
+    """A player opens a further-reading card offered beside the current one."""
+
+    type: Literal["read_card"] = "read_card"
+    table_id: int
+    token: str = Field(min_length=1, max_length=256)
+    lesson_id: str = Field(min_length=1, max_length=64)
+
+
+class WorkbenchRun(_Message):
+    """One operation of the expert's workbench, on the seat's own values (``game.workbench``)."""
+
+    type: Literal["workbench"] = "workbench"
+    table_id: int
+    token: str = Field(min_length=1, max_length=256)
+    op: str = Field(min_length=1, max_length=32)
+    args: dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=dict, max_length=8)
+
+
 class _Instructor(_Message):
     token: str = Field(min_length=1, max_length=256)
     class_session_id: int
@@ -200,10 +220,13 @@ class RotateSeats(_Instructor):
 
 InstructorMessage = (Start | Pause | Inject | LeakKey | Reveal | End | DashboardRequest | MoveSeat
                      | RotateSeats)
-AnyClientMessage = Hello | Solo | Resume | Move | Hint | QuizAnswer | CreateSession | Join | InstructorMessage
+AnyClientMessage = (Hello | Solo | Resume | Move | Hint | QuizAnswer | ReadCard | WorkbenchRun | CreateSession
+                    | Join | InstructorMessage)
 ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
-_CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint", "quiz_answer", "create_session", "join", "start",
-                 "pause", "inject", "leak_key", "reveal", "end", "dashboard", "move_seat", "rotate_seats")
+_CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint", "quiz_answer", "read_card", "workbench",
+                 "create_session",
+                 "join", "start", "pause", "inject", "leak_key", "reveal", "end", "dashboard", "move_seat",
+                 "rotate_seats")
 _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -238,6 +261,21 @@ class QuizResult(_Message):
     question: int
     correct: bool
     explanation: str
+
+
+class CardShown(_Message):
+    """A lesson card the player asked for (``read_card``), filled from its seat's own view."""
+
+    type: Literal["card"] = "card"
+    table_id: int
+    lesson: dict[str, Any]
+
+
+class WorkbenchResult(_Message):
+    type: Literal["workbench_result"] = "workbench_result"
+    op: str
+    hex: str
+    bytes: int
 
 
 class SessionCreated(_Message):
@@ -301,7 +339,7 @@ class Error(_Message):
 
 
 ServerMessage = (Welcome | Seated | Reseated | View | Error | SessionCreated | Done | Dashboard | TableUpdate
-                 | Debrief | QuizResult)
+                 | Debrief | QuizResult | CardShown | WorkbenchResult)
 
 
 def encode(message: ServerMessage) -> str:

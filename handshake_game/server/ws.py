@@ -249,8 +249,17 @@ async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMess
     if isinstance(message, p.QuizAnswer):
         correct, explanation = await asyncio.to_thread(game.quiz_answer, message.table_id, message.token,
                                                        message.lesson_id, message.question, message.choice)
+        session.changed = [message.table_id]  # a first answer may score: every seat sees the points
+        _, view = await asyncio.to_thread(game.resume, message.table_id, message.token)
         return [p.QuizResult(lesson_id=message.lesson_id, question=message.question, correct=correct,
-                             explanation=explanation)]
+                             explanation=explanation), p.View(table_id=message.table_id, view=view)]
+    if isinstance(message, p.WorkbenchRun):
+        value = await asyncio.to_thread(game.workbench, message.table_id, message.token, message.op,
+                                        message.args)
+        return [p.WorkbenchResult(op=message.op, hex=value.hex(), bytes=len(value))]
+    if isinstance(message, p.ReadCard):
+        lesson = await asyncio.to_thread(game.read_card, message.table_id, message.token, message.lesson_id)
+        return [p.CardShown(table_id=message.table_id, lesson=lesson)]
     if isinstance(message, p.Join):
         seated = await asyncio.to_thread(game.join, message.join_code, message.name)
         session.seats.add((seated.table_id, seated.seat))

@@ -34,6 +34,7 @@ from handshake_game.game import (
     pause,
 )
 from handshake_game.game import actions as a
+from handshake_game.game.expert import derived_at
 from handshake_game.game.guide import correct_action
 from handshake_game.game.menu import catalog, choices
 from handshake_game.game.model import supports
@@ -42,6 +43,10 @@ from handshake_game.server.protocol import ACTIONS
 from handshake_game.tls.pki import generate_rsa_key
 
 KEYS = [generate_rsa_key() for _ in range(4)]
+# The steps where an expert computes derived values, by "is it TLS 1.3" (written out here, not
+# read from game.expert, so that the menus are checked against the plan).
+EXPERT_STEPS = {False: {"client.finished", "server.finished", "client.verify_finished"},
+                True: {"client.check_certificate", "client.finished", "server.verify_finished"}}
 STAGED = [(v, s) for v in Variant for s in Scenario if supports(v, s)]
 
 
@@ -139,8 +144,11 @@ def _assert_menus(state: TableState, ref: Referee, now: datetime.datetime, *, ev
                 assert field["default"] is None
             if field["kind"] == "multi":
                 assert field["default"] == [option["value"] for option in field["options"]]
-    assert any(f["kind"] == "hex" for f in fields) is (state.difficulty is Difficulty.EXPERT
-                                                       and step.id == "client.finished")
+    # expert: a hex field for each value the step derives (game.expert), and nowhere else
+    hex_fields = sorted({f["name"] for f in fields if f["kind"] == "hex"})
+    assert hex_fields == sorted(value.field for value in derived_at(state, step)), step.id
+    assert bool(hex_fields) is (state.difficulty is Difficulty.EXPERT and step.id in EXPERT_STEPS[
+        state.variant is Variant.TLS13]), step.id
     # (d) plain JSON, and not one secret a seat may not know (sharing.py): the man in the
     # middle's menu may show the request it opened, no other seat's may
     for seat, menu in menus.items():
@@ -165,7 +173,8 @@ def _assert_menus(state: TableState, ref: Referee, now: datetime.datetime, *, ev
             except Rejected as refused:
                 assert _teaching(refused.reason), refused.reason
                 # only a malformed hex value typed by an expert is refused
-                assert "hex" in refused.reason and values.get("master_secret_hex") == "not hex", (
+                assert ("hexadecimal" in refused.reason and "not hex" in values.values()) or (
+                    "bytes for this suite" in refused.reason), (
                     step.id, action, refused.reason)
             else:
                 assert facts
@@ -312,10 +321,18 @@ def test_the_premaster_key_and_the_randoms_offer_the_classic_mistakes() -> None:
     (encrypt, _) = choices(state, Seat.CLIENT, now)
     (key,) = encrypt["fields"]
     assert sorted(o["value"] for o in key["options"]) == ["server_certificate", "trust_store"]
+    state = _state_at(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.STANDARD, "client.finished")
+    (finished, _) = choices(state, Seat.CLIENT, now)
+    assert [f["name"] for f in finished["fields"]] == ["randoms"]
+    assert sorted(o["value"] for o in finished["fields"][0]["options"]) == ["client+server", "server+client"]
+    # at expert the player's own master secret, key block and verify_data replace the order
     state = _state_at(Variant.TLS12_RSA, Scenario.HONEST, Difficulty.EXPERT, "client.finished")
     (finished, _) = choices(state, Seat.CLIENT, now)
-    assert [f["name"] for f in finished["fields"]] == ["randoms", "master_secret_hex"]
-    assert sorted(o["value"] for o in finished["fields"][0]["options"]) == ["client+server", "server+client"]
+    assert [f["name"] for f in finished["fields"]] == [
+        "master_secret_hex", "client_write_key_hex", "server_write_key_hex", "client_write_iv_hex",
+        "server_write_iv_hex", "verify_data_hex"]
+    assert all(f["kind"] == "hex" and f["default"] is None and "RFC" in f["formula"]
+               for f in finished["fields"])
 
 
 def test_a_downgraded_server_chooses_only_from_what_reached_it() -> None:

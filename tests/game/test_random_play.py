@@ -58,8 +58,10 @@ def referee(seed: int) -> Referee:
                    rsa_keys=lambda: next(keys))
 
 
-def fill(choice: dict[str, Any], rng: random.Random, difficulty: Difficulty) -> a.Action:
-    """The action a player builds from a menu choice, with random values where there is a choice."""
+def fill(choice: dict[str, Any], rng: random.Random, difficulty: Difficulty,
+         right: a.Action | None = None) -> a.Action:
+    """The action a player builds from a menu choice, with random values where there is a choice
+    (an expert's hex value is sometimes the right one, from the careful player's ``right``)."""
     values: dict[str, Any] = {}
     for spec in choice["fields"]:
         kind = spec["kind"]
@@ -74,7 +76,8 @@ def fill(choice: dict[str, Any], rng: random.Random, difficulty: Difficulty) -> 
             value = spec["default"]
         elif kind == "hex":
             assert difficulty is Difficulty.EXPERT, "a hex field outside expert difficulty"
-            value = rng.choice([None, "", rng.randbytes(48).hex(), "not hex"])
+            good = getattr(right, spec["name"], None) if type(right).__name__ == choice["action"] else None
+            value = rng.choice([None, "", rng.randbytes(48).hex(), "not hex", *([good] * 3 if good else [])])
         else:
             raise AssertionError(f"a field kind this test does not fill: {kind}")
         values[spec["name"]] = value
@@ -92,7 +95,8 @@ def pick(state: TableState, seat: Seat, rng: random.Random, now: datetime.dateti
         move = correct_action(state, seat, now)
         assert move is not None
         return move
-    return fill(rng.choice(sorted(menu[:-1], key=lambda c: str(c["action"]))), rng, state.difficulty)
+    return fill(rng.choice(sorted(menu[:-1], key=lambda c: str(c["action"]))), rng, state.difficulty,
+                correct_action(state, seat, now))
 
 
 @dataclass
@@ -139,7 +143,7 @@ def play(variant: Variant, scenario: Scenario, difficulty: Difficulty, seed: int
         action = pick(state, step.seat, rng, ref.now())
         tally.moves += 1
         tally.hints += isinstance(action, a.RequestHint)
-        malformed = getattr(action, "master_secret_hex", None) == "not hex"
+        malformed = "not hex" in vars(action).values()
         try:
             new = decide(state, step.seat, action, ref)
         except Rejected as refused:

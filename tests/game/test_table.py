@@ -198,22 +198,6 @@ def test_a_rogue_csr_is_refused_by_the_ca_identity_check() -> None:
     assert not next(f for f in issued if isinstance(f, Verdict)).ok  # issuing it is the CA's mistake
 
 
-def test_expert_master_secret_is_compared_with_the_real_one() -> None:
-    state, _ = open_table(Variant.TLS12_RSA)
-    ref = referee()
-    from handshake_game.bots import HonestBot
-
-    bot = HonestBot()
-    while state.current_step is not None and state.current_step.id != "client.finished":
-        step = state.current_step
-        for fact in decide(state, step.seat, bot.act(state, step.seat), ref):
-            state = apply(state, fact)
-    wrong = decide(state, Seat.CLIENT, a.DeriveAndSendFinished(master_secret_hex="00" * 48), ref)
-    assert not next(f for f in wrong if isinstance(f, Verdict)).ok
-    with pytest.raises(Rejected):
-        decide(state, Seat.CLIENT, a.DeriveAndSendFinished(master_secret_hex="not hex"), ref)
-
-
 def test_illegal_moves_are_typed_rejections_that_change_nothing() -> None:
     state, _ = open_table(Variant.TLS12_RSA)
     ref = referee()

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
 SERVER_TYPES = {"welcome", "seated", "reseated", "view", "error", "session_created", "done", "dashboard",
-                "table_update", "debrief", "quiz_result"}
-CLIENT_TYPES = ["hello", "solo", "resume", "move", "hint", "quiz_answer", "create_session", "join", "start",
-                "pause", "inject", "leak_key", "reveal", "end", "dashboard", "move_seat", "rotate_seats"]
+                "table_update", "debrief", "quiz_result", "card"}
+CLIENT_TYPES = ["hello", "solo", "resume", "move", "hint", "quiz_answer", "read_card", "create_session",
+                "join", "start", "pause", "inject", "leak_key", "reveal", "end", "dashboard", "move_seat",
+                "rotate_seats"]
 MARKER_TABLE = -7_777_777
 FIELDS = ["protocol", "variant", "scenario", "difficulty", "seat", "name", "table_id", "token", "action",
           "class_session_id", "join_code", "lesson_id", "question", "choice", "to_table_id", "to_seat"]

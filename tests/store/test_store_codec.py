@@ -34,11 +34,12 @@ def test_every_fact_type_is_produced_and_round_trips(make_referee) -> None:
             run = play_table(variant, scenario, make_referee(1), bots=bots)
             seen |= {type(f) for f in run.facts}
             assert [fact_from_json(fact_to_json(f)) for f in run.facts] == run.facts
-    # The instructor's controls make the rest; they round-trip too.
+    # The instructor's controls and the quizzes make the rest; they round-trip too.
     state, facts = game_table.open_table(Variant.TLS12_RSA, Scenario.HONEST)
     paused = game_table.apply(state, game_table.pause(state)[0])
     for extra in (game_table.pause(state), game_table.resume(paused),
-                  game_table.inject_scenario(state, Scenario.PASSIVE)):
+                  game_table.inject_scenario(state, Scenario.PASSIVE),
+                  game_table.score_quiz(state, Seat.CLIENT, "finished", 0, True)):
         seen |= {type(f) for f in extra}
         assert [fact_from_json(fact_to_json(f)) for f in extra] == extra
     assert seen == set(typing.get_args(Fact))

@@ -15,6 +15,7 @@ import { loadCatalog, seatIds, seatName, stepLabel } from "./catalog.js";
 import { renderDebrief } from "./debrief.js";
 import { Pacer } from "./pacing.js";
 import { renderDocuments, documentValue } from "./certificate.js";
+import { renderWorkbench, showWorkbenchResult, showWorkbenchError } from "./workbench.js";
 
 const APP_TEXT = {
   response: "⚷ The server's answer, decrypted by you",
@@ -42,6 +43,9 @@ let moving = false; // a move or hint is on its way: the next view or error ends
 let notice = null; // an error or a reseat: shown until the player acts again, whatever views arrive
 let pending = null; // the move on its way: {name, verdicts} — to notice a move that brought no verdict
 const memo = new Map(); // section -> the JSON it was last drawn from
+let workbenchAsked = false; // a workbench operation is on its way: its error goes beside the form
+let readCard = null; // a further-reading card opened beside the step's own card
+let readFrom = null; // the id of the step's card it was opened from
 const quizResults = new Map(); // `${lesson_id}:${question}` -> {correct, explanation, choice}
 let wireShown = { table: null, count: 0 };
 // Draws each view, or each frame of a replay of the others' moves (a frame has `paced`).
@@ -111,7 +115,21 @@ function handle(message) {
       quizResults.set(`${message.lesson_id}:${message.question}`, message);
       showQuizResult(message.lesson_id, message.question);
       break;
+    case "workbench_result":
+      workbenchAsked = false;
+      showWorkbenchResult($("workbench"), message, Object.fromEntries(
+        (view?.workbench?.operations ?? []).map((op) => [op.id, op.label])));
+      break;
+    case "card": // a further-reading card the player opened
+      readCard = message.lesson ?? null;
+      if (view) renderLesson(view);
+      break;
     case "error":
+      if (workbenchAsked) {
+        workbenchAsked = false;
+        showWorkbenchError($("workbench"), message.message || message.code);
+        break;
+      }
       moving = false;
       pending = null;
       if (view) setBusy(false); // keep what the player typed: they may fix it and try again
@@ -177,6 +195,12 @@ function render() {
   renderVerdicts(v);
   renderScores(v, players);
   renderLesson(v);
+  if (changed("workbench", v.workbench ?? null)) {
+    renderWorkbench($("workbench"), v.workbench ?? null, (message) => {
+      workbenchAsked = true;
+      send(message);
+    });
+  }
   renderLadder(v, steps);
   if (changed("debrief", v.debrief ?? null)) {
     renderDebrief($("debrief"), v.debrief ?? null, v.seat, { again: (kind) => playAgain(v, kind) });
@@ -448,6 +472,20 @@ function fieldControl(action, field, preset) {
     if (preset !== undefined && preset !== null) input.value = String(preset);
     testid(input, `field-${action}-${field.name}`);
     wrap.append(label, input);
+    if (kind === "hex") { // the same value asked by two choices (accept or reject) is typed once
+      input.dataset.field = field.name;
+      input.addEventListener("input", () => {
+        for (const twin of document.querySelectorAll(`input[data-field="${CSS.escape(field.name)}"]`)) {
+          if (twin !== input) twin.value = input.value;
+        }
+      });
+    }
+    if (field.formula) { // expert: how the value is made (never the value); the workbench computes it
+      const help = el("p", "field-help", `How: ${field.formula}`);
+      help.id = `${id}-how`;
+      input.setAttribute("aria-describedby", help.id);
+      wrap.append(help);
+    }
     read = () => {
       const raw = input.value;
       if (kind === "number") return raw.trim() === "" ? undefined : Number(raw);
@@ -521,8 +559,10 @@ function renderScores(v, players) {
 }
 
 function renderLesson(v) {
-  const lesson = v.lesson ?? null;
-  if (!changed("lesson", lesson)) return;
+  const own = v.lesson ?? null;
+  if (readCard && (!own || own.id !== readFrom)) readCard = null; // the step moved on: its card again
+  const lesson = readCard ?? own;
+  if (!changed("lesson", { lesson, more: own?.more ?? [], reading: Boolean(readCard) })) return;
   const box = $("lesson");
   const quiz = $("quiz");
   box.replaceChildren();
@@ -532,17 +572,50 @@ function renderLesson(v) {
     return;
   }
   box.dataset.lessonId = lesson.id ?? "";
+  if (readCard) {
+    const back = el("button", "button button-quiet", `← Back to “${own.title}”`);
+    back.type = "button";
+    testid(back, "lesson-back");
+    back.addEventListener("click", () => { readCard = null; renderLesson(view); });
+    box.append(back);
+  }
   const markdown = String(lesson.markdown ?? "");
   if (!/^\s*#/.test(markdown) && lesson.title) box.append(el("h3", null, lesson.title));
   box.append(renderMarkdown(markdown));
+  const more = readCard ? [] : (own.more ?? []);
+  if (more.length) {
+    const nav = el("nav", "read-more");
+    nav.setAttribute("aria-label", "Further reading");
+    testid(nav, "read-more");
+    nav.append(el("h3", null, "Read more"));
+    const list = el("ul");
+    for (const card of more) {
+      const open = el("button", "link-button", card.title);
+      open.type = "button";
+      testid(open, `read-${card.id}`);
+      open.addEventListener("click", () => {
+        readFrom = own.id;
+        send({ type: "read_card", lesson_id: card.id });
+      });
+      const item = el("li");
+      item.append(open);
+      list.append(item);
+    }
+    nav.append(list);
+    box.append(nav);
+  }
   const questions = Array.isArray(lesson.quiz) ? lesson.quiz : [];
   if (!questions.length) return;
   quiz.append(el("h3", null, "Quick quiz"));
+  quiz.append(el("p", "hint", "Your first answer to each question scores; try again as often as you like."));
   questions.forEach((q, qi) => {
     const form = el("form", "quiz-question");
     testid(form, `quiz-${qi}`);
     const set = el("fieldset");
-    set.append(el("legend", null, `${qi + 1}. ${q.question}`));
+    const legend = el("legend", null, `${qi + 1}. `);
+    if (q.prediction) legend.append(el("span", "badge badge-predict", "Predict, with your own values"), " ");
+    legend.append(String(q.question));
+    set.append(legend);
     (q.choices ?? []).forEach((choice, ci) => {
       const row = el("label", "check");
       const radio = el("input");
