@@ -1,13 +1,20 @@
-"""Full TLS 1.2 handshakes per second: our engine against OpenSSL and tlslite-ng.
+"""Full TLS handshakes per second: our engine against OpenSSL and tlslite-ng.
 
 Each contender plays both roles in this one process, in memory (no sockets, no
 threads): a fresh client and a fresh server per connection, a full handshake
 (no session resumption, no tickets), then one small application-data record each
-way. All three use the same 2048-bit RSA leaf, issued by a root from
+way. All contenders use the same 2048-bit RSA leaf, issued by a root from
 ``handshake_game.tls.pki``, and the same cipher suite.
 
 * ours     -- ``TLSClient`` against ``TLSServer``; the client verifies the chain and
-              the name ``localhost`` against the root (``trust_store``).
+              the name ``localhost`` against the root (``trust_store``), in full on every
+              connection: ``pki.clear_caches()`` first forgets the parsed certificates and
+              verified paths the engine keeps across connections, which OpenSSL does not
+              keep. The trust store stays indexed, as OpenSSL's ``X509_STORE`` stays in
+              its context.
+* ours-cached -- the same with those caches, as the engine runs by default: from the
+              second connection on, the chain check is a dictionary lookup. It is measured
+              in the same rounds, so the run also prints what the caches are worth.
 * openssl  -- Python's ``ssl`` module: two ``SSLObject``s over ``MemoryBIO`` pairs;
               the client verifies the chain and the hostname.
 * tlslite  -- tlslite-ng's ``TLSConnection`` on both ends, driven through its
@@ -15,16 +22,19 @@ way. All three use the same 2048-bit RSA leaf, issued by a root from
               has no CA chain validation; its client pins the leaf's SHA-1
               fingerprint with a ``Checker``, the strongest check it offers.
 
-ECDHE uses x25519 on all three. Contexts, configurations and parsed keys are built
-once, as a server would; the per-connection objects are built inside the timed
-loop. The measured time is split into short rounds; each round runs every
+ECDHE uses x25519 on all of them; before the clock starts, one connection of each
+contender is probed on the wire (its ServerHello and ServerKeyExchange, decoded by
+``handshake_game.tls.messages``) for the suite and the group. Contexts, configurations
+and parsed keys are built once, as a server would; the per-connection objects are built
+inside the timed loop. The measured time is split into short rounds; each round runs every
 contender back to back. A contender's printed rate is its best round (median and
-worst are printed too); each ratio is the median over rounds of ours/peer within
-the same round, so a burst of load from elsewhere on a shared machine costs a
+worst are printed too); each ratio is the median over rounds of one rate over
+another within the same round, so a burst of load from elsewhere on a shared machine costs a
 round, not a contender.
 
 Run:  .venv/bin/python bench/engine.py [--seconds S] [--suite NAME]
-The last line is ``ratio_vs_openssl=X ratio_vs_tlslite=Y`` (ours / peer).
+The last line is ``ratio_vs_openssl=X ratio_vs_tlslite=Y ratio_vs_openssl_with_cache=Z
+cache_gain=G`` (ours / peer; ours-cached / openssl; ours-cached / ours).
 """
 
 from __future__ import annotations
@@ -38,26 +48,37 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handshake_game.tls import (
+    CIPHER_SUITES,
     ApplicationDataReceived,
     ClientConfig,
     ClientState,
+    KeyExchange,
     NamedGroup,
     ServerConfig,
     ServerState,
     TLSClient,
     TLSServer,
     pki,
+    suite_by_name,
 )
+from handshake_game.tls.messages import (
+    ExtensionType,
+    ServerHello,
+    ServerKeyExchange,
+    decode_handshake,
+    parse_key_share_server,
+)
+from handshake_game.tls.suites import group_name
 
 # name -> (OpenSSL cipher name, tlslite key exchange, tlslite cipher, TLS version).
 # TLS 1.3 is measured on TLS_AES_256_GCM_SHA384 because that is the suite OpenSSL
@@ -73,7 +94,13 @@ HOSTNAME = "localhost"
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 RESPONSE = b"HTTP/1.1 204 No Content\r\n\r\n"
 
-Handshake = Callable[[], None]
+GROUP = NamedGroup.x25519
+
+
+class Handshake(Protocol):
+    """One full connection; ``wire``, when given, receives every byte the server sent."""
+
+    def __call__(self, wire: bytearray | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -105,20 +132,23 @@ def make_credentials() -> Credentials:
 
 # -- ours ---------------------------------------------------------------------------
 
-def ours(creds: Credentials, suite: str) -> Handshake:
+def ours(creds: Credentials, suite: str, *, cache: bool = False) -> Handshake:
+    """Our engine; with ``cache=False`` every connection checks the chain in full, as OpenSSL."""
     client_config = ClientConfig(server_name=HOSTNAME, cipher_suites=(suite,),
                                  groups=(NamedGroup.x25519,),
                                  trust_store=[creds.ca_certificate])
     server_config = ServerConfig((creds.leaf_der,), creds.leaf_key, cipher_suites=(suite,),
                                  groups=(NamedGroup.x25519,))
 
-    def pump(client: TLSClient, server: TLSServer) -> None:
+    def pump(client: TLSClient, server: TLSServer, wire: bytearray | None) -> None:
         while True:
             to_server = client.data_to_send()
             if to_server:
                 server.receive_data(to_server)
             to_client = server.data_to_send()
             if to_client:
+                if wire is not None:
+                    wire += to_client
                 client.receive_data(to_client)
             if not to_server and not to_client:
                 return
@@ -126,20 +156,22 @@ def ours(creds: Credentials, suite: str) -> Handshake:
     def received(events: Sequence[object]) -> bytes:
         return b"".join(e.data for e in events if isinstance(e, ApplicationDataReceived))
 
-    def handshake() -> None:
+    def handshake(wire: bytearray | None = None) -> None:
+        if not cache:
+            pki.clear_caches()  # no parsed certificate, no verified path: OpenSSL keeps none either
         client = TLSClient(client_config)
         server = TLSServer(server_config)
         client.start()
-        pump(client, server)
+        pump(client, server, wire)
         if client.state is not ClientState.CLIENT_CONNECTED or \
                 server.state is not ServerState.SERVER_CONNECTED:
             raise RuntimeError(f"ours: handshake failed: {client.failed!r} {server.failed!r}")
         if client.suite is None or client.suite.name != suite:
             raise RuntimeError(f"ours: negotiated {client.suite}")
         client.send_application_data(REQUEST)
-        pump(client, server)
+        pump(client, server, wire)
         server.send_application_data(RESPONSE)
-        pump(client, server)
+        pump(client, server, wire)
         if received(server.events_received()) != REQUEST or \
                 received(client.events_received()) != RESPONSE:
             raise RuntimeError("ours: application data did not round-trip")
@@ -179,7 +211,7 @@ def openssl(creds: Credentials, suite: str, workdir: Path) -> Handshake:
             return False
         return True
 
-    def handshake() -> None:
+    def handshake(wire: bytearray | None = None) -> None:
         c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
         client = client_ctx.wrap_bio(c_in, c_out, server_hostname=HOSTNAME)
         server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
@@ -188,7 +220,10 @@ def openssl(creds: Credentials, suite: str, workdir: Path) -> Handshake:
             client_done = step(client)
             s_in.write(c_out.read())
             server_done = step(server)
-            c_in.write(s_out.read())
+            to_client = s_out.read()
+            if wire is not None:
+                wire += to_client
+            c_in.write(to_client)
             if client_done and server_done:
                 break
         else:
@@ -220,6 +255,7 @@ class _MemorySocket:
     def __init__(self, inbox: bytearray, outbox: bytearray) -> None:
         self._inbox = inbox
         self._outbox = outbox
+        self.tap: bytearray | None = None  # receives a copy of everything sent, when set
 
     @classmethod
     def pair(cls) -> tuple[_MemorySocket, _MemorySocket]:
@@ -227,11 +263,13 @@ class _MemorySocket:
         return cls(b_to_a, a_to_b), cls(a_to_b, b_to_a)
 
     def send(self, data: bytes) -> int:
-        self._outbox += data
+        self.sendall(data)
         return len(data)
 
     def sendall(self, data: bytes) -> None:
         self._outbox += data
+        if self.tap is not None:
+            self.tap += data
 
     def recv(self, bufsize: int) -> bytes:
         if not self._inbox:
@@ -285,8 +323,9 @@ def tlslite(creds: Credentials, suite: str) -> Handshake:
                 return results
         raise RuntimeError("tlslite: the two ends stopped making progress")
 
-    def handshake() -> None:
+    def handshake(wire: bytearray | None = None) -> None:
         client_sock, server_sock = _MemorySocket.pair()
+        server_sock.tap = wire
         client = TLSConnection(client_sock)
         server = TLSConnection(server_sock)
         run(client.handshakeClientCert(settings=settings, serverName=HOSTNAME,
@@ -304,7 +343,61 @@ def tlslite(creds: Credentials, suite: str) -> Handshake:
     return handshake
 
 
+# -- what was negotiated, read off the wire ------------------------------------------------
+
+def negotiated_on_the_wire(server_bytes: bytes) -> tuple[str, int | None]:
+    """The suite and (EC)DHE group a server chose, from the bytes it sent: its ServerHello and,
+    in TLS 1.2, its ServerKeyExchange, all before any record is encrypted."""
+    handshake, offset = bytearray(), 0
+    while offset + 5 <= len(server_bytes):
+        content_type = server_bytes[offset]
+        length = int.from_bytes(server_bytes[offset + 3 : offset + 5], "big")
+        if content_type == 22:
+            handshake += server_bytes[offset + 5 : offset + 5 + length]
+        elif content_type != 20:  # anything else: the clear part is over
+            break
+        offset += 5 + length
+    suite: str | None = None
+    group: int | None = None
+    kx: KeyExchange | None = None
+    while len(handshake) >= 4:
+        end = 4 + int.from_bytes(handshake[1:4], "big")
+        raw, handshake = bytes(handshake[:end]), handshake[end:]
+        if raw[0] == 20:  # TLS 1.2 Finished, encrypted from here on
+            break
+        message = decode_handshake(raw, kx) if raw[0] in (2, 12) else None
+        if isinstance(message, ServerHello):
+            chosen = CIPHER_SUITES[message.cipher_suite]
+            suite, kx = chosen.name, chosen.key_exchange
+            share = message.extension(ExtensionType.key_share)
+            if share is not None:
+                group = parse_key_share_server(share)[0]
+        elif isinstance(message, ServerKeyExchange):
+            group = message.named_curve
+    if suite is None:
+        raise RuntimeError("no ServerHello in the server's bytes")
+    return suite, group
+
+
+def check_negotiation(name: str, handshake: Handshake, suite: str) -> None:
+    """One connection of ``name``, tapped: the suite and group must be the ones compared."""
+    wire = bytearray()
+    handshake(wire)
+    got_suite, got_group = negotiated_on_the_wire(bytes(wire))
+    chosen = suite_by_name(suite)
+    want_group = GROUP if chosen.key_exchange is KeyExchange.ECDHE else None
+    if got_suite != suite or got_group != want_group:
+        def shown(group: int | None) -> str:
+            return "no group" if group is None else group_name(group)
+
+        raise RuntimeError(f"{name}: negotiated {got_suite} on {shown(got_group)}, "
+                           f"not {suite} on {shown(want_group)}")
+
+
 # -- measuring ----------------------------------------------------------------------------
+
+CONTENDERS = ("ours", "ours-cached", "openssl", "tlslite")
+
 
 @dataclass
 class Tally:
@@ -355,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", choices=sorted(SUITES), default="TLS_RSA_WITH_AES_128_GCM_SHA256")
     parser.add_argument("--rounds", type=int, default=10,
                         help="interleaved rounds the time is split into (default 10)")
-    parser.add_argument("--only", choices=("ours", "openssl", "tlslite"), action="append",
+    parser.add_argument("--only", choices=CONTENDERS, action="append",
                         help="measure only these contenders (no ratio line unless all run)")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="instead of racing, run ours under cProfile and print the top N")
@@ -363,8 +456,9 @@ def main(argv: list[str] | None = None) -> int:
 
     creds = make_credentials()
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
-        contenders = {
+        contenders: dict[str, Handshake] = {
             "ours": ours(creds, args.suite),
+            "ours-cached": ours(creds, args.suite, cache=True),
             "openssl": openssl(creds, args.suite, Path(tmp)),
             "tlslite": tlslite(creds, args.suite),
         }
@@ -372,9 +466,12 @@ def main(argv: list[str] | None = None) -> int:
         return profile(contenders["ours"], args.seconds, args.profile)
     if args.only:
         contenders = {name: fn for name, fn in contenders.items() if name in args.only}
+    for name, fn in contenders.items():
+        check_negotiation(name, fn, args.suite)
 
-    print(f"suite: {args.suite}, 2048-bit RSA leaf, {args.seconds:g} s per contender "
-          f"in {args.rounds} interleaved rounds")
+    group = GROUP.name if suite_by_name(args.suite).key_exchange is KeyExchange.ECDHE else "no group"
+    print(f"suite: {args.suite} ({group}, checked on the wire for every contender), 2048-bit RSA leaf, "
+          f"{args.seconds:g} s per contender in {args.rounds} interleaved rounds")
     print(f"python {sys.version.split()[0]}, {ssl.OPENSSL_VERSION} (ssl module), "
           f"cryptography {_version('cryptography')}, tlslite-ng {_version('tlslite-ng')} "
           f"({_tlslite_backends()}), {os.cpu_count()} CPUs")
@@ -398,11 +495,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(tally.round_rates)} rounds, median {tally.median:.1f}, worst "
               f"{min(tally.round_rates, default=0.0):.1f}; {tally.handshakes} in "
               f"{tally.seconds:.2f} s)")
-    if set(tallies) == {"ours", "openssl", "tlslite"}:
+    if set(tallies) == set(CONTENDERS):
         vs_openssl = paired_ratio(tallies["ours"], tallies["openssl"])
         vs_tlslite = paired_ratio(tallies["ours"], tallies["tlslite"])
-        print("ratios: median over rounds of ours/peer measured in the same round")
-        print(f"ratio_vs_openssl={vs_openssl:.2f} ratio_vs_tlslite={vs_tlslite:.2f}")
+        cached_vs_openssl = paired_ratio(tallies["ours-cached"], tallies["openssl"])
+        cache_gain = paired_ratio(tallies["ours-cached"], tallies["ours"])
+        print("ratios: median over rounds of one rate over another, measured in the same round;")
+        print("ours checks the chain in full on every connection, as OpenSSL does; ours-cached keeps")
+        print("parsed certificates and verified paths across connections, as the engine does by default")
+        print(f"ratio_vs_openssl={vs_openssl:.2f} ratio_vs_tlslite={vs_tlslite:.2f} "
+              f"ratio_vs_openssl_with_cache={cached_vs_openssl:.2f} cache_gain={cache_gain:.2f}")
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests drive when they are missing: the openssl and
-# curl binaries (interop), tshark (the captures must decrypt in Wireshark's own
+# curl binaries (interop), gnutls-cli and gnutls-serv from gnutls-bin (interop with a
+# second TLS stack), tshark (the captures must decrypt in Wireshark's own
 # dissector), and chromium (the browser tests drive Debian's /usr/bin/chromium through
 # Playwright; no browser is ever downloaded), with the DejaVu fonts the pages are drawn
 # in. Tests never skip for a missing tool: they fail.
@@ -8,6 +9,7 @@ set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+{ command -v gnutls-cli && command -v gnutls-serv; } >/dev/null || need+=(gnutls-bin)
 command -v tshark >/dev/null || need+=(tshark)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)

@@ -67,8 +67,19 @@ from .suites import CipherSuite, KeyExchange
 
 Clock = Callable[[], datetime.datetime]
 
+TLS12 = 0x0303
+
+# The largest ClientHello its length fields allow (RFC 5246 §7.4.1.2, RFC 8446 §4.1.2):
+# version, random, session_id<0..32>, cipher_suites<2..2^16-2>, compression_methods<1..2^8-1>,
+# extensions<0..2^16-1>. A legal ClientHello is never refused for its size, and no claimed
+# length beyond this is ever buffered: about 128 KiB per connection at most.
+MAX_CLIENT_HELLO = 2 + 32 + (1 + 32) + (2 + 2**16 - 2) + (1 + 2**8 - 1) + (2 + 2**16 - 1)
+# Every other handshake message: generous for certificate chains; more is refused.
 MAX_HANDSHAKE_MESSAGE = 1 << 16
-TLS12 = 0x0303  # generous for certificate chains; more is refused
+# OpenSSL's MAX_WARN_ALERT_COUNT: this many warning alerts in a row, with no other record
+# between them, end the connection (unexpected_message). Warnings change nothing, so a
+# peer that keeps sending them would otherwise hold the connection up for free.
+MAX_WARNING_ALERTS_IN_A_ROW = 5
 
 
 class TLSUsageError(Exception):
@@ -103,8 +114,10 @@ class Endpoint:
         self.version: int | None = None  # negotiated: 0x0303 or 0x0304
         self.key_schedule: KeySchedule | None = None  # TLS 1.3 only
         self._tls13_secrets: list[tuple[str, bytes]] = []  # for the key log
-        self.closed = False
+        self.closed = False  # we sent close_notify: nothing more is written
+        self.peer_closed = False  # the peer sent close_notify: nothing more is read
         self.failed: Alert | None = None
+        self._warning_alerts_in_a_row = 0
         self.peer_alert: AlertMessage | None = None
 
     # -- overridden by the roles ---------------------------------------------------
@@ -129,17 +142,25 @@ class Endpoint:
 
     # -- public API ----------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
-        if self.failed is not None or self.closed:
+        if not self._reading():
             return
         try:
             self._records.feed(data)
-            while not self.closed and self.failed is None:
+            while self._reading():
                 record = self._records.next_record()
                 if record is None:
                     break
                 self._handle_record(record)
         except Alert as alert:
             self._fail(alert)
+
+    def _reading(self) -> bool:
+        """Whether input is still processed. RFC 8446 §6.1 closes each direction on its own: a
+        TLS 1.3 endpoint that sent close_notify still reads until the peer's. In TLS 1.2 either
+        close_notify ends the connection (RFC 5246 §7.2.1)."""
+        if self.failed is not None or self.peer_closed:
+            return False
+        return not self.closed or self.version == TLS13
 
     def data_to_send(self) -> bytes:
         self._flush_handshake()
@@ -194,6 +215,8 @@ class Endpoint:
                 self._outgoing += record
 
     def _handle_record(self, record: Record) -> None:
+        if record.content_type != ContentType.alert and record.fragment:
+            self._warning_alerts_in_a_row = 0
         if (self.version == TLS13 and self._handshake_buffer
                 and record.content_type != ContentType.handshake):
             # RFC 8446 §5.1: "Handshake messages MUST NOT be interleaved with other record types."
@@ -227,10 +250,13 @@ class Endpoint:
     def _handle_alert(self, alert: AlertMessage) -> None:
         self._events.append(AlertReceived(alert.level, alert.description))
         if alert.description == AlertDescription.close_notify:
-            if not self.closed:
+            self.peer_closed = True
+            if self.version != TLS13 or not self._is_connected():
+                # RFC 5246 §7.2.1: answer with a close_notify at once; the connection is over.
                 self.close()
+            # RFC 8446 §6.1: in TLS 1.3 only the peer's direction is closed. What it sent before
+            # its close_notify may still be answered; close() sends ours when we are done.
             self._events.append(ConnectionClosed(by_peer=True))
-            self.closed = True
         elif alert.level == AlertLevel.FATAL or (
                 self.version == TLS13 and alert.description != AlertDescription.user_canceled):
             # RFC 8446 §6: in TLS 1.3 the level is ignored; every alert but the closure
@@ -239,21 +265,28 @@ class Endpoint:
             self.peer_alert = alert
             self.failed = Alert(f"peer sent fatal alert {alert.description}")
             self._set_error()
-        # Other TLS 1.2 warnings (no_renegotiation, user_canceled) change nothing.
+        else:
+            # Other TLS 1.2 warnings (no_renegotiation, user_canceled) change nothing, so
+            # only so many in a row are taken, as OpenSSL does.
+            self._warning_alerts_in_a_row += 1
+            if self._warning_alerts_in_a_row >= MAX_WARNING_ALERTS_IN_A_ROW:
+                raise AlertUnexpectedMessage(
+                    f"{self._warning_alerts_in_a_row} warning alerts in a row and nothing else")
 
     def _drain_handshake_messages(self) -> None:
         buf = self._handshake_buffer
         while len(buf) >= HANDSHAKE_HEADER_LENGTH:
             length = int.from_bytes(buf[1:4], "big")
-            if length > MAX_HANDSHAKE_MESSAGE:
-                raise AlertDecodeError(f"handshake message of {length} bytes is too large")
+            limit = MAX_CLIENT_HELLO if buf[0] == HandshakeType.client_hello else MAX_HANDSHAKE_MESSAGE
+            if length > limit:
+                raise AlertDecodeError(f"handshake message of {length} bytes is too large (limit {limit})")
             if len(buf) < HANDSHAKE_HEADER_LENGTH + length:
                 return
             raw = bytes(buf[: HANDSHAKE_HEADER_LENGTH + length])
             del buf[: HANDSHAKE_HEADER_LENGTH + length]
             keys_before = self._records.read_protection
             self._handle_handshake_message(raw)
-            if self.failed is not None or self.closed:
+            if not self._reading():
                 return
             if buf and self._records.read_protection is not keys_before:
                 # RFC 8446 §5.1: a key change must fall on a record boundary; bytes that

@@ -366,10 +366,10 @@ class TLSClient(Endpoint):
             raise AlertIllegalParameter(
                 f"server signed with {scheme_name(message.signature_scheme)}, never offered")
         key = self.peer_certificate.public_key()
-        if not scheme_fits_key(message.signature_scheme, key):
+        if not scheme_fits_key(message.signature_scheme, key, tls12=True):
             raise AlertIllegalParameter("the signature scheme does not fit the certificate key")
         signed = self.client_random + self.server_random + message.params()
-        verify(key, message.signature_scheme, message.signature, signed)
+        verify(key, message.signature_scheme, message.signature, signed, tls12=True)
         self._events.append(CheckPassed(
             "ServerKeyExchange signature",
             f"{scheme_name(message.signature_scheme)} over client_random + server_random + "
@@ -439,7 +439,7 @@ class TLSClient(Endpoint):
             return None
         try:
             return choose_signature_scheme(key, tuple(self.config.signature_schemes),
-                                           request.signature_schemes)
+                                           request.signature_schemes, tls12=True)
         except AlertHandshakeFailure:
             return None
 

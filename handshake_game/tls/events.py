@@ -84,7 +84,12 @@ class AlertSent:
 
 @dataclass(frozen=True)
 class ConnectionClosed:
-    """The peer sent close_notify (or we did, and the connection is done)."""
+    """The peer sent close_notify: it sends nothing more, and nothing more is read.
+
+    In TLS 1.2 the endpoint has answered with its own close_notify and the connection is
+    over (RFC 5246 §7.2.1). In TLS 1.3, once connected, only the peer's direction is closed
+    (RFC 8446 §6.1): the application may still answer, then ``close()``.
+    """
 
     by_peer: bool
 

@@ -140,21 +140,28 @@ _ECDSA_CURVES = {
 }
 
 
-def scheme_fits_key(scheme: int, key: PrivateKeyTypes | CertificatePublicKeyTypes) -> bool:
-    """Whether a key of this type (and curve) can make or check ``scheme``."""
+def scheme_fits_key(scheme: int, key: PrivateKeyTypes | CertificatePublicKeyTypes, *,
+                    tls12: bool = False) -> bool:
+    """Whether a key of this type (and curve) can make or check ``scheme``.
+
+    TLS 1.3 binds each ECDSA scheme to one curve (RFC 8446 §4.2.3). In TLS 1.2 the same
+    code points are (hash, signature) pairs, ecdsa_secp384r1_sha384 being (sha384, ecdsa):
+    any hash goes with any curve (RFC 5246 §7.4.1.4.1, RFC 8422 §5.10). ``tls12`` asks
+    for that reading.
+    """
     if scheme in _RSA_PSS or scheme in _RSA_PKCS1:
         return isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey)
     curve = _ECDSA_CURVES.get(SignatureScheme(scheme)) if scheme in _ECDSA_CURVES else None
     if curve is not None and isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        return key.curve.name == curve
+        return tls12 or key.curve.name == curve
     return False
 
 
 def choose_signature_scheme(key: PrivateKeyTypes, ours: tuple[int, ...],
-                            theirs: tuple[int, ...]) -> SignatureScheme:
+                            theirs: tuple[int, ...], *, tls12: bool = False) -> SignatureScheme:
     """Our first preference that the peer accepts and our key can make."""
     for scheme in ours:
-        if scheme in theirs and scheme_fits_key(scheme, key):
+        if scheme in theirs and scheme_fits_key(scheme, key, tls12=tls12):
             return SignatureScheme(scheme)
     raise AlertHandshakeFailure("no signature scheme in common that fits the certificate key")
 
@@ -172,9 +179,13 @@ def sign(key: PrivateKeyTypes, scheme: int, data: bytes) -> bytes:
     raise AlertHandshakeFailure(f"cannot sign {known.name} with this key")
 
 
-def verify(key: CertificatePublicKeyTypes, scheme: int, signature: bytes, data: bytes) -> None:
-    """Raises ``decrypt_error`` (RFC 5246 §7.2.2) when the signature does not verify."""
-    if scheme not in _HASHES or not scheme_fits_key(scheme, key):
+def verify(key: CertificatePublicKeyTypes, scheme: int, signature: bytes, data: bytes, *,
+           tls12: bool = False) -> None:
+    """Raises ``decrypt_error`` (RFC 5246 §7.2.2) when the signature does not verify.
+
+    ``tls12``: the scheme names a hash, not a curve (see :func:`scheme_fits_key`).
+    """
+    if scheme not in _HASHES or not scheme_fits_key(scheme, key, tls12=tls12):
         raise AlertIllegalParameter(
             f"signature scheme 0x{scheme:04x} does not match the certificate key")
     known = SignatureScheme(scheme)

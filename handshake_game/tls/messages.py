@@ -210,13 +210,18 @@ def parse_selected_version(data: bytes) -> int:
     return version
 
 
+# RFC 8446 §4.2.8 declares key_exchange<1..2^16-1>, but an empty one is a share that is not a
+# valid point rather than a broken structure: it decodes, and the key exchange refuses it with
+# illegal_parameter (§4.2.8.2), as OpenSSL and the conformance suites expect.
+
+
 def parse_key_share_client(data: bytes) -> tuple[tuple[int, bytes], ...]:
     r = Reader(data)
     shares = []
     with r.bounded(2, "client_shares"):
         while not r.eof():
             group = r.uint16("group")
-            shares.append((group, r.vector(2, "key_exchange", minimum=1)))
+            shares.append((group, r.vector(2, "key_exchange")))
     r.expect_end("key_share")
     return tuple(shares)
 
@@ -224,7 +229,7 @@ def parse_key_share_client(data: bytes) -> tuple[tuple[int, bytes], ...]:
 def parse_key_share_server(data: bytes) -> tuple[int, bytes]:
     r = Reader(data)
     group = r.uint16("group")
-    key = r.vector(2, "key_exchange", minimum=1)
+    key = r.vector(2, "key_exchange")
     r.expect_end("key_share")
     return group, key
 
@@ -263,7 +268,7 @@ HELLO_RETRY_REQUEST_RANDOM = bytes.fromhex(
 def _pull_key_share_entry(r: Reader) -> None:
     with r.group("KeyShareEntry", "one (EC)DHE public key for one group"):
         group = r.uint16("group", describe=_group)
-        r.vector(2, "key_exchange", "the sender's ephemeral public key", minimum=1)
+        r.vector(2, "key_exchange", "the sender's ephemeral public key")
         r.annotate(group_name(group))
 
 
@@ -302,6 +307,10 @@ def _pull_extension_contents(r: Reader, ext_type: int, context: str) -> None:
                        "hash + signature pairs the peer will verify", scheme_name)
     elif ext_type == ExtensionType.renegotiation_info:
         r.vector(1, "renegotiated_connection", "empty on a first handshake (RFC 5746 §3.2)")
+    elif ext_type == ExtensionType.extended_master_secret:
+        # RFC 7627 §5.1: "The "extension_data" field of this extension SHALL be empty."
+        if not r.eof():
+            raise DecodeError(f"extended_master_secret carries {r.remaining()} bytes; it must be empty")
     elif ext_type == ExtensionType.supported_versions and in_client_hello:
         with r.bounded(1, "versions", minimum=2):
             names = []
@@ -370,17 +379,37 @@ def parse_u16_list(data: bytes) -> tuple[int, ...]:
     return tuple(values)
 
 
-def parse_server_name(data: bytes) -> str | None:
+HOST_NAME = 0  # NameType host_name (RFC 6066 §3)
+
+
+def server_name_entries(data: bytes) -> tuple[tuple[int, bytes], ...]:
+    """The ServerNameList as sent, (name_type, name) pairs; only the structure is checked."""
     r = Reader(data)
-    host = None
+    entries = []
     with r.bounded(2, "server_name_list", minimum=1):
         while not r.eof():
             name_type = r.uint8("name_type")
-            name = r.vector(2, "host_name", minimum=1)
-            if name_type == 0 and host is None:
-                host = name.decode("ascii", "replace")
+            entries.append((name_type, r.vector(2, "host_name", minimum=1)))
     r.expect_end("server_name")
-    return host
+    return tuple(entries)
+
+
+def parse_server_name(data: bytes) -> str | None:
+    """The host_name a ClientHello asks for; other name types are ignored (RFC 6066 §3).
+
+    RFC 6066 §3: "The ServerNameList MUST NOT contain more than one name of the same
+    name_type", and a HostName is a DNS name in ASCII. Two host names, or one holding a
+    control byte, a space or a non-ASCII byte, are illegal_parameter (as OpenSSL and the
+    conformance suites answer), so no such name ever reaches a log or a page.
+    """
+    hosts = [name for name_type, name in server_name_entries(data) if name_type == HOST_NAME]
+    if len(hosts) > 1:
+        raise AlertIllegalParameter(f"server_name lists {len(hosts)} host names; RFC 6066 allows one")
+    if not hosts:
+        return None
+    if any(not 0x21 <= byte <= 0x7E for byte in hosts[0]):
+        raise AlertIllegalParameter("the server_name host_name holds a control, space or non-ASCII byte")
+    return hosts[0].decode("ascii")
 
 
 # -- messages -------------------------------------------------------------------

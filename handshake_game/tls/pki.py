@@ -40,7 +40,13 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
 from .alerts import (
     Alert,
@@ -745,6 +751,18 @@ def _store(trust: tuple[x509.Certificate, ...]) -> Store:
     return Store(list(trust))
 
 
+def clear_caches() -> None:
+    """Forgets every parsed certificate and verified path (the trust stores stay indexed).
+
+    The next chain check parses each certificate and builds and verifies the path in
+    full, as a peer without these caches does on every connection; a benchmark that
+    compares the two calls this before each connection.
+    """
+    _load_fully.cache_clear()
+    with _verified_paths_lock:
+        _verified_paths.clear()
+
+
 def load_certificates(der_chain: tuple[bytes, ...]) -> list[x509.Certificate]:
     """Parses a DER certificate_list (RFC 5246 §7.4.2) completely, or raises MALFORMED."""
     certs = []
@@ -995,12 +1013,21 @@ def verify_server_chain(der_chain: tuple[bytes, ...], trust: list[x509.Certifica
     return leaf
 
 
+# webpki's rules for a leaf, except that a client certificate may lack a subjectAltName: RFC 5280
+# requires one only when the subject name is empty (§4.2.1.6), and client certificates that name
+# their holder in the subject's CN alone are common. A server that expects a name still needs it
+# in the SAN (``expected_name``).
+_CLIENT_LEAF_POLICY = ExtensionPolicy.webpki_defaults_ee().may_be_present(
+    x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+
+
 def verify_client_chain(der_chain: tuple[bytes, ...], trust: list[x509.Certificate],
                         now: datetime.datetime, expected_name: str | None = None) -> x509.Certificate:
     """Checks a client's chain (mutual authentication): trust, validity, clientAuth usage.
 
-    A client has no host name to be checked against; when the server knows whom it
-    expects, ``expected_name`` must then be among the leaf's subjectAltNames.
+    A client has no host name to be checked against, and its certificate need not have a
+    subjectAltName; when the server knows whom it expects, ``expected_name`` must then be
+    among the leaf's subjectAltNames.
     Returns the leaf; raises :class:`CertificateRejected`.
     """
     now = _utc(now)
@@ -1008,7 +1035,10 @@ def verify_client_chain(der_chain: tuple[bytes, ...], trust: list[x509.Certifica
     leaf, intermediates = certs[0], certs[1:]
     if not trust:
         raise _refuse_untrusted(certs)
-    verifier = PolicyBuilder().store(_store(tuple(trust))).time(now).build_client_verifier()
+    verifier = (PolicyBuilder().store(_store(tuple(trust))).time(now)
+                .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                                    ee_policy=_CLIENT_LEAF_POLICY)
+                .build_client_verifier())
     try:
         verifier.verify(leaf, intermediates)
     except VerificationError as exc:

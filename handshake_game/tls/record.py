@@ -119,12 +119,22 @@ class RecordProtection13:
                 "(wrong keys, or the bytes were changed)"
             ) from None
         self.sequence_number += 1
-        content = inner.rstrip(b"\x00")  # RFC 8446 §5.4: zero padding after the type
+        # RFC 8446 §5.4: "The length (in bytes) of TLSInnerPlaintext MUST NOT exceed 2^14 + 1
+        # octets": content, type and padding together, so the check comes before the padding goes.
+        if len(inner) > MAX_PLAINTEXT + 1:
+            raise AlertRecordOverflow(
+                f"TLSInnerPlaintext of {len(inner)} bytes, padding included, exceeds 2^14 + 1")
+        content = inner.rstrip(b"\x00")  # zero padding after the type
         if not content:
             raise AlertUnexpectedMessage("TLSInnerPlaintext without a content type")
-        if len(content) - 1 > MAX_PLAINTEXT:
-            raise AlertRecordOverflow("decrypted record exceeds 2^14 bytes")
         return content[-1], content[:-1]
+
+
+class _Skipped:
+    """A record that was read and dropped (refused early data)."""
+
+
+_SKIPPED = _Skipped()
 
 
 class RecordLayer:
@@ -135,12 +145,37 @@ class RecordLayer:
         self._buffer = bytearray()
         self.read_protection: RecordProtection | RecordProtection13 | None = None
         self.write_protection: RecordProtection | RecordProtection13 | None = None
+        self._early_data_left: int | None = None  # while skipping refused 0-RTT data
+
+    def skip_early_data(self, limit: int) -> None:
+        """RFC 8446 §4.2.10: the client sent early data that the server will not read.
+
+        Until the client's next flight, its 0-RTT records are dropped unread, up to
+        ``limit`` bytes of them: with handshake keys set, records that fail to open
+        (the first that opens ends the skipping); before them (after a
+        HelloRetryRequest), every application_data record until the second ClientHello.
+        More than ``limit`` is unexpected_message (§4.6.1, as OpenSSL answers).
+        """
+        self._early_data_left = limit
+
+    def _drop_early_data(self, payload: bytes) -> None:
+        assert self._early_data_left is not None
+        # §4.6.1 counts application data only; the tag and the content type are not.
+        self._early_data_left -= max(0, len(payload) - TAG_LENGTH - 1)
+        if self._early_data_left < 0:
+            raise AlertUnexpectedMessage("more early data than the server skips unread")
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
     def next_record(self) -> Record | None:
         """The next complete record, opened; ``None`` until one has fully arrived."""
+        while True:
+            record = self._next_record()
+            if not isinstance(record, _Skipped):
+                return record
+
+    def _next_record(self) -> Record | None | _Skipped:
         if len(self._buffer) < RECORD_HEADER_LENGTH:
             return None
         content_type, version, length = struct.unpack_from("!BHH", self._buffer)
@@ -149,10 +184,11 @@ class RecordLayer:
         if version >> 8 != 0x03:
             raise AlertUnexpectedMessage(f"record version 0x{version:04x} is not TLS")
         tls13 = isinstance(self.read_protection, RecordProtection13)
-        if self.read_protection is None:
+        skipping = self._early_data_left is not None and content_type == ContentType.application_data
+        if self.read_protection is None and not skipping:
             limit = MAX_PLAINTEXT
         else:
-            limit = MAX_PLAINTEXT + 256 if tls13 else MAX_CIPHERTEXT  # RFC 8446 §5.2
+            limit = MAX_PLAINTEXT + 256 if tls13 or skipping else MAX_CIPHERTEXT  # RFC 8446 §5.2
         if length > limit:
             raise AlertRecordOverflow(f"record of {length} bytes exceeds {limit}")
         if len(self._buffer) < RECORD_HEADER_LENGTH + length:
@@ -160,6 +196,12 @@ class RecordLayer:
         wire = bytes(self._buffer[: RECORD_HEADER_LENGTH + length])
         del self._buffer[: RECORD_HEADER_LENGTH + length]
         payload = wire[RECORD_HEADER_LENGTH:]
+        if self._early_data_left is not None and self.read_protection is None:
+            if skipping:  # after a HelloRetryRequest: 0-RTT data sealed with keys never agreed
+                self._drop_early_data(payload)
+                return _SKIPPED
+            if content_type == ContentType.handshake:
+                self._early_data_left = None  # the second ClientHello: the early data is over
         protected = self.read_protection is not None
         if isinstance(self.read_protection, RecordProtection13):
             if content_type == ContentType.change_cipher_spec:
@@ -169,7 +211,14 @@ class RecordLayer:
                 raise AlertUnexpectedMessage(
                     f"unprotected {ContentType(content_type).name} record after keys were set")
             else:
-                content_type, payload = self.read_protection.open(wire[:RECORD_HEADER_LENGTH], payload)
+                try:
+                    content_type, payload = self.read_protection.open(wire[:RECORD_HEADER_LENGTH], payload)
+                except AlertBadRecordMac:
+                    if self._early_data_left is None:
+                        raise
+                    self._drop_early_data(payload)  # 0-RTT data, sealed with the early keys
+                    return _SKIPPED
+                self._early_data_left = None  # the first record that opens: the client's flight
                 if content_type not in ContentType._value2member_map_:
                     raise AlertUnexpectedMessage(f"unknown inner content type {content_type}")
         elif self.read_protection is not None:

@@ -121,6 +121,17 @@ _ECDSA_SIGN = 64
 _CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
                  "secp521r1": NamedGroup.secp521r1}
 
+# RFC 8422 §5.1.1-5.1.2: the elliptic-curve groups, and ECPointFormat uncompressed(0).
+_EC_GROUPS = frozenset({NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.secp521r1,
+                        NamedGroup.x25519, NamedGroup.x448})
+_UNCOMPRESSED = 0
+_SSL3 = 0x0300
+
+# What the server skips of a client's refused 0-RTT data (RFC 8446 §4.2.10): OpenSSL's
+# default recv_max_early_data. This server issues no tickets, so no max_early_data_size
+# of its own was ever announced.
+MAX_SKIPPED_EARLY_DATA = 1 << 14
+
 
 class ClientAuthentication(enum.Enum):
     """Whether the server sends a CertificateRequest (RFC 5246 §7.4.4)."""
@@ -217,25 +228,50 @@ class TLSServer(Endpoint):
         return False
 
     # -- negotiation -----------------------------------------------------------------
-    def _suite_usable(self, suite: CipherSuite, groups: tuple[int, ...],
-                      schemes: tuple[int, ...]) -> bool:
+    def _suite_problem(self, suite: CipherSuite, groups: tuple[int, ...], schemes: tuple[int, ...],
+                       schemes_sent: bool) -> str | None:
+        """Why this server cannot serve ``suite`` to this client in TLS 1.2; None if it can."""
         if suite.tls13:
-            return False
+            return "a TLS 1.3 suite, and this is a TLS 1.2 handshake"
         if suite.authentication is Authentication.RSA and not self._key_is_rsa:
-            return False
-        # RFC 8422 §5.1: an ECDSA certificate's curve must be one the client listed.
-        if suite.authentication is Authentication.ECDSA and (
-                self._certificate_group is None or self._certificate_group not in groups):
-            return False
+            return "needs an RSA certificate key"
+        if suite.authentication is Authentication.ECDSA:
+            if self._certificate_group is None:
+                return "needs an ECDSA certificate key"
+            # RFC 8422 §5.1: an ECDSA certificate's curve must be one the client listed.
+            if self._certificate_group not in groups:
+                return (f"the certificate's curve {group_name(self._certificate_group)} is not in "
+                        "supported_groups")
         if suite.key_exchange is KeyExchange.ECDHE:
             if not any(g in groups for g in self.config.groups):
-                return False
+                return "no ECDHE group in common"
             try:
                 choose_signature_scheme(self.config.private_key, self.config.signature_schemes,
-                                        schemes)
+                                        schemes, tls12=True)
             except AlertHandshakeFailure:
-                return False
-        return True
+                if not schemes_sent:
+                    return ("the client sent no signature_algorithms, which means it verifies SHA-1 "
+                            "signatures only (RFC 5246 §7.4.1.4.1), and this server does not sign with SHA-1")
+                return "no signature scheme in common that the certificate key can make"
+        return None
+
+    def _choose_suite12(self, hello: ClientHello, groups: tuple[int, ...], schemes: tuple[int, ...],
+                        schemes_sent: bool) -> CipherSuite:
+        """The first suite in the server's order that the client offered and the server can serve."""
+        problems: dict[str, list[str]] = {}
+        for name in self.config.cipher_suites:
+            suite = suite_by_name(name)
+            if suite.code not in hello.cipher_suites:
+                continue
+            problem = self._suite_problem(suite, groups, schemes, schemes_sent)
+            if problem is None:
+                return suite
+            problems.setdefault(problem, []).append(suite.name)
+        if not problems:
+            raise AlertHandshakeFailure("no cipher suite in common with the client")
+        # The suites in common, and why each cannot be served: the alert says what really failed.
+        raise AlertHandshakeFailure("; ".join(f"{', '.join(names)}: {problem}"
+                                              for problem, names in problems.items()))
 
     def _recv_client_hello(self, hello: ClientHello, raw: bytes) -> None:
         versions_ext = hello.extension(ExtensionType.supported_versions)
@@ -268,20 +304,18 @@ class TLSServer(Endpoint):
                    else tuple(int(s) for s in _DEFAULT_PEER_SCHEMES))
         sni = hello.extension(ExtensionType.server_name)
         self.server_name = parse_server_name(sni) if sni is not None else None
+        point_formats = hello.extension(ExtensionType.ec_point_formats)
+        if point_formats is not None and _UNCOMPRESSED not in point_formats[1:] and (
+                groups_ext is None or any(g in _EC_GROUPS for g in groups)):
+            # RFC 8422 §5.1.2: a client that does ECC must list the uncompressed format.
+            raise AlertIllegalParameter("ec_point_formats lacks the uncompressed format (RFC 8422 §5.1.2)")
         renegotiation = hello.extension(ExtensionType.renegotiation_info)
         if renegotiation is not None and renegotiation != b"\x00":
             raise AlertHandshakeFailure("renegotiation_info must be empty on a first handshake")
         secure_renegotiation = (renegotiation is not None
                                 or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites)
 
-        chosen = None
-        for name in self.config.cipher_suites:
-            suite = suite_by_name(name)
-            if suite.code in hello.cipher_suites and self._suite_usable(suite, groups, schemes):
-                chosen = suite
-                break
-        if chosen is None:
-            raise AlertHandshakeFailure("no cipher suite in common with the client")
+        chosen = self._choose_suite12(hello, groups, schemes, schemes_ext is not None)
         self.suite = chosen
         self._client_version = hello.client_version
         self.client_random = hello.random
@@ -314,7 +348,7 @@ class TLSServer(Endpoint):
             self.named_group = int(group)
             self._ecdhe = EcdhePrivateKey(group, self._rng)
             scheme = choose_signature_scheme(self.config.private_key,
-                                             self.config.signature_schemes, schemes)
+                                             self.config.signature_schemes, schemes, tls12=True)
             unsigned = ServerKeyExchange(int(group), self._ecdhe.public_bytes(), scheme, b"")
             signed = self.client_random + self.server_random + unsigned.params()
             signature = sign(self.config.private_key, scheme, signed)
@@ -375,7 +409,7 @@ class TLSServer(Endpoint):
                 "which the CertificateRequest did not offer")
         # RFC 5246 §7.4.8: the signature covers every handshake message before this one.
         verify(self.client_certificate.public_key(), message.signature_scheme, message.signature,
-               self.transcript.data())
+               self.transcript.data(), tls12=True)
         self._events.append(CheckPassed(
             "client CertificateVerify",
             f"{scheme_name(message.signature_scheme)} signature over the transcript verifies with "
@@ -424,6 +458,17 @@ class TLSServer(Endpoint):
 
     # -- TLS 1.3 (RFC 8446) ------------------------------------------------------------
     def _recv_client_hello13(self, hello: ClientHello, raw: bytes) -> None:
+        if hello.client_version <= _SSL3:
+            # RFC 8446 Appendix D.5: "Any endpoint receiving a Hello message with
+            # ClientHello.legacy_version ... set to 0x0300 MUST abort the handshake with a
+            # "protocol_version" alert" (and anything lower is older still).
+            raise AlertProtocolVersion(
+                f"legacy_version 0x{hello.client_version:04x} is SSL 3.0 or older")
+        early_data = hello.extension(ExtensionType.early_data) is not None
+        if early_data and self._retry_group is not None:
+            # RFC 8446 §4.2.10: "A client MUST NOT include the "early_data" extension in its
+            # followup ClientHello."
+            raise AlertIllegalParameter("early_data in the ClientHello after a HelloRetryRequest")
         if hello.compression_methods != b"\x00":
             raise AlertIllegalParameter("TLS 1.3 needs legacy_compression_methods = [null]")
         extensions = hello.extensions or ()
@@ -466,6 +511,10 @@ class TLSServer(Endpoint):
             if wanted is None:
                 raise AlertHandshakeFailure("no (EC)DHE group in common with the client")
             self._send_hello_retry_request(hello, raw, suite, wanted)
+            if early_data:
+                # RFC 8446 §4.2.10: after a HelloRetryRequest the server skips every encrypted
+                # record up to the second ClientHello.
+                self._records.skip_early_data(MAX_SKIPPED_EARLY_DATA)
             return
 
         for g in shares:
@@ -509,6 +558,11 @@ class TLSServer(Endpoint):
             ks.derive_secret(b"s hs traffic"), "Derive-Secret(handshake_secret, \"s hs traffic\", CH..SH)")
         self._protect13("write", server_handshake_secret)
         self._protect13("read", self._client_handshake_secret)
+        if early_data:
+            # RFC 8446 §4.2.10: this server accepts no early data (it never says early_data in
+            # EncryptedExtensions), so the client's 0-RTT records, sealed with keys the server
+            # does not have, are skipped until one opens with the handshake keys.
+            self._records.skip_early_data(MAX_SKIPPED_EARLY_DATA)
 
         self._send_handshake(EncryptedExtensions(()))
         if self.config.client_auth is not ClientAuthentication.NONE:

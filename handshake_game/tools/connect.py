@@ -36,7 +36,7 @@ from ..tls import (
 from ..tls.messages import CertificateRequest
 from ..tls.pki import load_pem_certificates, load_pem_private_key
 from .capture_files import append_keylog, is_pcapng, socket_capture, utc_now, write_capture
-from .trace import Trace
+from .trace import Trace, printable
 from .versions import VersionChoiceError, versions_and_suites
 
 EXIT_OK = 0
@@ -164,8 +164,8 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
         return EXIT_USAGE
 
     def write(line: str) -> None:
-        if not opts.quiet:
-            print(line, file=out, flush=True)
+        if not opts.quiet:  # the server's bytes in the line come out escaped
+            print(printable(line), file=out, flush=True)
 
     trace = Trace(write, "client")
     client = TLSClient(config)
@@ -224,6 +224,9 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
                                         "given (use --cert and --key)")
                     elif isinstance(event, ConnectionClosed):
                         closed_cleanly = True
+                        # TLS 1.3 leaves our direction open (RFC 8446 §6.1); we have nothing
+                        # more to say, so close it too (a no-op in TLS 1.2, already closed).
+                        client.close()
                 pending = client.data_to_send()
                 if pending:
                     send(pending)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import re
 import socket
 import socketserver
 import sys
@@ -50,12 +51,18 @@ from ..tls.pki import (
     private_key_pem,
 )
 from ..tls.server import ClientAuthentication
-from ..tls.suites import group_name, version_name
+from ..tls.suites import ProtocolVersion, group_name, version_name
 from .capture_files import append_keylog, next_capture_number, socket_capture, utc_now, write_capture
-from .trace import Trace
+from .trace import Trace, printable
 from .versions import VersionChoiceError, versions_and_suites
 
 MAX_REQUEST = 64 * 1024
+# The end of an HTTP request head: an empty line. RFC 9112 §2.2 lets a recipient take a bare LF
+# as a line terminator (and ignore a CR before it), as curl, browsers and `printf 'GET /\n\n'` use.
+END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+# How many connections the kernel queues while the server is busy accepting (listen(2)):
+# a class of students starting at once must not be dropped, as socketserver's 5 would.
+LISTEN_BACKLOG = 128
 
 
 class UsageError(Exception):
@@ -158,6 +165,18 @@ def _write_demo_client_certificate(ca: CertificateAuthority, ca_out: Path, now: 
           file=say, flush=True)
 
 
+def _key_schedule_line(completed: HandshakeCompleted) -> str:
+    """What the keys of this connection were derived from, true for its version."""
+    if completed.version == ProtocolVersion.TLSv1_3:
+        # RFC 8446 §7.1: TLS 1.3 has no RFC 7627 master secret; HKDF binds every secret to the
+        # transcript of its handshake.
+        return ("<p>Key schedule: TLS 1.3 HKDF (RFC 8446 §7.1): every secret is bound to the "
+                "transcript of the handshake</p>")
+    if completed.extended_master_secret:
+        return "<p>Master secret: extended (RFC 7627): bound to the transcript of the handshake</p>"
+    return "<p>Master secret: classic (RFC 5246 §8.1): from the premaster and both randoms only</p>"
+
+
 def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
     client = (completed.peer_certificate.subject.rfc4514_string()
               if completed.peer_certificate is not None else "(none)")
@@ -170,7 +189,7 @@ def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
         f"<p>Version: {html.escape(version_name(completed.version))}</p>"
         f"<p>Cipher suite: {html.escape(completed.cipher_suite.name)}</p>"
         f"<p>Key exchange: {html.escape(kx)}</p>"
-        f"<p>Master secret: {'extended (RFC 7627)' if completed.extended_master_secret else 'classic'}</p>"
+        f"{_key_schedule_line(completed)}"
         f"<p>Server name asked for: {html.escape(completed.server_name or '(none)')}</p>"
         f"<p>Your client_random: {server.client_random.hex()}</p>"
         f"<p>Your certificate: {html.escape(client)}</p>"
@@ -183,7 +202,7 @@ def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
         f"X-TLS-Version: {version_name(completed.version)}\r\n"
         f"X-TLS-Cipher-Suite: {completed.cipher_suite.name}\r\n"
         f"X-TLS-Key-Exchange: {kx}\r\n"
-        f"X-TLS-Client-Certificate: {client}\r\n"
+        f"X-TLS-Client-Certificate: {printable(client)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
     return head + body
@@ -192,6 +211,7 @@ def response_page(server: TLSServer, completed: HandshakeCompleted) -> bytes:
 class _Listener(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, opts: ListenOptions, config: ServerConfig, out: TextIO) -> None:
         self.opts = opts
@@ -207,10 +227,11 @@ class _Listener(socketserver.ThreadingTCPServer):
         super().__init__((opts.host, opts.port), _Connection)
 
     def say(self, line: str) -> None:
+        """Prints one line of a connection's log; the peer's bytes in it come out escaped."""
         if self.opts.quiet:
             return
         with self.print_lock:
-            print(line, file=self.out, flush=True)
+            print(printable(line), file=self.out, flush=True)
 
 
 class _Connection(socketserver.BaseRequestHandler):
@@ -298,15 +319,24 @@ class _Connection(socketserver.BaseRequestHandler):
                         isinstance(event, AlertReceived) and event.level == 2):
                     done = True
             if completed is not None and not responded and (
-                    b"\r\n\r\n" in request or len(request) > MAX_REQUEST):
-                first = bytes(request).split(b"\r\n", 1)[0].decode("ascii", "replace")
+                    END_OF_HEAD.search(request) or len(request) > MAX_REQUEST):
+                first = re.split(rb"\r?\n", bytes(request), maxsplit=1)[0].decode("ascii", "replace")
                 write(f"   request: {first}")
-                page = response_page(server, completed)
-                server.send_application_data(page)
-                trace.application_data_sent(page)
-                server.close()
                 responded = True
                 done = True
+                if server.closed:
+                    # TLS 1.2: the client's close_notify closed the whole connection and the
+                    # answer would be a write after it (RFC 5246 §7.2.1).
+                    write("== the client closed the connection along with its request; TLS 1.2 "
+                          "allows no answer after its close_notify")
+                else:
+                    # TLS 1.3 closes one direction at a time (RFC 8446 §6.1): a request that came
+                    # with the client's close_notify is still answered.
+                    page = response_page(server, completed)
+                    server.send_application_data(page)
+                    trace.application_data_sent(page)
+            if done:
+                server.close()  # our close_notify, if the connection is not over already
             pending = server.data_to_send()
             if pending:
                 try:

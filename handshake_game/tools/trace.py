@@ -3,10 +3,16 @@
 It turns engine events into lines a student can follow: each message with its
 key fields, each check that passed, each secret derived, and why a failure
 happened. Arrows are always drawn client → server or server → client.
+
+The peer chooses much of what is shown (its server name, certificate names, the
+request line): every line goes out through :func:`printable`, so no control byte
+from the wire ever reaches the terminal. And the trace only watches: a message it
+cannot show is noted in the trace, and the connection goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from cryptography import x509
@@ -35,14 +41,26 @@ from ..tls.messages import (
     parse_key_share_retry,
     parse_key_share_server,
     parse_selected_version,
-    parse_server_name,
     parse_supported_versions,
     parse_u16_list,
+    server_name_entries,
 )
 from ..tls.suites import KeyExchange, group_name, scheme_name, suite_name, version_name
 
 C2S = "C → S"
 S2C = "S → C"
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on or hide written as an escape.
+
+    Control characters (ESC, BEL, NUL, CR…), format characters (bidi overrides,
+    zero-width) and separators other than the space become ``\\x1b``, ``\\u202e``…;
+    printable text, ours included (→, ✓, §), is left as it is.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _cert_line(der: bytes) -> str:
@@ -74,7 +92,10 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
                                                   for g, k in parse_key_share_client(shares))))
         sni = message.extension(ExtensionType.server_name)
         if sni is not None:
-            fields.append(("server_name", parse_server_name(sni) or "?"))
+            # Shown as sent, even when the server refuses it (RFC 6066 §3: one ASCII host_name).
+            names = [name.decode("ascii", "backslashreplace")
+                     for name_type, name in server_name_entries(sni) if name_type == 0]
+            fields.append(("server_name", ", ".join(names) or "?"))
         groups = message.extension(ExtensionType.supported_groups)
         if groups is not None:
             fields.append(("supported_groups", ", ".join(group_name(g) for g in parse_u16_list(groups))))
@@ -86,6 +107,15 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
         offered = (parse_supported_versions(versions) if versions is not None
                    else (message.client_version,))
         return f"ClientHello  {' / '.join(version_name(v) for v in offered)}", fields
+    if isinstance(message, ServerHello) and message.is_hello_retry_request:
+        # RFC 8446 §4.1.4: its key_share holds only the group wanted, not a share.
+        share = message.extension(ExtensionType.key_share)
+        wanted = (f"{group_name(parse_key_share_retry(share))}: the client must send a share for this group"
+                  if share is not None else "none: a cookie only, the client sends the same share again")
+        fields = [("cipher_suite", suite_name(message.cipher_suite)),
+                  ("selected_group", wanted),
+                  ("extensions", ", ".join(extension_name(e.type) for e in message.extensions or ()))]
+        return "HelloRetryRequest  (a ServerHello with the special random)", fields
     if isinstance(message, ServerHello):
         selected = message.extension(ExtensionType.supported_versions)
         version = parse_selected_version(selected) if selected else message.server_version
@@ -122,13 +152,6 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
             ("dh_p", message.p.hex()), ("dh_g", message.g.hex()), ("dh_Ys", message.public.hex()),
             ("signature", f"{scheme_name(message.signature_scheme)}, {len(message.signature)} bytes "
                           "over client_random + server_random + params"),
-        ]
-    if isinstance(message, ServerHello) and message.is_hello_retry_request:
-        share = message.extension(ExtensionType.key_share)
-        wanted = group_name(parse_key_share_retry(share)) if share else "?"
-        return "HelloRetryRequest  (a ServerHello with the special random)", [
-            ("cipher_suite", suite_name(message.cipher_suite)),
-            ("selected_group", f"{wanted}: the client must send a share for this group"),
         ]
     if isinstance(message, EncryptedExtensions):
         return "EncryptedExtensions  (encrypted with the server's handshake keys)", [
@@ -168,7 +191,7 @@ class Trace:
     """Formats engine events for one connection, seen from ``role``'s side."""
 
     def __init__(self, write: Callable[[str], None], role: str, show_secrets: bool = True) -> None:
-        self._write = write
+        self._write_line = write
         self._out = C2S if role == "client" else S2C
         self._in = S2C if role == "client" else C2S
         self._role = role
@@ -179,7 +202,19 @@ class Trace:
         for event in events:
             self.event(event)
 
+    def _write(self, line: str) -> None:
+        self._write_line(printable(line))
+
     def event(self, event: ev.Event) -> None:
+        """Writes the lines for one event. Never raises: the trace must not end a connection."""
+        try:
+            self._event(event)
+        except Exception as exc:  # a message the trace cannot show is still a message the engine took
+            with contextlib.suppress(Exception):
+                self._write(f"   (the trace cannot show this {type(event).__name__}: "
+                            f"{type(exc).__name__}: {exc}; the connection goes on)")
+
+    def _event(self, event: ev.Event) -> None:
         w = self._write
         if isinstance(event, ev.HandshakeMessageSent | ev.HandshakeMessageReceived):
             arrow = self._out if isinstance(event, ev.HandshakeMessageSent) else self._in

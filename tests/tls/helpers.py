@@ -7,11 +7,17 @@ through ``receive_data`` / ``data_to_send``.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import ssl
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from handshake_game.tls import (
     AlertReceived,
@@ -21,6 +27,7 @@ from handshake_game.tls import (
     HandshakeMessageReceived,
     HandshakeMessageSent,
 )
+from handshake_game.tls.pki import CertificateAuthority, Usage
 from handshake_game.tls.record import RecordProtection
 
 T = TypeVar("T")
@@ -281,3 +288,33 @@ class Relay:
                 self._open[direction] = RecordProtection(sender.suite, self._keys(direction))
                 self._seal[direction] = RecordProtection(sender.suite, self._keys(direction))
         return join_records(out)
+
+
+# -- a certificate our CA would not issue ---------------------------------------------------------------
+
+
+def subject_only_certificate(ca: CertificateAuthority,
+                             public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, common_name: str,
+                             usage: Usage, now: datetime.datetime) -> x509.Certificate:
+    """A leaf that names its holder in the subject's CN only, with no subjectAltName: what many
+    organisations' client certificates look like (RFC 5280 §4.2.1.6 requires a SAN only when the
+    subject is empty). Otherwise as ``pki.issue_certificate`` makes them."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca.certificate.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage.oid]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca.certificate.public_key()), critical=False)  # type: ignore[arg-type]
+        .sign(ca.private_key, hashes.SHA256())  # type: ignore[arg-type]
+    )

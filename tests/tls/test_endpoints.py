@@ -10,6 +10,7 @@ reach CONNECTED.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import random
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from handshake_game.tls import (
     ClientState,
     ConnectionClosed,
     Field,
+    HandshakeMessageReceived,
     HandshakeMessageSent,
     KeyExchange,
     NamedGroup,
@@ -51,14 +53,21 @@ from handshake_game.tls import (
     suite_by_name,
 )
 from handshake_game.tls.messages import (
+    ClientHello,
     ClientKeyExchange,
+    Extension,
+    ExtensionType,
     Finished,
     HelloRequest,
     ServerHello,
     ServerHelloDone,
+    ServerKeyExchange,
+    decode_handshake,
     dissect_handshake,
     encode_handshake,
 )
+from handshake_game.tls.server import ClientAuthentication
+from handshake_game.tls.suites import SignatureScheme
 
 D = AlertDescription
 
@@ -406,7 +415,11 @@ def expected_outcome(case: TamperCase, target: Target) -> tuple[str, AlertDescri
             return receiver, D.decode_error  # empty contents: any length is too long
         if field == "entry" and ext == "supported_groups":
             return receiver, D.handshake_failure  # the only group offered is gone
-        return caught_by_finished()  # SNI, point formats, signature schemes
+        if field == "ec_point_format_list":
+            return receiver, D.illegal_parameter  # uncompressed, the only format, is gone (RFC 8422)
+        if field == "host_name" and first:
+            return receiver, D.illegal_parameter  # 'l' ^ 0xff is not ASCII (RFC 6066 §3)
+        return caught_by_finished()  # the SNI's last letter, signature schemes
 
     if message == "ServerHello":
         if field == "server_version":
@@ -634,6 +647,167 @@ def test_invalid_x25519_share_is_illegal_parameter(make_client, make_server) -> 
     # The all-zero point gives an all-zero shared secret (RFC 7748 §6.1): refused.
     assert server_events.alerts_sent == [D.illegal_parameter]
     assert_failed(client, server, client_events, server_events)
+
+
+# -- ECDSA in TLS 1.2: a scheme names a hash, not a curve ------------------------------------------
+
+
+P384 = SignatureScheme.ecdsa_secp384r1_sha384
+
+
+def test_tls12_ecdsa_signature_takes_any_advertised_hash_with_any_curve(make_client, make_server,
+                                                                        ecdsa_server) -> None:
+    # RFC 5246 §7.4.1.4.1, RFC 8422 §5.10: in TLS 1.2, 0x0503 is (sha384, ecdsa), whatever the
+    # curve. A P-256 server key signs the ServerKeyExchange with SHA-384 for a client that takes
+    # only that, as tlslite-ng's server does; the client verifies it.
+    client = make_client(cipher_suites=("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",),
+                         signature_schemes=(P384,))
+    server = make_server(ecdsa_server)
+    client_events, server_events = connect(client, server)
+    assert_connected(client, server, client_events, server_events)
+    (exchange,) = [e.message for e in client_events.of(HandshakeMessageReceived)
+                   if isinstance(e.message, ServerKeyExchange)]
+    assert exchange.signature_scheme == P384
+    assert ecdsa_server.private_key.curve.name == "secp256r1"
+
+
+def test_tls12_client_certificate_verify_takes_any_advertised_hash_with_any_curve(
+        make_client, make_server, root_ca, issued_at) -> None:
+    # The same for a P-256 client key signing CertificateVerify with 0x0503 (tlslite-ng's client
+    # picks the strongest hash both sides list): the server verifies it.
+    key = pki.generate_ec_key()
+    cert = pki.issue_certificate(root_ca, public_key=key.public_key(), common_name="student",
+                                 names=["student.handshake.test"], usage=pki.Usage.CLIENT, now=issued_at)
+    client = make_client(cipher_suites=("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",),
+                         signature_schemes=(SignatureScheme.rsa_pss_rsae_sha256, P384),
+                         certificate_chain=(cert.public_bytes(Encoding.DER),), private_key=key)
+    server = make_server(client_auth=ClientAuthentication.REQUIRED, client_trust_store=[root_ca.certificate])
+    client_events, server_events = connect(client, server)
+    assert_connected(client, server, client_events, server_events)
+    assert [m.signature_scheme for m in (e.message for e in server_events.of(HandshakeMessageReceived))
+            if type(m).__name__ == "CertificateVerify"] == [P384]
+    assert "client CertificateVerify" in {e.name for e in server_events.of(CheckPassed)}
+
+
+def test_tls13_still_binds_the_ecdsa_curve_to_its_hash(make_client, make_server, ecdsa_server) -> None:
+    # RFC 8446 §4.2.3: in TLS 1.3 ecdsa_secp384r1_sha384 means P-384; a P-256 key cannot serve it.
+    client = make_client(cipher_suites=("TLS_AES_128_GCM_SHA256",), versions=(0x0304,),
+                         signature_schemes=(P384,))
+    server = make_server(ecdsa_server)
+    client_events, server_events = connect(client, server)
+    assert server_events.alerts_sent == [D.handshake_failure]
+
+
+# -- the server's checks of a TLS 1.2 ClientHello ---------------------------------------------------
+
+
+def tls12_client_hello(make_client, **config) -> ClientHello:
+    client = make_client(**config)
+    client.start()
+    hello = decode_handshake(split_records(client.data_to_send())[0].fragment)
+    assert isinstance(hello, ClientHello)
+    return hello
+
+
+def with_extensions(hello: ClientHello, *extensions: Extension, drop: tuple[int, ...] = ()) -> ClientHello:
+    replaced = {e.type for e in extensions} | set(drop)
+    kept = tuple(e for e in hello.extensions or () if e.type not in replaced)
+    return dataclasses.replace(hello, extensions=(*kept, *extensions))
+
+
+def sni_extension(*host_names: bytes) -> Extension:
+    entries = b"".join(b"\x00" + len(n).to_bytes(2, "big") + n for n in host_names)
+    return Extension(ExtensionType.server_name, len(entries).to_bytes(2, "big") + entries)
+
+
+def server_answer(make_server, hello: ClientHello) -> tuple[TLSServer, Recorder]:
+    server = make_server()
+    events = Recorder(server)
+    server.receive_data(handshake_record(encode_handshake(hello)))
+    return server, events
+
+
+TLS12_CLIENT_HELLO_EDITS = {
+    # RFC 7627 §5.1: "The "extension_data" field of this extension SHALL be empty."
+    "extended_master_secret with a body": (
+        lambda h: with_extensions(h, Extension(ExtensionType.extended_master_secret, b"\x00")),
+        D.decode_error),
+    # RFC 8422 §5.1.2: a client that does ECC must list uncompressed (0).
+    "ec_point_formats [ansiX962_compressed_prime]": (
+        lambda h: with_extensions(h, Extension(ExtensionType.ec_point_formats, b"\x01\x01")),
+        D.illegal_parameter),
+    # RFC 6066 §3: one host_name, a DNS name in ASCII.
+    "server_name with ESC": (lambda h: with_extensions(h, sni_extension(b"local\x1b[31mhost")),
+                             D.illegal_parameter),
+    "server_name with NUL": (lambda h: with_extensions(h, sni_extension(b"localhos\x00t")),
+                             D.illegal_parameter),
+    "server_name with UTF-8": (lambda h: with_extensions(h, sni_extension(b"localho\xc4\x85st")),
+                               D.illegal_parameter),
+    "two host_names": (lambda h: with_extensions(h, sni_extension(b"localhost", b"www.localhost")),
+                       D.illegal_parameter),
+    "empty host_name": (lambda h: with_extensions(h, sni_extension(b"")), D.decode_error),
+}
+
+
+@pytest.mark.parametrize("edit, alert", list(TLS12_CLIENT_HELLO_EDITS.values()),
+                         ids=list(TLS12_CLIENT_HELLO_EDITS))
+def test_server_checks_the_tls12_client_hello(make_client, make_server, edit, alert: int) -> None:
+    server, events = server_answer(make_server, edit(tls12_client_hello(make_client)))
+    assert events.alerts_sent == [alert]
+    assert server.state is ServerState.SERVER_ERROR
+
+
+def test_server_takes_ec_point_formats_that_list_uncompressed_among_others(make_client, make_server) -> None:
+    hello = with_extensions(tls12_client_hello(make_client),
+                            Extension(ExtensionType.ec_point_formats, b"\x03\x01\x02\x00"))
+    server, events = server_answer(make_server, hello)
+    assert events.alerts_sent == [] and server.state is ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+
+
+def test_server_names_a_missing_signature_algorithms_as_the_reason(make_client, make_server) -> None:
+    # RFC 5246 §7.4.1.4.1: without signature_algorithms the client verifies SHA-1 only, which this
+    # server does not sign with; the ECDHE suites the client offered cannot be served. The alert
+    # is handshake_failure, and the reason given is that one, not "no cipher suite in common".
+    hello = with_extensions(tls12_client_hello(
+        make_client, cipher_suites=("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",)),
+        drop=(ExtensionType.signature_algorithms,))
+    server, events = server_answer(make_server, hello)
+    (sent,) = events.of(AlertSent)
+    assert sent.description == D.handshake_failure
+    assert "no signature_algorithms" in sent.reason and "SHA-1" in sent.reason
+    assert "no cipher suite in common" not in sent.reason
+    # With no suite in common at all, that is what it says.
+    _, events = server_answer(make_server, dataclasses.replace(hello, cipher_suites=(0x002F,)))
+    assert [a.reason for a in events.of(AlertSent)] == ["no cipher suite in common with the client"]
+
+
+# -- warning alerts are tolerated, but not without end ------------------------------------------------
+
+
+WARNING_NO_RENEGOTIATION = join_records([WireRecord(ALERT, 0x0303, b"\x01\x64")])
+
+
+def test_four_warning_alerts_in_a_row_are_tolerated_and_the_fifth_is_not(make_client, make_server) -> None:
+    # As OpenSSL (MAX_WARN_ALERT_COUNT): a warning changes nothing, so a peer could send them
+    # without end; five in a row, with no other record between, are unexpected_message.
+    client, server = make_client(), make_server()
+    server_events = Recorder(server)
+    client.start()
+    server.receive_data(client.data_to_send() + WARNING_NO_RENEGOTIATION * 4)
+    assert server_events.alerts_sent == [] and server.failed is None
+    server.receive_data(WARNING_NO_RENEGOTIATION)
+    assert server_events.alerts_sent == [D.unexpected_message]
+    assert server.state is ServerState.SERVER_ERROR
+
+
+def test_the_warning_alert_count_starts_again_after_another_record(make_client, make_server) -> None:
+    client, server = make_client(), make_server()
+    client_events, server_events = Recorder(client), Recorder(server)
+    client.start()
+    server.receive_data(WARNING_NO_RENEGOTIATION * 4 + client.data_to_send() + WARNING_NO_RENEGOTIATION * 4)
+    client.receive_data(WARNING_NO_RENEGOTIATION * 4 + server.data_to_send())
+    pump(client, server)
+    assert_connected(client, server, client_events, server_events)
 
 
 # -- messages out of order ------------------------------------------------------------------------

@@ -302,7 +302,37 @@ def test_openssl_client_against_our_server(suite: str, group: NamedGroup, make_s
     client.close()
     pump(client, server)
     assert events.of(ConnectionClosed) == [ConnectionClosed(by_peer=True)]
+    # RFC 8446 §6.1: the client's close_notify closes its direction only; ours follows when the
+    # server says so.
+    assert not client.peer_closed
+    server.close()
+    pump(client, server)
     assert client.peer_closed
+
+
+def test_our_server_answers_a_request_that_came_with_the_close_notify(make_server, ca_pem: Path) -> None:
+    # `printf 'GET /…' | gnutls-cli …`: the request and the client's close_notify arrive in one read.
+    # In TLS 1.3 that closes the client's direction only (RFC 8446 §6.1): the request is answered.
+    client = openssl_client(ca_pem)
+    server = make_server(cipher_suites=("TLS_AES_128_GCM_SHA256",))
+    events = Recorder(server)
+    client.start()
+    pump(client, server)
+    assert server.state is ServerState.SERVER_CONNECTED
+    client.write(b"GET / HTTP/1.1\r\n\r\n")
+    client.close()
+    server.receive_data(client.data_to_send())
+    assert events.application_data == b"GET / HTTP/1.1\r\n\r\n"
+    assert events.of(ConnectionClosed) == [ConnectionClosed(by_peer=True)]
+    assert server.data_to_send() == b""  # no close_notify of ours yet: the answer comes first
+    server.send_application_data(b"HTTP/1.1 204 No Content\r\n\r\n")
+    server.close()
+    client.receive_data(server.data_to_send())
+    assert client.error is None
+    assert bytes(client.received) == b"HTTP/1.1 204 No Content\r\n\r\n"
+    assert client.peer_closed
+    server.receive_data(b"\x17\x03\x03\x00\x01x")  # RFC 8446 §6.1: after close_notify, ignored
+    assert events.alerts_sent == [] and server.failed is None
 
 
 def test_our_server_sends_a_hello_retry_request(make_server, ca_pem: Path, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from helpers import (
     pump,
     split_handshake_messages,
     split_records,
+    subject_only_certificate,
 )
 
 from handshake_game.tls import (
@@ -298,6 +299,33 @@ def test_our_server_requiring_a_certificate_accepts_openssl_client(
     server.send_application_data(b"hello, student")
     pump(client, server)
     assert bytes(client.received) == b"hello, student"
+
+
+@pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
+def test_our_server_accepts_a_client_certificate_without_subject_alt_name(
+        version: str, root_ca, issued_at, pem_dir: Path, make_server, openssl_client_context) -> None:
+    # RFC 5280 requires no subjectAltName in a client certificate whose subject names its holder;
+    # such CN-only certificates are common, and OpenSSL presents them as any other.
+    key = pki.generate_ec_key()
+    certificate = subject_only_certificate(root_ca, key.public_key(), "cn-only student", Usage.CLIENT,
+                                           issued_at)
+    cert_pem, key_pem = pem_dir / "cn-only.crt.pem", pem_dir / "cn-only.key.pem"
+    cert_pem.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_pem.write_bytes(pki.private_key_pem(key))
+    ctx = openssl_client_context(suite_by_name(ECDHE_RSA).openssl_name)
+    ctx.maximum_version = ssl.TLSVersion[version.replace(".", "_")]
+    ctx.load_cert_chain(cert_pem, key_pem)
+    client = OpenSSLPeer(ctx, server_side=False, server_hostname="localhost")
+    server = make_server(groups=GROUPS, client_auth=ClientAuthentication.REQUIRED,
+                         client_trust_store=[root_ca.certificate])
+    events = Recorder(server)
+    client.start()
+    pump(client, server)
+    assert client.error is None and client.ssl.version() == version
+    assert events.alerts_sent == []
+    assert server.state is ServerState.SERVER_CONNECTED
+    assert events.completed is not None and events.completed.peer_certificate == certificate
+    assert "client certificate chain" in check_names(events)
 
 
 @pytest.mark.parametrize("suite", [RSA_KX, ECDHE_RSA])

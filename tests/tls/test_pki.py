@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from helpers import subject_only_certificate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -268,6 +269,28 @@ def test_client_certificate_names_are_checked_only_when_expected(world: Pki) -> 
     with pytest.raises(pki.CertificateRejected) as caught:
         pki.verify_client_chain(chain, world.trust, NOW, expected_name=CLIENT_NAME)
     assert caught.value.problem is P.HOSTNAME_MISMATCH
+
+
+def test_a_client_certificate_without_subject_alt_name_is_accepted(world: Pki) -> None:
+    # RFC 5280 §4.2.1.6 asks for a SAN only when the subject is empty; CN-only client certificates
+    # are common. The chain, validity and clientAuth checks still apply, and a name the server
+    # expects must still be in a SAN.
+    leaf = subject_only_certificate(world.intermediate, world.keys["ec"].public_key(), "alice",
+                                    Usage.CLIENT, NOW)
+    chain = world.intermediate.certificate_list(leaf)
+    assert pki.verify_client_chain(chain, world.trust, NOW) == leaf
+    assert rejected(Usage.CLIENT, chain, world.trust, name="alice").problem is P.HOSTNAME_MISMATCH
+    assert rejected(Usage.CLIENT, der(leaf), world.trust).problem is P.UNTRUSTED_ISSUER
+    with pytest.raises(pki.CertificateRejected) as caught:
+        pki.verify_client_chain(chain, world.trust, NOW + datetime.timedelta(days=31))
+    assert caught.value.problem is P.EXPIRED
+    server_only = subject_only_certificate(world.intermediate, world.keys["ec"].public_key(), "alice",
+                                           Usage.SERVER, NOW)
+    assert rejected(Usage.CLIENT, world.intermediate.certificate_list(server_only),
+                    world.trust).problem is P.WRONG_KEY_USAGE
+    # A server certificate still needs its SAN: browsers match names there only.
+    assert rejected(Usage.SERVER, world.intermediate.certificate_list(server_only), world.trust,
+                    name="alice").problem is P.HOSTNAME_MISMATCH
 
 
 def test_a_pinned_self_signed_certificate_is_trusted(world: Pki) -> None:

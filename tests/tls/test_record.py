@@ -367,3 +367,51 @@ def test_tls13_plaintext_change_cipher_spec_passes_but_other_plaintext_does_not(
     with pytest.raises(Alert) as failure:
         reader.next_record()
     assert failure.value.description == AlertDescription.unexpected_message
+
+
+def sealed13(writer: RecordLayer, inner: bytes) -> bytes:
+    """A TLS 1.3 record whose TLSInnerPlaintext (content, type, padding) is exactly ``inner``."""
+    protection = writer.write_protection
+    assert isinstance(protection, RecordProtection13)
+    header = struct.pack("!BHH", 23, 0x0303, len(inner) + 16)
+    sealed = protection._aead.encrypt(protection._nonce(), inner, header)
+    protection.sequence_number += 1
+    return header + sealed
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITE_NAMES)
+def test_tls13_inner_plaintext_is_limited_with_its_padding(suite: str) -> None:
+    # RFC 8446 §5.4: TLSInnerPlaintext, padding included, is at most 2^14 + 1 bytes.
+    writer, reader = keyed_pair13(suite)
+    reader.feed(sealed13(writer, b"x" + bytes([ContentType.application_data]) + bytes(2**14 - 1)))
+    record = reader.next_record()
+    assert record is not None and record.fragment == b"x"
+    reader.feed(sealed13(writer, b"x" + bytes([ContentType.application_data]) + bytes(2**14)))
+    with pytest.raises(Alert) as failure:
+        reader.next_record()
+    assert failure.value.description == AlertDescription.record_overflow
+
+
+def test_tls13_refused_early_data_is_skipped_up_to_its_limit() -> None:
+    # RFC 8446 §4.2.10: records that do not open with the handshake keys are dropped, counted as
+    # application data (tag and type byte aside); the first that opens ends the skipping.
+    writer, reader = keyed_pair13("TLS_AES_128_GCM_SHA256")
+    reader.skip_early_data(100)
+    early = struct.pack("!BHH", 23, 0x0303, 16 + 1 + 30) + bytes(47)  # 30 bytes of early data
+    reader.feed(early)
+    assert reader.next_record() is None
+    (wire,) = writer.encode(ContentType.handshake, b"finished")
+    reader.feed(early + wire + early)
+    record = reader.next_record()
+    assert record is not None and record.fragment == b"finished"
+    with pytest.raises(Alert) as failure:  # skipping is over: this one is bad_record_mac
+        reader.next_record()
+    assert failure.value.description == AlertDescription.bad_record_mac
+    _, reader = keyed_pair13("TLS_AES_128_GCM_SHA256")
+    reader.skip_early_data(100)
+    reader.feed(early * 3)  # 90 bytes: skipped
+    assert reader.next_record() is None
+    reader.feed(early)
+    with pytest.raises(Alert) as failure:  # 120 bytes of early data: more than 100
+        reader.next_record()
+    assert failure.value.description == AlertDescription.unexpected_message

@@ -540,17 +540,30 @@ def test_client_drops_compatibility_ccs_records(hostile_server: ServerSide) -> N
 
 
 def test_client_refuses_padding_up_to_the_limit_only_when_over_it(hostile_server: ServerSide) -> None:
-    # 2^14 bytes of content with padding up to a ciphertext of exactly 2^14 + 256 is allowed.
+    # RFC 8446 §5.4: TLSInnerPlaintext, padding included, may be 2^14 + 1 bytes and no more.
     flight = hostile_server.flight
     client = hostile_server.client
-    padding = 2**14 + 256 - 16 - 1 - len(flight[EE])
+    padding = 2**14 + 1 - 1 - len(flight[EE])
     client.receive_data(seal_for(client, flight[EE] + bytes([HANDSHAKE]) + bytes(padding)))
     assert outcome(client, hostile_server.events) == []
     assert hostile_server.send(flight[CERT], flight[CV], flight[FIN]) == []
-    big = bytes(2**14) + bytes([APPLICATION_DATA]) + bytes(2**14 + 256 - 16 - 2**14 - 1)
-    client.receive_data(seal_for(client, big))
+    client.receive_data(seal_for(client, bytes(2**14) + bytes([APPLICATION_DATA])))
     assert outcome(client, hostile_server.events) == []
     assert hostile_server.events.application_data == bytes(2**14)
+    client.receive_data(seal_for(client, b"x" + bytes([APPLICATION_DATA]) + bytes(2**14)))
+    assert outcome(client, hostile_server.events) == [D.record_overflow]
+
+
+@pytest.mark.parametrize("role", ["client", "server"])
+def test_padding_that_takes_the_inner_plaintext_over_the_limit_is_record_overflow(connected,
+                                                                                  role: str) -> None:
+    # RFC 8446 §5.4: one byte of content and padding up to 2^14 + 2 bytes: the length is checked
+    # before the padding is stripped (the ciphertext, 2^14 + 18 bytes, is within §5.2's 2^14 + 256).
+    client, server, client_events, server_events = connected
+    victim, events = (client, client_events) if role == "client" else (server, server_events)
+    victim.receive_data(seal_for(victim, b"x" + bytes([APPLICATION_DATA]) + bytes(2**14)))
+    assert outcome(victim, events) == [D.record_overflow]
+    assert events.application_data == b""
 
 
 # -- after the handshake ------------------------------------------------------------------------------
@@ -807,7 +820,44 @@ CLIENT_HELLO_EDITS: dict[str, tuple[Callable[[ClientHello], ClientHello], int]] 
         Extension(ExtensionType.pre_shared_key, b"\x00\x00\x00\x00"), *(h.extensions or ()))),
         D.illegal_parameter),
     "no TLS 1.3 suite": (lambda h: dataclasses.replace(h, cipher_suites=(0xC02F,)), D.handshake_failure),
+    # RFC 8446 Appendix D.5: "... legacy_version ... set to 0x0300 MUST abort the handshake with a
+    # "protocol_version" alert"; older values are older still.
+    "legacy_version 0x0300": (lambda h: dataclasses.replace(h, client_version=0x0300), D.protocol_version),
+    "legacy_version 0x0002": (lambda h: dataclasses.replace(h, client_version=0x0002), D.protocol_version),
+    # RFC 8446 §4.2.8.2: an empty share is no point at all; the conformance suites expect
+    # illegal_parameter, as for any other share that is not a point.
+    "empty x25519 share": (lambda h: ch_with(h, key_share_client_extension(((29, b""),))),
+                           D.illegal_parameter),
+    # RFC 7627 §5.1: "The "extension_data" field of this extension SHALL be empty."
+    "extended_master_secret with a body": (
+        lambda h: ch_with(h, Extension(ExtensionType.extended_master_secret, b"\x00")), D.decode_error),
+    # RFC 6066 §3: one host_name, a DNS name in ASCII.
+    **{f"server_name with {what}": (lambda h, name=name: ch_with(h, sni(name)), D.illegal_parameter)
+       for what, name in (("ESC", b"local\x1b[31mhost"), ("BEL", b"localhos\x07t"),
+                          ("NUL", b"localhos\x00t"), ("UTF-8", b"localho\xc4\x85st"),
+                          ("a space", b"local host"), ("DEL", b"localhost\x7f"))},
+    "two host_names": (lambda h: ch_with(h, sni(b"localhost", b"www.localhost")), D.illegal_parameter),
 }
+
+
+def sni(*host_names: bytes, name_type: int = 0) -> Extension:
+    """A server_name extension with these entries, whatever they hold."""
+    entries = b"".join(bytes([name_type]) + len(n).to_bytes(2, "big") + n for n in host_names)
+    return Extension(ExtensionType.server_name, len(entries).to_bytes(2, "big") + entries)
+
+
+def test_server_takes_one_host_name_among_names_of_other_types(make_client, make_server) -> None:
+    # RFC 6066 §3: only host_name (0) is defined; an entry of another type is not a second name.
+    hello = genuine_client_hello(make_client)
+    other = sni(bytes(range(24)), name_type=1).data[2:]
+    host = sni(b"localhost").data[2:]
+    entries = other + host
+    hello = ch_with(hello, Extension(ExtensionType.server_name, len(entries).to_bytes(2, "big") + entries))
+    server = new_server(make_server)
+    events = Recorder(server)
+    server.receive_data(handshake_record(encode_handshake(hello)))
+    assert outcome(server, events) == []
+    assert server.server_name == "localhost"
 
 
 @pytest.mark.parametrize("edit, alert", list(CLIENT_HELLO_EDITS.values()), ids=list(CLIENT_HELLO_EDITS))
@@ -851,7 +901,11 @@ P256_SHARE = (23, b"\x04" + bytes.fromhex(
      D.illegal_parameter),
     (lambda h: ch_with(h, key_share_client_extension((P256_SHARE,)),
                        drop=(ExtensionType.signature_algorithms,)), D.missing_extension),
-], ids=["x25519 again", "both shares", "no share", "other suite", "TLS 1.2", "no signature_algorithms"])
+    # RFC 8446 §4.2.10: "A client MUST NOT include the "early_data" extension in its followup ClientHello."
+    (lambda h: ch_with(h, key_share_client_extension((P256_SHARE,)),
+                       Extension(ExtensionType.early_data, b"")), D.illegal_parameter),
+], ids=["x25519 again", "both shares", "no share", "other suite", "TLS 1.2", "no signature_algorithms",
+        "early_data again"])
 def test_server_checks_the_second_client_hello(make_client, make_server, edit, alert: int) -> None:
     server, events, hello = retried_server(make_client, make_server)
     server.receive_data(handshake_record(encode_handshake(edit(hello))))
@@ -873,6 +927,139 @@ def test_server_refuses_a_client_hello_after_its_server_hello(make_client, make_
     server.receive_data(handshake_record(encode_handshake(hello)))
     server.receive_data(handshake_record(encode_handshake(hello)))  # in the clear, after the keys
     assert outcome(server, events) == [D.unexpected_message]
+
+
+# -- early data the server does not accept (RFC 8446 §4.2.10) ---------------------------------------------
+
+
+def early_data_client(make_client, **config: Any) -> Any:
+    """A client whose first ClientHello says early_data, as one resuming with 0-RTT does; its
+    second ClientHello (after a HelloRetryRequest) leaves it out, as §4.2.10 requires."""
+    client = new_client(make_client, **config)
+    build = client._client_hello
+    hellos = []
+
+    def first_with_early_data() -> ClientHello:
+        hellos.append(1)
+        hello = build()
+        return ch_with(hello, Extension(ExtensionType.early_data, b"")) if len(hellos) == 1 else hello
+
+    client._client_hello = first_with_early_data
+    return client
+
+
+COMPATIBILITY_CCS = struct.pack("!BHH", CHANGE_CIPHER_SPEC, 0x0303, 1) + b"\x01"
+
+
+def early_data(*lengths: int, seed: int = 7) -> bytes:
+    """0-RTT records as the server sees them: application_data sealed with early keys it never
+    derived, i.e. bytes that open with no key the server has."""
+    rand = random.Random(seed)
+    return b"".join(struct.pack("!BHH", APPLICATION_DATA, 0x0303, n) + rand.randbytes(n) for n in lengths)
+
+
+def test_server_skips_early_data_it_does_not_accept(make_client, make_server) -> None:
+    client, server = early_data_client(make_client), new_server(make_server)
+    client_events, server_events = Recorder(client), Recorder(server)
+    client.start()
+    # The ClientHello, the compatibility CCS and the 0-RTT records, sent before any answer.
+    server.receive_data(client.data_to_send() + COMPATIBILITY_CCS + early_data(40, 2000, 17))
+    assert outcome(server, server_events) == []
+    pump(client, server)
+    assert client.state is ClientState.CLIENT_CONNECTED, client_events.alerts_sent
+    assert server.state is ServerState.SERVER_CONNECTED, server_events.alerts_sent
+    # Nothing of it reached the application, and the server never said it accepts early data.
+    assert server_events.application_data == b""
+    (extensions,) = [e.message for e in client_events.of(HandshakeMessageReceived)
+                     if isinstance(e.message, EncryptedExtensions)]
+    assert ExtensionType.early_data not in {e.type for e in extensions.extensions}
+    client.send_application_data(b"1-RTT")
+    pump(client, server)
+    assert server_events.application_data == b"1-RTT"
+    # The skipping ended with the first record that opened: a bad record now is bad_record_mac.
+    server.receive_data(early_data(40))
+    assert outcome(server, server_events) == [D.bad_record_mac]
+
+
+def test_server_skips_up_to_its_limit_of_early_data(make_client, make_server) -> None:
+    # 2^14 bytes of application data (the tag and the content type byte not counted): skipped.
+    client, server = early_data_client(make_client), new_server(make_server)
+    server_events = Recorder(server)
+    client.start()
+    server.receive_data(client.data_to_send() + early_data(2**14 + 16 + 1))
+    assert outcome(server, server_events) == []
+    # One byte more is more than the server skips: unexpected_message (RFC 8446 §4.6.1).
+    server.receive_data(early_data(16 + 1 + 1))
+    assert outcome(server, server_events) == [D.unexpected_message]
+
+
+def test_server_without_early_data_in_the_hello_skips_nothing(make_client, make_server) -> None:
+    client, server = new_client(make_client), new_server(make_server)
+    server_events = Recorder(server)
+    client.start()
+    server.receive_data(client.data_to_send() + early_data(40))
+    assert outcome(server, server_events) == [D.bad_record_mac]
+
+
+def test_server_skips_early_data_after_a_hello_retry_request(make_client, make_server) -> None:
+    # §4.2.10: after a HelloRetryRequest the server skips the encrypted records up to the second
+    # ClientHello, which carries no early_data.
+    client = early_data_client(make_client, groups=(NamedGroup.x25519, NamedGroup.secp256r1))
+    server = new_server(make_server, groups=(NamedGroup.secp256r1,))
+    client_events, server_events = Recorder(client), Recorder(server)
+    client.start()
+    server.receive_data(client.data_to_send() + COMPATIBILITY_CCS + early_data(300, 17))
+    assert outcome(server, server_events) == []
+    pump(client, server)
+    assert [h.is_hello_retry_request for h in (e.message for e in client_events.of(HandshakeMessageReceived))
+            if isinstance(h, ServerHello)] == [True, False]
+    assert client.state is ClientState.CLIENT_CONNECTED, client_events.alerts_sent
+    assert server.state is ServerState.SERVER_CONNECTED, server_events.alerts_sent
+
+
+# -- a ClientHello as large as its length fields allow -----------------------------------------------------
+
+
+def large_hello_client(make_client, extra_suites: int, padding: int) -> Any:
+    """A client whose ClientHello also lists unassigned suite codes and carries a padding extension
+    (RFC 7685): legal, and as large as the test wants."""
+    client = new_client(make_client)
+    build = client._client_hello
+    unassigned = [c for c in range(0x0100, 0x5600) if not 0x1300 <= c <= 0x13FF]  # no TLS 1.3 suites
+
+    def large() -> ClientHello:
+        hello = ch_with(build(), Extension(ExtensionType.padding, bytes(padding)))
+        return dataclasses.replace(hello,
+                                   cipher_suites=hello.cipher_suites + tuple(unassigned[:extra_suites]))
+
+    client._client_hello = large
+    return client
+
+
+def test_server_takes_a_legal_client_hello_over_64_kib(make_client, make_server) -> None:
+    client, server = large_hello_client(make_client, 20_000, 30_000), new_server(make_server)
+    client_events, server_events = Recorder(client), Recorder(server)
+    client.start()
+    pump(client, server)
+    (hello,) = server_events.received_raw("ClientHello")
+    assert len(hello) > 70_000
+    assert client.state is ClientState.CLIENT_CONNECTED, client_events.alerts_sent
+    assert server.state is ServerState.SERVER_CONNECTED, server_events.alerts_sent
+
+
+def test_server_refuses_a_client_hello_longer_than_its_fields_allow(make_server) -> None:
+    # The largest legal body: version, random, session_id<0..32>, cipher_suites<2..2^16-2>,
+    # compression_methods<1..2^8-1>, extensions<0..2^16-1>. The server waits for that much...
+    largest = 2 + 32 + 33 + 2**16 + 2**8 + 2**16 + 1
+    server = new_server(make_server)
+    events = Recorder(server)
+    server.receive_data(handshake_record(b"\x01" + largest.to_bytes(3, "big")))
+    assert outcome(server, events) == [] and server.failed is None
+    # ...and refuses one byte more at once, before buffering any of it.
+    server = new_server(make_server)
+    events = Recorder(server)
+    server.receive_data(handshake_record(b"\x01" + (largest + 1).to_bytes(3, "big")))
+    assert outcome(server, events) == [D.decode_error]
 
 
 # -- a byte flipped in every field of every TLS 1.3 message ---------------------------------------------

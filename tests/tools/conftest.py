@@ -34,10 +34,9 @@ def listener(tmp_path: Path) -> Iterator[Listener]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT)
     try:
         match = read_until(proc, r"listening on https://localhost:(\d+)/")
-        output = bytearray()
-        assert proc.stdout is not None
-        threading.Thread(target=_drain, args=(proc.stdout.fileno(), output), daemon=True).start()
-        yield Listener(proc, int(match.group(1)), ca_file, keylog, output)
+        listening = Listener(proc, int(match.group(1)), ca_file, keylog)
+        threading.Thread(target=listening.drain, daemon=True).start()
+        yield listening
     finally:
         proc.terminate()
         proc.wait(timeout=10)

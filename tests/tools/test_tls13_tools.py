@@ -125,6 +125,10 @@ def test_curl_fetches_over_tls13_from_listen(listener: Listener, tmp_path: Path)
     assert "Version: TLS 1.3" in result.stdout
     assert "X-TLS-Version: TLS 1.3" in result.stdout
     assert "Cipher suite: TLS_AES_128_GCM_SHA256" in result.stdout
+    # RFC 7627's extended master secret is TLS 1.2's; TLS 1.3 has no master secret of that kind,
+    # its HKDF key schedule binds every secret to the transcript (RFC 8446 §7.1).
+    assert "RFC 7627" not in result.stdout and "Master secret" not in result.stdout
+    assert "Key schedule: TLS 1.3 HKDF (RFC 8446 §7.1)" in result.stdout
     # curl (OpenSSL) and listen derived the same five secrets for this connection.
     assert keylog_labels(keylog) == TLS13_KEYLOG_LABELS
     assert set(keylog.read_text().splitlines()) == set(listener.keylog.read_text().splitlines())
@@ -136,6 +140,7 @@ def test_curl_capped_at_tls12_gets_tls12_from_listen(listener: Listener, tmp_pat
     assert result.returncode == 0, result.stderr
     assert "Version: TLS 1.2" in result.stdout
     assert "X-TLS-Version: TLS 1.2" in result.stdout
+    assert "Master secret: extended (RFC 7627)" in result.stdout  # curl offers it
     # listen, which also speaks 1.3, ends server_random with DOWNGRD\x01 here; OpenSSL (under
     # curl) looks for it only when it could have had a newer version, so a client capped at 1.2
     # connects. The TLS 1.2 secret is the one line both wrote.
