@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
                               ".pcapng gets the TLS keys embedded and decrypts on its own; any other "
                               "name gets classic pcap, to open with the --keylog file "
                               "(wireshark -o tls.keylog_file:KEYLOG FILE)")
+    connect.add_argument("--sess-out", metavar="FILE",
+                         help="write the last TLS 1.3 session ticket the server sends to FILE")
+    connect.add_argument("--sess-in", metavar="FILE", help="resume the TLS 1.3 session kept in FILE")
+    connect.add_argument("--early-data", metavar="FILE",
+                         help="with --sess-in: send FILE as 0-RTT data (the request), if the ticket allows")
     connect.add_argument("-q", "--quiet", action="store_true", help="print only the response")
     connect.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
 
@@ -86,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
                              "conn-NNNN.pcapng with the TLS keys embedded, so Wireshark decrypts it on "
                              "its own; with --keylog also as conn-NNNN.pcap (classic pcap, keys in the "
                              "--keylog file). Numbering continues after the captures already in DIR")
+    listen.add_argument("--early-data", action="store_true",
+                        help="issue tickets that allow 0-RTT data, and read it as part of the request")
+    listen.add_argument("--no-anti-replay", action="store_true",
+                        help="let a ticket resume more than once, so replayed 0-RTT data is read again "
+                             "(for the replay lesson)")
     listen.add_argument("-q", "--quiet", action="store_true", help="print no traces")
     listen.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="idle time before a connection is dropped")
@@ -126,7 +136,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", metavar="URL",
                        help="SQLAlchemy database URL (default: $DATABASE_URL, else sqlite:///handshake.db)")
     serve.add_argument("--instructor-token", metavar="TOKEN",
-                       help="the instructor's secret (default: a fresh one, printed in the instructor URL)")
+                       help="the instructor's secret, 16 characters at least (default: the one kept from "
+                            "the first start, else a fresh one, printed in the instructor URL); a new one "
+                            "replaces the old, which is then refused")
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the address students use (printed, and put in the join link and QR code), "
+                            "e.g. http://192.168.1.20:8765/ or a reverse proxy's https address; with "
+                            "--host 0.0.0.0 and none given, the machine's own address")
+    serve.add_argument("--hello-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="close a websocket that has not said hello within this many seconds (default 10)")
+    serve.add_argument("--max-connections", type=int, default=4096, metavar="N",
+                       help="open connections at most (default 4096, fewer if the open-files limit "
+                            "leaves less room)")
     serve.add_argument("--rate-limit", type=float, default=20.0, metavar="N",
                        help="messages a second each connection may send, in bursts of 2N (default 20)")
     export = sub.add_parser("export", help="export what the classroom server stored")
@@ -173,7 +194,8 @@ def _run(argv: list[str] | None) -> int:
             insecure=args.insecure, cert=args.cert, key=args.key, tls=args.tls, ciphers=args.cipher,
             group=args.group,
             request=args.request, keylog=args.keylog, pcap=args.pcap, quiet=args.quiet,
-            timeout=args.timeout))
+            timeout=args.timeout, sess_out=args.sess_out, sess_in=args.sess_in,
+            early_data=args.early_data))
     if args.command == "listen":
         from .tools.listen import ListenOptions, run_listen
 
@@ -184,7 +206,8 @@ def _run(argv: list[str] | None) -> int:
             tls=args.tls, require_client_cert=args.require_client_cert,
             request_client_cert=args.request_client_cert,
             client_cafile=args.client_cafile,
-            timeout=args.timeout, max_connections=args.max_connections))
+            timeout=args.timeout, max_connections=args.max_connections,
+            early_data=args.early_data, anti_replay=not args.no_anti_replay))
     if args.command == "simulate":
         from .tools.simulate import list_catalog, run_simulate
 
@@ -210,9 +233,16 @@ def _run(argv: list[str] | None) -> int:
         # static file, every plugin Alembic loads) would bury them.
         for chatty in ("websockets.server", "alembic"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-        asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
-                        or "sqlite:///handshake.db", instructor_token=args.instructor_token,
-                        rate=args.rate_limit))
+        from .server.ws import StartupError
+
+        try:
+            asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
+                            or "sqlite:///handshake.db", instructor_token=args.instructor_token,
+                            rate=args.rate_limit, public_url=args.public_url,
+                            max_connections=args.max_connections, hello_deadline=args.hello_timeout))
+        except StartupError as error:
+            print(f"handshake-game serve: {error}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "bots":
         from .tools.netbots import run_bots

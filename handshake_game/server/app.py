@@ -125,6 +125,17 @@ class UnknownLesson(GameError):
     code = "unknown_lesson"
 
 
+class BadName(GameError):
+    code = "bad_name"
+
+
+def _player_name(name: str) -> str:
+    cleaned = sessions.clean_name(name)
+    if not cleaned:
+        raise BadName("a name needs at least one visible character")
+    return cleaned
+
+
 @dataclass(frozen=True)
 class Reseat:
     """A player the instructor moved: from one seat of the class to another."""
@@ -172,6 +183,7 @@ class ClassRoom:
 
 
 SEATING_ORDER = (Seat.CLIENT, Seat.SERVER, Seat.CA, Seat.EAVESDROPPER)
+INSTRUCTOR_SETTING = "instructor_token_hash"
 KEYS_READY_TIMEOUT = 60.0  # seconds ``start`` waits at most for the class's keys
 
 
@@ -190,8 +202,15 @@ class GameServer:
         # so a big class does not begin by making hundreds of RSA keys between moves.
         self._keys_ready = keys_ready or (lambda timeout: True)
         self._token_hashes: dict[int, str] = {}
-        # Only the hash of the server's instructor token is kept, as the store keeps tokens.
-        self._instructor_hash = None if instructor_token is None else hash_token(instructor_token)
+        # Only the hash of the server's instructor token is kept, in the store, so that the
+        # instructor's identity (and every class it made) survives a restart. A token given
+        # at start replaces the stored one, which is refused from then on.
+        stored = store.setting(INSTRUCTOR_SETTING)
+        self._instructor_hash = stored
+        if instructor_token is not None and (stored is None or not verify_token(instructor_token, stored)):
+            self._instructor_hash = hash_token(instructor_token)
+            store.set_setting(INSTRUCTOR_SETTING, self._instructor_hash)
+            log.info("instructor token %s", "set" if stored is None else "replaced: the old one is refused")
         self._classes: dict[int, ClassRoom] = {}
         self._classes_lock = threading.Lock()
         self._names: dict[int, str] = {}
@@ -230,6 +249,7 @@ class GameServer:
             state, facts = open_table(variant, scenario, difficulty)
         except Rejected as error:
             raise MoveRejected.of(error) from None
+        name = _player_name(name)
         opened = facts[0]
         assert isinstance(opened, TableOpened) and len(facts) == 1
         table_id = self.store.create_table(opened)
@@ -285,8 +305,7 @@ class GameServer:
     def create_session(self, token: str, variant: Variant, scenario: Scenario,
                        difficulty: Difficulty) -> ClassRoom:
         """A new class session; ``token`` must be the server's instructor token."""
-        if self._instructor_hash is None or not verify_token(token, self._instructor_hash):
-            raise NotInstructor("that is not this server's instructor token")
+        self.check_instructor(token)
         try:
             open_table(variant, scenario, difficulty)  # refuse a combination the game cannot stage
         except Rejected as error:
@@ -303,13 +322,19 @@ class GameServer:
     def join(self, join_code: str, name: str) -> SeatedPlayer:
         """Seat a student at the next free seat of the class's last table, or at a new table.
         After the start a late student gets a table of their own, bots in the other seats."""
-        record = self.store.class_session_by_code(join_code.strip().upper())
+        name = _player_name(name)
+        code = join_code.strip().upper()
+        # Join codes are letters and digits; anything else names no class (and never reaches
+        # the database: PostgreSQL refuses a NUL in a string).
+        record = self.store.class_session_by_code(code) if code.isascii() and code.isalnum() else None
         if record is None or record.id is None:
             raise UnknownSession("no class session has that join code")
         room = self.class_room(record.id)
         with room.lock:
             if room.ended:
                 raise SessionEnded("this class session has ended")
+            # Two students typing the same name are told apart on the dashboard and the export.
+            name = sessions.unique_name(name, sessions.class_player_names(self.store, room.class_session_id))
             table = self._table(room.table_ids[-1]) if room.table_ids else None
             if table is None or room.started or len(table.humans) >= len(SEATING_ORDER):
                 table = self._open_class_table(room)
@@ -346,7 +371,9 @@ class GameServer:
                     if table.state.paused:
                         self._record(table, game.resume(table.state), "instructor starts")
                     self._play_bots(table)
+            sessions.mark_started(self.store, class_session_id, self.now())
             room.started = True
+            log.info("class %d started", class_session_id)
             return list(room.table_ids)
 
     def pause(self, class_session_id: int, token: str, table_id: int | None = None) -> list[int]:
@@ -554,8 +581,15 @@ class GameServer:
         return _cards()[lesson_id]
 
     def class_session_of(self, table_id: int) -> int | None:
+        """The class a table belongs to (None for a solo table), loaded from the store after a
+        restart, so that a download works before anyone opens the class's dashboard."""
         room = self._room_of(table_id)
-        return None if room is None else room.class_session_id
+        if room is not None:
+            return room.class_session_id
+        record = sessions.game_table(self.store, table_id)
+        if record is None or record.class_session_id is None:
+            return None
+        return self.class_room(record.class_session_id).class_session_id
 
     def class_room(self, class_session_id: int) -> ClassRoom:
         """The class session in memory, rebuilt from the store after a restart."""
@@ -567,8 +601,10 @@ class GameServer:
         if record is None:
             raise UnknownSession(f"no class session {class_session_id}")
         table_ids = [t.id for t in self.store.tables(class_session_id) if t.id is not None]
-        # Started if a bot took a seat (start fills them) or a table is playing.
-        started = (any(row.bot_kind is not None for t in table_ids for row in self.store.seats(t).values())
+        # Started when the instructor started it; a database from before ``started_at`` tells by
+        # the bots that the start seated, or a table playing.
+        started = (record.started_at is not None
+                   or any(row.bot_kind is not None for t in table_ids for row in self.store.seats(t).values())
                    or any(not self._table(t).state.paused for t in table_ids))
         room = ClassRoom(class_session_id, record.join_code, Variant(record.variant),
                          Scenario(record.scenario), Difficulty(record.difficulty), table_ids, started,
@@ -582,11 +618,21 @@ class GameServer:
         """The class session, if ``token`` is its instructor's (for the HTTP downloads)."""
         return self._instructor(class_session_id, token)
 
+    @property
+    def has_instructor(self) -> bool:
+        """Whether an instructor token is set (given now, or kept from an earlier start)."""
+        return self._instructor_hash is not None
+
+    def check_instructor(self, token: str) -> None:
+        """Refuses (``bad_instructor_token``) anything but the server's instructor token."""
+        if self._instructor_hash is None or not verify_token(token, self._instructor_hash):
+            raise NotInstructor("that is not this server's instructor token")
+
     def _instructor(self, class_session_id: int, token: str) -> ClassRoom:
-        room = self.class_room(class_session_id)
-        if not self.store.verify_instructor(class_session_id, token):
-            raise NotInstructor(f"that token is not the instructor's of class session {class_session_id}")
-        return room
+        """The class session, for the server's instructor. The token is checked first, so
+        that without it a missing class and someone else's cannot be told apart."""
+        self.check_instructor(token)
+        return self.class_room(class_session_id)
 
     def _room_of(self, table_id: int) -> ClassRoom | None:
         with self._classes_lock:

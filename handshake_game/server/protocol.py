@@ -26,6 +26,9 @@ from ..game.model import Difficulty, Scenario, Seat, Variant
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
+# A table or class number: the range of the database's integer ids (PostgreSQL's ``integer``),
+# so that a number no row can have is a typed ``invalid_fields``, never a database error.
+Id = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -86,9 +89,9 @@ class Resume(_Message):
     instructor's resume of a paused class (``class_session_id``, optionally one ``table_id``)."""
 
     type: Literal["resume"] = "resume"
-    table_id: int | None = None
+    table_id: Id | None = None
     token: str = Field(min_length=1, max_length=256)
-    class_session_id: int | None = None
+    class_session_id: Id | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Resume:
@@ -104,7 +107,7 @@ class ActionSpec(_Message):
 
 class Move(_Message):
     type: Literal["move"] = "move"
-    table_id: int
+    table_id: Id
     token: str = Field(min_length=1, max_length=256)
     seat: Seat | None = None  # optional: the seat the player believes it plays; checked
     action: ActionSpec
@@ -112,7 +115,7 @@ class Move(_Message):
 
 class Hint(_Message):
     type: Literal["hint"] = "hint"
-    table_id: int
+    table_id: Id
     token: str = Field(min_length=1, max_length=256)
 
 
@@ -136,7 +139,7 @@ class QuizAnswer(_Message):
     """A player's answer to one question of a lesson card's quiz (stored as lesson progress)."""
 
     type: Literal["quiz_answer"] = "quiz_answer"
-    table_id: int
+    table_id: Id
     token: str = Field(min_length=1, max_length=256)
     lesson_id: str = Field(min_length=1, max_length=64)
     question: int = Field(ge=0, le=64)
@@ -147,7 +150,7 @@ class ReadCard(_Message):
     """A player opens a further-reading card offered beside the current one."""
 
     type: Literal["read_card"] = "read_card"
-    table_id: int
+    table_id: Id
     token: str = Field(min_length=1, max_length=256)
     lesson_id: str = Field(min_length=1, max_length=64)
 
@@ -156,7 +159,7 @@ class WorkbenchRun(_Message):
     """One operation of the expert's workbench, on the seat's own values (``game.workbench``)."""
 
     type: Literal["workbench"] = "workbench"
-    table_id: int
+    table_id: Id
     token: str = Field(min_length=1, max_length=256)
     op: str = Field(min_length=1, max_length=32)
     args: dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(max_length=4096)]] = Field(
@@ -165,7 +168,7 @@ class WorkbenchRun(_Message):
 
 class _Instructor(_Message):
     token: str = Field(min_length=1, max_length=256)
-    class_session_id: int
+    class_session_id: Id
 
 
 class Start(_Instructor):
@@ -174,23 +177,23 @@ class Start(_Instructor):
 
 class Pause(_Instructor):
     type: Literal["pause"] = "pause"
-    table_id: int | None = None  # one table, or every table still playing
+    table_id: Id | None = None  # one table, or every table still playing
 
 
 class Inject(_Instructor):
     type: Literal["inject"] = "inject"
-    table_id: int
+    table_id: Id
     scenario: Scenario
 
 
 class LeakKey(_Instructor):
     type: Literal["leak_key"] = "leak_key"
-    table_id: int
+    table_id: Id
 
 
 class Reveal(_Instructor):
     type: Literal["reveal"] = "reveal"
-    table_id: int
+    table_id: Id
 
 
 class End(_Instructor):
@@ -205,9 +208,9 @@ class MoveSeat(_Instructor):
     """Swap the occupants (player, bot or nobody) of two seats of the class."""
 
     type: Literal["move_seat"] = "move_seat"
-    table_id: int
+    table_id: Id
     seat: Seat
-    to_table_id: int
+    to_table_id: Id
     to_seat: Seat
 
 
@@ -215,7 +218,7 @@ class RotateSeats(_Instructor):
     """Every player of one table (or of every table) moves one seat on."""
 
     type: Literal["rotate_seats"] = "rotate_seats"
-    table_id: int | None = None
+    table_id: Id | None = None
 
 
 InstructorMessage = (Start | Pause | Inject | LeakKey | Reveal | End | DashboardRequest | MoveSeat
@@ -240,19 +243,19 @@ class Welcome(_Message):
 
 class Seated(_Message):
     type: Literal["seated"] = "seated"
-    table_id: int
+    table_id: Id
     seat: Seat
     token: str
-    class_session_id: int | None = None  # set when seated through ``join``
+    class_session_id: Id | None = None  # set when seated through ``join``
 
 
 class Reseated(_Message):
     """Pushed to a player the instructor moved: their token now holds this seat."""
 
     type: Literal["reseated"] = "reseated"
-    table_id: int
+    table_id: Id
     seat: Seat
-    class_session_id: int
+    class_session_id: Id
 
 
 class QuizResult(_Message):
@@ -267,7 +270,7 @@ class CardShown(_Message):
     """A lesson card the player asked for (``read_card``), filled from its seat's own view."""
 
     type: Literal["card"] = "card"
-    table_id: int
+    table_id: Id
     lesson: dict[str, Any]
 
 
@@ -280,7 +283,7 @@ class WorkbenchResult(_Message):
 
 class SessionCreated(_Message):
     type: Literal["session_created"] = "session_created"
-    class_session_id: int
+    class_session_id: Id
     join_code: str
     join_url: str | None
     qr_svg: str
@@ -291,7 +294,7 @@ class Done(_Message):
 
     type: Literal["done"] = "done"
     action: str
-    class_session_id: int
+    class_session_id: Id
     table_ids: list[int]
 
 
@@ -300,7 +303,7 @@ class Dashboard(_Message):
     ended, and every table."""
 
     type: Literal["dashboard"] = "dashboard"
-    class_session_id: int
+    class_session_id: Id
     tables: list[dict[str, Any]]
     join_code: str | None = None
     join_url: str | None = None
@@ -316,19 +319,19 @@ class TableUpdate(_Message):
     """Pushed to the instructor after every change at one of the class's tables."""
 
     type: Literal["table_update"] = "table_update"
-    class_session_id: int
+    class_session_id: Id
     table: dict[str, Any]
 
 
 class Debrief(_Message):
     type: Literal["debrief"] = "debrief"
-    table_id: int
+    table_id: Id
     debrief: dict[str, Any]
 
 
 class View(_Message):
     type: Literal["view"] = "view"
-    table_id: int
+    table_id: Id
     view: dict[str, Any]
 
 

@@ -7,6 +7,7 @@ and emptying a seat before the start.
 from __future__ import annotations
 
 import datetime
+import unicodedata
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -15,6 +16,40 @@ from sqlmodel import col, select
 from ..game.model import Seat
 from ..store import Store
 from ..store.models import ClassSession, GameTable, Player, SeatAssignment
+
+MAX_NAME = 64
+# Format characters kept in a name: the zero-width joiner and non-joiner that some scripts
+# (Persian, Indic) and emoji sequences need. Every other format character — bidi overrides and
+# isolates, zero-width spaces, the byte-order mark — is removed, as are control characters.
+_KEPT_FORMAT = {"\u200c", "\u200d"}
+
+
+def clean_name(name: str) -> str:
+    """A player's name as shown to the class: NFC-normalised, without control characters, bidi
+    overrides or zero-width spaces, runs of white space made one space. Empty when nothing
+    visible is left (the caller refuses it)."""
+    text = unicodedata.normalize("NFC", name)
+    kept = "".join(" " if ch.isspace() else ch for ch in text
+                   if ch.isspace() or (unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+                                       and (unicodedata.category(ch) != "Cf" or ch in _KEPT_FORMAT)))
+    return " ".join(kept.split())[:MAX_NAME]
+
+
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """``name``, or ``name (2)``, ``name (3)``… when the class already has it (ignoring case)."""
+    used = {other.casefold() for other in taken}
+    if name.casefold() not in used:
+        return name
+    number = 2
+    while f"{name} ({number})".casefold() in used:
+        number += 1
+    return f"{name[:MAX_NAME - 6]} ({number})"
+
+
+def class_player_names(store: Store, class_session_id: int) -> list[str]:
+    with store.session() as session:
+        rows = session.exec(select(Player).where(Player.class_session_id == class_session_id))
+        return [row.name for row in rows]
 
 
 def class_session(store: Store, class_session_id: int) -> ClassSession | None:
@@ -44,6 +79,18 @@ def mark_ended(store: Store, class_session_id: int, when: datetime.datetime) -> 
     with store.writing() as db:
         db.execute(sa.update(ClassSession).where(col(ClassSession.id) == class_session_id)
                    .values(ended_at=when))
+
+
+def mark_started(store: Store, class_session_id: int, when: datetime.datetime) -> None:
+    """Record that the instructor started the class (a restart keeps it started, even paused)."""
+    with store.writing() as db:
+        db.execute(sa.update(ClassSession).where(col(ClassSession.id) == class_session_id)
+                   .values(started_at=when))
+
+
+def game_table(store: Store, table_id: int) -> GameTable | None:
+    with store.session() as db:
+        return db.get(GameTable, table_id)
 
 
 def clear_seat(store: Store, table_id: int, seat: Seat) -> None:

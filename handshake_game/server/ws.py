@@ -40,11 +40,20 @@ from ..game.catalog import catalog_json
 from ..game.export import table_capture, table_keylog
 from ..game.model import Seat
 from ..store import Store
+from ..store.repository import verify_token
 from ..tls.keypool import KeyKind, KeyPool
 from ..tools.export_scores import export_scores
 from . import protocol as p
 from . import sessions
-from .app import GameError, GameServer, Reseat
+from .app import INSTRUCTOR_SETTING, GameError, GameServer, NotInstructor, Reseat
+from .limits import (
+    ACCEPT_BURST,
+    DEFAULT_MAX_CONNECTIONS,
+    HELLO_DEADLINE,
+    Limits,
+    connection_cap,
+    throttle_library_logs,
+)
 
 log = logging.getLogger("handshake_game.server")
 
@@ -97,6 +106,7 @@ class Session:
 
     def __init__(self, rate: float = RATE_PER_SECOND) -> None:
         self.greeted = False
+        self.dropped = False  # the server closed it (no hello in time)
         self.seats: set[tuple[int, Seat]] = set()
         self.watching: set[int] = set()
         self.changed: list[int] = []
@@ -204,8 +214,10 @@ class Hub:
 
 
 async def reply_to(game: GameServer, session: Session, raw: str | bytes,
-                   public_url: str | None = None) -> list[p.ServerMessage]:
-    """The replies to one incoming frame; every failure becomes an ``error`` message here."""
+                   public_url: str | None = None, limits: Limits | None = None,
+                   address: str = "") -> list[p.ServerMessage]:
+    """The replies to one incoming frame; every failure becomes an ``error`` message here.
+    ``limits`` (with the sender's ``address``) caps new tables and wrong instructor tokens."""
     session.changed = []
     session.moved = []
     if not session.within_rate():
@@ -213,12 +225,34 @@ async def reply_to(game: GameServer, session: Session, raw: str | bytes,
                                                      "second; this one was not handled")]
     try:
         message = p.parse(raw)
+        if limits is not None:
+            refused = _over_limits(limits, address, message)
+            if refused is not None:
+                return [refused]
         return await _dispatch(game, session, message, public_url)
     except (p.ProtocolError, GameError) as error:
+        if isinstance(error, NotInstructor) and limits is not None:
+            limits.guesses.add(address)
         return [p.Error(code=error.code, message=error.message)]
     except Exception:
         log.exception("unexpected error while handling a message")
         return [p.Error(code="internal", message="the server could not handle that message")]
+
+
+def _over_limits(limits: Limits, address: str, message: p.AnyClientMessage) -> p.Error | None:
+    """A typed refusal when ``address`` has opened too many tables, or guessed the instructor
+    token wrong too often, within the last minute; None otherwise (a new table is counted)."""
+    instructor = (isinstance(message, p.CreateSession | p.InstructorMessage)
+                  or (isinstance(message, p.Resume) and message.class_session_id is not None))
+    if instructor and limits.guesses.full(address):
+        return p.Error(code="rate_limited", message="too many wrong instructor tokens from your address; "
+                                                    "wait a minute")
+    if isinstance(message, p.Solo):
+        if limits.tables.full(address):
+            return p.Error(code="rate_limited", message="too many new tables from your address; "
+                                                        "wait a minute")
+        limits.tables.add(address)
+    return None
 
 
 async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMessage,
@@ -342,26 +376,66 @@ def qr_svg(text: str) -> str:
 _DOWNLOAD = re.compile(r"^/download/(?:scores\.csv|table-(\d{1,12})\.(pcapng|keylog))$")
 
 
-def http_handler(game: GameServer, web: Path) -> Callable[[ServerConnection, Request],
-                                                         Awaitable[Response | None]]:
+MAX_PATH = 2048  # an address longer than this is refused (414) before anything looks at it
+HTTP_METHODS = ("GET", "HEAD")
+
+
+def http_handler(game: GameServer, web: Path, limits: Limits | None = None) -> Callable[
+        [ServerConnection, Request], Awaitable[Response | None]]:
     """Plain HTTP beside the websocket: the static front end, the step catalog the pages
     read their names from, a health check, and the instructor's downloads (each checked
-    against the class's instructor token)."""
+    against the instructor token, sent in an ``Authorization: Bearer`` header, never in the
+    address). Only GET and HEAD are served."""
     root = web.resolve()
 
     async def respond(connection: ServerConnection, request: Request) -> Response | None:
+        if request.method not in HTTP_METHODS:
+            refused = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are served\n")
+            refused.headers["Allow"] = ", ".join(HTTP_METHODS)
+            return refused
+        if len(request.path) > MAX_PATH:
+            return connection.respond(HTTPStatus.REQUEST_URI_TOO_LONG, "that address is too long\n")
         url = urlsplit(request.path)
         if url.path == "/ws":
+            if request.method != "GET":
+                return connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "the websocket opens with GET\n")
             return None  # the websocket handshake proceeds
         if url.path == "/healthz":
-            return connection.respond(HTTPStatus.OK, "ok\n")
-        if url.path == "/catalog.json":
-            return _catalog_response(connection, request)
-        if url.path.startswith("/download/"):
-            return await _download(connection, game, url.path, parse_qs(url.query))
-        return _static(connection, root, url.path)
+            response = await _health(connection, game)
+        elif url.path == "/catalog.json":
+            response = _catalog_response(connection, request)
+        elif url.path.startswith("/download/"):
+            response = await _download(connection, game, url.path, parse_qs(url.query), request.headers,
+                                       limits)
+        else:
+            response = _static(connection, root, url.path)
+        if request.method == "HEAD":
+            response.body = b""  # the headers (Content-Length included) as for GET
+        return response
 
     return respond
+
+
+async def _health(connection: ServerConnection, game: GameServer) -> Response:
+    """200 when the database answers and takes writes; 503, naming what failed, otherwise."""
+    problem = await asyncio.to_thread(database_problem, game.store)
+    if problem is None:
+        return connection.respond(HTTPStatus.OK, "ok\ndatabase: writable\n")
+    return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, f"unhealthy\ndatabase: {problem}\n")
+
+
+def database_problem(store: Store) -> str | None:
+    """None when the database takes a write (a row of ``server_setting``); else what failed,
+    in words for an operator (the exception's class, not its text: no paths or passwords)."""
+    try:
+        store.set_setting("health_checked_at", _utcnow().isoformat())
+    except Exception as error:  # a read-only file, a full disk, a lost connection
+        cause = error.__cause__ or error.__context__ or error
+        text = str(getattr(error, "orig", "") or cause).lower()
+        if "readonly" in text or "read-only" in text or "read only" in text:
+            return "read-only: the server cannot store moves"
+        return f"cannot write ({type(cause).__name__})"
+    return None
 
 
 # The catalog changes only with the server's code: a page may reuse it for a few minutes
@@ -415,26 +489,38 @@ def _file_response(connection: ServerConnection, body: bytes, content_type: str,
 
 
 async def _download(connection: ServerConnection, game: GameServer, path: str,
-                    query: dict[str, list[str]]) -> Response:
-    """Scores (CSV) of a class, or a table's capture (pcapng with the keys embedded) or key log."""
+                    query: dict[str, list[str]], headers: Headers, limits: Limits | None) -> Response:
+    """Scores (CSV) of a class, or a table's capture (pcapng with the keys embedded) or key log.
+    The token comes in ``Authorization: Bearer``; a missing or wrong one is 403 whatever the
+    class, so that without it a missing class and another's cannot be told apart."""
     match = _DOWNLOAD.match(path)
-    token = (query.get("token") or [""])[0]
-    if match is None or not token:
+    if match is None:
         return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    address = str((connection.remote_address or ("?",))[0])
+    if limits is not None and limits.guesses.full(address):
+        return connection.respond(HTTPStatus.TOO_MANY_REQUESTS,
+                                  "too many wrong instructor tokens; wait a minute\n")
     table_text, kind = match.groups()
     try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotInstructor("send the instructor token as Authorization: Bearer TOKEN")
         if table_text is None:
-            class_session_id = int((query.get("class_session_id") or ["0"])[0])
-            body = await asyncio.to_thread(_scores_csv, game, class_session_id, token)
+            class_text = (query.get("class_session_id") or [""])[0]
+            if not class_text.isdigit() or len(class_text) > 10 or int(class_text) >= 2**31:
+                return connection.respond(HTTPStatus.BAD_REQUEST, "class_session_id must be a class number\n")
+            class_session_id = int(class_text)
+            body = await asyncio.to_thread(_scores_csv, game, class_session_id, token.strip())
             return _file_response(connection, body, "text/csv; charset=utf-8",
                                   f"handshake-class-{class_session_id}-scores.csv")
         table_id = int(table_text)
-        body = await asyncio.to_thread(_table_file, game, table_id, token, kind)
-    except ValueError:
-        return connection.respond(HTTPStatus.BAD_REQUEST, "class_session_id must be a number\n")
+        body = await asyncio.to_thread(_table_file, game, table_id, token.strip(), kind)
     except GameError as error:
-        status = HTTPStatus.FORBIDDEN if error.code == "bad_instructor_token" else HTTPStatus.NOT_FOUND
-        return connection.respond(status, error.message + "\n")
+        forbidden = error.code == "bad_instructor_token"
+        if forbidden and limits is not None:
+            limits.guesses.add(address)
+        return connection.respond(HTTPStatus.FORBIDDEN if forbidden else HTTPStatus.NOT_FOUND,
+                                  error.message + "\n")
     if kind == "pcapng":
         return _file_response(connection, body, "application/vnd.tcpdump.pcap",
                               f"handshake-table-{table_id}.pcapng")
@@ -449,6 +535,7 @@ def _scores_csv(game: GameServer, class_session_id: int, token: str) -> bytes:
 
 
 def _table_file(game: GameServer, table_id: int, token: str, kind: str) -> bytes:
+    game.check_instructor(token)  # first: without the token, missing and forbidden look alike
     class_session_id = game.class_session_of(table_id)
     if class_session_id is None:
         raise UnknownTableDownload(f"no class table {table_id}")
@@ -465,16 +552,27 @@ class UnknownTableDownload(GameError):
 
 
 def make_handler(game: GameServer, public_url: str | None = None, hub: Hub | None = None,
-                 rate: float = RATE_PER_SECOND) -> Callable[[ServerConnection], Awaitable[None]]:
+                 rate: float = RATE_PER_SECOND, limits: Limits | None = None,
+                 hello_deadline: float = HELLO_DEADLINE) -> Callable[[ServerConnection], Awaitable[None]]:
     """The connection handler. ``public_url`` (``http://host:port/``) goes into join QR codes;
-    ``rate`` is each connection's limit in messages per second."""
+    ``rate`` is each connection's limit in messages per second; ``limits`` caps new tables and
+    instructor guesses per address; a connection silent past ``hello_deadline`` is closed."""
     live = hub or Hub(game)
 
     async def handler(connection: ServerConnection) -> None:
         session = Session(rate)
+        address = str(getattr(connection, "address", "") or (connection.remote_address or ("?",))[0])
+        # A connection that never says hello holds a descriptor for nothing: close it.
+        def silent() -> None:
+            if not session.greeted:
+                log.info("connection from %s closed: no hello within %g s", address, hello_deadline)
+                session.dropped = True
+                asyncio.ensure_future(connection.close(1008, "say hello first"))
+
+        deadline = asyncio.get_running_loop().call_later(hello_deadline, silent)
         try:
             async for raw in connection:
-                for reply in await reply_to(game, session, raw, public_url):
+                for reply in await reply_to(game, session, raw, public_url, limits, address):
                     await connection.send(p.encode(reply))
                 live.subscribe(connection, session)
                 if session.moved:
@@ -483,7 +581,13 @@ def make_handler(game: GameServer, public_url: str | None = None, hub: Hub | Non
                 mine = frozenset(seat for table_id, seat in session.seats if table_id in session.changed)
                 for table_id in session.changed:
                     await live.publish(table_id, connection, mine)
+        except ConnectionClosed as closed:
+            # A dropped laptop or a closed tab: one line, no traceback.
+            if not session.dropped:
+                log.info("connection from %s closed abruptly (%s)", address,
+                         closed.rcvd.code if closed.rcvd is not None else "no close frame")
         finally:
+            deadline.cancel()
             live.drop(connection)
 
     return handler
@@ -497,20 +601,77 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-async def run(host: str, port: int, db_url: str, *, instructor_token: str | None = None,
-              print_urls: Callable[[str], None] | None = None, rate: float = RATE_PER_SECOND) -> None:
-    """Serve until SIGINT/SIGTERM: upgrade the database, replay the stored tables, listen.
+MIN_TOKEN = 16  # characters: an instructor token shorter than this is refused at start
 
-    Without ``instructor_token`` a fresh one is made and printed in the instructor URL (as
-    Jupyter does); only its hash is kept."""
+
+class StartupError(Exception):
+    """The server cannot start; the message says why, for the operator."""
+
+
+def own_address() -> str:
+    """This machine's address on its main network (the one a default route leaves by): what a
+    classroom's laptops and phones can reach when the server listens on every address. No
+    packet is sent: a UDP socket only picks its source address."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): routed, never answered
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def public_base(host: str, port: int, public_url: str | None) -> tuple[str, str | None]:
+    """The students' address (ending in /) and, when the server had to pick it, a note saying so."""
+    if public_url:
+        return (public_url if public_url.endswith("/") else public_url + "/"), None
+    if host in ("0.0.0.0", "::", ""):
+        picked = own_address()
+        return (f"http://{picked}:{port}/",
+                f"listening on every address; the join link uses this machine's own address {picked} "
+                "(use --public-url to name another)")
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/", None
+
+
+async def run(host: str, port: int, db_url: str, *, instructor_token: str | None = None,
+              print_urls: Callable[[str], None] | None = None, rate: float = RATE_PER_SECOND,
+              public_url: str | None = None, max_connections: int | None = None,
+              hello_deadline: float = HELLO_DEADLINE) -> None:
+    """Serve until SIGINT/SIGTERM: upgrade the database, check it takes writes, replay the
+    stored tables, listen.
+
+    The instructor token's hash is kept in the database: a restart without
+    ``instructor_token`` keeps the one from before (the instructor's browser still holds it),
+    a first start makes and prints a fresh one, and a given one replaces the stored one.
+    Raises :class:`StartupError` for a token under ``MIN_TOKEN`` characters or a database
+    that does not take writes."""
     print_urls = print_urls or _print_flushed
-    instructor_token = instructor_token or secrets.token_urlsafe(16)
+    if instructor_token is not None and len(instructor_token) < MIN_TOKEN:
+        raise StartupError(f"the instructor token must be at least {MIN_TOKEN} characters long")
+    throttle_library_logs()
+    limits = Limits(connection_cap(max_connections or DEFAULT_MAX_CONNECTIONS))
     # Two worker threads for the store, the crypto and the views: more only contend for the
     # GIL (bench/load.py at 250 tables: p99 448 ms with 2, 670 ms with 16, 1.3 s with 1).
     asyncio.get_running_loop().set_default_executor(
         concurrent.futures.ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="game"))
     store = Store(db_url)
-    await asyncio.to_thread(store.upgrade)
+    try:
+        await asyncio.to_thread(store.upgrade)
+        problem = await asyncio.to_thread(database_problem, store)
+    except Exception as error:
+        store.dispose()
+        raise StartupError(f"the database cannot be opened or upgraded ({type(error).__name__})") from None
+    if problem is not None:
+        store.dispose()
+        raise StartupError(f"the database is {problem}: every move would be lost. Give the server a "
+                           "database it can write (--db, or DATABASE_URL)")
+    stored = store.setting(INSTRUCTOR_SETTING)
+    replaced = (instructor_token is not None and stored is not None
+                and not verify_token(instructor_token, stored))
+    if instructor_token is None and stored is None:
+        instructor_token = secrets.token_urlsafe(24)
     # A warm pool of RSA keys is ready before the first student arrives.
     pool = KeyPool(target=KEY_POOL_TARGET, kinds=(KeyKind.RSA_2048,), workers=2).start()
     await asyncio.to_thread(pool.wait_until_full, 120)
@@ -524,6 +685,8 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
                       instructor_token=instructor_token,
                       reserve_keys=lambda count: pool.reserve(KeyKind.RSA_2048, count),
                       keys_ready=pool.wait_until_full)
+    shown_token = instructor_token
+    del instructor_token  # the server keeps only the hash
     replayed = await asyncio.to_thread(game.load)
     log.info("replayed %d stored tables", replayed)
     stop = asyncio.Event()
@@ -532,22 +695,40 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
     try:
         hub = Hub(game)
         # The handler learns the bound port (for the join URL in QR codes) once listening.
-        handler = make_handler(game, hub=hub, rate=rate)
+        handler = make_handler(game, hub=hub, rate=rate, limits=limits, hello_deadline=hello_deadline)
         # No permessage-deflate: compressing every pushed view ran zlib on the event loop and
         # was the largest single cost under load (profiled with 20 tables); loopback and
         # classroom networks do not need it.
         async with serve(lambda connection: handler(connection), host, port,
-                         process_request=http_handler(game, web_directory()),
+                         process_request=http_handler(game, web_directory(), limits),
+                         create_connection=limits.connection_class(), open_timeout=hello_deadline,
+                         backlog=ACCEPT_BURST,
                          max_size=FRAME_LIMIT, compression=None) as server:
             bound = next(iter(server.sockets)).getsockname()[1]
-            shown = f"[{host}]" if ":" in host else host
-            base = f"http://{shown}:{bound}/"
-            handler = make_handler(game, public_url=base, hub=hub, rate=rate)
+            base, note = public_base(host, bound, public_url)
+            handler = make_handler(game, public_url=base, hub=hub, rate=rate, limits=limits,
+                                   hello_deadline=hello_deadline)
+            ws_base = ("wss://" if base.startswith("https://") else "ws://") + base.split("://", 1)[1]
             print_urls(f"Handshake classroom server: {base}")
+            if note:
+                print_urls(f"Note: {note}")
+            if public_url or note:
+                listening = f"[{host}]" if ":" in host else host
+                print_urls(f"Listening on http://{listening}:{bound}/")
             print_urls(f"Students (join a class or play solo): {base}")
-            print_urls(f"Websocket (bots and tools): ws://{shown}:{bound}/ws")
-            print_urls(f"Instructor (keep this secret): {base}instructor.html?token={instructor_token}")
-            del instructor_token  # the server keeps only the hash
+            print_urls(f"Websocket (bots and tools): {ws_base}ws")
+            if shown_token is not None:
+                if replaced:
+                    print_urls("Note: this instructor token replaces the one before, which is refused "
+                               "from now on; the classes are the same")
+                # In the fragment: a browser never sends it to a server, nor in a Referer.
+                print_urls(f"Instructor (keep this secret): {base}instructor.html#token={shown_token}")
+            else:
+                print_urls(f"Instructor: {base}instructor.html — with the token from the first start (only "
+                           "its hash is kept; serve --instructor-token NEW replaces it)")
+            del shown_token
+            log.info("accepting at most %d connections (%d from one address)", limits.max_connections,
+                     limits.per_address)
             await stop.wait()
     finally:
         pool.stop()

@@ -51,6 +51,18 @@ class ClassSession(SQLModel, table=True):
     # Set by the instructor's ``end``: no more joins, kept across restarts.
     ended_at: datetime.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True),
                                                nullable=True)
+    # Set by the instructor's ``start``: a restart knows the class began, paused or not.
+    started_at: datetime.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True),
+                                                 nullable=True)
+
+
+class ServerSetting(SQLModel, table=True):
+    """What the server keeps about itself across restarts: the hash of its instructor token."""
+
+    __tablename__ = "server_setting"
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=256)
 
 
 class Player(SQLModel, table=True):

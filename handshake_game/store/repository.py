@@ -37,6 +37,7 @@ from .models import (
     Player,
     Score,
     SeatAssignment,
+    ServerSetting,
     utcnow,
 )
 
@@ -204,6 +205,16 @@ class Store:
         with self.session() as session:
             record = session.get(ClassSession, class_session_id)
         return record is not None and verify_token(token, record.instructor_token_hash)
+
+    def setting(self, name: str) -> str | None:
+        """A value the server keeps about itself (``server_setting``), or None."""
+        with self.session() as session:
+            record = session.get(ServerSetting, name)
+        return None if record is None else record.value
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self.writing() as session:
+            session.merge(ServerSetting(name=name, value=value))
 
     def create_player(self, name: str, class_session_id: int | None = None) -> tuple[Player, str]:
         """A new player (solo when ``class_session_id`` is None) and their reconnect token."""

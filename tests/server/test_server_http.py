@@ -44,7 +44,7 @@ async def test_static_files_come_from_web_and_only_from_there(classroom: Classro
     assert status == 200 and headers["Content-Type"].startswith("text/javascript")
     assert body == (web_directory() / "js" / "net.js").read_bytes()
     for path in ("../pyproject.toml", "%2e%2e/pyproject.toml", "js/../../pyproject.toml", "README.md",
-                 "nope.html", "js/", "download/table-1.pcapng"):
+                 "nope.html", "js/"):
         status, _, body = await asyncio.to_thread(http_get, base + path)
         assert status == 404, path
         assert b"[project]" not in body
@@ -106,8 +106,9 @@ async def test_the_instructor_downloads_scores_and_a_capture_that_decrypts(class
     _, class_id, table_id = await play_a_class_table(classroom)
     base = http_base(classroom)
 
+    bearer = {"Authorization": f"Bearer {INSTRUCTOR_TOKEN}"}
     status, headers, body = await asyncio.to_thread(
-        http_get, f"{base}download/scores.csv?class_session_id={class_id}&token={INSTRUCTOR_TOKEN}")
+        http_get, f"{base}download/scores.csv?class_session_id={class_id}", bearer)
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     rows = body.decode().splitlines()
     assert rows[0] == "classroom,table,seat,player,points,completed,time,quiz_first_right,quiz_answered"
@@ -115,25 +116,34 @@ async def test_the_instructor_downloads_scores_and_a_capture_that_decrypts(class
                for row in rows[1:]), rows
 
     status, headers, keylog = await asyncio.to_thread(
-        http_get, f"{base}download/table-{table_id}.keylog?token={INSTRUCTOR_TOKEN}")
+        http_get, f"{base}download/table-{table_id}.keylog", bearer)
     assert status == 200 and keylog.startswith(b"CLIENT_RANDOM ")
     status, headers, capture = await asyncio.to_thread(
-        http_get, f"{base}download/table-{table_id}.pcapng?token={INSTRUCTOR_TOKEN}")
+        http_get, f"{base}download/table-{table_id}.pcapng", bearer)
     assert status == 200 and "attachment" in headers["Content-Disposition"]
     path = tmp_path / "table.pcapng"
     path.write_bytes(capture)
     seen = await asyncio.to_thread(http_seen, path)  # the keys are embedded: tshark decrypts it
     assert "GET /grades HTTP/1.1" in seen.stream_text
 
-    for url in (f"download/scores.csv?class_session_id={class_id}&token=guess",
-                f"download/table-{table_id}.pcapng?token=guess"):
-        status, _, body = await asyncio.to_thread(http_get, base + url)
-        assert status == 403 and b"CLIENT_RANDOM" not in body
-    status, _, _ = await asyncio.to_thread(http_get,
-                                           f"{base}download/table-999.keylog?token={INSTRUCTOR_TOKEN}")
+    # The token never travels in the address: one there is ignored, as is a wrong one; and
+    # without the right token a missing class and an existing one get the same answer.
+    wrong = {"Authorization": "Bearer guess-guess-guess-guess"}
+    in_the_address = f"download/scores.csv?class_session_id={class_id}&token={INSTRUCTOR_TOKEN}"
+    for url, headers_sent in [(in_the_address, {}),
+                              (f"download/scores.csv?class_session_id={class_id}", wrong),
+                              ("download/scores.csv?class_session_id=99999", wrong),
+                              (f"download/table-{table_id}.pcapng", wrong),
+                              ("download/table-99999.pcapng", wrong),
+                              (f"download/table-{table_id}.keylog", {"Authorization": INSTRUCTOR_TOKEN})]:
+        status, _, body = await asyncio.to_thread(http_get, base + url, headers_sent)
+        assert status == 403 and b"CLIENT_RANDOM" not in body, url
+    status, _, _ = await asyncio.to_thread(http_get, f"{base}download/table-999.keylog", bearer)
     assert status == 404
-    status, _, _ = await asyncio.to_thread(http_get, f"{base}download/scores.csv?class_session_id=x&token=t")
-    assert status == 400
+    for bad in ("x", "1" * 30, "-1"):
+        status, _, _ = await asyncio.to_thread(http_get, f"{base}download/scores.csv?class_session_id={bad}",
+                                               bearer)
+        assert status == 400, bad
 
 
 @pytest.mark.parametrize("how", ["rotate_seats", "move_seat"])

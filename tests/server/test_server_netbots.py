@@ -24,7 +24,7 @@ async def test_bots_play_a_class_of_two_tables_over_the_network(tmp_path: Path) 
             assert line, f"the server exited: {(tmp_path / 'server.log').read_text()}"
             ws_url = ws_url or next((word for word in line.split() if word.startswith("ws://")), None)
             if line.startswith("Instructor"):
-                assert f"?token={INSTRUCTOR_TOKEN}" in line
+                assert f"instructor.html#token={INSTRUCTOR_TOKEN}" in line
                 break
         assert ws_url is not None and ws_url.endswith("/ws")
 

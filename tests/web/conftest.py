@@ -45,7 +45,7 @@ class Served:
 
     @property
     def instructor_url(self) -> str:
-        return f"{self.base}instructor.html?token={self.token}"
+        return f"{self.base}instructor.html#token={self.token}"  # the sign-in link serve prints
 
 
 @pytest.fixture(scope="session")

@@ -29,16 +29,15 @@ const ACTION_DONE = {
 // -- state ---------------------------------------------------------------------------------
 
 const stored = saved("instructor") || {};
-const fromUrl = new URLSearchParams(location.search).get("token");
-if (fromUrl) {
-  if (stored.token && stored.token !== fromUrl) {
-    // Another token is another server (or a restarted one): its class is not ours.
-    for (const key of Object.keys(stored)) delete stored[key];
-  }
-  stored.token = fromUrl;
+// The sign-in link `serve` prints carries the token in the fragment (#token=…): a browser never
+// sends a fragment to a server, nor in a Referer. The classes belong to the server's instructor,
+// so a new token (one that replaced the old) keeps the saved class.
+const fromLink = new URLSearchParams(location.hash.replace(/^#/, "")).get("token");
+if (fromLink) {
+  stored.token = fromLink;
   save("instructor", stored);
   // The token is a password: keep it out of the address bar, the history and screenshots.
-  history.replaceState(null, "", location.pathname + location.hash);
+  history.replaceState(null, "", location.pathname + location.search);
 }
 
 const state = {
@@ -324,7 +323,6 @@ function renderControls() {
   start.textContent = state.started ? "✔ Started" : "▶ Start";
   $("end").disabled = state.ended;
   $("end").textContent = state.ended ? "■ Ended" : "■ End the class";
-  $("scores-csv").href = download("scores.csv", { class_session_id: state.classId });
   fillTableSelect($("move-from-table"));
   fillTableSelect($("move-to-table"));
   renderClassInfo();
@@ -345,9 +343,30 @@ function fillTableSelect(select) {
   if (ids.includes(chosen)) select.value = chosen;
 }
 
-function download(name, params = {}) {
-  const query = new URLSearchParams({ ...params, token: state.token });
-  return `/download/${name}?${query}`;
+// A download: the token goes in an Authorization header (never in a link, where the status
+// bar would show it on the projector), and the file is handed to the browser as a blob.
+async function download(name, params = {}, filename = name) {
+  const query = new URLSearchParams(params);
+  const url = `/download/${name}${query.size ? `?${query}` : ""}`;
+  try {
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!response.ok) {
+      showError(`The download failed: ${(await response.text()).trim() || response.status}`);
+      return;
+    }
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: filename });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  } catch {
+    showError("The download failed: the server did not answer.");
+  }
+}
+
+function downloadButton(label, testid, name, params, filename) {
+  return el("button", { type: "button", class: "button download", testid,
+    onclick: () => download(name, params, filename) }, label);
 }
 
 // One card per table. The card's controls are built once (so focus and a chosen scenario
@@ -449,11 +468,11 @@ function buildCard(id) {
             el("button", { type: "button", testid: `table-${id}-rotate`, "aria-label": `Rotate the seats at table ${id}`,
               onclick: () => instructor("rotate_seats", { table_id: id }) }, "↻ Rotate seats")),
           el("p", { class: "downloads" },
-            el("a", { href: download(`table-${id}.pcapng`), download: `table-${id}.pcapng`, testid: `table-${id}-pcap` },
-              "⬇ capture (.pcapng)"),
+            downloadButton("⬇ capture (.pcapng)", `table-${id}-pcap`, `table-${id}.pcapng`, {},
+              `handshake-table-${id}.pcapng`),
             " ",
-            el("a", { href: download(`table-${id}.keylog`), download: `table-${id}.keylog`, testid: `table-${id}-keylog` },
-              "⬇ key log"))))));
+            downloadButton("⬇ key log", `table-${id}-keylog`, `table-${id}.keylog`, {},
+              `handshake-table-${id}.keylog`))))));
   card.dataset.tableId = String(id);
   return card;
 }
@@ -725,6 +744,15 @@ function setUp() {
   $("create-form").append(el("button", { type: "button", id: "cancel-create", hidden: true,
     onclick: () => { creatingAnother = false; render(); } }, "Back to the class"));
 
+  $("scores-csv").addEventListener("click", () => download("scores.csv", { class_session_id: state.classId },
+    `handshake-class-${state.classId}-scores.csv`));
+  $("forget").addEventListener("click", () => {
+    // A shared or borrowed computer: nothing of the instructor stays in this browser.
+    forget("instructor");
+    state.token = null;
+    state.classId = null;
+    location.reload();
+  });
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const token = $("token-input").value.trim();
