@@ -152,8 +152,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="messages a second each connection may send, in bursts of 2N (default 20)")
     export = sub.add_parser("export", help="export what the classroom server stored")
     what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
-    scores = what.add_parser("scores", help="scores as CSV: classroom, table, seat, player, points, "
-                                            "completed, time, quiz_first_right, quiz_answered")
+    scores = what.add_parser("scores", help="scores as CSV, one row per student per round: classroom, round, "
+                                            "variant, scenario, difficulty, table, seat, player, points, "
+                                            "mistakes, hints, quiz_correct, quiz_answered, completed, "
+                                            "outcome, time (text that would start a spreadsheet formula "
+                                            "is prefixed with ')")
     scores.add_argument("--db", metavar="URL",
                         help="database URL (default: DATABASE_URL, else sqlite:///handshake.db)")
     scores.add_argument("--classroom", metavar="CODE", help="only this class session's join code")

@@ -69,7 +69,8 @@ def apply(state: TableState, fact: Fact) -> TableState:
     if isinstance(fact, TablePaused | TableResumed):
         return _evolve(state, paused=isinstance(fact, TablePaused))
     if isinstance(fact, ScenarioInjected):
-        return _evolve(state, scenario=fact.scenario, steps=steps_for(state.variant, fact.scenario))
+        return _evolve(state, scenario=fact.scenario, steps=steps_for(state.variant, fact.scenario),
+                       injected_after=len(state.verdicts))
     if isinstance(fact, Verdict):
         scores = dict(state.scores)
         scores[fact.seat] += fact.points

@@ -45,3 +45,22 @@ def inject_scenario(state: TableState, scenario: Scenario) -> list[Fact]:
         raise Rejected(f"too late for {scenario.value}: the {targets[0]} it targets is already on its way",
                        Code.TOO_LATE)
     return [ScenarioInjected(scenario)]
+
+
+def seat_record(state: TableState, seat: Seat) -> dict[str, int]:
+    """What the instructor sees of one seat's play at this table: its points, its mistakes (the
+    referee's verdicts against its moves), the hints it asked for, and its quiz questions
+    answered the first time (right, and in all)."""
+    own = [verdict for verdict in state.verdicts if verdict.seat is seat]
+    hints = sum(1 for verdict in own if verdict.reason.startswith("hint:"))
+    quizzes = [quiz for quiz in state.quizzes if quiz.seat is seat]
+    return {"points": state.scores[seat], "mistakes": sum(1 for verdict in own if not verdict.ok),
+            "hints": hints, "quiz_first_right": sum(1 for quiz in quizzes if quiz.correct),
+            "quiz_answered": len(quizzes)}
+
+
+def attack_started(state: TableState) -> bool:
+    """Whether the eavesdropper has moved since the last injection (True when none was made)."""
+    if state.injected_after is None:
+        return True
+    return any(verdict.seat is Seat.EAVESDROPPER for verdict in state.verdicts[state.injected_after:])

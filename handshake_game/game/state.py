@@ -52,6 +52,7 @@ class TableState:
     forgery_accepted: ForgeryAccepted | None = None
     decryptions: tuple[DecryptionTried, ...] = ()
     quizzes: tuple[QuizScored, ...] = ()  # first answers to quiz questions, scored
+    injected_after: int | None = None  # the number of verdicts when a scenario was last injected
     key_leaked: bool = False
     paused: bool = False
     past_sessions: tuple[tuple[MessageSent | MessageDelivered, ...], ...] = ()

@@ -53,7 +53,9 @@ from ..game import (
 )
 from ..game import actions as a
 from ..game.catalog import rsa_keys_needed
-from ..game.facts import Fact, TableOpened
+from ..game.facts import Fact, ScenarioInjected, StepDone, TableOpened, TableResumed
+from ..game.fold import initial_state
+from ..game.instructor import attack_started, seat_record
 from ..game.model import Difficulty, Scenario, Seat, Variant
 from ..game.predictions import predictions
 from ..store import Store
@@ -125,6 +127,10 @@ class UnknownLesson(GameError):
     code = "unknown_lesson"
 
 
+class UnknownPlayer(GameError):
+    code = "unknown_player"
+
+
 class BadName(GameError):
     code = "bad_name"
 
@@ -147,6 +153,9 @@ class Reseat:
     to_seat: Seat
 
 
+DEFAULT_STUCK_AFTER = 90  # seconds without a move before a student whose turn it is is flagged
+
+
 @dataclass
 class LiveTable:
     table_id: int
@@ -155,6 +164,28 @@ class LiveTable:
     humans: dict[Seat, int]  # seat -> player id
     lock: threading.Lock = field(default_factory=threading.Lock)
     revealed: bool = False  # the instructor showed this table's debrief to its seats
+    # When the table last changed (a move, a bot's, a pause…), when the current turn began
+    # (the last step done, or the table resumed), when a scenario was last injected, and how
+    # long each step took its seat: the dashboard's stuck flag and timing figures.
+    last_change: datetime.datetime | None = None
+    turn_started: datetime.datetime | None = None
+    injected_at: datetime.datetime | None = None
+    step_seconds: list[tuple[str, Seat, float]] = field(default_factory=list)
+
+    def timed(self, before: TableState, facts: list[Fact], when: datetime.datetime) -> None:
+        """Notes what ``facts`` (stored at ``when``) did to the table's clock. A hint or a quiz
+        answer is not a move: the turn's time runs on; a pause does not count."""
+        step = before.current_step
+        if any(isinstance(f, StepDone) for f in facts):
+            if step is not None and self.turn_started is not None:
+                took = max(0.0, (when - self.turn_started).total_seconds())
+                self.step_seconds.append((step.id, step.seat, took))
+            self.turn_started = when
+        if self.turn_started is None or any(isinstance(f, TableResumed) for f in facts):
+            self.turn_started = when
+        if any(isinstance(f, ScenarioInjected) for f in facts):
+            self.injected_at = when
+        self.last_change = when
 
 
 @dataclass(frozen=True)
@@ -168,8 +199,22 @@ class SeatedPlayer:
 
 
 @dataclass
+class Round:
+    """One round of a class: what its tables play, its tables in opening order, and whether
+    the instructor started it."""
+
+    number: int
+    variant: Variant
+    scenario: Scenario
+    difficulty: Difficulty
+    table_ids: list[int] = field(default_factory=list)
+    started: bool = False
+
+
+@dataclass
 class ClassRoom:
-    """A class session in memory: its tables in join order, and whether it has started."""
+    """A class session in memory: its rounds, the current one's tables in join order (and
+    what they play), and whether it has started."""
 
     class_session_id: int
     join_code: str
@@ -180,6 +225,19 @@ class ClassRoom:
     started: bool = False
     ended: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rounds: list[Round] = field(default_factory=list)
+    stuck_after: int = DEFAULT_STUCK_AFTER
+
+    def __post_init__(self) -> None:
+        if not self.rounds:  # a new class: its first round is the current one
+            self.rounds = [Round(1, self.variant, self.scenario, self.difficulty, self.table_ids,
+                                 self.started)]
+
+    def round_of(self, table_id: int) -> Round | None:
+        return next((r for r in self.rounds if table_id in r.table_ids), None)
+
+    def all_table_ids(self) -> list[int]:
+        return [table_id for r in self.rounds for table_id in r.table_ids]
 
 
 SEATING_ORDER = (Seat.CLIENT, Seat.SERVER, Seat.CA, Seat.EAVESDROPPER)
@@ -228,10 +286,18 @@ class GameServer:
         the server stopped make it now."""
         for record in self.store.tables():
             assert record.id is not None
-            state = self.store.replay_table(record.id)
+            facts = self.store.load_facts(record.id)
+            times = sessions.fact_times(self.store, record.id)
+            opened = facts[0]
+            assert isinstance(opened, TableOpened)
             humans = {seat: row.player_id for seat, row in self.store.seats(record.id).items()
                       if row.player_id is not None}
-            table = LiveTable(record.id, state, self.store.next_seq(record.id), humans)
+            table = LiveTable(record.id, initial_state(opened), len(facts), humans)
+            # Replayed one fact at a time, with the time each was stored: the table's clock.
+            for fact, when in zip(facts, times, strict=True):
+                after = apply(table.state, fact)
+                table.timed(table.state, [fact], when)
+                table.state = after
             with table.lock:
                 self._play_bots(table)
             with self._tables_lock:
@@ -312,6 +378,7 @@ class GameServer:
             raise MoveRejected.of(error) from None
         record, _ = self.store.create_class_session(variant, scenario, difficulty, instructor_token=token)
         assert record.id is not None
+        sessions.add_round(self.store, record.id, 1, variant.value, scenario.value, difficulty.value)
         room = ClassRoom(record.id, record.join_code, variant, scenario, difficulty)
         with self._classes_lock:
             self._classes[record.id] = room
@@ -372,37 +439,156 @@ class GameServer:
                         self._record(table, game.resume(table.state), "instructor starts")
                     self._play_bots(table)
             sessions.mark_started(self.store, class_session_id, self.now())
-            room.started = True
+            sessions.mark_round_started(self.store, class_session_id, room.rounds[-1].number, self.now())
+            room.started = room.rounds[-1].started = True
             log.info("class %d started", class_session_id)
             return list(room.table_ids)
 
-    def pause(self, class_session_id: int, token: str, table_id: int | None = None) -> list[int]:
-        """Pause one table, or every table still playing."""
-        return self._each_table(class_session_id, token, table_id, self._pause_one)
+    def pause(self, class_session_id: int, token: str, table_id: int | None = None,
+              table_ids: list[int] | None = None) -> list[int]:
+        """Pause one table, a selection, or every table still playing."""
+        return self._each_table(class_session_id, token, table_id, self._pause_one, table_ids)
 
-    def resume_tables(self, class_session_id: int, token: str, table_id: int | None = None) -> list[int]:
-        """Resume one paused table, or every paused table; bots then play on."""
+    def resume_tables(self, class_session_id: int, token: str, table_id: int | None = None,
+                      table_ids: list[int] | None = None) -> list[int]:
+        """Resume one paused table, a selection, or every paused table; bots then play on."""
         room = self._instructor(class_session_id, token)
         if not room.started:
             raise NotStarted("start the class first")
-        return self._each_table(class_session_id, token, table_id, self._resume_one)
+        return self._each_table(class_session_id, token, table_id, self._resume_one, table_ids)
 
-    def inject(self, class_session_id: int, token: str, table_id: int, scenario: Scenario) -> list[int]:
-        def inject_one(table: LiveTable, _one: bool) -> bool:
-            self._record(table, game.inject_scenario(table.state, scenario),
-                         f"instructor injects {scenario.value}")
+    def inject(self, class_session_id: int, token: str, table_id: int | None, scenario: Scenario,
+               table_ids: list[int] | None = None) -> list[int]:
+        """Inject ``scenario`` at one table (a refusal is an error), a selection or every table
+        (tables past the point where the attack would begin are skipped)."""
+        def inject_one(table: LiveTable, one: bool) -> bool:
+            try:
+                facts = game.inject_scenario(table.state, scenario)
+            except Rejected:
+                if one:
+                    raise
+                return False
+            self._record(table, facts, f"instructor injects {scenario.value}")
             self._play_bots(table)
             return True
 
-        return self._each_table(class_session_id, token, table_id, inject_one)
+        return self._each_table(class_session_id, token, table_id, inject_one, table_ids)
 
-    def leak_key(self, class_session_id: int, token: str, table_id: int) -> list[int]:
-        def leak_one(table: LiveTable, _one: bool) -> bool:
-            self._record(table, leak_server_key(table.state), "instructor leaks the server key")
+    def leak_key(self, class_session_id: int, token: str, table_id: int | None,
+                 table_ids: list[int] | None = None) -> list[int]:
+        def leak_one(table: LiveTable, one: bool) -> bool:
+            try:
+                facts = leak_server_key(table.state)
+            except Rejected:
+                if one:
+                    raise
+                return False
+            self._record(table, facts, "instructor leaks the server key")
             self._play_bots(table)
             return True
 
-        return self._each_table(class_session_id, token, table_id, leak_one)
+        return self._each_table(class_session_id, token, table_id, leak_one, table_ids)
+
+    def next_round(self, class_session_id: int, token: str, variant: Variant, scenario: Scenario,
+                   difficulty: Difficulty) -> tuple[list[int], list[Reseat]]:
+        """A new round for the same students: one new table per table of the round before,
+        waiting for the start, with every player moved one seat on (client to server, server
+        to CA, CA to eavesdropper, eavesdropper to client)."""
+        room = self._instructor(class_session_id, token)
+        try:
+            open_table(variant, scenario, difficulty)  # refuse a combination the game cannot stage
+        except Rejected as error:
+            raise MoveRejected.of(error) from None
+        with room.lock:
+            if room.ended:
+                raise SessionEnded("this class session has ended")
+            if not room.started:
+                raise NotStarted("start this round before opening the next")
+            previous = list(room.table_ids)
+            number = room.rounds[-1].number + 1
+            sessions.add_round(self.store, class_session_id, number, variant.value, scenario.value,
+                               difficulty.value)
+            current = Round(number, variant, scenario, difficulty)
+            room.rounds.append(current)
+            room.variant, room.scenario, room.difficulty = variant, scenario, difficulty
+            room.table_ids, room.started = current.table_ids, False
+            moved: list[Reseat] = []
+            for old_id in previous:
+                old = self._table(old_id)
+                with old.lock:
+                    humans = dict(old.humans)
+                if not humans:
+                    continue
+                table = self._open_class_table(room)
+                with table.lock:
+                    for seat, after in zip(SEATING_ORDER, SEATING_ORDER[1:] + SEATING_ORDER[:1], strict=True):
+                        if seat in humans:
+                            self._seat(room, table, after, humans[seat])
+                            moved.append(Reseat(humans[seat], old_id, seat, table.table_id, after))
+        log.info("class %d: round %d opened: %s %s %s, tables %s", class_session_id, number, variant.value,
+                 scenario.value, difficulty.value, room.table_ids)
+        return list(room.table_ids), moved
+
+    def settings(self, class_session_id: int, token: str, stuck_after: int) -> None:
+        room = self._instructor(class_session_id, token)
+        sessions.set_stuck_after(self.store, class_session_id, stuck_after)
+        room.stuck_after = stuck_after
+        log.info("class %d: a student is stuck after %d s", class_session_id, stuck_after)
+
+    def classes(self, token: str) -> list[dict[str, Any]]:
+        """Every class session, newest first, with its date, rounds, tables and students."""
+        self.check_instructor(token)
+        out = []
+        for record in sessions.class_sessions(self.store):
+            assert record.id is not None
+            out.append({"class_session_id": record.id, "join_code": record.join_code,
+                        "created_at": record.created_at.isoformat(), "ended": record.ended_at is not None,
+                        "rounds": max(1, len(sessions.rounds(self.store, record.id))),
+                        "tables": len(self.store.tables(record.id)),
+                        "students": len(sessions.class_player_names(self.store, record.id)),
+                        "variant": record.variant, "scenario": record.scenario})
+        return out
+
+    def students(self, room: ClassRoom) -> list[dict[str, Any]]:
+        """The current round's students, each with its record here and its points in all rounds."""
+        totals: dict[int, int] = {}
+        for table_id in room.all_table_ids():
+            table = self._table(table_id)
+            for seat, player_id in table.humans.items():
+                totals[player_id] = totals.get(player_id, 0) + table.state.scores[seat]
+        out = []
+        for number, table_id in enumerate(list(room.table_ids), start=1):
+            table = self._table(table_id)
+            for seat in SEATING_ORDER:
+                held = table.humans.get(seat)
+                if held is None:
+                    continue
+                out.append({"player_id": held, "name": self._names.get(held, "?"),
+                            "table_id": table_id, "number": number, "seat": seat.value,
+                            **_seat_figures(table, seat), "points_total": totals.get(held, 0)})
+        return out
+
+    def student(self, class_session_id: int, token: str, player_id: int) -> dict[str, Any]:
+        """One student's detail over every round: each table's record, and each step it played
+        with the time it took and the referee's verdict."""
+        room = self._instructor(class_session_id, token)
+        self._learn_names([player_id])
+        rounds = []
+        for played in room.rounds:
+            for number, table_id in enumerate(played.table_ids, start=1):
+                table = self._table(table_id)
+                seat = next((s for s, p in table.humans.items() if p == player_id), None)
+                if seat is None:
+                    continue
+                seconds = {step: took for step, who, took in table.step_seconds if who is seat}
+                steps = [{"step": v.step, "ok": v.ok, "points": v.points, "reason": v.reason,
+                          "seconds": seconds.get(v.step)}
+                         for v in table.state.verdicts if v.seat is seat]
+                rounds.append({"round": played.number, "table_id": table_id, "number": number,
+                               "seat": seat.value, **_seat_figures(table, seat), "steps": steps})
+        if not rounds:
+            raise UnknownPlayer(f"no student {player_id} in class session {class_session_id}")
+        return {"player_id": player_id, "name": self._names.get(player_id, "?"), "rounds": rounds}
 
     def reveal(self, class_session_id: int, token: str, table_id: int) -> dict[str, Any]:
         """The debrief of one table (``game.reveal``): every wallet, secrets included."""
@@ -433,19 +619,46 @@ class GameServer:
         table = self._table(table_id)
         with table.lock:
             state, humans = table.state, dict(table.humans)
+            figures = {seat: _seat_figures(table, seat) for seat in humans}
+            last_change, turn_started, injected_at = table.last_change, table.turn_started, table.injected_at
         self._learn_names(humans.values())
         room = self._room_of(table_id)
+        played = room.round_of(table_id) if room is not None else None
         seats: dict[str, dict[str, Any] | None] = {}
         for seat in SEATING_ORDER:
             if seat in humans:
-                seats[seat.value] = {"player": self._names.get(humans[seat], "?"), "player_id": humans[seat]}
-            elif room is None or room.started:
+                seats[seat.value] = {"player": self._names.get(humans[seat], "?"), "player_id": humans[seat],
+                                     **figures[seat]}
+            elif room is None or (played.started if played is not None else room.started):
                 seats[seat.value] = {"bot": _bot_kind(seat)}
             else:
                 seats[seat.value] = None
         step = state.current_step
+        now = self.now()
+        stuck_after = room.stuck_after if room is not None else DEFAULT_STUCK_AFTER
+        idle = (now - turn_started).total_seconds() if turn_started is not None else 0.0
+        # A student whose turn it is and who has not moved for a while (bots never are).
+        stuck = ({"seat": step.seat.value, "player": self._names.get(humans[step.seat], "?"),
+                  "seconds": int(idle)}
+                 if step is not None and step.seat in humans and not state.paused and idle >= stuck_after
+                 else None)
+        # An injected attack whose eavesdropper has not moved since (or never will: the table ended).
+        waited = int((now - injected_at).total_seconds()) if injected_at is not None else 0
+        pending = None if attack_started(state) else {"scenario": state.scenario.value, "seconds": waited}
+        alerts = game.alerts(state)
+        overdue = pending is not None and (state.over or waited >= stuck_after)
+        trouble = (3 if stuck is not None else 2 if state.attack_succeeded or overdue
+                   else 1 if state.failed is not None or pending is not None or alerts else 0)
         return {
             "table_id": table_id,
+            "number": played.table_ids.index(table_id) + 1 if played is not None else None,
+            "round": played.number if played is not None else None,
+            "variant": state.variant.value,
+            "difficulty": state.difficulty.value,
+            "last_move_at": last_change.isoformat() if last_change is not None else None,
+            "stuck": stuck,
+            "attack_pending": pending,
+            "trouble": trouble,
             "step": step.id if step else None,
             "turn": step.seat.value if step else None,
             "steps_done": state.step_index,
@@ -462,7 +675,7 @@ class GameServer:
             "scores": {s.value: points for s, points in state.scores.items()},
             "seats": seats,
             "ladder": game.ladder(state),
-            "alerts": game.alerts(state),
+            "alerts": alerts,
         }
 
     def move_seat(self, class_session_id: int, token: str, table_id: int, seat: Seat,
@@ -600,15 +813,25 @@ class GameServer:
         record = sessions.class_session(self.store, class_session_id)
         if record is None:
             raise UnknownSession(f"no class session {class_session_id}")
-        table_ids = [t.id for t in self.store.tables(class_session_id) if t.id is not None]
-        # Started when the instructor started it; a database from before ``started_at`` tells by
-        # the bots that the start seated, or a table playing.
-        started = (record.started_at is not None
-                   or any(row.bot_kind is not None for t in table_ids for row in self.store.seats(t).values())
-                   or any(not self._table(t).state.paused for t in table_ids))
-        room = ClassRoom(class_session_id, record.join_code, Variant(record.variant),
-                         Scenario(record.scenario), Difficulty(record.difficulty), table_ids, started,
-                         ended=record.ended_at is not None)
+        tables = [t for t in self.store.tables(class_session_id) if t.id is not None]
+        # No stored round: a class from before rounds, whose one round is the class itself.
+        stored: list[Any] = list(sessions.rounds(self.store, class_session_id)) or [None]
+        rounds = []
+        for entry in stored:
+            number = 1 if entry is None else entry.number
+            ids = [t.id for t in tables if t.round == number and t.id is not None]
+            # Started when the instructor started it; a database from before ``started_at`` tells
+            # by the bots that the start seated, or a table playing.
+            started = ((entry or record).started_at is not None
+                       or any(row.bot_kind is not None for t in ids for row in self.store.seats(t).values())
+                       or any(not self._table(t).state.paused for t in ids))
+            source = record if entry is None else entry
+            rounds.append(Round(number, Variant(source.variant), Scenario(source.scenario),
+                                Difficulty(source.difficulty), ids, started))
+        current = rounds[-1]
+        room = ClassRoom(class_session_id, record.join_code, current.variant, current.scenario,
+                         current.difficulty, current.table_ids, current.started,
+                         ended=record.ended_at is not None, rounds=rounds, stuck_after=record.stuck_after)
         with self._classes_lock:
             return self._classes.setdefault(class_session_id, room)
 
@@ -637,19 +860,21 @@ class GameServer:
     def _room_of(self, table_id: int) -> ClassRoom | None:
         with self._classes_lock:
             rooms = list(self._classes.values())
-        return next((room for room in rooms if table_id in room.table_ids), None)
+        return next((room for room in rooms if room.round_of(table_id) is not None), None)
 
     def _class_table(self, class_session_id: int, table_id: int) -> LiveTable:
-        if table_id not in self.class_room(class_session_id).table_ids:
+        if self.class_room(class_session_id).round_of(table_id) is None:
             raise UnknownTable(f"no table {table_id} in class session {class_session_id}")
         return self._table(table_id)
 
     def _each_table(self, class_session_id: int, token: str, table_id: int | None,
-                    act: Callable[[LiveTable, bool], bool]) -> list[int]:
-        """Apply an instructor action to one table (refusals are errors) or to all (tables it
-        does not apply to are skipped). Returns the tables that changed."""
+                    act: Callable[[LiveTable, bool], bool], table_ids: list[int] | None = None) -> list[int]:
+        """Apply an instructor action to one table (refusals are errors), to a selection or to
+        all the current round's (tables it does not apply to are skipped). Returns the tables
+        that changed."""
         room = self._instructor(class_session_id, token)
-        ids = list(room.table_ids) if table_id is None else [table_id]
+        ids = ([table_id] if table_id is not None else list(dict.fromkeys(table_ids)) if table_ids
+               else list(room.table_ids))
         tables = [self._class_table(class_session_id, one) for one in ids]
         changed = []
         for table in tables:
@@ -684,6 +909,8 @@ class GameServer:
         opened = facts[0]
         assert isinstance(opened, TableOpened) and len(facts) == 1
         table_id = self.store.create_table(opened, class_session_id=room.class_session_id)
+        if room.rounds[-1].number > 1:
+            sessions.set_table_round(self.store, table_id, room.rounds[-1].number)
         self._reserve_keys(rsa_keys_needed(state.variant, state.scenario))
         table = LiveTable(table_id, state, self.store.next_seq(table_id), {})
         with table.lock:
@@ -776,9 +1003,11 @@ class GameServer:
         # in the same transaction as the facts, when the table stops moving — it ends or
         # pauses — rather than at every move.
         settled = after.current_step is None or after.paused
+        now = self.now()
         table.seq = self.store.append_facts(table.table_id, facts, expected_seq=table.seq,
-                                            scores=dict(after.scores) if settled else None)
+                                            scores=dict(after.scores) if settled else None, at=now)
         before = _step_name(table.state)
+        table.timed(table.state, facts, now)
         table.state = after
         log.info("table %d: %s, step %s -> %s", table.table_id, what, before, _step_name(table.state))
 
@@ -793,6 +1022,13 @@ class GameServer:
         ending = finish_table(table.state, self.referee, eavesdropper_is_bot=bot_eavesdropper)
         if ending:
             self._record(table, ending, "the table ends")
+
+
+def _seat_figures(table: LiveTable, seat: Seat) -> dict[str, Any]:
+    """A seat's record at its table, and the mean seconds its steps took (None before any)."""
+    took = [seconds for _step, who, seconds in table.step_seconds if who is seat]
+    return {**seat_record(table.state, seat),
+            "seconds_per_step": round(sum(took) / len(took), 1) if took else None}
 
 
 def _bot_kind(seat: Seat) -> str:

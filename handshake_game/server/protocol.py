@@ -92,6 +92,7 @@ class Resume(_Message):
     table_id: Id | None = None
     token: str = Field(min_length=1, max_length=256)
     class_session_id: Id | None = None
+    table_ids: list[Id] | None = Field(default=None, max_length=512)  # the instructor's selection
 
     @model_validator(mode="after")
     def _one_form(self) -> Resume:
@@ -177,18 +178,47 @@ class Start(_Instructor):
 
 class Pause(_Instructor):
     type: Literal["pause"] = "pause"
-    table_id: Id | None = None  # one table, or every table still playing
+    table_id: Id | None = None  # one table, a selection (table_ids), or every table still playing
+    table_ids: list[Id] | None = Field(default=None, max_length=512)
 
 
 class Inject(_Instructor):
     type: Literal["inject"] = "inject"
-    table_id: Id
+    table_id: Id | None = None  # one table, a selection (table_ids), or every table of the round
+    table_ids: list[Id] | None = Field(default=None, max_length=512)
     scenario: Scenario
 
 
 class LeakKey(_Instructor):
     type: Literal["leak_key"] = "leak_key"
-    table_id: Id
+    table_id: Id | None = None
+    table_ids: list[Id] | None = Field(default=None, max_length=512)
+
+
+class NextRound(_Instructor):
+    """A new round for the same students, seats rotated; it waits for ``start``."""
+
+    type: Literal["next_round"] = "next_round"
+    variant: Variant
+    scenario: Scenario = Scenario.HONEST
+    difficulty: Difficulty = Difficulty.STANDARD
+
+
+class Settings(_Instructor):
+    type: Literal["settings"] = "settings"
+    stuck_after: int = Field(ge=10, le=3600)  # seconds without a move before a student is flagged
+
+
+class StudentRequest(_Instructor):
+    type: Literal["student"] = "student"
+    player_id: Id
+
+
+class ClassesRequest(_Message):
+    """Every class session of this server's instructor, with their dates."""
+
+    type: Literal["classes"] = "classes"
+    token: str = Field(min_length=1, max_length=256)
 
 
 class Reveal(_Instructor):
@@ -222,14 +252,14 @@ class RotateSeats(_Instructor):
 
 
 InstructorMessage = (Start | Pause | Inject | LeakKey | Reveal | End | DashboardRequest | MoveSeat
-                     | RotateSeats)
+                     | RotateSeats | NextRound | Settings | StudentRequest | ClassesRequest)
 AnyClientMessage = (Hello | Solo | Resume | Move | Hint | QuizAnswer | ReadCard | WorkbenchRun | CreateSession
                     | Join | InstructorMessage)
 ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
 _CLIENT_TYPES = ("hello", "solo", "resume", "move", "hint", "quiz_answer", "read_card", "workbench",
                  "create_session",
                  "join", "start", "pause", "inject", "leak_key", "reveal", "end", "dashboard", "move_seat",
-                 "rotate_seats")
+                 "rotate_seats", "next_round", "settings", "student", "classes")
 _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -313,6 +343,21 @@ class Dashboard(_Message):
     difficulty: str | None = None
     started: bool = False
     ended: bool = False
+    round: int = 1
+    rounds: list[dict[str, Any]] = Field(default_factory=list)
+    stuck_after: int | None = None
+    students: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StudentDetail(_Message):
+    type: Literal["student"] = "student"
+    class_session_id: Id
+    student: dict[str, Any]
+
+
+class ClassList(_Message):
+    type: Literal["classes"] = "classes"
+    classes: list[dict[str, Any]]
 
 
 class TableUpdate(_Message):
@@ -342,7 +387,7 @@ class Error(_Message):
 
 
 ServerMessage = (Welcome | Seated | Reseated | View | Error | SessionCreated | Done | Dashboard | TableUpdate
-                 | Debrief | QuizResult | CardShown | WorkbenchResult)
+                 | Debrief | QuizResult | CardShown | WorkbenchResult | StudentDetail | ClassList)
 
 
 def encode(message: ServerMessage) -> str:

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from ..game.model import Seat
 from ..store import Store
-from ..store.models import ClassSession, GameTable, Player, SeatAssignment
+from ..store.models import ClassRound, ClassSession, FactRecord, GameTable, Player, SeatAssignment
 
 MAX_NAME = 64
 # Format characters kept in a name: the zero-width joiner and non-joiner that some scripts
@@ -106,3 +106,55 @@ def table_started(store: Store, table_id: int) -> datetime.datetime:
         record = db.get(GameTable, table_id)
     opened = record.created_at if record is not None else datetime.datetime.now(datetime.UTC)
     return opened if opened.tzinfo is not None else opened.replace(tzinfo=datetime.UTC)
+
+
+# -- rounds, settings, and what the reports read -------------------------------------------------
+
+def rounds(store: Store, class_session_id: int) -> list[ClassRound]:
+    with store.session() as db:
+        query = select(ClassRound).where(ClassRound.class_session_id == class_session_id)
+        return list(db.exec(query.order_by(col(ClassRound.number))).all())
+
+
+def add_round(store: Store, class_session_id: int, number: int, variant: str, scenario: str,
+              difficulty: str) -> None:
+    with store.writing() as db:
+        db.add(ClassRound(class_session_id=class_session_id, number=number, variant=variant,
+                          scenario=scenario, difficulty=difficulty))
+
+
+def mark_round_started(store: Store, class_session_id: int, number: int, when: datetime.datetime) -> None:
+    with store.writing() as db:
+        db.execute(sa.update(ClassRound).where(col(ClassRound.class_session_id) == class_session_id,
+                                               col(ClassRound.number) == number).values(started_at=when))
+
+
+def set_table_round(store: Store, table_id: int, number: int) -> None:
+    with store.writing() as db:
+        db.execute(sa.update(GameTable).where(col(GameTable.id) == table_id).values(round=number))
+
+
+def set_stuck_after(store: Store, class_session_id: int, seconds: int) -> None:
+    with store.writing() as db:
+        db.execute(sa.update(ClassSession).where(col(ClassSession.id) == class_session_id)
+                   .values(stuck_after=seconds))
+
+
+def class_sessions(store: Store) -> list[ClassSession]:
+    with store.session() as db:
+        return list(db.exec(select(ClassSession).order_by(col(ClassSession.id).desc())).all())
+
+
+def seats_of_player(store: Store, player_id: int) -> list[tuple[int, Seat]]:
+    """Every (table, seat) the player has held, oldest table first."""
+    with store.session() as db:
+        rows = db.exec(select(SeatAssignment).where(SeatAssignment.player_id == player_id)).all()
+    return sorted((row.table_id, Seat(row.seat)) for row in rows)
+
+
+def fact_times(store: Store, table_id: int) -> list[datetime.datetime]:
+    """When each fact of the table was stored, in log order (timezone-aware)."""
+    with store.session() as db:
+        times = db.exec(select(FactRecord.created_at).where(FactRecord.table_id == table_id)
+                        .order_by(col(FactRecord.seq))).all()
+    return [t if t.tzinfo is not None else t.replace(tzinfo=datetime.UTC) for t in times]

@@ -42,7 +42,7 @@ from ..game.model import Seat
 from ..store import Store
 from ..store.repository import verify_token
 from ..tls.keypool import KeyKind, KeyPool
-from ..tools.export_scores import export_scores
+from ..tools.export_scores import export_scores, score_rows
 from . import protocol as p
 from . import sessions
 from .app import INSTRUCTOR_SETTING, GameError, GameServer, NotInstructor, Reseat
@@ -54,6 +54,7 @@ from .limits import (
     connection_cap,
     throttle_library_logs,
 )
+from .report import class_report
 
 log = logging.getLogger("handshake_game.server")
 
@@ -311,22 +312,53 @@ async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMess
     return await _instructor(game, session, message, public_url)
 
 
+async def dashboard_message(game: GameServer, class_session_id: int, token: str,
+                            public_url: str | None) -> p.Dashboard:
+    """The whole class for its instructor: settings, join link, rounds, tables, students."""
+    tables = await asyncio.to_thread(game.dashboard, class_session_id, token)
+    room = game.class_room(class_session_id)
+    students = await asyncio.to_thread(game.students, room)
+    join_url, svg = join_link(public_url, room.join_code)
+    return p.Dashboard(class_session_id=class_session_id, tables=tables, join_code=room.join_code,
+                       join_url=join_url, qr_svg=svg,
+                       variant=room.variant.value, scenario=room.scenario.value,
+                       difficulty=room.difficulty.value, started=room.started, ended=room.ended,
+                       round=room.rounds[-1].number,
+                       rounds=[{"round": r.number, "variant": r.variant.value, "scenario": r.scenario.value,
+                                "difficulty": r.difficulty.value, "started": r.started,
+                                "tables": len(r.table_ids)} for r in room.rounds],
+                       stuck_after=room.stuck_after, students=students)
+
+
 async def _instructor(game: GameServer, session: Session, message: p.Resume | p.InstructorMessage,
                       public_url: str | None) -> list[p.ServerMessage]:
     """The instructor's actions: each checked against the session's instructor token (in
     ``GameServer``), stored, and only then acknowledged with ``done``."""
+    if isinstance(message, p.ClassesRequest):
+        return [p.ClassList(classes=await asyncio.to_thread(game.classes, message.token))]
     class_session_id, token = message.class_session_id, message.token
     assert class_session_id is not None  # a player's resume was handled before
     changed: list[int]
     if isinstance(message, p.DashboardRequest):
-        tables = await asyncio.to_thread(game.dashboard, class_session_id, token)
+        board = await dashboard_message(game, class_session_id, token, public_url)
         session.watching.add(class_session_id)
-        room = game.class_room(class_session_id)
-        join_url, svg = join_link(public_url, room.join_code)
-        return [p.Dashboard(class_session_id=class_session_id, tables=tables, join_code=room.join_code,
-                            join_url=join_url, qr_svg=svg,
-                            variant=room.variant.value, scenario=room.scenario.value,
-                            difficulty=room.difficulty.value, started=room.started, ended=room.ended)]
+        return [board]
+    if isinstance(message, p.StudentRequest):
+        detail = await asyncio.to_thread(game.student, class_session_id, token, message.player_id)
+        return [p.StudentDetail(class_session_id=class_session_id, student=detail)]
+    if isinstance(message, p.Settings):
+        await asyncio.to_thread(game.settings, class_session_id, token, message.stuck_after)
+        session.watching.add(class_session_id)
+        return [p.Done(action=message.type, class_session_id=class_session_id, table_ids=[]),
+                await dashboard_message(game, class_session_id, token, public_url)]
+    if isinstance(message, p.NextRound):
+        changed, session.moved = await asyncio.to_thread(game.next_round, class_session_id, token,
+                                                         message.variant, message.scenario,
+                                                         message.difficulty)
+        session.watching.add(class_session_id)
+        session.changed = changed
+        return [p.Done(action=message.type, class_session_id=class_session_id, table_ids=changed),
+                await dashboard_message(game, class_session_id, token, public_url)]
     if isinstance(message, p.Reveal):
         debrief = await asyncio.to_thread(game.reveal, class_session_id, token, message.table_id)
         session.watching.add(class_session_id)
@@ -335,14 +367,17 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
     if isinstance(message, p.Start):
         changed = await asyncio.to_thread(game.start, class_session_id, token)
     elif isinstance(message, p.Pause):
-        changed = await asyncio.to_thread(game.pause, class_session_id, token, message.table_id)
+        changed = await asyncio.to_thread(game.pause, class_session_id, token, message.table_id,
+                                          message.table_ids)
     elif isinstance(message, p.Resume):
-        changed = await asyncio.to_thread(game.resume_tables, class_session_id, token, message.table_id)
+        changed = await asyncio.to_thread(game.resume_tables, class_session_id, token, message.table_id,
+                                          message.table_ids)
     elif isinstance(message, p.Inject):
         changed = await asyncio.to_thread(game.inject, class_session_id, token, message.table_id,
-                                          message.scenario)
+                                          message.scenario, message.table_ids)
     elif isinstance(message, p.LeakKey):
-        changed = await asyncio.to_thread(game.leak_key, class_session_id, token, message.table_id)
+        changed = await asyncio.to_thread(game.leak_key, class_session_id, token, message.table_id,
+                                          message.table_ids)
     elif isinstance(message, p.MoveSeat):
         changed, session.moved = await asyncio.to_thread(game.move_seat, class_session_id, token,
                                                          message.table_id, message.seat,
@@ -373,7 +408,7 @@ def qr_svg(text: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
-_DOWNLOAD = re.compile(r"^/download/(?:scores\.csv|table-(\d{1,12})\.(pcapng|keylog))$")
+_DOWNLOAD = re.compile(r"^/download/(?:(scores\.csv|report\.html)|table-(\d{1,12})\.(pcapng|keylog))$")
 
 
 MAX_PATH = 2048  # an address longer than this is refused (414) before anything looks at it
@@ -501,15 +536,19 @@ async def _download(connection: ServerConnection, game: GameServer, path: str,
     if limits is not None and limits.guesses.full(address):
         return connection.respond(HTTPStatus.TOO_MANY_REQUESTS,
                                   "too many wrong instructor tokens; wait a minute\n")
-    table_text, kind = match.groups()
+    class_file, table_text, kind = match.groups()
     try:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotInstructor("send the instructor token as Authorization: Bearer TOKEN")
-        if table_text is None:
+        if class_file is not None:
             class_text = (query.get("class_session_id") or [""])[0]
             if not class_text.isdigit() or len(class_text) > 10 or int(class_text) >= 2**31:
                 return connection.respond(HTTPStatus.BAD_REQUEST, "class_session_id must be a class number\n")
             class_session_id = int(class_text)
+            if class_file == "report.html":
+                body = await asyncio.to_thread(_report, game, class_session_id, token.strip())
+                return _file_response(connection, body, "text/html; charset=utf-8",
+                                      f"handshake-class-{class_session_id}-report.html")
             body = await asyncio.to_thread(_scores_csv, game, class_session_id, token.strip())
             return _file_response(connection, body, "text/csv; charset=utf-8",
                                   f"handshake-class-{class_session_id}-scores.csv")
@@ -528,10 +567,22 @@ async def _download(connection: ServerConnection, game: GameServer, path: str,
 
 
 def _scores_csv(game: GameServer, class_session_id: int, token: str) -> bytes:
-    room = game.instructor_room(class_session_id, token)
+    game.instructor_room(class_session_id, token)
     out = io.StringIO()
-    export_scores(game.store, room.join_code, out)
+    export_scores(game.store, None, out, class_session_id=class_session_id)
     return out.getvalue().encode("utf-8")
+
+
+def _report(game: GameServer, class_session_id: int, token: str) -> bytes:
+    room = game.instructor_room(class_session_id, token)
+    record = sessions.class_session(game.store, class_session_id)
+    assert record is not None  # instructor_room found it
+    created = record.created_at
+    created = created if created.tzinfo is not None else created.replace(tzinfo=datetime.UTC)
+    rounds = [{"round": r.number, "variant": r.variant.value, "scenario": r.scenario.value,
+               "difficulty": r.difficulty.value} for r in room.rounds]
+    rows = list(score_rows(game.store, class_session_id=class_session_id))
+    return class_report(room.join_code, created, rounds, rows, _utcnow()).encode("utf-8")
 
 
 def _table_file(game: GameServer, table_id: int, token: str, kind: str) -> bytes:

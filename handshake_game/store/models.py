@@ -54,6 +54,23 @@ class ClassSession(SQLModel, table=True):
     # Set by the instructor's ``start``: a restart knows the class began, paused or not.
     started_at: datetime.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True),
                                                  nullable=True)
+    # Seconds without a move before the dashboard flags a student whose turn it is as stuck.
+    stuck_after: int = Field(default=90, sa_column_kwargs={"server_default": "90"})
+
+
+class ClassRound(SQLModel, table=True):
+    """One round of a class: its tables play this variant, scenario and difficulty."""
+
+    __tablename__ = "class_round"
+
+    class_session_id: int = Field(foreign_key="class_session.id", primary_key=True)
+    number: int = Field(primary_key=True)
+    variant: str = Field(max_length=32)
+    scenario: str = Field(max_length=32)
+    difficulty: str = Field(max_length=32)
+    created_at: datetime.datetime = _created_at()
+    started_at: datetime.datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True),
+                                                 nullable=True)
 
 
 class ServerSetting(SQLModel, table=True):
@@ -88,6 +105,7 @@ class GameTable(SQLModel, table=True):
     scenario: str = Field(max_length=32)
     difficulty: str = Field(max_length=32)
     created_at: datetime.datetime = _created_at()
+    round: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # of its class
 
 
 class SeatAssignment(SQLModel, table=True):

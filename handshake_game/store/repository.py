@@ -244,7 +244,7 @@ class Store:
             return table.id
 
     def append_facts(self, table_id: int, facts: Iterable[Fact], *, expected_seq: int | None = None,
-                     scores: dict[Seat, int] | None = None) -> int:
+                     scores: dict[Seat, int] | None = None, at: datetime.datetime | None = None) -> int:
         """Append ``facts`` to the table's log in one transaction (all or none) and return the
         next free position, i.e. the length of the committed log. With ``scores``, the
         table's score rows are replaced in the same transaction (one commit per move).
@@ -261,7 +261,8 @@ class Store:
         costs no read beyond the insert's own. Without ``expected_seq`` (or with no facts)
         the log's length is read in the same transaction first. Two writers that both
         start from the same length race for the same position: one commits, the other
-        gets ``SeqConflict``, whether or not it passed ``expected_seq``.
+        gets ``SeqConflict``, whether or not it passed ``expected_seq``. ``at`` is the time
+        stored with the facts (the game's clock; now by default).
         """
         facts = list(facts)
         start: int | None = None
@@ -273,7 +274,7 @@ class Store:
                     start = self._next_seq(session, table_id)
                     if expected_seq is not None and expected_seq != start:
                         raise SeqConflict(table_id, expected_seq, start)
-                now = utcnow()
+                now = at or utcnow()
                 rows = [_row(table_id, seq, fact, now) for seq, fact in enumerate(facts, start)]
                 if rows:  # one Core executemany: the ORM's bookkeeping cost more than the commit
                     session.connection().execute(_APPEND, rows)

@@ -13,8 +13,8 @@ from .conftest import Classroom
 
 
 def names_at(entry: dict[str, Any]) -> dict[str, Any]:
-    """A dashboard entry's seats without the player ids."""
-    return {seat: None if who is None else {k: v for k, v in who.items() if k != "player_id"}
+    """A dashboard entry's seats: who holds each (player or bot), without ids or figures."""
+    return {seat: None if who is None else {k: v for k, v in who.items() if k in ("player", "bot")}
             for seat, who in entry["seats"].items()}
 
 

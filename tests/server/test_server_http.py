@@ -6,6 +6,8 @@ connections."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import urllib.error
 import urllib.request
@@ -97,10 +99,6 @@ async def play_a_class_table(classroom: Classroom) -> tuple[Peer, int, int]:
     return instructor, created["class_session_id"], seated["table_id"]
 
 
-def class_code(rows: list[str]) -> str:
-    return rows[1].split(",", 1)[0]
-
-
 async def test_the_instructor_downloads_scores_and_a_capture_that_decrypts(classroom: Classroom,
                                                                           tmp_path: Path) -> None:
     _, class_id, table_id = await play_a_class_table(classroom)
@@ -110,10 +108,17 @@ async def test_the_instructor_downloads_scores_and_a_capture_that_decrypts(class
     status, headers, body = await asyncio.to_thread(
         http_get, f"{base}download/scores.csv?class_session_id={class_id}", bearer)
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
-    rows = body.decode().splitlines()
-    assert rows[0] == "classroom,table,seat,player,points,completed,time,quiz_first_right,quiz_answered"
-    assert any(row.startswith(f"{class_code(rows)},{table_id},client,ana,") and ",yes," in row
-               for row in rows[1:]), rows
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert list(rows[0]) == ["classroom", "round", "variant", "scenario", "difficulty", "table", "seat",
+                             "player", "points", "mistakes", "hints", "quiz_correct", "quiz_answered",
+                             "completed", "outcome", "time"]
+    (ana,) = [row for row in rows if row["player"] == "ana"]
+    assert (ana["round"], ana["table"], ana["seat"], ana["completed"], ana["outcome"]) == (
+        "1", "1", "client", "yes", "completed")
+    status, headers, report = await asyncio.to_thread(
+        http_get, f"{base}download/report.html?class_session_id={class_id}", bearer)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b"<script" not in report and b"ana" in report and b"The whole class" in report
 
     status, headers, keylog = await asyncio.to_thread(
         http_get, f"{base}download/table-{table_id}.keylog", bearer)

@@ -16,7 +16,7 @@ from handshake_game.store import Store
 from handshake_game.store.repository import ALEMBIC_DIR
 
 TABLES = {"class_session", "player", "game_table", "seat_assignment", "fact_record", "score",
-          "lesson_progress", "server_setting"}
+          "lesson_progress", "server_setting", "class_round"}
 
 
 def _differences(store: Store, metadata: sa.MetaData) -> list:
