@@ -32,7 +32,12 @@ worst are printed too); each ratio is the median over rounds of one rate over
 another within the same round, so a burst of load from elsewhere on a shared machine costs a
 round, not a contender.
 
-Run:  .venv/bin/python bench/engine.py [--seconds S] [--suite NAME]
+With ``--resumed``: resumed connections per second instead, ours against OpenSSL only, each
+connection resuming the session the previous one left (TLS 1.3 ticket, TLS 1.2 session id);
+see bench/README.md for how both sides get the same work. Its last line is
+``resumed_ratio_vs_openssl=X``.
+
+Run:  .venv/bin/python bench/engine.py [--seconds S] [--suite NAME] [--resumed]
 The last line is ``ratio_vs_openssl=X ratio_vs_tlslite=Y ratio_vs_openssl_with_cache=Z
 cache_gain=G`` (ours / peer; ours-cached / openssl; ours-cached / ours).
 """
@@ -40,6 +45,8 @@ cache_gain=G`` (ours / peer; ours-cached / openssl; ours-cached / ours).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime
 import errno
 import os
@@ -62,10 +69,14 @@ from handshake_game.tls import (
     ApplicationDataReceived,
     ClientConfig,
     ClientState,
+    HandshakeCompleted,
     KeyExchange,
     NamedGroup,
     ServerConfig,
     ServerState,
+    Session,
+    SessionTicketReceived,
+    SessionTickets,
     TLSClient,
     TLSServer,
     pki,
@@ -179,6 +190,162 @@ def ours(creds: Credentials, suite: str, *, cache: bool = False) -> Handshake:
     return handshake
 
 
+# -- resumed connections (--resumed) -----------------------------------------------------
+#
+# Each connection resumes the session the previous one left: TLS 1.3 with the newest ticket
+# (psk_dhe_ke on x25519, one ticket per handshake on both sides, stateless tickets on both:
+# OpenSSL's keep no replay record without 0-RTT, so ours run with anti_replay off), TLS 1.2 by
+# session id from the server's cache (no RFC 5077 tickets on either side). Neither side checks a
+# certificate: a resumed handshake has none. Every connection ends with close_notify both ways,
+# because OpenSSL drops from its cache a session whose connection did not end so.
+
+
+def _close_ours(client: TLSClient, server: TLSServer, pump: Any) -> None:
+    client.close()
+    pump(client, server, None)
+    server.close()
+    pump(client, server, None)
+
+
+def ours_resumed(creds: Credentials, suite: str) -> Handshake:
+    tickets = SessionTickets(anti_replay=False)
+    client_config = ClientConfig(server_name=HOSTNAME, cipher_suites=(suite,), groups=(NamedGroup.x25519,),
+                                 trust_store=[creds.ca_certificate])
+    server_config = ServerConfig((creds.leaf_der,), creds.leaf_key, cipher_suites=(suite,),
+                                 groups=(NamedGroup.x25519,), session_tickets=tickets,
+                                 tickets_per_handshake=1)
+    kept: list[Session] = []
+
+    def connect(wire: bytearray | None) -> None:
+        client = TLSClient(dataclasses.replace(client_config, session=kept[-1] if kept else None))
+        server = TLSServer(server_config)
+        client.start()
+        _pump(client, server, wire)
+        client.send_application_data(REQUEST)
+        _pump(client, server, wire)
+        server.send_application_data(RESPONSE)
+        _pump(client, server, wire)
+        _close_ours(client, server, _pump)
+        client_events = client.events_received()
+        done = [e for e in client_events if isinstance(e, HandshakeCompleted)]
+        if not done or done[0].resumed != bool(kept) or done[0].cipher_suite.name != suite:
+            raise RuntimeError(f"ours-resumed: {'not ' if kept else ''}resumed: {done} {client.failed!r}")
+        if _received(server.events_received()) != REQUEST or _received(client_events) != RESPONSE:
+            raise RuntimeError("ours-resumed: application data did not round-trip")
+        sessions = [e.session for e in client_events if isinstance(e, SessionTicketReceived)]
+        if not sessions:
+            raise RuntimeError("ours-resumed: no session to resume next time")
+        kept[:] = sessions[-1:]
+
+    connect(None)  # a full handshake, outside the clock, for the first session
+
+    def handshake(wire: bytearray | None = None) -> None:
+        connect(wire)
+
+    return handshake
+
+
+def openssl_resumed(creds: Credentials, suite: str, workdir: Path) -> Handshake:
+    cipher, _, _, version = SUITES[suite]
+    cert_file, key_file = workdir / "leaf-resumed.pem", workdir / "leaf-resumed.key"
+    cert_file.write_bytes(creds.leaf_pem)
+    key_file.write_bytes(creds.leaf_key_pem)
+
+    def pin(ctx: ssl.SSLContext) -> ssl.SSLContext:
+        if version == "1.3":
+            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        else:
+            ctx.set_ciphers(cipher)
+            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.options |= ssl.OP_NO_TICKET  # TLS 1.2: by session id, as ours
+        return ctx
+
+    server_ctx = pin(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    server_ctx.load_cert_chain(cert_file, key_file)
+    server_ctx.num_tickets = 1
+    client_ctx = pin(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    client_ctx.load_verify_locations(cadata=creds.ca_pem.decode())
+    kept: list[ssl.SSLSession] = []
+
+    def drive(*steps: Any) -> None:
+        for step in steps:
+            with contextlib.suppress(ssl.SSLWantReadError):
+                step()
+
+    def connect(wire: bytearray | None) -> None:
+        c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = client_ctx.wrap_bio(c_in, c_out, server_hostname=HOSTNAME,
+                                     session=kept[-1] if kept else None)
+        server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+
+        def to_server() -> None:
+            s_in.write(c_out.read())
+
+        def to_client() -> None:
+            data = s_out.read()
+            if wire is not None:
+                wire.extend(data)
+            c_in.write(data)
+
+        for _ in range(10):
+            client_done = _done(client)
+            to_server()
+            server_done = _done(server)
+            to_client()
+            if client_done and server_done:
+                break
+        else:
+            raise RuntimeError("openssl-resumed: handshake did not finish")
+        if client.session_reused != bool(kept) or client.cipher() is None or client.cipher()[0] != cipher:
+            raise RuntimeError(f"openssl-resumed: reused={client.session_reused} {client.cipher()}")
+        client.write(REQUEST)
+        to_server()
+        if server.read(4096) != REQUEST:
+            raise RuntimeError("openssl-resumed: request did not arrive")
+        server.write(RESPONSE)
+        to_client()
+        if client.read(4096) != RESPONSE:
+            raise RuntimeError("openssl-resumed: response did not arrive")
+        drive(client.unwrap, to_server, server.unwrap, to_client, client.unwrap)
+        session = client.session
+        if session is None:
+            raise RuntimeError("openssl-resumed: no session to resume next time")
+        kept[:] = [session]
+
+    connect(None)  # a full handshake, outside the clock, for the first session
+
+    def handshake(wire: bytearray | None = None) -> None:
+        connect(wire)
+
+    return handshake
+
+
+def _done(obj: ssl.SSLObject) -> bool:
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        return False
+    return True
+
+
+def _pump(client: TLSClient, server: TLSServer, wire: bytearray | None) -> None:
+    while True:
+        to_server = client.data_to_send()
+        if to_server:
+            server.receive_data(to_server)
+        to_client = server.data_to_send()
+        if to_client:
+            if wire is not None:
+                wire += to_client
+            client.receive_data(to_client)
+        if not to_server and not to_client:
+            return
+
+
+def _received(events: Sequence[object]) -> bytes:
+    return b"".join(e.data for e in events if isinstance(e, ApplicationDataReceived))
+
+
 # -- OpenSSL through the ssl module --------------------------------------------------
 
 def openssl(creds: Credentials, suite: str, workdir: Path) -> Handshake:
@@ -194,7 +361,7 @@ def openssl(creds: Credentials, suite: str, workdir: Path) -> Handshake:
         else:
             ctx.set_ciphers(cipher)
             ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        ctx.options |= ssl.OP_NO_TICKET  # our engine sends no NewSessionTicket either
+        ctx.options |= ssl.OP_NO_TICKET  # ours, configured without session_tickets, sends none either
         return ctx
 
     server_ctx = pin(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
@@ -352,10 +519,9 @@ def negotiated_on_the_wire(server_bytes: bytes) -> tuple[str, int | None]:
     while offset + 5 <= len(server_bytes):
         content_type = server_bytes[offset]
         length = int.from_bytes(server_bytes[offset + 3 : offset + 5], "big")
-        if content_type == 22:
-            handshake += server_bytes[offset + 5 : offset + 5 + length]
-        elif content_type != 20:  # anything else: the clear part is over
+        if content_type != 22:  # a ChangeCipherSpec or anything else: the clear part is over
             break
+        handshake += server_bytes[offset + 5 : offset + 5 + length]
         offset += 5 + length
     suite: str | None = None
     group: int | None = None
@@ -379,13 +545,16 @@ def negotiated_on_the_wire(server_bytes: bytes) -> tuple[str, int | None]:
     return suite, group
 
 
-def check_negotiation(name: str, handshake: Handshake, suite: str) -> None:
-    """One connection of ``name``, tapped: the suite and group must be the ones compared."""
+def check_negotiation(name: str, handshake: Handshake, suite: str, resumed: bool = False) -> None:
+    """One connection of ``name``, tapped: the suite and group must be the ones compared (a resumed
+    TLS 1.2 handshake has no key exchange, so no group)."""
     wire = bytearray()
     handshake(wire)
     got_suite, got_group = negotiated_on_the_wire(bytes(wire))
     chosen = suite_by_name(suite)
-    want_group = GROUP if chosen.key_exchange is KeyExchange.ECDHE else None
+    want_group = GROUP if chosen.key_exchange is KeyExchange.ECDHE or chosen.tls13 else None
+    if resumed and not chosen.tls13:
+        want_group = None
     if got_suite != suite or got_group != want_group:
         def shown(group: int | None) -> str:
             return "no group" if group is None else group_name(group)
@@ -452,9 +621,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only these contenders (no ratio line unless all run)")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="instead of racing, run ours under cProfile and print the top N")
+    parser.add_argument("--resumed", action="store_true",
+                        help="resumed handshakes instead: ours against OpenSSL, each connection resuming "
+                             "the session the previous one left (TLS 1.3 ticket, TLS 1.2 session id)")
     args = parser.parse_args(argv)
 
     creds = make_credentials()
+    if args.resumed:
+        return main_resumed(creds, args)
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         contenders: dict[str, Handshake] = {
             "ours": ours(creds, args.suite),
@@ -476,25 +650,7 @@ def main(argv: list[str] | None = None) -> int:
           f"cryptography {_version('cryptography')}, tlslite-ng {_version('tlslite-ng')} "
           f"({_tlslite_backends()}), {os.cpu_count()} CPUs")
 
-    tallies = {name: Tally() for name in contenders}
-    for fn in contenders.values():  # warm-up: imports, caches, first-call paths
-        warm_until = time.perf_counter() + min(0.5, args.seconds / 5)
-        fn()
-        while time.perf_counter() < warm_until:
-            fn()
-    names = list(contenders)
-    for round_number in range(args.rounds):
-        # Rotate who goes first so no contender always follows the same neighbour.
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            run_for(contenders[name], args.seconds / args.rounds, tallies[name])
-
-    for name, tally in tallies.items():
-        print(f"{name}: {tally.rate:.1f} handshakes/s "
-              f"({1000 / tally.rate if tally.rate else float('inf'):.2f} ms each; best of "
-              f"{len(tally.round_rates)} rounds, median {tally.median:.1f}, worst "
-              f"{min(tally.round_rates, default=0.0):.1f}; {tally.handshakes} in "
-              f"{tally.seconds:.2f} s)")
+    tallies = race(contenders, args.seconds, args.rounds)
     if set(tallies) == set(CONTENDERS):
         vs_openssl = paired_ratio(tallies["ours"], tallies["openssl"])
         vs_tlslite = paired_ratio(tallies["ours"], tallies["tlslite"])
@@ -505,6 +661,52 @@ def main(argv: list[str] | None = None) -> int:
         print("parsed certificates and verified paths across connections, as the engine does by default")
         print(f"ratio_vs_openssl={vs_openssl:.2f} ratio_vs_tlslite={vs_tlslite:.2f} "
               f"ratio_vs_openssl_with_cache={cached_vs_openssl:.2f} cache_gain={cache_gain:.2f}")
+    return 0
+
+
+def race(contenders: dict[str, Handshake], seconds: float, rounds: int) -> dict[str, Tally]:
+    """Warms every contender up, then runs them in interleaved rounds; prints each one's rate."""
+    tallies = {name: Tally() for name in contenders}
+    for fn in contenders.values():  # warm-up: imports, caches, first-call paths
+        warm_until = time.perf_counter() + min(0.5, seconds / 5)
+        fn()
+        while time.perf_counter() < warm_until:
+            fn()
+    names = list(contenders)
+    for round_number in range(rounds):
+        # Rotate who goes first so no contender always follows the same neighbour.
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            run_for(contenders[name], seconds / rounds, tallies[name])
+
+    for name, tally in tallies.items():
+        print(f"{name}: {tally.rate:.1f} handshakes/s "
+              f"({1000 / tally.rate if tally.rate else float('inf'):.2f} ms each; best of "
+              f"{len(tally.round_rates)} rounds, median {tally.median:.1f}, worst "
+              f"{min(tally.round_rates, default=0.0):.1f}; {tally.handshakes} in "
+              f"{tally.seconds:.2f} s)")
+    return tallies
+
+
+def main_resumed(creds: Credentials, args: argparse.Namespace) -> int:
+    """--resumed: resumed connections per second, ours and OpenSSL's, in the same rounds."""
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        contenders: dict[str, Handshake] = {
+            "ours-resumed": ours_resumed(creds, args.suite),
+            "openssl-resumed": openssl_resumed(creds, args.suite, Path(tmp)),
+        }
+    for name, fn in contenders.items():
+        check_negotiation(name, fn, args.suite, resumed=True)
+    how = "a TLS 1.3 ticket (psk_dhe_ke, x25519)" if suite_by_name(args.suite).tls13 else \
+        "a TLS 1.2 session id (abbreviated handshake)"
+    print(f"suite: {args.suite}, resumed connections: each resumes the previous one's session by {how}; "
+          "no certificate on either side; request, response and close_notify both ways; "
+          f"{args.seconds:g} s per contender in {args.rounds} interleaved rounds")
+    print(f"python {sys.version.split()[0]}, {ssl.OPENSSL_VERSION} (ssl module), "
+          f"cryptography {_version('cryptography')}, {os.cpu_count()} CPUs")
+    tallies = race(contenders, args.seconds, args.rounds)
+    print("ratio: median over rounds of ours-resumed over openssl-resumed, measured in the same round")
+    print(f"resumed_ratio_vs_openssl={paired_ratio(tallies['ours-resumed'], tallies['openssl-resumed']):.2f}")
     return 0
 
 

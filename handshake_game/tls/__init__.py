@@ -17,14 +17,17 @@ from .events import (
     ChangeCipherSpecSent,
     CheckPassed,
     ConnectionClosed,
+    EarlyDataReceived,
     Event,
     HandshakeCompleted,
     HandshakeMessageReceived,
     HandshakeMessageSent,
     SecretDerived,
+    SessionTicketReceived,
 )
 from .observer import DecryptAttempt, WireObserver
 from .server import ClientAuthentication, ServerConfig, ServerState, TLSServer
+from .session import Session, SessionDecodeError, SessionTickets
 from .suites import CIPHER_SUITES, CipherSuite, KeyExchange, NamedGroup, suite_by_name
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "ClientState",
     "ConnectionClosed",
     "DecodeError",
+    "EarlyDataReceived",
     "Event",
     "Field",
     "HandshakeCompleted",
@@ -58,6 +62,10 @@ __all__ = [
     "SecretDerived",
     "ServerConfig",
     "ServerState",
+    "Session",
+    "SessionDecodeError",
+    "SessionTicketReceived",
+    "SessionTickets",
     "TLSClient",
     "TLSServer",
     "TLSUsageError",

@@ -140,6 +140,11 @@ class Endpoint:
         """Handles a renegotiation attempt once connected; True if consumed."""
         return False
 
+    def _on_early_data(self, data: bytes) -> bool:
+        """Takes application data that arrives before the handshake ends (TLS 1.3 0-RTT data
+        the server accepted); True if consumed."""
+        return False
+
     # -- public API ----------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
         if not self._reading():
@@ -244,6 +249,8 @@ class Endpoint:
             self._handle_alert(AlertMessage.decode(record.fragment))
         else:
             if not self._is_connected():
+                if self._on_early_data(record.fragment):
+                    return
                 raise AlertUnexpectedMessage("application data before the handshake completed")
             self._events.append(ApplicationDataReceived(record.fragment))
 
@@ -367,7 +374,13 @@ class Endpoint:
             self._derive("master_secret", self.master_secret,
                          "PRF(pre_master_secret, \"master secret\", "
                          "client_random + server_random)")
-        self.keys = key_block(suite, self.master_secret, self.client_random,
+        self._derive_key_block()
+
+    def _derive_key_block(self) -> None:
+        """RFC 5246 §6.3: the key block from the master secret and both randoms (also what a
+        resumed TLS 1.2 session does with the master secret it kept)."""
+        assert self.suite is not None
+        self.keys = key_block(self.suite, self.master_secret, self.client_random,
                               self.server_random)
         self._derive("client_write_key", self.keys.client_write.key,
                      "encrypts client→server records")

@@ -16,13 +16,19 @@
 
 States name what the client expects next. The transition table at the bottom is
 the whole protocol; anything else is ``unexpected_message``.
+
+Given ``ClientConfig.session`` it offers to resume: a TLS 1.2 session by its id or RFC 5077
+ticket (then ServerHello, [ChangeCipherSpec], Finished come first and the client's Finished
+last, RFC 5246 §7.3), or a TLS 1.3 ticket's PSK with its binder, and 0-RTT data after the
+ClientHello if the ticket allows (EndOfEarlyData closes it, RFC 8446 §4.5). New sessions
+come out as ``SessionTicketReceived`` events for the application to keep.
 """
 
 from __future__ import annotations
 
 import enum
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -41,7 +47,7 @@ from .alerts import (
     AlertUnsupportedCertificate,
     AlertUnsupportedExtension,
 )
-from .events import CheckPassed, HandshakeCompleted, HandshakeMessageReceived
+from .events import CheckPassed, HandshakeCompleted, HandshakeMessageReceived, SessionTicketReceived
 from .keyexchange import (
     EcdhePrivateKey,
     Rng,
@@ -53,8 +59,10 @@ from .keyexchange import (
     verify,
 )
 from .keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
-from .keyschedule13 import KeySchedule
+from .keyschedule13 import KeySchedule, psk_binder, resumption_psk, traffic_keys
 from .messages import (
+    PSK_DHE_KE,
+    PSK_KE,
     AlertMessage,
     Certificate,
     Certificate13,
@@ -64,33 +72,43 @@ from .messages import (
     ClientHello,
     ClientKeyExchange,
     EncryptedExtensions,
+    EndOfEarlyData,
     Extension,
     ExtensionType,
     Finished,
     HandshakeType,
     KeyUpdate,
+    NewSessionTicket12,
     NewSessionTicket13,
+    PskIdentity,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
+    binders_length,
     decode_handshake,
+    early_data_extension,
     ec_point_formats_extension,
+    encode_handshake,
     extended_master_secret_extension,
     handshake_name,
     key_share_client_extension,
     parse_key_share_retry,
     parse_key_share_server,
+    parse_pre_shared_key_server,
     parse_selected_version,
     parse_u16_list,
+    pre_shared_key_client_extension,
     psk_key_exchange_modes_extension,
     renegotiation_info_extension,
     server_name_extension,
+    session_ticket_extension,
     signature_algorithms_extension,
     supported_groups_extension,
     supported_versions_extension,
 )
 from .pki import load_certificates, verify_server_chain
-from .record import ContentType
+from .record import ContentType, RecordProtection13
+from .session import MAX_TICKET_LIFETIME, Session
 from .suites import (
     CIPHER_SUITES,
     DEFAULT_CIPHER_SUITES,
@@ -148,6 +166,14 @@ class ClientConfig:
     private_key: PrivateKeyTypes | None = field(default=None, hash=False)
     # Versions offered, newest first; TLS 1.3 is offered only with a TLS 1.3 suite.
     versions: tuple[int, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
+    # TLS 1.3 resumption (RFC 8446 §2.2): a ticket kept from an earlier connection, the PSK
+    # modes offered with it (§4.2.9), and 0-RTT data sent with it if the ticket allows (§2.3).
+    session: Session | None = field(default=None, hash=False, compare=False)
+    psk_modes: tuple[int, ...] = (PSK_DHE_KE,)
+    early_data: bytes = b""
+    # TLS 1.2: ask for an RFC 5077 ticket (an empty session_ticket extension). A TLS 1.2 ``session``
+    # is offered by its ticket if it has one, else by its session id.
+    offer_session_ticket: bool = False
 
 
 
@@ -194,6 +220,21 @@ class TLSClient(Endpoint):
         self._server_handshake_secret = b""
         self._server_application_secret = b""
         self._certificate_request13: CertificateRequest13 | None = None
+        self._session: Session | None = None  # the ticket offered in the ClientHello
+        self._early_data_sent = False
+        self._resumption_master_secret = b""
+        self.resumed = False
+        self.early_data_accepted = False
+
+    @property
+    def offers_session(self) -> bool:
+        """Whether the ClientHello offered ``config.session`` (known once ``start`` has run)."""
+        return self._session is not None or self._session12 is not None or self.resumed
+
+    @property
+    def sends_early_data(self) -> bool:
+        """Whether ``config.early_data`` went out as 0-RTT data (known once ``start`` has run)."""
+        return self._early_data_sent
 
     # -- state hooks ---------------------------------------------------------------
     def _expecting_change_cipher_spec(self) -> bool:
@@ -223,7 +264,8 @@ class TLSClient(Endpoint):
             message = decode_handshake(raw, None, ProtocolVersion.TLSv1_3)
             self._events.append(HandshakeMessageReceived(message, raw))
             if isinstance(message, NewSessionTicket13):
-                return True  # RFC 8446 §4.6.1: resumption is not used here; the ticket is dropped
+                self._recv_new_session_ticket(message)
+                return True
             if isinstance(message, KeyUpdate):
                 self._server_application_secret = self._key_update_received(
                     message, self._server_application_secret)
@@ -253,6 +295,13 @@ class TLSClient(Endpoint):
             if cfg.offer_extended_master_secret:
                 extensions.append(extended_master_secret_extension())
             extensions.append(renegotiation_info_extension())
+            if (cfg.session is not None and cfg.session.version == ProtocolVersion.TLSv1_2
+                    and self._can_resume12(cfg.session)):
+                self._session12 = cfg.session
+            if self._session12 is not None and self._session12.ticket:
+                extensions.append(session_ticket_extension(self._session12.ticket))
+            elif cfg.offer_session_ticket:
+                extensions.append(session_ticket_extension())
         if self._offer13:
             versions = (ProtocolVersion.TLSv1_3,) + ((ProtocolVersion.TLSv1_2,) if self._offer12 else ())
             extensions.append(supported_versions_extension(tuple(int(v) for v in versions)))
@@ -261,16 +310,62 @@ class TLSClient(Endpoint):
             self._key_shares[group] = EcdhePrivateKey(group, self._rng)
             extensions.append(key_share_client_extension(
                 ((int(group), self._key_shares[group].public_bytes()),)))
-            extensions.append(psk_key_exchange_modes_extension())
+            extensions.append(psk_key_exchange_modes_extension(cfg.psk_modes))
             # RFC 8446 D.4: a non-empty legacy_session_id turns on middlebox compatibility.
             self._session_id = self._rng(32)
+            if cfg.session is not None and self._can_resume(cfg.session):
+                self._session = cfg.session
+                if cfg.early_data and len(cfg.early_data) <= cfg.session.max_early_data_size:
+                    # RFC 8446 §4.2.10: only as much as the ticket's max_early_data_size.
+                    extensions.append(early_data_extension())
+                    self._early_data_sent = True
+        if self._session12 is not None:
+            # RFC 5246 §7.4.1.2: the session id to resume; with a ticket, a fresh one that the server
+            # echoes if it takes the ticket (RFC 5077 §3.4).
+            self._session_id = (self._session_id or self._rng(32) if self._session12.ticket
+                                else self._session12.session_id)
         self._offered_extensions = {e.type for e in extensions}
+        if self._session is not None:
+            self._offered_extensions.add(ExtensionType.pre_shared_key)
         self._client_hello_extensions = extensions
-        self._send_handshake(self._client_hello())
+        client_hello = self._send_handshake(self._client_hello())
+        if self._early_data_sent:
+            self._send_early_data(client_hello)
         self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
 
+    def _can_resume12(self, session: Session) -> bool:
+        suite = CIPHER_SUITES.get(session.cipher_suite)
+        return (suite is not None and not suite.tls13 and session.cipher_suite in self._offered_suites
+                and session.server_name == self.config.server_name and session.usable(self._now())
+                and (session.extended_master_secret or not self.config.offer_extended_master_secret))
+
+    def _can_resume(self, session: Session) -> bool:
+        """RFC 8446 §4.6.1: a ticket is offered to the name it came from, within its lifetime, with a
+        TLS 1.3 suite this client offers."""
+        suite = CIPHER_SUITES.get(session.cipher_suite)
+        return (suite is not None and suite.tls13 and session.cipher_suite in self._offered_suites
+                and session.server_name == self.config.server_name and session.usable(self._now()))
+
+    def _send_early_data(self, client_hello: bytes) -> None:
+        """RFC 8446 §2.3: 0-RTT data right behind the ClientHello, under the keys of
+        client_early_traffic_secret = Derive-Secret(early_secret(PSK), "c e traffic", ClientHello)."""
+        session = self._session
+        assert session is not None
+        suite = CIPHER_SUITES[session.cipher_suite]
+        ks = KeySchedule(suite)
+        ks.update_hash(client_hello)
+        ks.extract(session.psk)
+        secret = self._secret13("CLIENT_EARLY_TRAFFIC_SECRET", "client_early_traffic_secret",
+                                ks.derive_secret(b"c e traffic"),
+                                "Derive-Secret(early_secret, \"c e traffic\", ClientHello)")
+        # RFC 8446 D.4: in compatibility mode the CCS goes right before the first encrypted record.
+        self._write_records(ContentType.change_cipher_spec, b"\x01")
+        self._compat_ccs_sent = True
+        self._records.write_protection = RecordProtection13(suite, traffic_keys(suite, secret))
+        self._write_records(ContentType.application_data, self.config.early_data)
+
     def _client_hello(self) -> ClientHello:
-        return ClientHello(
+        hello = ClientHello(
             client_version=ProtocolVersion.TLSv1_2,  # RFC 8446 §4.1.2: legacy_version stays 1.2
             random=self.client_random,
             session_id=self._session_id,
@@ -278,6 +373,21 @@ class TLSClient(Endpoint):
             compression_methods=b"\x00",
             extensions=tuple(self._client_hello_extensions),
         )
+        session = self._session
+        if session is None:
+            return hello
+        # RFC 8446 §4.2.11: pre_shared_key comes last; its binder is an HMAC over the ClientHello
+        # up to the binders list (and, after a HelloRetryRequest, over what came before).
+        suite = CIPHER_SUITES[session.cipher_suite]
+        identity = PskIdentity(session.ticket, session.obfuscated_age(self._now()))
+        placeholder = pre_shared_key_client_extension((identity,), (bytes(suite.hash.digest_size),))
+        offered = tuple(self._client_hello_extensions)
+        raw = encode_handshake(replace(hello, extensions=offered + (placeholder,)))
+        truncated = raw[:len(raw) - binders_length(placeholder.data)]
+        transcript_hash = (self.key_schedule or KeySchedule(suite)).transcript_hash(truncated)
+        binder = psk_binder(suite, session.psk, transcript_hash)
+        self._derive("psk_binder", binder, "HMAC(binder_key, Transcript-Hash(Truncate(ClientHello)))")
+        return replace(hello, extensions=offered + (pre_shared_key_client_extension((identity,), (binder,)),))
 
     # -- receiving -----------------------------------------------------------------
     def _recv_server_hello(self, hello: ServerHello, raw: bytes) -> None:
@@ -322,7 +432,57 @@ class TLSClient(Endpoint):
         self.version = ProtocolVersion.TLSv1_2
         self.use_extended_master_secret = (
             hello.extension(ExtensionType.extended_master_secret) is not None)
+        self._expect_ticket12 = hello.extension(ExtensionType.session_ticket) is not None
+        self._server_session_id = hello.session_id
+        kept = self._session12
+        if kept is not None and hello.session_id and hello.session_id == self._session_id:
+            self._resume12(hello, kept)
+            return
         self.state = ClientState.CLIENT_EXPECT_CERTIFICATE
+
+    _session12: Session | None = None
+    _expect_ticket12 = False
+    _server_session_id = b""
+    _ticket12: NewSessionTicket12 | None = None
+
+    def _resume12(self, hello: ServerHello, kept: Session) -> None:
+        """RFC 5246 §7.3: the server echoed the session id: an abbreviated handshake with the master
+        secret kept; its ChangeCipherSpec and Finished come next."""
+        if hello.cipher_suite != kept.cipher_suite:
+            raise AlertIllegalParameter("the server resumes the session with another cipher suite")
+        if self.use_extended_master_secret != kept.extended_master_secret:
+            # RFC 7627 §5.3: a session resumes only with the master secret kind it was made with.
+            raise AlertHandshakeFailure("the server resumes a session with the other kind of master secret")
+        self.resumed = True
+        self._events.append(CheckPassed(
+            "session resumption", "the server echoed the session id: an abbreviated handshake; its "
+            "Finished, keyed from the kept master secret, will show it holds the session"))
+        self.master_secret = kept.psk
+        self._derive("master_secret", self.master_secret, "kept from the session being resumed")
+        self._derive_key_block()
+        self.state = ClientState.CLIENT_EXPECT_CHANGE_CIPHER_SPEC
+
+    def _recv_new_session_ticket12(self, message: NewSessionTicket12, raw: bytes) -> None:
+        if not self._expect_ticket12:
+            # RFC 5077 §3.3: only after a ServerHello with an empty session_ticket extension.
+            raise AlertUnexpectedMessage("NewSessionTicket without the session_ticket extension")
+        self.transcript.add(raw)
+        self._ticket12 = message
+
+    def _keep_session12(self) -> None:
+        """The session to resume later: its id, and the ticket if the server sent one (or the one
+        just used, if the server did not renew it)."""
+        assert self.suite is not None
+        ticket = self._ticket12.ticket if self._ticket12 is not None else (
+            self._session12.ticket if self.resumed and self._session12 is not None else b"")
+        if not (self._server_session_id or ticket):
+            return
+        hint = self._ticket12.ticket_lifetime_hint if self._ticket12 is not None else 0
+        self._events.append(SessionTicketReceived(Session(
+            server_name=self.config.server_name, cipher_suite=self.suite.code, psk=self.master_secret,
+            ticket=ticket, ticket_age_add=0, lifetime=hint or 7200, received_at=self._now(),
+            version=ProtocolVersion.TLSv1_2, session_id=self._server_session_id,
+            extended_master_secret=self.use_extended_master_secret)))
 
     def _recv_certificate(self, message: Certificate, raw: bytes) -> None:
         self.transcript.add(raw)
@@ -449,6 +609,13 @@ class TLSClient(Endpoint):
         self._events.append(CheckPassed(
             "server Finished", "verify_data matches: same transcript, same master secret"))
         self.transcript.add(raw)
+        if self.resumed:
+            # RFC 5246 §7.3: in an abbreviated handshake the client's Finished comes last.
+            self._send_change_cipher_spec()
+            own = self._verify_data(CLIENT_FINISHED_LABEL)
+            self._derive("client_verify_data", own,
+                         "PRF(master_secret, \"client finished\", Hash(handshake))[0..11]")
+            self._send_handshake(Finished(own))
         self.state = ClientState.CLIENT_CONNECTED
         self._events.append(HandshakeCompleted(
             version=ProtocolVersion.TLSv1_2,
@@ -457,7 +624,9 @@ class TLSClient(Endpoint):
             extended_master_secret=self.use_extended_master_secret,
             server_name=self.config.server_name,
             peer_certificate=self.peer_certificate,
+            resumed=self.resumed,
         ))
+        self._keep_session12()
 
     # -- TLS 1.3 (RFC 8446) ------------------------------------------------------------
     def _check_hello13(self, hello: ServerHello, allowed: set[int]) -> CipherSuite:
@@ -501,6 +670,15 @@ class TLSClient(Endpoint):
                 "already sent")
         self._retried = True
         self._hello_retry_suite = hello.cipher_suite
+        session = self._session
+        if session is not None and CIPHER_SUITES[session.cipher_suite].hash.name != suite.hash.name:
+            # RFC 8446 §4.1.4: a PSK whose hash is not the chosen suite's is not offered again.
+            self._session = None
+        if self._early_data_sent:
+            # RFC 8446 §4.2.10: no early data after a HelloRetryRequest; the second ClientHello goes
+            # in the clear, and the server may not accept the 0-RTT data already sent.
+            self._records.write_protection = None
+            self._offered_extensions.discard(ExtensionType.early_data)
         self.suite = suite
         self.version = ProtocolVersion.TLSv1_3
         ks = KeySchedule(suite)
@@ -511,6 +689,8 @@ class TLSClient(Endpoint):
         if group is not None:  # otherwise (a cookie only) the same share again (RFC 8446 §4.1.2)
             self._key_shares = {group: EcdhePrivateKey(NamedGroup(group), self._rng)}
         for ext in self._client_hello_extensions:
+            if ext.type == ExtensionType.early_data:
+                continue
             if ext.type == ExtensionType.key_share and group is not None:
                 ext = key_share_client_extension(((group, self._key_shares[group].public_bytes()),))
             rebuilt.append(ext)
@@ -521,39 +701,60 @@ class TLSClient(Endpoint):
         self._events.append(CheckPassed(
             "HelloRetryRequest", f"the server asked for a {group_name(group)} share; sending it"
             if group is not None else "the server sent a cookie; echoing it"))
-        # RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
-        self._write_records(ContentType.change_cipher_spec, b"\x01")
-        self._compat_ccs_sent = True
+        if not self._compat_ccs_sent:
+            # RFC 8446 D.4: the compatibility CCS goes before the second ClientHello.
+            self._write_records(ContentType.change_cipher_spec, b"\x01")
+            self._compat_ccs_sent = True
         self._send_handshake(self._client_hello())
         self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
 
     _compat_ccs_sent = False
 
     def _recv_server_hello13(self, hello: ServerHello, raw: bytes) -> None:
-        suite = self._check_hello13(hello, {ExtensionType.supported_versions, ExtensionType.key_share})
+        suite = self._check_hello13(hello, {ExtensionType.supported_versions, ExtensionType.key_share,
+                                            ExtensionType.pre_shared_key})
         if self._hello_retry_suite is not None and hello.cipher_suite != self._hello_retry_suite:
             raise AlertIllegalParameter("the ServerHello changed the suite chosen in HelloRetryRequest")
+        selected = hello.extension(ExtensionType.pre_shared_key)
+        session = self._session
+        if selected is not None:
+            assert session is not None  # offered, or _check_hello13 refused the extension
+            if parse_pre_shared_key_server(selected) != 0:
+                raise AlertIllegalParameter("selected_identity names a PSK the client never offered")
+            if CIPHER_SUITES[session.cipher_suite].hash.name != suite.hash.name:
+                raise AlertIllegalParameter("the server resumes with a suite whose hash is not the PSK's")
+            self.resumed = True
         share_data = hello.extension(ExtensionType.key_share)
-        if share_data is None:
+        if share_data is None and not (self.resumed and PSK_KE in self.config.psk_modes):
             raise AlertMissingExtension("a TLS 1.3 ServerHello needs key_share")
-        group, server_public = parse_key_share_server(share_data)
-        private = self._key_shares.get(group)
-        if private is None:
-            raise AlertIllegalParameter(f"server answered on {group_name(group)}, for which the client "
-                                        "sent no share")
+        if share_data is not None and self.resumed and PSK_DHE_KE not in self.config.psk_modes:
+            raise AlertIllegalParameter("a key_share in the ServerHello, and the client offered psk_ke only")
+        shared: bytes | None = None
+        if share_data is not None:
+            group, server_public = parse_key_share_server(share_data)
+            private = self._key_shares.get(group)
+            if private is None:
+                raise AlertIllegalParameter(f"server answered on {group_name(group)}, for which the client "
+                                            "sent no share")
+            self.named_group = group
+            shared = private.exchange(server_public)
         self.server_random = hello.random
         self.suite = suite
         self.version = ProtocolVersion.TLSv1_3
-        self.named_group = group
         if self.key_schedule is None:
             self.key_schedule = KeySchedule(suite)
             self.key_schedule.update_hash(self.transcript.data())  # the ClientHello
         ks = self.key_schedule
         ks.update_hash(raw)
-        ks.extract(None)
-        shared = private.exchange(server_public)
-        self._derive("shared_secret", shared,
-                     f"ECDHE on {group_name(group)}: the client's private key with the server's share")
+        ks.extract(session.psk if self.resumed and session is not None else None)
+        if self.resumed:
+            self._events.append(CheckPassed(
+                "resumption", "the server accepted the ticket: no certificate this time; its Finished, "
+                "keyed from the PSK, will show it holds the ticket's secret"))
+        if shared is not None:
+            self._derive("shared_secret", shared,
+                         f"ECDHE on {group_name(self.named_group or 0)}: the client's private key with "
+                         "the server's share")
         ks.extract(shared)
         self._client_handshake_secret = self._secret13(
             "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "client_handshake_traffic_secret",
@@ -570,8 +771,14 @@ class TLSClient(Endpoint):
         if message.extensions and any(e.type == ExtensionType.server_name and e.data
                                       for e in message.extensions):
             raise AlertDecodeError("the server's server_name extension must be empty (RFC 6066 §3)")
+        if message.extensions and any(e.type == ExtensionType.early_data for e in message.extensions):
+            if not self.resumed:
+                # RFC 8446 §4.2.10: early data goes with the first PSK only.
+                raise AlertIllegalParameter("early_data accepted in a handshake that did not resume")
+            self.early_data_accepted = True
         self.key_schedule.update_hash(raw)
-        self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE
+        self.state = (ClientState.CLIENT_EXPECT_FINISHED13 if self.resumed
+                      else ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE)
 
     def _recv_certificate_request13(self, message: CertificateRequest13, raw: bytes) -> None:
         assert self.key_schedule is not None
@@ -627,6 +834,8 @@ class TLSClient(Endpoint):
         if not self._compat_ccs_sent:
             self._write_records(ContentType.change_cipher_spec, b"\x01")
             self._compat_ccs_sent = True
+        if self.early_data_accepted:
+            self._send_handshake(EndOfEarlyData())  # RFC 8446 §4.5: the last record under the early keys
         self._protect13("write", self._client_handshake_secret)
         request = self._certificate_request13
         if request is not None:
@@ -641,6 +850,7 @@ class TLSClient(Endpoint):
         own = self._finished13(self._client_handshake_secret)
         self._derive("client_verify_data", own, "HMAC(finished_key, Transcript-Hash(CH..server Finished))")
         self._send_handshake(Finished(own))
+        self._resumption_master_secret = ks.derive_secret(b"res master")  # RFC 8446 §7.1, CH..client Finished
         self._own_application_secret = client_secret
         self._protect13("write", client_secret)
         self.state = ClientState.CLIENT_CONNECTED
@@ -651,7 +861,28 @@ class TLSClient(Endpoint):
             extended_master_secret=True,  # TLS 1.3 always binds keys to the transcript
             server_name=self.config.server_name,
             peer_certificate=self.peer_certificate,
+            resumed=self.resumed,
+            early_data_accepted=self.early_data_accepted,
         ))
+
+    def _recv_new_session_ticket(self, message: NewSessionTicket13) -> None:
+        """RFC 8446 §4.6.1: the PSK a ticket stands for is
+        HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce)."""
+        assert self.suite is not None
+        if message.ticket_lifetime > MAX_TICKET_LIFETIME:
+            raise AlertIllegalParameter(f"ticket_lifetime {message.ticket_lifetime} s exceeds 7 days")
+        if message.ticket_lifetime == 0:
+            return  # "the ticket should be discarded immediately"
+        self._events.append(SessionTicketReceived(Session(
+            server_name=self.config.server_name,
+            cipher_suite=self.suite.code,
+            psk=resumption_psk(self.suite, self._resumption_master_secret, message.ticket_nonce),
+            ticket=message.ticket,
+            ticket_age_add=message.ticket_age_add,
+            lifetime=message.ticket_lifetime,
+            received_at=self._now(),
+            max_early_data_size=message.max_early_data_size(),
+        )))
 
     def _client_signature_scheme13(self, theirs: tuple[int, ...]) -> SignatureScheme | None:
         key = self.config.private_key
@@ -673,6 +904,8 @@ class TLSClient(Endpoint):
         (ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE,
          HandshakeType.server_hello_done): _recv_server_hello_done,
         (ClientState.CLIENT_EXPECT_FINISHED, HandshakeType.finished): _recv_finished,
+        (ClientState.CLIENT_EXPECT_CHANGE_CIPHER_SPEC,
+         HandshakeType.new_session_ticket): _recv_new_session_ticket12,
         (ClientState.CLIENT_EXPECT_ENCRYPTED_EXTENSIONS,
          HandshakeType.encrypted_extensions): _recv_encrypted_extensions,
         (ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_CERTIFICATE,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from .messages import HandshakeMessage
+from .session import Session
 from .suites import CipherSuite
 
 
@@ -62,11 +63,28 @@ class HandshakeCompleted:
     extended_master_secret: bool
     server_name: str | None
     peer_certificate: x509.Certificate | None
+    resumed: bool = False  # a PSK from a ticket (RFC 8446 §2.2): no certificate this time
+    early_data_accepted: bool = False  # the server read the client's 0-RTT data (§4.2.10)
 
 
 @dataclass(frozen=True)
 class ApplicationDataReceived:
     data: bytes
+
+
+@dataclass(frozen=True)
+class EarlyDataReceived:
+    """0-RTT application data, read before the handshake completed (RFC 8446 §2.3): it may be
+    a replay (§8), so the application decides what such a request may do."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SessionTicketReceived:
+    """The client got a NewSessionTicket (RFC 8446 §4.6.1): ``session`` resumes later."""
+
+    session: Session
 
 
 @dataclass(frozen=True)
@@ -97,5 +115,6 @@ class ConnectionClosed:
 Event = (
     HandshakeMessageSent | HandshakeMessageReceived | ChangeCipherSpecSent
     | ChangeCipherSpecReceived | SecretDerived | CheckPassed | HandshakeCompleted
-    | ApplicationDataReceived | AlertReceived | AlertSent | ConnectionClosed
+    | ApplicationDataReceived | AlertReceived | AlertSent | ConnectionClosed | EarlyDataReceived
+    | SessionTicketReceived
 )

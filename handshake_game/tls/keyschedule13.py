@@ -72,8 +72,11 @@ class KeySchedule:
     def update_hash(self, data: bytes) -> None:
         self._hash.update(data)
 
-    def transcript_hash(self) -> bytes:
-        return self._hash.copy().finalize()
+    def transcript_hash(self, then: bytes = b"") -> bytes:
+        """The hash of the messages so far, and of ``then`` after them (not kept)."""
+        digest = self._hash.copy()
+        digest.update(then)
+        return digest.finalize()
 
     def extract(self, key_material: bytes | None) -> bytes:
         """Early secret (generation 0), handshake secret (1), master secret (2)."""
@@ -100,3 +103,24 @@ class KeySchedule:
         hashed = digest.finalize()
         self._hash = hashes.Hash(self.algorithm)
         self._hash.update(bytes([254, 0, 0, len(hashed)]) + hashed)
+
+
+def resumption_psk(suite: CipherSuite, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
+    """RFC 8446 §4.6.1: the PSK a ticket stands for,
+    HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, Hash.length)."""
+    return hkdf_expand_label(suite.hash, resumption_master_secret, b"resumption", ticket_nonce,
+                             suite.hash.digest_size)
+
+
+def binder_key(suite: CipherSuite, psk: bytes) -> bytes:
+    """RFC 8446 §7.1: Derive-Secret(early_secret, "res binder", "") for a resumption PSK."""
+    ks = KeySchedule(suite)
+    ks.extract(psk)
+    empty = hashes.Hash(suite.hash).finalize()
+    return hkdf_expand_label(suite.hash, ks.secret, b"res binder", empty, suite.hash.digest_size)
+
+
+def psk_binder(suite: CipherSuite, psk: bytes, transcript_hash: bytes) -> bytes:
+    """RFC 8446 §4.2.11.2: a Finished-style HMAC with the binder key over
+    Transcript-Hash(Truncate(ClientHello)) (and what came before it after a HelloRetryRequest)."""
+    return finished_verify_data(suite, binder_key(suite, psk), transcript_hash)

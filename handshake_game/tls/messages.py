@@ -189,8 +189,87 @@ def key_share_retry_extension(group: int) -> Extension:
     return Extension(ExtensionType.key_share, group.to_bytes(2, "big"))
 
 
-def psk_key_exchange_modes_extension() -> Extension:
-    return Extension(ExtensionType.psk_key_exchange_modes, b"\x01\x01")  # [psk_dhe_ke]
+# RFC 8446 §4.2.9: PskKeyExchangeMode.
+PSK_KE = 0  # resumption with the PSK alone: no (EC)DHE, no forward secrecy for this session
+PSK_DHE_KE = 1  # the PSK and a fresh (EC)DHE exchange
+
+
+def psk_key_exchange_modes_extension(modes: tuple[int, ...] = (PSK_DHE_KE,)) -> Extension:
+    return Extension(ExtensionType.psk_key_exchange_modes, encode_vector(1, bytes(modes)))
+
+
+def parse_psk_key_exchange_modes(data: bytes) -> tuple[int, ...]:
+    r = Reader(data)
+    modes = r.vector(1, "ke_modes", minimum=1)
+    r.expect_end("psk_key_exchange_modes")
+    return tuple(modes)
+
+
+@dataclass(frozen=True)
+class PskIdentity:
+    """RFC 8446 §4.2.11: a ticket (or external PSK label) and its obfuscated age."""
+
+    identity: bytes
+    obfuscated_ticket_age: int
+
+
+def session_ticket_extension(ticket: bytes = b"") -> Extension:
+    """RFC 5077 §3.2: empty to ask for a ticket; the ticket itself to resume with it."""
+    return Extension(ExtensionType.session_ticket, ticket)
+
+
+def pre_shared_key_client_extension(identities: tuple[PskIdentity, ...],
+                                    binders: tuple[bytes, ...]) -> Extension:
+    """RFC 8446 §4.2.11: OfferedPsks = identities<7..2^16-1>, binders<33..2^16-1>."""
+    listed = b"".join(encode_vector(2, i.identity) + i.obfuscated_ticket_age.to_bytes(4, "big")
+                      for i in identities)
+    binder_list = b"".join(encode_vector(1, b) for b in binders)
+    return Extension(ExtensionType.pre_shared_key, encode_vector(2, listed) + encode_vector(2, binder_list))
+
+
+def parse_pre_shared_key_client(data: bytes) -> tuple[tuple[PskIdentity, ...], tuple[bytes, ...]]:
+    r = Reader(data)
+    identities = []
+    with r.bounded(2, "identities", minimum=7):
+        while not r.eof():
+            identity = r.vector(2, "identity", minimum=1)
+            age = int.from_bytes(r.fixed(4, "obfuscated_ticket_age"), "big")
+            identities.append(PskIdentity(identity, age))
+    binders = []
+    with r.bounded(2, "binders", minimum=33):
+        while not r.eof():
+            binders.append(r.vector(1, "binder", minimum=32))
+    r.expect_end("pre_shared_key")
+    if len(binders) != len(identities):
+        # RFC 8446 §4.2.11: one binder per identity, else illegal_parameter.
+        raise AlertIllegalParameter(f"{len(identities)} PSK identities but {len(binders)} binders")
+    return tuple(identities), tuple(binders)
+
+
+def binders_length(data: bytes) -> int:
+    """The bytes the binders list takes at the end of a ClientHello (its 2-byte length included):
+    the binders are computed over the ClientHello without them (RFC 8446 §4.2.11.2)."""
+    r = Reader(data)
+    r.vector(2, "identities", minimum=7)
+    return r.remaining()
+
+
+def pre_shared_key_server_extension(selected_identity: int) -> Extension:
+    return Extension(ExtensionType.pre_shared_key, selected_identity.to_bytes(2, "big"))
+
+
+def parse_pre_shared_key_server(data: bytes) -> int:
+    r = Reader(data)
+    selected = r.uint16("selected_identity")
+    r.expect_end("pre_shared_key")
+    return selected
+
+
+def early_data_extension(max_early_data_size: int | None = None) -> Extension:
+    """RFC 8446 §4.2.10: empty in ClientHello and EncryptedExtensions; in a NewSessionTicket,
+    the most 0-RTT data the server will take with the ticket."""
+    data = b"" if max_early_data_size is None else max_early_data_size.to_bytes(4, "big")
+    return Extension(ExtensionType.early_data, data)
 
 
 def parse_supported_versions(data: bytes) -> tuple[int, ...]:
@@ -258,6 +337,7 @@ def _pull_u16_list(r: Reader, name: str, explain: str, describe: Callable[[int],
 CLIENT_HELLO = "client_hello"
 SERVER_HELLO = "server_hello"
 HELLO_RETRY_REQUEST = "hello_retry_request"
+NEW_SESSION_TICKET = "new_session_ticket"
 OTHER = "other"
 
 # RFC 8446 §4.1.3: a ServerHello with this random is a HelloRetryRequest.
@@ -287,7 +367,27 @@ def _pull_extension_contents(r: Reader, ext_type: int, context: str) -> None:
                                                                       HELLO_RETRY_REQUEST):
         r.uint16("selected_version", "the version the server chose", describe=_version)
     elif ext_type == ExtensionType.psk_key_exchange_modes:
-        r.vector(1, "ke_modes", "1 = psk_dhe_ke: resumption still does (EC)DHE", minimum=1)
+        r.vector(1, "ke_modes", "0 = psk_ke: the PSK alone; 1 = psk_dhe_ke: resumption still does (EC)DHE",
+                 minimum=1)
+    elif ext_type == ExtensionType.pre_shared_key and context == CLIENT_HELLO and r.dissecting:
+        # Decoded for the engine by parse_pre_shared_key_client, once the server has checked that
+        # it is the last extension (RFC 8446 §4.2.11 names that check's alert, illegal_parameter).
+        with r.bounded(2, "identities", "the tickets offered, each with its obfuscated age", minimum=7):
+            while not r.eof():
+                with r.group("PskIdentity"):
+                    r.vector(2, "identity", "the ticket, opaque to the client", minimum=1)
+                    r.fixed(4, "obfuscated_ticket_age", "ticket age in ms + ticket_age_add, mod 2^32")
+        with r.bounded(2, "binders", "an HMAC over the ClientHello so far, per identity: proves "
+                       "the client holds the PSK", minimum=33):
+            while not r.eof():
+                r.vector(1, "binder", minimum=32)
+    elif ext_type == ExtensionType.pre_shared_key and context == SERVER_HELLO:
+        r.uint16("selected_identity", "the index of the PSK the server accepted")
+    elif ext_type == ExtensionType.early_data and context == NEW_SESSION_TICKET:
+        r.fixed(4, "max_early_data_size", "the most 0-RTT data the server takes with this ticket")
+    elif ext_type == ExtensionType.early_data:
+        if not r.eof():
+            raise DecodeError(f"early_data carries {r.remaining()} bytes here; it must be empty")
     elif ext_type == ExtensionType.cookie:
         r.vector(2, "cookie", "opaque state to echo in the second ClientHello", minimum=1)
     elif ext_type == ExtensionType.server_name and in_client_hello:
@@ -863,7 +963,7 @@ class CertificateRequest13:
 
 @dataclass(frozen=True)
 class NewSessionTicket13:
-    """RFC 8446 §4.6.1: a ticket for resuming later (this engine reads and ignores it)."""
+    """RFC 8446 §4.6.1: a ticket for resuming later, and the nonce its PSK is derived with."""
 
     handshake_type: ClassVar[HandshakeType] = HandshakeType.new_session_ticket
 
@@ -888,11 +988,55 @@ class NewSessionTicket13:
         age_add = int.from_bytes(r.fixed(4, "ticket_age_add", "obscures the ticket's age"), "big")
         nonce = r.vector(1, "ticket_nonce")
         ticket = r.vector(2, "ticket", "opaque to the client", minimum=1)
-        extensions = _pull_extensions(r, OTHER)
+        extensions = _pull_extensions(r, NEW_SESSION_TICKET)
         if extensions is None:
             raise DecodeError("NewSessionTicket needs its extensions block")
         r.expect_end("NewSessionTicket")
         return cls(lifetime, age_add, nonce, ticket, extensions)
+
+    def max_early_data_size(self) -> int:
+        """0 unless the ticket allows 0-RTT data (RFC 8446 §4.6.1, early_data)."""
+        data = _find_extension(self.extensions, ExtensionType.early_data)
+        return int.from_bytes(data, "big") if data is not None else 0
+
+
+@dataclass(frozen=True)
+class NewSessionTicket12:
+    """RFC 5077 §3.3: the server's sealed session state, sent before its ChangeCipherSpec."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.new_session_ticket
+
+    ticket_lifetime_hint: int
+    ticket: bytes
+
+    def body(self) -> bytes:
+        w = Writer()
+        w.raw(self.ticket_lifetime_hint.to_bytes(4, "big"))
+        w.vector(2, self.ticket)
+        return w.getvalue()
+
+    @classmethod
+    def pull(cls, r: Reader) -> NewSessionTicket12:
+        hint = int.from_bytes(r.fixed(4, "ticket_lifetime_hint", "seconds the client may keep it; 0 = "
+                                      "unspecified"), "big")
+        ticket = r.vector(2, "ticket", "the session state, sealed with a key only the server holds")
+        r.expect_end("NewSessionTicket")
+        return cls(hint, ticket)
+
+
+@dataclass(frozen=True)
+class EndOfEarlyData:
+    """RFC 8446 §4.5: the client's 0-RTT data ends here; sent under the early traffic keys."""
+
+    handshake_type: ClassVar[HandshakeType] = HandshakeType.end_of_early_data
+
+    def body(self) -> bytes:
+        return b""
+
+    @classmethod
+    def pull(cls, r: Reader) -> EndOfEarlyData:
+        r.expect_end("EndOfEarlyData")
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -921,6 +1065,7 @@ HandshakeMessage = (
     ClientHello | ServerHello | Certificate | ServerKeyExchange | DhServerKeyExchange | CertificateRequest
     | ServerHelloDone | HelloRequest | ClientKeyExchange | CertificateVerify | Finished
     | EncryptedExtensions | Certificate13 | CertificateRequest13 | NewSessionTicket13 | KeyUpdate
+    | EndOfEarlyData | NewSessionTicket12
 )
 
 _PULLERS: dict[int, Callable[[Reader], HandshakeMessage]] = {
@@ -933,6 +1078,7 @@ _PULLERS: dict[int, Callable[[Reader], HandshakeMessage]] = {
     HandshakeType.server_hello_done: ServerHelloDone.pull,
     HandshakeType.certificate_verify: CertificateVerify.pull,
     HandshakeType.finished: Finished.pull,
+    HandshakeType.new_session_ticket: NewSessionTicket12.pull,
 }
 
 # RFC 8446 §4: the messages whose layout differs in TLS 1.3, and those new in it.
@@ -946,6 +1092,7 @@ _PULLERS_13: dict[int, Callable[[Reader], HandshakeMessage]] = {
     HandshakeType.finished: Finished.pull,
     HandshakeType.new_session_ticket: NewSessionTicket13.pull,
     HandshakeType.key_update: KeyUpdate.pull,
+    HandshakeType.end_of_early_data: EndOfEarlyData.pull,
 }
 
 TLS13 = 0x0304
@@ -967,6 +1114,7 @@ MESSAGE_EXPLANATIONS: dict[int, str] = {
     HandshakeType.encrypted_extensions: "TLS 1.3: the server's remaining extensions, already encrypted",
     HandshakeType.new_session_ticket: "a ticket the client may use to resume later",
     HandshakeType.key_update: "TLS 1.3: the sender moves to fresh traffic keys",
+    HandshakeType.end_of_early_data: "TLS 1.3: the client's 0-RTT data is over",
 }
 
 

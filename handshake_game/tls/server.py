@@ -5,11 +5,17 @@ ECDHE suites, signed over both randoms) and ServerHelloDone; takes the client's
 ClientKeyExchange, ChangeCipherSpec and Finished; and closes the handshake with
 its own ChangeCipherSpec and Finished. Suite choice follows the server's order
 of preference among the suites the client offered and its certificate can serve.
+
+With ``ServerConfig.session_tickets`` it also resumes: a TLS 1.2 session by its id or an
+RFC 5077 ticket (the abbreviated handshake, RFC 5246 §7.3), and in TLS 1.3 a ticket's PSK
+(binder checked, psk_dhe_ke or psk_ke, 0-RTT data if allowed and fresh, single-use tickets
+against replay; RFC 8446 §2.2, §4.2.10, §4.2.11, §8).
 """
 
 from __future__ import annotations
 
 import enum
+import hmac
 import os
 from dataclasses import dataclass, field
 
@@ -21,6 +27,7 @@ from . import pki
 from ._endpoint import Clock, Endpoint, TLSUsageError, utc_now
 from .alerts import (
     AlertCertificateRequired,
+    AlertDecryptError,
     AlertDescription,
     AlertHandshakeFailure,
     AlertIllegalParameter,
@@ -30,7 +37,7 @@ from .alerts import (
     AlertUnexpectedMessage,
     AlertUnsupportedExtension,
 )
-from .events import CheckPassed, HandshakeCompleted, HandshakeMessageReceived
+from .events import CheckPassed, EarlyDataReceived, HandshakeCompleted, HandshakeMessageReceived
 from .keyexchange import (
     EcdhePrivateKey,
     Rng,
@@ -40,9 +47,11 @@ from .keyexchange import (
     verify,
 )
 from .keyschedule import CLIENT_FINISHED_LABEL, SERVER_FINISHED_LABEL
-from .keyschedule13 import KeySchedule
+from .keyschedule13 import KeySchedule, psk_binder, resumption_psk
 from .messages import (
     HELLO_RETRY_REQUEST_RANDOM,
+    PSK_DHE_KE,
+    PSK_KE,
     AlertMessage,
     Certificate,
     Certificate13,
@@ -52,29 +61,39 @@ from .messages import (
     ClientHello,
     ClientKeyExchange,
     EncryptedExtensions,
+    EndOfEarlyData,
     Extension,
     ExtensionType,
     Finished,
     HandshakeType,
     KeyUpdate,
+    NewSessionTicket12,
+    NewSessionTicket13,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
+    binders_length,
     decode_handshake,
+    early_data_extension,
     ec_point_formats_extension,
     extended_master_secret_extension,
     handshake_name,
     key_share_retry_extension,
     key_share_server_extension,
     parse_key_share_client,
+    parse_pre_shared_key_client,
+    parse_psk_key_exchange_modes,
     parse_server_name,
     parse_supported_versions,
     parse_u16_list,
+    pre_shared_key_server_extension,
     renegotiation_info_extension,
     selected_version_extension,
+    session_ticket_extension,
     signature_algorithms_extension,
 )
 from .record import ContentType
+from .session import SessionTickets, TicketState
 from .suites import (
     CIPHER_SUITES,
     DEFAULT_CIPHER_SUITES,
@@ -103,6 +122,7 @@ class ServerState(enum.Enum):
     SERVER_EXPECT_CHANGE_CIPHER_SPEC = enum.auto()
     SERVER_EXPECT_FINISHED = enum.auto()
     # TLS 1.3 (RFC 8446 §A.2), after the server's flight:
+    SERVER_EXPECT_END_OF_EARLY_DATA = enum.auto()
     SERVER_EXPECT_CLIENT_CERTIFICATE13 = enum.auto()
     SERVER_EXPECT_CERTIFICATE_VERIFY13 = enum.auto()
     SERVER_EXPECT_FINISHED13 = enum.auto()
@@ -128,9 +148,19 @@ _UNCOMPRESSED = 0
 _SSL3 = 0x0300
 
 # What the server skips of a client's refused 0-RTT data (RFC 8446 §4.2.10): OpenSSL's
-# default recv_max_early_data. This server issues no tickets, so no max_early_data_size
-# of its own was ever announced.
+# default recv_max_early_data, whatever max_early_data_size the ticket announced.
 MAX_SKIPPED_EARLY_DATA = 1 << 14
+
+
+@dataclass(frozen=True)
+class _Resumption:
+    """The PSK the server accepted from a ClientHello, and how it is used."""
+
+    ticket: bytes
+    state: TicketState
+    obfuscated_age: int
+    index: int
+    mode: int
 
 
 class ClientAuthentication(enum.Enum):
@@ -158,6 +188,15 @@ class ServerConfig:
     client_trust_store: list[x509.Certificate] | None = field(default=None, hash=False)
     # Versions the server will negotiate; TLS 1.3 needs a TLS 1.3 suite in cipher_suites.
     versions: tuple[int, ...] = (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2)
+    # Resumption: TLS 1.3 tickets (RFC 8446 §2.2), TLS 1.2 session ids and RFC 5077 tickets, all
+    # from one SessionTickets shared by the server's connections. None issues no ticket, gives no
+    # TLS 1.2 session id, and resumes nothing.
+    session_tickets: SessionTickets | None = field(default=None, hash=False, compare=False)
+    tickets_per_handshake: int = 1
+    # The PSK modes the server accepts, preferred first (RFC 8446 §4.2.9).
+    psk_modes: tuple[int, ...] = (PSK_DHE_KE, PSK_KE)
+    # 0-RTT data taken with a ticket issued from now on (RFC 8446 §4.6.1); 0 refuses early data.
+    max_early_data_size: int = 0
 
 
 
@@ -179,6 +218,9 @@ class TLSServer(Endpoint):
         self._retry_suite: int | None = None
         self._client_handshake_secret = b""
         self._client_application_secret = b""
+        self.resumed = False
+        self.early_data_accepted = False
+        self._early_data_left = 0
         if any(suite_by_name(n).key_exchange is KeyExchange.DHE for n in config.cipher_suites):
             # The game's weak-dh scenario only (weakdh.py): a server of real clients never selects DHE.
             raise TLSUsageError("the DHE suites are the game's weak-dh scenario's only")
@@ -205,6 +247,16 @@ class TLSServer(Endpoint):
 
     def _is_connected(self) -> bool:
         return self.state is ServerState.SERVER_CONNECTED
+
+    def _on_early_data(self, data: bytes) -> bool:
+        if self.state is not ServerState.SERVER_EXPECT_END_OF_EARLY_DATA:
+            return False
+        self._early_data_left -= len(data)
+        if self._early_data_left < 0:
+            # RFC 8446 §4.2.10: more 0-RTT data than max_early_data_size is unexpected_message.
+            raise AlertUnexpectedMessage("more early data than the ticket's max_early_data_size")
+        self._events.append(EarlyDataReceived(data))
+        return True
 
     def _on_post_handshake(self, msg_type: int, raw: bytes) -> bool:
         if self.version == ProtocolVersion.TLSv1_3:
@@ -315,6 +367,11 @@ class TLSServer(Endpoint):
         secure_renegotiation = (renegotiation is not None
                                 or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites)
 
+        self.client_random = hello.random
+        kept = self._resumable12(hello)
+        if kept is not None:
+            self._resume12(hello, kept, secure_renegotiation)
+            return
         chosen = self._choose_suite12(hello, groups, schemes, schemes_ext is not None)
         self.suite = chosen
         self._client_version = hello.client_version
@@ -330,6 +387,13 @@ class TLSServer(Endpoint):
         if (chosen.key_exchange is KeyExchange.ECDHE
                 and hello.extension(ExtensionType.ec_point_formats) is not None):
             extensions.append(ec_point_formats_extension())
+        if self.config.session_tickets is not None:
+            # RFC 5246 §7.4.1.3: a session id to resume by; RFC 5077 §3.2: an empty session_ticket
+            # says a NewSessionTicket will follow the client's Finished.
+            self._session_id12 = self._rng(32)
+            if hello.extension(ExtensionType.session_ticket) is not None:
+                extensions.append(session_ticket_extension())
+                self._issue_ticket12 = True
 
         self.server_random = self._rng(32)
         if self._supports13:
@@ -337,7 +401,7 @@ class TLSServer(Endpoint):
         self._send_handshake(ServerHello(
             server_version=ProtocolVersion.TLSv1_2,
             random=self.server_random,
-            session_id=b"",
+            session_id=self._session_id12,
             cipher_suite=chosen.code,
             compression_method=0,
             extensions=tuple(extensions),
@@ -364,6 +428,79 @@ class TLSServer(Endpoint):
         else:
             self._send_handshake(ServerHelloDone())
             self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+
+    _session_id12 = b""
+    _issue_ticket12 = False
+
+    # -- TLS 1.2 resumption (RFC 5246 §7.3, RFC 5077) ------------------------------------
+    def _resumable12(self, hello: ClientHello) -> TicketState | None:
+        """The session a TLS 1.2 ClientHello asks to resume, by ticket or by session id, if this
+        server sealed or cached it and it still fits; None: a full handshake."""
+        tickets = self.config.session_tickets
+        if tickets is None:
+            return None
+        ticket = hello.extension(ExtensionType.session_ticket)
+        if ticket:
+            state = tickets.open(ticket)
+            how = "the session ticket (RFC 5077) opens with the server's ticket key"
+        elif hello.session_id:
+            state = tickets.recall(hello.session_id)
+            how = "the session id is in the server's session cache"
+        else:
+            return None
+        ems = hello.extension(ExtensionType.extended_master_secret) is not None
+        if (state is None or state.version != ProtocolVersion.TLSv1_2
+                or state.cipher_suite not in hello.cipher_suites  # RFC 5246 §7.4.1.2
+                or state.extended_master_secret != ems  # RFC 7627 §5.3: only alike; else a full handshake
+                or state.server_name != (self.server_name or "")):
+            return None
+        self._events.append(CheckPassed("session resumption", how))
+        return state
+
+    def _resume12(self, hello: ClientHello, kept: TicketState, secure_renegotiation: bool) -> None:
+        """RFC 5246 §7.3, abbreviated handshake: ServerHello echoing the session id, then at once
+        ChangeCipherSpec and Finished, from the master secret kept; no certificate, no key exchange."""
+        self.suite = CIPHER_SUITES[kept.cipher_suite]
+        self._client_version = hello.client_version
+        self.use_extended_master_secret = kept.extended_master_secret
+        self.resumed = True
+        extensions: list[Extension] = []
+        if secure_renegotiation:
+            extensions.append(renegotiation_info_extension())
+        if self.use_extended_master_secret:
+            extensions.append(extended_master_secret_extension())
+        self.server_random = self._rng(32)
+        if self._supports13:
+            self.server_random = self.server_random[:24] + DOWNGRADE_SENTINEL_TLS12
+        self._session_id12 = hello.session_id  # RFC 5077 §3.4: echoed for a ticket too
+        self._send_handshake(ServerHello(
+            server_version=ProtocolVersion.TLSv1_2,
+            random=self.server_random,
+            session_id=hello.session_id,
+            cipher_suite=self.suite.code,
+            compression_method=0,
+            extensions=tuple(extensions),
+        ))
+        self.master_secret = kept.psk
+        self._derive("master_secret", self.master_secret, "kept from the session being resumed")
+        self._derive_key_block()
+        self._send_change_cipher_spec()
+        own = self._verify_data(SERVER_FINISHED_LABEL)
+        self._derive("server_verify_data", own,
+                     "PRF(master_secret, \"server finished\", Hash(ClientHello + ServerHello))[0..11]")
+        self._send_handshake(Finished(own))
+        self.state = ServerState.SERVER_EXPECT_CHANGE_CIPHER_SPEC
+
+    def _keep_session12(self) -> None:
+        """After a full TLS 1.2 handshake: the session in the cache, and a ticket if one was asked for
+        (RFC 5077 §3.3: NewSessionTicket goes before the server's ChangeCipherSpec)."""
+        tickets = self.config.session_tickets
+        assert tickets is not None and self.suite is not None
+        state = TicketState(self.suite.code, self.master_secret, tickets.now_ms(), 0, 0,
+                            self.server_name or "", ProtocolVersion.TLSv1_2, self.use_extended_master_secret)
+        tickets.remember(self._session_id12, state)
+        if self._issue_ticket12:
+            self._send_handshake(NewSessionTicket12(tickets.lifetime, tickets.seal(state)))
 
     def _send_certificate_request(self) -> None:
         """RFC 5246 §7.4.4: the certificate types, schemes and CAs the server accepts."""
@@ -441,11 +578,14 @@ class TLSServer(Endpoint):
         self._events.append(CheckPassed(
             "client Finished", "verify_data matches: same transcript, same master secret"))
         self.transcript.add(raw)
-        self._send_change_cipher_spec()
-        own = self._verify_data(SERVER_FINISHED_LABEL)
-        self._derive("server_verify_data", own,
-                     "PRF(master_secret, \"server finished\", Hash(handshake))[0..11]")
-        self._send_handshake(Finished(own))
+        if not self.resumed:
+            if self.config.session_tickets is not None:
+                self._keep_session12()
+            self._send_change_cipher_spec()
+            own = self._verify_data(SERVER_FINISHED_LABEL)
+            self._derive("server_verify_data", own,
+                         "PRF(master_secret, \"server finished\", Hash(handshake))[0..11]")
+            self._send_handshake(Finished(own))
         self.state = ServerState.SERVER_CONNECTED
         self._events.append(HandshakeCompleted(
             version=ProtocolVersion.TLSv1_2,
@@ -454,6 +594,7 @@ class TLSServer(Endpoint):
             extended_master_secret=self.use_extended_master_secret,
             server_name=self.server_name,
             peer_certificate=self.client_certificate,
+            resumed=self.resumed,
         ))
 
     # -- TLS 1.3 (RFC 8446) ------------------------------------------------------------
@@ -479,27 +620,55 @@ class TLSServer(Endpoint):
         groups_ext = hello.extension(ExtensionType.supported_groups)
         shares_ext = hello.extension(ExtensionType.key_share)
         schemes_ext = hello.extension(ExtensionType.signature_algorithms)
-        if groups_ext is None or shares_ext is None or schemes_ext is None:
+        psk_ext = hello.extension(ExtensionType.pre_shared_key)
+        modes_ext = hello.extension(ExtensionType.psk_key_exchange_modes)
+        if psk_ext is not None and modes_ext is None:
+            # RFC 8446 §4.2.9: "a client that offers pre_shared_key MUST also send
+            # psk_key_exchange_modes"; the server aborts otherwise.
+            raise AlertMissingExtension("pre_shared_key without psk_key_exchange_modes")
+        # RFC 8446 §9.2: without a PSK, all three are needed; with one, key_share and
+        # supported_groups go together.
+        if (psk_ext is None and (groups_ext is None or shares_ext is None or schemes_ext is None)) or (
+                (groups_ext is None) != (shares_ext is None)):
             raise AlertMissingExtension(
                 "a TLS 1.3 ClientHello needs supported_groups, key_share and signature_algorithms")
-        groups = parse_u16_list(groups_ext)
-        shares = dict(parse_key_share_client(shares_ext))
-        schemes = tuple(s for s in parse_u16_list(schemes_ext) if s not in NOT_IN_TLS13_SIGNATURES)
+        groups = parse_u16_list(groups_ext) if groups_ext is not None else ()
+        shares = dict(parse_key_share_client(shares_ext)) if shares_ext is not None else {}
+        schemes = tuple(s for s in parse_u16_list(schemes_ext) if s not in NOT_IN_TLS13_SIGNATURES) if (
+            schemes_ext is not None) else ()
+        modes = parse_psk_key_exchange_modes(modes_ext) if modes_ext is not None else ()
         sni = hello.extension(ExtensionType.server_name)
         self.server_name = parse_server_name(sni) if sni is not None else None
 
         suite = next((s for s in self._tls13_suites if s.code in hello.cipher_suites), None)
         if suite is None:
             raise AlertHandshakeFailure("no TLS 1.3 cipher suite in common with the client")
-        try:
-            scheme = choose_signature_scheme(self.config.private_key, tuple(
-                s for s in self.config.signature_schemes if s not in NOT_IN_TLS13_SIGNATURES), schemes)
-        except AlertHandshakeFailure:
-            raise AlertHandshakeFailure(
-                "the client accepts no signature scheme the certificate key can make") from None
+        resumption = (self._accept_psk(psk_ext, raw, suite, modes, groups_ext is not None)
+                      if psk_ext is not None else None)
+        if resumption is not None:
+            # Single-use tickets (RFC 8446 §8.1) are spent only by the ClientHello that resumes:
+            # not by one that a HelloRetryRequest answers.
+            retry = (resumption.mode == PSK_DHE_KE and self._retry_group is None
+                     and not any(g in shares for g in self.config.groups))
+            if not retry and not self._first_use(resumption):
+                resumption = None
+        scheme: SignatureScheme | None = None
+        if resumption is None:
+            if schemes_ext is None or groups_ext is None:
+                raise AlertHandshakeFailure(
+                    "the client offers only a PSK (no certificate handshake) and this server takes none")
+            try:
+                scheme = choose_signature_scheme(self.config.private_key, tuple(
+                    s for s in self.config.signature_schemes if s not in NOT_IN_TLS13_SIGNATURES), schemes)
+            except AlertHandshakeFailure:
+                raise AlertHandshakeFailure(
+                    "the client accepts no signature scheme the certificate key can make") from None
+        dhe = resumption is None or resumption.mode == PSK_DHE_KE
         group: int | None = next((int(g) for g in self.config.groups if g in shares), None)
 
-        if self._retry_group is not None:
+        if not dhe:
+            group = None
+        elif self._retry_group is not None:
             # The second ClientHello must now carry the share that was asked for.
             if hello.cipher_suites and suite.code != self._retry_suite:
                 raise AlertIllegalParameter("the second ClientHello no longer offers the chosen suite")
@@ -520,18 +689,37 @@ class TLSServer(Endpoint):
         for g in shares:
             if g not in groups:
                 raise AlertIllegalParameter(f"a key share for {group_name(g)}, absent from supported_groups")
-        assert group is not None
         self.version = ProtocolVersion.TLSv1_3
         self.suite = suite
         self.client_random = hello.random
-        self.named_group = int(group)
+        self.named_group = int(group) if group is not None else None
         if self.key_schedule is None:
             self.key_schedule = KeySchedule(suite)
         ks = self.key_schedule
         ks.update_hash(raw)
         self.transcript.add(raw)
-        ecdhe = EcdhePrivateKey(NamedGroup(group), self._rng)
-        shared = ecdhe.exchange(shares[group])
+        accept_early = early_data and resumption is not None and self._accept_early_data(resumption, suite)
+
+        # RFC 8446 §7.1: the early secret, from the PSK when resuming.
+        ks.extract(resumption.state.psk if resumption is not None else None)
+        if resumption is not None:
+            self.resumed = True
+            self._events.append(CheckPassed(
+                "PSK binder", "the binder over the ClientHello verifies with the ticket's PSK: the client "
+                "holds the resumption secret of an earlier session"))
+        client_early_secret = b""
+        if accept_early:
+            client_early_secret = self._secret13(
+                "CLIENT_EARLY_TRAFFIC_SECRET", "client_early_traffic_secret",
+                ks.derive_secret(b"c e traffic"), "Derive-Secret(early_secret, \"c e traffic\", ClientHello)")
+        shared = b""
+        server_extensions = [selected_version_extension(ProtocolVersion.TLSv1_3)]
+        if group is not None:
+            ecdhe = EcdhePrivateKey(NamedGroup(group), self._rng)
+            shared = ecdhe.exchange(shares[group])
+            server_extensions.append(key_share_server_extension(int(group), ecdhe.public_bytes()))
+        if resumption is not None:
+            server_extensions.append(pre_shared_key_server_extension(resumption.index))
 
         self.server_random = self._rng(32)
         self._send_handshake(ServerHello(
@@ -540,16 +728,15 @@ class TLSServer(Endpoint):
             session_id=hello.session_id,  # legacy_session_id_echo
             cipher_suite=suite.code,
             compression_method=0,
-            extensions=(selected_version_extension(ProtocolVersion.TLSv1_3),
-                        key_share_server_extension(int(group), ecdhe.public_bytes())),
+            extensions=tuple(server_extensions),
         ))
         if hello.session_id and self._retry_group is None:
             # RFC 8446 D.4: the compatibility CCS right after the first ServerHello.
             self._write_records(ContentType.change_cipher_spec, b"\x01")
-        ks.extract(None)
-        self._derive("shared_secret", shared,
-                     f"ECDHE on {group_name(group)}: the server's private key with the client's share")
-        ks.extract(shared)
+        if group is not None:
+            self._derive("shared_secret", shared,
+                         f"ECDHE on {group_name(group)}: the server's private key with the client's share")
+        ks.extract(shared or None)  # psk_ke: no (EC)DHE, the handshake secret takes zeros
         self._client_handshake_secret = self._secret13(
             "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "client_handshake_traffic_secret",
             ks.derive_secret(b"c hs traffic"), "Derive-Secret(handshake_secret, \"c hs traffic\", CH..SH)")
@@ -557,34 +744,141 @@ class TLSServer(Endpoint):
             "SERVER_HANDSHAKE_TRAFFIC_SECRET", "server_handshake_traffic_secret",
             ks.derive_secret(b"s hs traffic"), "Derive-Secret(handshake_secret, \"s hs traffic\", CH..SH)")
         self._protect13("write", server_handshake_secret)
-        self._protect13("read", self._client_handshake_secret)
-        if early_data:
-            # RFC 8446 §4.2.10: this server accepts no early data (it never says early_data in
-            # EncryptedExtensions), so the client's 0-RTT records, sealed with keys the server
-            # does not have, are skipped until one opens with the handshake keys.
+        if accept_early:
+            assert resumption is not None
+            # RFC 8446 §4.2.10: the 0-RTT records, then EndOfEarlyData, come under the early keys.
+            self._protect13("read", client_early_secret)
+            self.early_data_accepted = True
+            self._early_data_left = resumption.state.max_early_data_size
+        else:
+            self._protect13("read", self._client_handshake_secret)
+        if early_data and not accept_early:
+            # RFC 8446 §4.2.10: early data refused (no early_data in EncryptedExtensions): the
+            # client's 0-RTT records, sealed with keys the server does not use, are skipped until
+            # one opens with the handshake keys.
             self._records.skip_early_data(MAX_SKIPPED_EARLY_DATA)
 
-        self._send_handshake(EncryptedExtensions(()))
-        if self.config.client_auth is not ClientAuthentication.NONE:
+        self._send_handshake(EncryptedExtensions((early_data_extension(),) if accept_early else ()))
+        # RFC 8446 §4.3.2: a server authenticating with a PSK sends no CertificateRequest, and
+        # no Certificate of its own (§2.2): the PSK stands for the first handshake's certificate.
+        ask_certificate = resumption is None and self.config.client_auth is not ClientAuthentication.NONE
+        if ask_certificate:
             self._requested_schemes = tuple(
                 s for s in self.config.signature_schemes if s not in NOT_IN_TLS13_SIGNATURES)
             self._send_handshake(CertificateRequest13((
                 signature_algorithms_extension(self._requested_schemes),)))
-        self._send_handshake(Certificate13(self.config.certificate_chain))
-        signature = sign(self.config.private_key, scheme, self._certificate_verify_content("server"))
-        self._send_handshake(CertificateVerify(scheme, signature))
-        self._events.append(CheckPassed(
-            "CertificateVerify signed",
-            f"{scheme_name(scheme)} over the transcript with the certificate key"))
+        if scheme is not None and resumption is None:
+            self._send_handshake(Certificate13(self.config.certificate_chain))
+            signature = sign(self.config.private_key, scheme, self._certificate_verify_content("server"))
+            self._send_handshake(CertificateVerify(scheme, signature))
+            self._events.append(CheckPassed(
+                "CertificateVerify signed",
+                f"{scheme_name(scheme)} over the transcript with the certificate key"))
         own = self._finished13(server_handshake_secret)
-        self._derive("server_verify_data", own, "HMAC(finished_key, Transcript-Hash(CH..CertificateVerify))")
+        covered = "CH..CertificateVerify" if resumption is None else "CH..EncryptedExtensions"
+        self._derive("server_verify_data", own, f"HMAC(finished_key, Transcript-Hash({covered}))")
         self._send_handshake(Finished(own))
 
         self._client_application_secret, self._own_application_secret = self._application_secrets13(ks)
         self._protect13("write", self._own_application_secret)
-        self.state = (ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE13
-                      if self.config.client_auth is not ClientAuthentication.NONE
-                      else ServerState.SERVER_EXPECT_FINISHED13)
+        if accept_early:
+            self.state = ServerState.SERVER_EXPECT_END_OF_EARLY_DATA
+        elif ask_certificate:
+            self.state = ServerState.SERVER_EXPECT_CLIENT_CERTIFICATE13
+        else:
+            self.state = ServerState.SERVER_EXPECT_FINISHED13
+
+    # -- TLS 1.3 resumption (RFC 8446 §2.2, §4.2.11, §4.6.1, §8) -------------------------
+    def _accept_psk(self, psk_ext: bytes, raw: bytes, suite: CipherSuite, modes: tuple[int, ...],
+                    can_dhe: bool) -> _Resumption | None:
+        """The first offered ticket this server sealed, still valid, for this suite's hash, with a
+        PSK mode both sides accept; its binder must verify (else decrypt_error). None: a full
+        handshake."""
+        tickets = self.config.session_tickets
+        identities, binders = parse_pre_shared_key_client(psk_ext)
+        if tickets is None:
+            return None
+        mode = next((m for m in self.config.psk_modes if m in modes and (m == PSK_KE or can_dhe)), None)
+        if mode is None:
+            return None
+        for index, identity in enumerate(identities):
+            state = tickets.open(identity.identity)
+            if state is None or state.cipher_suite not in CIPHER_SUITES:
+                continue
+            if CIPHER_SUITES[state.cipher_suite].hash.name != suite.hash.name:
+                continue  # RFC 8446 §4.2.11: the PSK's hash must be the suite's
+            if state.server_name != (self.server_name or ""):
+                continue  # RFC 8446 §4.6.1: resumed only for the name it was issued to
+            self._check_binder(state, raw, psk_ext, binders[index], suite)
+            return _Resumption(identity.identity, state, identity.obfuscated_ticket_age, index, mode)
+        return None
+
+    def _check_binder(self, state: TicketState, raw: bytes, psk_ext: bytes, binder: bytes,
+                      suite: CipherSuite) -> None:
+        """RFC 8446 §4.2.11.2: HMAC over the ClientHello up to the binders (after a HelloRetryRequest,
+        over message_hash(ClientHello1), the HelloRetryRequest and that)."""
+        truncated = raw[:len(raw) - binders_length(psk_ext)]
+        if self.key_schedule is not None:
+            transcript_hash = self.key_schedule.transcript_hash(truncated)
+        else:
+            transcript_hash = KeySchedule(suite).transcript_hash(truncated)
+        expected = psk_binder(suite, state.psk, transcript_hash)
+        if not hmac.compare_digest(expected, binder):
+            # RFC 8446 §6.2: decrypt_error, "unable to ... validate ... a PSK binder".
+            raise AlertDecryptError("the PSK binder does not verify: the client does not hold the "
+                                    "ticket's PSK, or the ClientHello was changed")
+
+    def _first_use(self, resumption: _Resumption) -> bool:
+        tickets = self.config.session_tickets
+        assert tickets is not None
+        if tickets.first_use(resumption.ticket, resumption.state):
+            return True
+        self._events.append(CheckPassed(
+            "anti-replay", "this ticket was already used (RFC 8446 §8.1, single-use tickets): no "
+            "resumption, and any 0-RTT data is left unread"))
+        return False
+
+    def _accept_early_data(self, resumption: _Resumption, suite: CipherSuite) -> bool:
+        """RFC 8446 §4.2.10: 0-RTT only with the first PSK, the ticket's own suite, a ticket that
+        allows it, and a ClientHello that is fresh (§8.3)."""
+        tickets = self.config.session_tickets
+        assert tickets is not None
+        state = resumption.state
+        if (resumption.index != 0 or state.cipher_suite != suite.code or state.max_early_data_size == 0
+                or self.config.max_early_data_size == 0):
+            return False
+        if not tickets.fresh(state, resumption.obfuscated_age):
+            self._events.append(CheckPassed(
+                "0-RTT freshness", "the ticket age the client claims is far from the server's clock "
+                "(RFC 8446 §8.3): the ClientHello may be an old one replayed; early data refused"))
+            return False
+        return True
+
+    def _recv_end_of_early_data(self, message: EndOfEarlyData, raw: bytes) -> None:
+        assert self.key_schedule is not None
+        self.key_schedule.update_hash(raw)
+        self._protect13("read", self._client_handshake_secret)
+        self.state = ServerState.SERVER_EXPECT_FINISHED13
+
+    def _send_session_tickets(self) -> None:
+        """RFC 8446 §4.6.1: after the client's Finished, tickets for the next connection."""
+        tickets = self.config.session_tickets
+        assert tickets is not None and self.key_schedule is not None and self.suite is not None
+        resumption_master_secret = self._secret13(
+            "RESUMPTION_MASTER_SECRET", "resumption_master_secret",
+            self.key_schedule.derive_secret(b"res master"),
+            "Derive-Secret(master_secret, \"res master\", CH..client Finished)")
+        self._tls13_secrets.pop()  # not a key log label Wireshark knows
+        for number in range(self.config.tickets_per_handshake):
+            nonce = number.to_bytes(8, "big")
+            age_add = int.from_bytes(self._rng(4), "big")
+            state = TicketState(self.suite.code, resumption_psk(self.suite, resumption_master_secret, nonce),
+                                tickets.now_ms(), age_add, self.config.max_early_data_size,
+                                self.server_name or "")
+            extensions = ((early_data_extension(self.config.max_early_data_size),)
+                          if self.config.max_early_data_size else ())
+            self._send_handshake(NewSessionTicket13(tickets.lifetime, age_add, nonce, tickets.seal(state),
+                                                    extensions))
 
     def _send_hello_retry_request(self, hello: ClientHello, raw: bytes, suite: CipherSuite,
                                   group: int) -> None:
@@ -661,7 +955,11 @@ class TLSServer(Endpoint):
             extended_master_secret=True,
             server_name=self.server_name,
             peer_certificate=self.client_certificate,
+            resumed=self.resumed,
+            early_data_accepted=self.early_data_accepted,
         ))
+        if self.config.session_tickets is not None:
+            self._send_session_tickets()
 
     _transitions = {
         (ServerState.SERVER_EXPECT_CLIENT_HELLO, HandshakeType.client_hello): _recv_client_hello,
@@ -677,7 +975,10 @@ class TLSServer(Endpoint):
         (ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY13,
          HandshakeType.certificate_verify): _recv_certificate_verify13,
         (ServerState.SERVER_EXPECT_FINISHED13, HandshakeType.finished): _recv_finished13,
+        (ServerState.SERVER_EXPECT_END_OF_EARLY_DATA,
+         HandshakeType.end_of_early_data): _recv_end_of_early_data,
     }
 
 
-__all__ = ["CIPHER_SUITES", "ClientAuthentication", "ServerConfig", "ServerState", "TLSServer"]
+__all__ = ["CIPHER_SUITES", "ClientAuthentication", "ServerConfig", "ServerState", "SessionTickets",
+           "TLSServer"]

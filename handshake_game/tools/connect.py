@@ -3,6 +3,8 @@
 The socket only moves bytes; every TLS decision is the sans-I/O TLSClient's.
 With ``--pcap`` every byte the socket sends or receives is also recorded, with its
 time, and written at the end as a capture Wireshark decrypts (see capture_files).
+``--sess-out`` keeps the last TLS 1.3 ticket the server sent, ``--sess-in`` resumes with one,
+and ``--early-data`` sends a file as 0-RTT data with it (spelled as s_client spells them).
 Exit codes: 0 handshake and exchange succeeded, 1 TLS failure (alert or failed
 check), 2 usage error, 3 network error.
 """
@@ -30,11 +32,14 @@ from ..tls import (
     HandshakeCompleted,
     HandshakeMessageReceived,
     NamedGroup,
+    SessionTicketReceived,
     TLSClient,
     describe_alert,
 )
 from ..tls.messages import CertificateRequest
 from ..tls.pki import load_pem_certificates, load_pem_private_key
+from ..tls.session import Session, SessionDecodeError
+from ..tls.suites import version_name
 from .capture_files import append_keylog, is_pcapng, socket_capture, utc_now, write_capture
 from .trace import Trace, printable
 from .versions import VersionChoiceError, versions_and_suites
@@ -65,6 +70,9 @@ class ConnectOptions:
     pcap: str | None = None
     quiet: bool = False
     timeout: float = 10.0
+    sess_out: str | None = None
+    sess_in: str | None = None
+    early_data: str | None = None
 
 
 def split_target(target: str) -> tuple[str, int]:
@@ -123,9 +131,26 @@ def build_config(opts: ConnectOptions, host: str) -> ClientConfig:
             private_key = load_pem_private_key(Path(opts.key).read_bytes())
         except (OSError, ValueError, TypeError) as exc:
             raise UsageError(f"cannot load --cert/--key: {exc}") from None
+    session: Session | None = None
+    if opts.sess_in:
+        try:
+            session = Session.decode(Path(opts.sess_in).read_bytes())
+        except (OSError, SessionDecodeError) as exc:
+            raise UsageError(f"--sess-in {opts.sess_in}: {exc}") from None
+    early_data = b""
+    if opts.early_data:
+        if session is None:
+            raise UsageError("--early-data needs --sess-in: 0-RTT data goes with a resumed session")
+        try:
+            early_data = Path(opts.early_data).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--early-data {opts.early_data}: {exc.strerror or exc}") from None
+        if not early_data:
+            raise UsageError(f"--early-data {opts.early_data} is empty")
     return ClientConfig(server_name=opts.servername or host, cipher_suites=suites, groups=groups,
                         trust_store=trust, certificate_chain=chain, private_key=private_key,
-                        versions=versions)
+                        versions=versions, session=session, early_data=early_data,
+                        offer_session_ticket=bool(opts.sess_out))
 
 
 def _request_bytes(opts: ConnectOptions, name: str) -> bytes:
@@ -138,7 +163,7 @@ def _request_bytes(opts: ConnectOptions, name: str) -> bytes:
 
 
 def _check_output_files(opts: ConnectOptions) -> None:
-    for flag, name in (("--keylog", opts.keylog), ("--pcap", opts.pcap)):
+    for flag, name in (("--keylog", opts.keylog), ("--pcap", opts.pcap), ("--sess-out", opts.sess_out)):
         if name and not Path(name).resolve().parent.is_dir():
             raise UsageError(f"{flag} {name}: no such directory")
 
@@ -170,6 +195,7 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
     trace = Trace(write, "client")
     client = TLSClient(config)
     write(f"== connecting to {host} port {port} (server name {config.server_name})")
+    session = config.session
     opened_at = utc_now()
     try:
         sock = socket.create_connection((host, port), timeout=opts.timeout)
@@ -189,6 +215,7 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
             capture.client_sent(data, utc_now())
 
     response = bytearray()
+    latest_session: Session | None = None
     completed = False
     failure: str | None = None
     closed_cleanly = False
@@ -196,6 +223,16 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
     network_error: str | None = None
     with sock:
         client.start()
+        if session is not None and opts.sess_in:
+            if client.offers_session:
+                how = (f"a ticket of {len(session.ticket)} bytes" if session.ticket
+                       else f"session id {session.session_id.hex()[:16]}…")
+                write(f"== offering the {version_name(session.version)} session from {opts.sess_in} ({how}"
+                      + (f", with {len(config.early_data)} bytes of 0-RTT data)" if client.sends_early_data
+                         else ")"))
+            else:
+                write(f"== not offering the session from {opts.sess_in}: expired, for another server name, "
+                      "or for a suite not offered")
         try:
             send(client.data_to_send())
             while True:
@@ -205,11 +242,30 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
                         completed = True
                         if opts.keylog:
                             append_keylog(opts.keylog, client.keylog_lines())
-                        request = _request_bytes(opts, config.server_name or host)
-                        client.send_application_data(request)
-                        trace.application_data_sent(request)
-                        if not opts.quiet:
-                            _show_text(write, request)
+                        if event.resumed:
+                            as_openssl_says = version_name(event.version).replace(" ", "v")  # TLSv1.3
+                            write(f"== session resumed (Reused, {as_openssl_says})")
+                        elif session is not None:
+                            write("== the server did not take the session: a full handshake (New)")
+                        if client.sends_early_data:
+                            write(f"== early data {'accepted' if event.early_data_accepted else 'refused'}"
+                                  " by the server")
+                        elif config.early_data:
+                            write("== no early data sent (the session was not offered, or its ticket "
+                                  "allows none): the request goes after the handshake")
+                        if client.sends_early_data and event.early_data_accepted:
+                            request = b""  # the request went as 0-RTT data and was read
+                        elif config.early_data:
+                            request = config.early_data  # RFC 8446 §4.2.10: sent again, now in 1-RTT
+                        else:
+                            request = _request_bytes(opts, config.server_name or host)
+                        if request:
+                            client.send_application_data(request)
+                            trace.application_data_sent(request)
+                            if not opts.quiet:
+                                _show_text(write, request)
+                    elif isinstance(event, SessionTicketReceived):
+                        latest_session = event.session
                     elif isinstance(event, ApplicationDataReceived):
                         response += event.data
                     elif isinstance(event, AlertSent):
@@ -249,6 +305,16 @@ def run_connect(opts: ConnectOptions, out: TextIO = sys.stdout, err: TextIO = sy
         except Alert as exc:  # defensive: the engine reports alerts as events
             failure = exc.reason
 
+    if opts.sess_out:
+        if latest_session is None:
+            print(f"handshake-game connect: no session ticket received; {opts.sess_out} not written",
+                  file=err)
+        else:
+            try:
+                Path(opts.sess_out).write_bytes(latest_session.encode())
+                write(f"== session written to {opts.sess_out} (resume with --sess-in {opts.sess_out})")
+            except OSError as exc:
+                print(f"handshake-game connect: cannot write --sess-out {opts.sess_out}: {exc}", file=err)
     capture_failed = False
     if capture is not None and opts.pcap:
         capture.client_closed(utc_now())

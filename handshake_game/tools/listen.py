@@ -9,10 +9,16 @@ With ``--pcap DIR`` each connection's bytes are recorded as they cross the socke
 and written, when it ends, to DIR/conn-NNNN.pcapng with the TLS keys embedded
 (and, with ``--keylog``, also DIR/conn-NNNN.pcap for classic-pcap tools; its keys
 are in the key log file). Numbers continue after the captures already in DIR.
+
+TLS 1.3 clients get a session ticket after each handshake (RFC 8446 §4.6.1), sealed under a key
+that rotates, and may resume with it once (single-use tickets, §8.1). With ``--early-data`` the
+tickets allow 0-RTT data, which is read as part of the request; ``--no-anti-replay`` lets a ticket
+resume any number of times, so that a replayed ClientHello's 0-RTT request runs again (the lesson).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import html
 import re
@@ -32,8 +38,10 @@ from ..tls import (
     AlertSent,
     ApplicationDataReceived,
     ConnectionClosed,
+    EarlyDataReceived,
     HandshakeCompleted,
     ServerConfig,
+    SessionTickets,
     TLSServer,
 )
 from ..tls.capture import Capture
@@ -87,6 +95,17 @@ class ListenOptions:
     require_client_cert: bool = False
     request_client_cert: bool = False
     client_cafile: str | None = None
+    early_data: bool = False
+    anti_replay: bool = True
+
+# What listen takes as 0-RTT data with --early-data: OpenSSL's default max_early_data.
+MAX_EARLY_DATA = 16384
+
+
+def _with_resumption(config: ServerConfig, opts: ListenOptions) -> ServerConfig:
+    """Tickets (one ticket key and anti-replay record for every connection of this listener)."""
+    return dataclasses.replace(config, session_tickets=SessionTickets(anti_replay=opts.anti_replay),
+                               max_early_data_size=MAX_EARLY_DATA if opts.early_data else 0)
 
 
 def _client_auth(opts: ListenOptions, demo_ca: x509.Certificate | None
@@ -129,8 +148,8 @@ def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
             raise UsageError(f"cannot load --cert/--key: {exc}") from None
         ders = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
         mode, client_trust = _client_auth(opts, None)
-        return ServerConfig(ders, key, cipher_suites=suites, client_auth=mode,
-                            client_trust_store=client_trust, versions=versions)
+        return _with_resumption(ServerConfig(ders, key, cipher_suites=suites, client_auth=mode,
+                                             client_trust_store=client_trust, versions=versions), opts)
     now = datetime.datetime.now(datetime.UTC)
     ca = create_root_ca("Handshake demo CA", now)
     server_key = generate_rsa_key()
@@ -145,8 +164,8 @@ def build_server_config(opts: ListenOptions, say: TextIO) -> ServerConfig:
     mode, client_trust = _client_auth(opts, ca.certificate)
     if mode is not ClientAuthentication.NONE and not opts.client_cafile:
         _write_demo_client_certificate(ca, ca_out, now, say)
-    return ServerConfig(ders, server_key, cipher_suites=suites, client_auth=mode,
-                        client_trust_store=client_trust, versions=versions)
+    return _with_resumption(ServerConfig(ders, server_key, cipher_suites=suites, client_auth=mode,
+                                         client_trust_store=client_trust, versions=versions), opts)
 
 
 def _write_demo_client_certificate(ca: CertificateAuthority, ca_out: Path, now: datetime.datetime,
@@ -313,7 +332,7 @@ class _Connection(socketserver.BaseRequestHandler):
                     if listener.opts.keylog:
                         with listener.keylog_lock:
                             append_keylog(listener.opts.keylog, server.keylog_lines())
-                elif isinstance(event, ApplicationDataReceived):
+                elif isinstance(event, ApplicationDataReceived | EarlyDataReceived):
                     request += event.data
                 elif isinstance(event, AlertSent | ConnectionClosed) or (
                         isinstance(event, AlertReceived) and event.level == 2):

@@ -29,6 +29,7 @@ from ..tls.messages import (
     ClientKeyExchange,
     DhServerKeyExchange,
     EncryptedExtensions,
+    EndOfEarlyData,
     ExtensionType,
     Finished,
     HandshakeMessage,
@@ -165,8 +166,12 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
             ("signature_algorithms",
              ", ".join(scheme_name(s) for s in parse_u16_list(schemes)) if schemes else "?")]
     if isinstance(message, NewSessionTicket13):
-        return "NewSessionTicket  (for resumption; this client ignores it)", [
-            ("ticket_lifetime", f"{message.ticket_lifetime} s"), ("ticket", f"{len(message.ticket)} bytes")]
+        early = message.max_early_data_size()
+        return "NewSessionTicket  (a ticket to resume with, RFC 8446 §4.6.1)", [
+            ("ticket_lifetime", f"{message.ticket_lifetime} s"), ("ticket", f"{len(message.ticket)} bytes"),
+            ("max_early_data_size", f"{early} bytes of 0-RTT data" if early else "none: no 0-RTT")]
+    if isinstance(message, EndOfEarlyData):
+        return "EndOfEarlyData  (the client's 0-RTT data ends; under the early keys)", []
     if isinstance(message, KeyUpdate):
         return "KeyUpdate", [("request_update", str(message.request_update))]
     if isinstance(message, CertificateRequest):
@@ -244,7 +249,27 @@ class Trace:
             if event.version == 0x0303:
                 parts.append("extended master secret" if event.extended_master_secret
                              else "classic master secret")
+            if event.resumed and event.version == 0x0303:
+                # RFC 5246 §7.3: the abbreviated handshake reuses the master secret; no key exchange.
+                parts.append("session resumed: abbreviated handshake, the master secret kept")
+            elif event.resumed:
+                parts.append("resumed with a ticket (PSK" + (" + ECDHE" if event.named_group else
+                                                            " only: no forward secrecy") + ")")
+            if event.early_data_accepted:
+                parts.append("0-RTT data accepted")
             w(f"== handshake complete: {', '.join(parts)}")
+        elif isinstance(event, ev.EarlyDataReceived):
+            w(f"{self._in}  early data  ({len(event.data)} bytes, 0-RTT: the client sent it before the "
+              "handshake; it may be a replay)")
+        elif isinstance(event, ev.SessionTicketReceived):
+            kept = event.session
+            if kept.version == 0x0303:
+                how = " and ".join(([f"session id {kept.session_id.hex()[:16]}…"] if kept.session_id else [])
+                                   + ([f"a {len(kept.ticket)}-byte ticket"] if kept.ticket else []))
+                w(f"   {self._role} keeps the session to resume: its master secret, by {how}")
+            else:
+                w(f"   {self._role} keeps a session: the ticket and the PSK it stands for, valid "
+                  f"{kept.lifetime} s")
         elif isinstance(event, ev.ApplicationDataReceived):
             w(f"{self._in}  application data  ({len(event.data)} bytes, decrypted)")
         elif isinstance(event, ev.AlertReceived):

@@ -1,6 +1,8 @@
 """RFC 8448 §3, "Simple 1-RTT Handshake", rebuilt secret by secret (keyschedule13.py), its
 protected records opened and resealed (record.py, RecordProtection13), and its handshake
-messages decoded and re-encoded byte for byte (messages.py in TLS 1.3 mode).
+messages decoded and re-encoded byte for byte (messages.py in TLS 1.3 mode). At the end, §4,
+"Resumed 0-RTT Handshake": from §3's ticket, the early secret, the PSK binder and the early traffic
+keys, and our server taking §4's ClientHello (binder checked, early secret as the trace's).
 
 The inputs are the trace's own: the client's and the server's x25519 private keys and the
 handshake messages exactly as printed. Every intermediate value the trace prints is then
@@ -26,8 +28,10 @@ from handshake_game.tls import Alert, AlertDescription, DecodeError, Field, suit
 from handshake_game.tls.keyexchange import verify
 from handshake_game.tls.keyschedule13 import (
     KeySchedule,
+    binder_key,
     finished_verify_data,
     hkdf_expand_label,
+    psk_binder,
     traffic_keys,
 )
 from handshake_game.tls.messages import (
@@ -39,14 +43,18 @@ from handshake_game.tls.messages import (
     Finished,
     NewSessionTicket13,
     ServerHello,
+    binders_length,
     decode_handshake,
     dissect_handshake,
     encode_handshake,
     parse_key_share_client,
     parse_key_share_server,
+    parse_pre_shared_key_client,
+    parse_psk_key_exchange_modes,
     parse_selected_version,
 )
 from handshake_game.tls.record import ContentType, RecordLayer, RecordProtection13
+from handshake_game.tls.session import SessionTickets, TicketState
 
 TLS13 = 0x0304
 SUITE = suite_by_name("TLS_AES_128_GCM_SHA256")  # the trace's suite, 0x1301
@@ -630,3 +638,137 @@ def test_tls13_layouts_do_not_decode_as_tls12(raw: bytes) -> None:
     # The version argument matters: in TLS 1.2 these types are unknown or laid out differently.
     with pytest.raises(DecodeError):
         decode_handshake(raw)
+
+
+# -- RFC 8448 §4, "Resumed 0-RTT Handshake": the PSK from §3's ticket, binder and early keys --------
+#
+# The client resumes with §3's NewSessionTicket ("ticket PSK" above) and sends 0-RTT data. The
+# ClientHello is copied with its binder; everything else here is recomputed and compared.
+
+RESUMED_CLIENT_HELLO = rfc(512, """01 00 01 fc 03 03 1b c3 ce b6 bb e3 9c ff
+   93 83 55 b5 a5 0a db 6d b2 1b 7a 6a f6 49 d7 b4 bc 41 9d 78 76
+   48 7d 95 00 00 06 13 01 13 03 13 02 01 00 01 cd 00 00 00 0b 00
+   09 00 00 06 73 65 72 76 65 72 ff 01 00 01 00 00 0a 00 14 00 12
+   00 1d 00 17 00 18 00 19 01 00 01 01 01 02 01 03 01 04 00 33 00
+   26 00 24 00 1d 00 20 e4 ff b6 8a c0 5f 8d 96 c9 9d a2 66 98 34
+   6c 6b e1 64 82 ba dd da fe 05 1a 66 b4 f1 8d 66 8f 0b 00 2a 00
+   00 00 2b 00 03 02 03 04 00 0d 00 20 00 1e 04 03 05 03 06 03 02
+   03 08 04 08 05 08 06 04 01 05 01 06 01 02 01 04 02 05 02 06 02
+   02 02 00 2d 00 02 01 01 00 1c 00 02 40 01 00 15 00 57 00 00 00
+   00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+   00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+   00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+   00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+   00 29 00 dd 00 b8 00 b2 2c 03 5d 82 93 59 ee 5f f7 af 4e c9 00
+   00 00 00 26 2a 64 94 dc 48 6d 2c 8a 34 cb 33 fa 90 bf 1b 00 70
+   ad 3c 49 88 83 c9 36 7c 09 a2 be 78 5a bc 55 cd 22 60 97 a3 a9
+   82 11 72 83 f8 2a 03 a1 43 ef d3 ff 5d d3 6d 64 e8 61 be 7f d6
+   1d 28 27 db 27 9c ce 14 50 77 d4 54 a3 66 4d 4e 6d a4 d2 9e e0
+   37 25 a6 a4 da fc d0 fc 67 d2 ae a7 05 29 51 3e 3d a2 67 7f a5
+   90 6c 5b 3f 7d 8f 92 f2 28 bd a4 0d da 72 14 70 f9 fb f2 97 b5
+   ae a6 17 64 6f ac 5c 03 27 2e 97 07 27 c6 21 a7 91 41 ef 5f 7d
+   e6 50 5e 5b fb c3 88 e9 33 43 69 40 93 93 4a e4 d3 57 fa d6 aa
+   cb 00 21 20 3a dd 4f b2 d8 fd f8 22 a0 ca 3c f7 67 8e f5 e8 8d
+   ae 99 01 41 c5 92 4d 57 bb 6f a3 1b 9e 5f 9d""")
+
+RESUMED_EXPECTED: list[tuple[str, str, bytes]] = [
+    ("early secret", '{client} extract secret "early" (same as server early secret)', rfc(32, """9b 21
+        88 e9 b2 fc 6d 64 d7 1d c3 29 90 0e 20 bb 41 91 50 00 f6 78 aa 83 9c bb 79 7c b7 d8 33 2c""")),
+    ("binder hash", "{client} calculate PSK binder: binder hash", rfc(32, """63 22 4b 2e 45 73 f2 d3
+        45 4c a8 4b 9d 00 9a 04 f6 be 9e 05 71 1a 83 96 47 3a ef a0 1e 92 4a 14""")),
+    ("binder key", "{client} calculate PSK binder: PRK", rfc(32, """69 fe 13 1a 3b ba d5 d6 3c 64 ee
+        bc c3 0e 39 5b 9d 81 07 72 6a 13 d0 74 e3 89 db c8 a4 e4 72 56""")),
+    ("binder", "{client} calculate PSK binder: finished", rfc(32, """3a dd 4f b2 d8 fd f8 22 a0 ca 3c
+        f7 67 8e f5 e8 8d ae 99 01 41 c5 92 4d 57 bb 6f a3 1b 9e 5f 9d""")),
+    ("transcript hash CH", '{client} derive secret "tls13 c e traffic": hash', rfc(32, """08 ad 0f a0
+        5d 7c 72 33 b1 77 5b a2 ff 9f 4c 5b 8b 59 27 6b 7f 22 7f 13 a9 76 24 5f 5d 96 09 13""")),
+    ("client early traffic secret", '{client} derive secret "tls13 c e traffic"', rfc(32, """3f bb e6
+        a6 0d eb 66 c3 0a 32 79 5a ba 0e ff 7e aa 10 10 55 86 e7 be 5c 09 67 8d 63 b6 ca ab 62""")),
+    ("early write key", "{client} derive write traffic keys for early application data",
+     rfc(16, "92 02 05 a5 b7 bf 21 15 e6 fc 5c 29 42 83 4f 54")),
+    ("early write iv", "{client} derive write traffic keys for early application data",
+     rfc(12, "6d 47 5f 09 93 c8 e5 64 61 0d b2 b9")),
+]
+
+
+def rebuild_resumed(ticket_psk: bytes) -> dict[str, bytes]:
+    """Walks §4's early stage from §3's ticket PSK and §4's ClientHello."""
+    value: dict[str, bytes] = {}
+    hello = decode_handshake(RESUMED_CLIENT_HELLO, version=TLS13)
+    assert isinstance(hello, ClientHello)
+    psk_ext = hello.extension(ExtensionType.pre_shared_key) or b""
+    truncated = RESUMED_CLIENT_HELLO[:len(RESUMED_CLIENT_HELLO) - binders_length(psk_ext)]
+    value["binder hash"] = hashlib.sha256(truncated).digest()
+    value["binder key"] = binder_key(SUITE, ticket_psk)
+    value["binder"] = psk_binder(SUITE, ticket_psk, value["binder hash"])
+    ks = KeySchedule(SUITE)
+    value["early secret"] = ks.extract(ticket_psk)
+    ks.update_hash(RESUMED_CLIENT_HELLO)
+    value["transcript hash CH"] = ks.transcript_hash()
+    value["client early traffic secret"] = ks.derive_secret(b"c e traffic")
+    keys = traffic_keys(SUITE, value["client early traffic secret"])
+    value["early write key"], value["early write iv"] = keys.key, keys.iv
+    return value
+
+
+@pytest.mark.parametrize(("name", "step", "expected"), RESUMED_EXPECTED, ids=[e[0] for e in RESUMED_EXPECTED])
+def test_resumed_key_schedule_reproduces_the_trace(rebuilt: dict[str, bytes], name: str, step: str,
+                                                   expected: bytes) -> None:
+    assert rebuild_resumed(rebuilt["ticket PSK"])[name] == expected, step
+
+
+def test_resumed_client_hello_offers_the_ticket_with_its_obfuscated_age_and_binder() -> None:
+    hello = decode_handshake(RESUMED_CLIENT_HELLO, version=TLS13)
+    ticket = decode_handshake(NEW_SESSION_TICKET, version=TLS13)
+    assert isinstance(hello, ClientHello) and isinstance(ticket, NewSessionTicket13)
+    assert encode_handshake(hello) == RESUMED_CLIENT_HELLO
+    assert hello.extensions is not None and hello.extensions[-1].type == ExtensionType.pre_shared_key
+    (identity,), (binder,) = parse_pre_shared_key_client(hello.extensions[-1].data)
+    assert identity.identity == ticket.ticket
+    # RFC 8446 §4.2.11.1: (age in ms + ticket_age_add) mod 2^32; the trace's client waited 6 ms.
+    assert (identity.obfuscated_ticket_age - ticket.ticket_age_add) % 2**32 == 6
+    assert binder == RESUMED_EXPECTED[3][2]
+    assert hello.extension(ExtensionType.early_data) == b""
+    assert parse_psk_key_exchange_modes(hello.extension(ExtensionType.psk_key_exchange_modes) or b"") == (1,)
+    tree = dissect_handshake(RESUMED_CLIENT_HELLO, version=TLS13)
+    assert field_bytes(tree, "binder", RESUMED_CLIENT_HELLO) == bytes([32]) + binder  # opaque<32..255>
+
+
+class _TraceTickets(SessionTickets):
+    """Stands for the trace's server: its ticket opens to §3's PSK (issued 6 ms ago)."""
+
+    def __init__(self, psk: bytes, ticket: NewSessionTicket13) -> None:
+        super().__init__()
+        self._state = TicketState(0x1301, psk, 0, ticket.ticket_age_add, 1024, "server")
+        self._ticket = ticket.ticket
+
+    def open(self, ticket: bytes) -> TicketState | None:
+        if ticket != self._ticket:
+            return None
+        return TicketState(**{**self._state.__dict__, "issued_at_ms": self.now_ms() - 6})
+
+
+def trace_server(make_server, rebuilt: dict[str, bytes]):
+    ticket = decode_handshake(NEW_SESSION_TICKET, version=TLS13)
+    assert isinstance(ticket, NewSessionTicket13)
+    return make_server(cipher_suites=("TLS_AES_128_GCM_SHA256",), max_early_data_size=1024,
+                       session_tickets=_TraceTickets(rebuilt["ticket PSK"], ticket))
+
+
+def test_our_server_accepts_the_traces_binder_and_derives_its_early_secret(
+        make_server, rebuilt: dict[str, bytes]) -> None:
+    server = trace_server(make_server, rebuilt)
+    server.receive_data(rfc(5, "16 03 01 02 00") + RESUMED_CLIENT_HELLO)
+    assert server.failed is None and server.resumed and server.early_data_accepted
+    lines = [line.split() for line in server.keylog_lines()]
+    assert lines[0] == ["CLIENT_EARLY_TRAFFIC_SECRET", RESUMED_CLIENT_HELLO[6:38].hex(),
+                        RESUMED_EXPECTED[5][2].hex()]
+
+
+def test_our_server_refuses_the_trace_with_one_binder_bit_flipped(make_server,
+                                                                  rebuilt: dict[str, bytes]) -> None:
+    server = trace_server(make_server, rebuilt)
+    tampered = bytearray(RESUMED_CLIENT_HELLO)
+    tampered[-1] ^= 0x01
+    server.receive_data(rfc(5, "16 03 01 02 00") + bytes(tampered))
+    assert server.failed is not None and server.failed.description == AlertDescription.decrypt_error
