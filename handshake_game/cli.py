@@ -143,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="the address students use (printed, and put in the join link and QR code), "
                             "e.g. http://192.168.1.20:8765/ or a reverse proxy's https address; with "
                             "--host 0.0.0.0 and none given, the machine's own address")
+    serve.add_argument("--certfile", metavar="PEM",
+                       help="serve HTTPS and wss with this certificate chain (PEM); the pages then use wss")
+    serve.add_argument("--keyfile", metavar="PEM",
+                       help="the certificate's private key (PEM), if not in --certfile")
     serve.add_argument("--hello-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="close a websocket that has not said hello within this many seconds (default 10)")
     serve.add_argument("--max-connections", type=int, default=4096, metavar="N",
@@ -242,7 +246,8 @@ def _run(argv: list[str] | None) -> int:
             asyncio.run(run(args.host, args.port, args.db or os.environ.get("DATABASE_URL")
                             or "sqlite:///handshake.db", instructor_token=args.instructor_token,
                             rate=args.rate_limit, public_url=args.public_url,
-                            max_connections=args.max_connections, hello_deadline=args.hello_timeout))
+                            max_connections=args.max_connections, hello_deadline=args.hello_timeout,
+                            certfile=args.certfile, keyfile=args.keyfile))
         except StartupError as error:
             print(f"handshake-game serve: {error}", file=sys.stderr)
             return 1

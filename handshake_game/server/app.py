@@ -421,10 +421,16 @@ class GameServer:
                 return SeatedPlayer(table.table_id, seat, token, self._view(table, seat),
                                     room.class_session_id, player.id)
 
-    def start(self, class_session_id: int, token: str) -> list[int]:
-        """Bots take every empty seat, and every table starts playing."""
+    def keys_ready(self) -> bool:
+        """Whether every RSA key the open tables reserved is made (no waiting)."""
+        return self._keys_ready(0)
+
+    def start(self, class_session_id: int, token: str, wait_for_keys: bool = True) -> list[int]:
+        """Bots take every empty seat, and every table starts playing. With ``wait_for_keys``
+        it first waits (at most ``KEYS_READY_TIMEOUT``) for the class's keys; the websocket
+        edge waits without holding a worker thread, and passes False."""
         room = self._instructor(class_session_id, token)
-        if not self._keys_ready(KEYS_READY_TIMEOUT):
+        if wait_for_keys and not self._keys_ready(KEYS_READY_TIMEOUT):
             log.warning("class %d starts before all its RSA keys are made", class_session_id)
         with room.lock:
             if room.ended:

@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import signal
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -127,6 +128,56 @@ class Session:
         return True
 
 
+OUTBOX_LIMIT = 64  # messages waiting for one connection before it is dropped as a dead reader
+
+
+class Outbox:
+    """One connection's messages, sent in order by a task of its own through a bounded queue:
+    whoever queues never waits for that connection's reader. A connection that stops reading
+    until ``OUTBOX_LIMIT`` messages wait is dropped (its transport aborted at once), and the
+    others — its table, its class — play on."""
+
+    def __init__(self, connection: ServerConnection, limit: int = OUTBOX_LIMIT) -> None:
+        self.connection = connection
+        self.queue: asyncio.Queue[str] = asyncio.Queue(limit)
+        self.dropped = False
+        self.task = asyncio.get_running_loop().create_task(self._pump())
+
+    def send(self, text: str) -> bool:
+        if self.dropped:
+            return False
+        try:
+            self.queue.put_nowait(text)
+            return True
+        except asyncio.QueueFull:
+            self.dropped = True
+            address = (self.connection.remote_address or ("?",))[0]
+            log.warning("connection from %s dropped: it left %d messages unread", address, self.queue.qsize())
+            self.task.cancel()
+            self.connection.transport.abort()
+            return False
+
+    async def reply(self, text: str) -> None:
+        """Queues the connection's reply to its own request, waiting for room rather than
+        dropping it: a client that sends faster than it reads slows only itself."""
+        while not self.dropped:
+            try:
+                self.queue.put_nowait(text)
+                return
+            except asyncio.QueueFull:
+                await asyncio.sleep(0.01)
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                await self.connection.send(await self.queue.get())
+        except ConnectionClosed:
+            pass
+
+    def close(self) -> None:
+        self.task.cancel()
+
+
 class Hub:
     """Who receives live updates: the connections holding each table's seats, and the
     instructors watching each class session. After every change at a table each holder gets
@@ -139,6 +190,14 @@ class Hub:
         self._instructors: dict[int, set[ServerConnection]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._sessions: dict[ServerConnection, Session] = {}
+        self._outboxes: dict[ServerConnection, Outbox] = {}
+
+    def outbox(self, connection: ServerConnection) -> Outbox:
+        """The connection's outbox (made on first use): every message to it goes through it."""
+        box = self._outboxes.get(connection)
+        if box is None:
+            box = self._outboxes[connection] = Outbox(connection)
+        return box
 
     def subscribe(self, connection: ServerConnection, session: Session) -> None:
         self._sessions[connection] = session
@@ -150,7 +209,6 @@ class Hub:
     async def reseat(self, moved: list[Reseat], class_session_id: int) -> None:
         """The instructor moved players: their connections now hold the new seats, and each
         is told (``reseated``) before the tables' news goes out."""
-        sends = []
         taken = {(m.table_id, m.seat): self._seats.get(m.table_id, {}).pop(m.seat, set()) for m in moved}
         for move in moved:
             connections = taken[(move.table_id, move.seat)]
@@ -162,13 +220,13 @@ class Hub:
                 if session is not None:
                     session.seats.discard((move.table_id, move.seat))
                     session.seats.add((move.to_table_id, move.to_seat))
-                sends.append(connection.send(text))
-        for outcome in await asyncio.gather(*sends, return_exceptions=True):
-            if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionClosed):
-                log.warning("a reseat notice failed: %s", type(outcome).__name__)
+                self.outbox(connection).send(text)
 
     def drop(self, connection: ServerConnection) -> None:
         self._sessions.pop(connection, None)
+        box = self._outboxes.pop(connection, None)
+        if box is not None:
+            box.close()
         for holders in self._seats.values():
             for connections in holders.values():
                 connections.discard(connection)
@@ -189,17 +247,15 @@ class Hub:
                       if connections - ({sender} if seat in sender_seats else set())]
             texts, update = await asyncio.to_thread(self._news, table_id, wanted,
                                                     class_session_id if watchers else None)
-            sends: list[Awaitable[None]] = []
+            # Queued, never awaited: a reader that stopped reading cannot hold this table up.
             for seat, connections in holders.items():
                 text = texts.get(seat)
                 for connection in connections:
                     if text is not None and not (connection is sender and seat in sender_seats):
-                        sends.append(connection.send(text))
+                        self.outbox(connection).send(text)
             if update is not None:
-                sends += [connection.send(update) for connection in watchers]
-            for outcome in await asyncio.gather(*sends, return_exceptions=True):
-                if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionClosed):
-                    log.warning("a live update failed: %s", type(outcome).__name__)
+                for connection in watchers:
+                    self.outbox(connection).send(update)
 
     def _news(self, table_id: int, seats: list[Seat],
               class_session_id: int | None) -> tuple[dict[Seat, str], str | None]:
@@ -312,6 +368,21 @@ async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMess
     return await _instructor(game, session, message, public_url)
 
 
+KEYS_WAIT = 60.0  # seconds ``start`` waits at most for a class's RSA keys
+
+
+async def keys_made(game: GameServer, timeout: float = KEYS_WAIT) -> None:
+    """Waits (on the event loop, holding no worker thread) until the key pool has made the keys
+    the class's tables reserved, or ``timeout`` passed: a big class does not begin by making
+    hundreds of RSA keys between its first moves."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not game.keys_ready():
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("a class starts before all its RSA keys are made")
+            return
+        await asyncio.sleep(0.1)
+
+
 async def dashboard_message(game: GameServer, class_session_id: int, token: str,
                             public_url: str | None) -> p.Dashboard:
     """The whole class for its instructor: settings, join link, rounds, tables, students."""
@@ -365,7 +436,9 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
         session.changed = [message.table_id]  # the table's seats get their debrief too
         return [p.Debrief(table_id=message.table_id, debrief=debrief)]
     if isinstance(message, p.Start):
-        changed = await asyncio.to_thread(game.start, class_session_id, token)
+        game.check_instructor(token)
+        await keys_made(game)
+        changed = await asyncio.to_thread(game.start, class_session_id, token, False)
     elif isinstance(message, p.Pause):
         changed = await asyncio.to_thread(game.pause, class_session_id, token, message.table_id,
                                           message.table_ids)
@@ -622,9 +695,10 @@ def make_handler(game: GameServer, public_url: str | None = None, hub: Hub | Non
 
         deadline = asyncio.get_running_loop().call_later(hello_deadline, silent)
         try:
+            outbox = live.outbox(connection)
             async for raw in connection:
                 for reply in await reply_to(game, session, raw, public_url, limits, address):
-                    await connection.send(p.encode(reply))
+                    await outbox.reply(p.encode(reply))
                 live.subscribe(connection, session)
                 if session.moved:
                     room = game.class_session_of(session.moved[0].to_table_id)
@@ -673,23 +747,42 @@ def own_address() -> str:
             return "127.0.0.1"
 
 
-def public_base(host: str, port: int, public_url: str | None) -> tuple[str, str | None]:
+def public_base(host: str, port: int, public_url: str | None,
+                scheme: str = "http") -> tuple[str, str | None]:
     """The students' address (ending in /) and, when the server had to pick it, a note saying so."""
     if public_url:
         return (public_url if public_url.endswith("/") else public_url + "/"), None
     if host in ("0.0.0.0", "::", ""):
         picked = own_address()
-        return (f"http://{picked}:{port}/",
+        return (f"{scheme}://{picked}:{port}/",
                 f"listening on every address; the join link uses this machine's own address {picked} "
                 "(use --public-url to name another)")
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/", None
+    return f"{scheme}://{shown}:{port}/", None
+
+
+def https_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+    """The server's TLS context for HTTPS and wss (None for plain HTTP): TLS 1.2 at least, the
+    certificate chain and key from PEM files. A file that cannot be read or does not match is
+    a :class:`StartupError`, with the reason."""
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None:
+        raise StartupError("--keyfile needs --certfile")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as error:
+        raise StartupError(f"the certificate or key cannot be used: {error}") from None
+    return context
 
 
 async def run(host: str, port: int, db_url: str, *, instructor_token: str | None = None,
               print_urls: Callable[[str], None] | None = None, rate: float = RATE_PER_SECOND,
               public_url: str | None = None, max_connections: int | None = None,
-              hello_deadline: float = HELLO_DEADLINE) -> None:
+              hello_deadline: float = HELLO_DEADLINE, certfile: str | None = None,
+              keyfile: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM: upgrade the database, check it takes writes, replay the
     stored tables, listen.
 
@@ -701,6 +794,7 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
     print_urls = print_urls or _print_flushed
     if instructor_token is not None and len(instructor_token) < MIN_TOKEN:
         raise StartupError(f"the instructor token must be at least {MIN_TOKEN} characters long")
+    tls = https_context(certfile, keyfile)
     throttle_library_logs()
     limits = Limits(connection_cap(max_connections or DEFAULT_MAX_CONNECTIONS))
     # Two worker threads for the store, the crypto and the views: more only contend for the
@@ -753,10 +847,10 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         async with serve(lambda connection: handler(connection), host, port,
                          process_request=http_handler(game, web_directory(), limits),
                          create_connection=limits.connection_class(), open_timeout=hello_deadline,
-                         backlog=ACCEPT_BURST,
+                         backlog=ACCEPT_BURST, ssl=tls,
                          max_size=FRAME_LIMIT, compression=None) as server:
             bound = next(iter(server.sockets)).getsockname()[1]
-            base, note = public_base(host, bound, public_url)
+            base, note = public_base(host, bound, public_url, "https" if tls is not None else "http")
             handler = make_handler(game, public_url=base, hub=hub, rate=rate, limits=limits,
                                    hello_deadline=hello_deadline)
             ws_base = ("wss://" if base.startswith("https://") else "ws://") + base.split("://", 1)[1]
@@ -765,7 +859,7 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
                 print_urls(f"Note: {note}")
             if public_url or note:
                 listening = f"[{host}]" if ":" in host else host
-                print_urls(f"Listening on http://{listening}:{bound}/")
+                print_urls(f"Listening on {'https' if tls is not None else 'http'}://{listening}:{bound}/")
             print_urls(f"Students (join a class or play solo): {base}")
             print_urls(f"Websocket (bots and tools): {ws_base}ws")
             if shown_token is not None:

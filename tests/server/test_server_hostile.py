@@ -45,8 +45,8 @@ class Server:
                 break
         else:
             raise AssertionError(f"the server did not start: {self.log()}")
-        self.base = next(w for line in self.printed for w in line.split() if w.startswith("http://"))
-        self.ws = next(w for line in self.printed for w in line.split() if w.startswith("ws://"))
+        self.base = next(w for line in self.printed for w in line.split() if w.startswith(("http://", "https://")))
+        self.ws = next(w for line in self.printed for w in line.split() if w.startswith(("ws://", "wss://")))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
