@@ -1,27 +1,33 @@
 """A whole school on one server: N tables (4N bot students) at once over loopback websockets.
 
-Run: .venv/bin/python bench/load.py [--tables 250] [--timeout 300]
+Run: .venv/bin/python bench/load.py [--tables 250] [--think 1.0] [--timeout 300]
 
 The classroom server runs as its own process (``python -m handshake_game serve`` on a
 fresh SQLite file); this process plays the class with the same logic as
 ``handshake-game bots`` (one websocket per student, guided, tls12-rsa, the offered move on
-each turn). It reports the tables completed, moves per second, p50/p99 of each move's
-send-to-reply latency, and the server's peak RSS (VmHWM from /proc).
+each turn), each student thinking a random 0 to 2×``think`` seconds before each move.
 
-The floor, in the same run: a bare ``websockets`` echo server in a subprocess, the same
-number of connections, grouped by four as the tables are, each group making as many
-request/reply round trips (one at a time, taking turns) as a table made moves. The
-message is a move-sized JSON text. Its p99 is what loopback, websockets and this client
-cost with no game at all.
+What a table waits for after a move is not the mover's reply alone: the other three
+students wait for the view the server pushes them. So the bench times, from the move's
+send: the mover's reply, each other seat's pushed view, and ``seen``: until all four seats
+have the move's view. It reports those p50/p99, moves per second and the server's peak RSS
+(VmHWM from /proc).
 
-Last line: ``completed=N/T errors=E p50_ms=X p99_ms=Y floor_p99_ms=Z peak_rss_mb=M``.
+The floor, in the same run and with the same work for the network: a bare ``websockets``
+fan-out server in a subprocess, the same connections grouped by four as the tables are, the
+same think time and turn-taking; each turn one member sends a move-sized message and the
+server sends a message as large as the game's mean view to all four members. Its ``seen``
+(until all four have it) is what loopback, websockets and this client cost with no game.
+
+Last line: ``completed=N/T errors=E seen_p50_ms=… seen_p99_ms=… floor_seen_p99_ms=…
+ratio_seen_p99=… reply_p99_ms=… peak_rss_mb=M``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import random
 import secrets
 import subprocess
 import sys
@@ -35,16 +41,25 @@ from handshake_game.tools.netbots import SEATS_PER_TABLE, BotsResult, percentile
 
 STARTUP_TIMEOUT = 60.0
 
-ECHO_SERVER = """
+FANOUT_SERVER = """
 import asyncio
 from websockets.asyncio.server import serve
 
-async def echo(ws):
+groups = {}
+
+async def member(ws):
+    group = None
     async for message in ws:
-        await ws.send(message)
+        if group is None:  # "join <group>": the table this connection sits at
+            group = groups.setdefault(message.split()[1], set())
+            group.add(ws)
+            continue
+        payload = "x" * int(message.split()[1])  # "move <view size>": every member gets a view
+        for other in list(group):
+            await other.send(payload)
 
 async def main():
-    async with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+    async with serve(member, "127.0.0.1", 0, max_size=None, compression=None) as server:
         print(next(iter(server.sockets)).getsockname()[1], flush=True)
         await asyncio.Future()
 
@@ -80,48 +95,55 @@ def start_game_server(workdir: Path, token: str) -> tuple[subprocess.Popen[str],
     raise RuntimeError("the server did not print its URLs in time")
 
 
-def start_echo_server() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
+def start_fanout_server() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, "-c", FANOUT_SERVER], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     port = process.stdout.readline().strip()
     if not port:
-        raise RuntimeError("the echo server did not start")
+        raise RuntimeError("the fan-out server did not start")
     return process, f"ws://127.0.0.1:{port}/"
 
 
-async def echo_floor(url: str, tables: int, round_trips_per_table: int, timeout: float) -> list[float]:
-    """Round-trip latencies against the echo server, shaped like the class (see the docstring)."""
-    move = json.dumps({"type": "move", "table_id": 1, "token": secrets.token_urlsafe(16),
-                       "action": {"name": "EncryptPremaster", "fields": {"key": "server_certificate"}}})
+async def fanout_floor(url: str, tables: int, moves_per_table: int, view_bytes: int, think: float,
+                       timeout: float) -> list[float]:
+    """For each turn, the time from a member's send until all four members of its group have
+    the server's view-sized message (see the docstring)."""
     gate = asyncio.Semaphore(64)
-    latencies: list[float] = []
+    rng = random.Random(7)
+    seen: list[float] = []
 
-    async def open_one() -> ClientConnection:
+    async def open_one(group: int) -> ClientConnection:
         async with gate:
-            return await connect(url, max_size=None, open_timeout=30, close_timeout=5)
+            ws = await connect(url, max_size=None, open_timeout=30, close_timeout=5, compression=None)
+            await ws.send(f"join {group}")
+            return ws
 
-    connections = await asyncio.gather(*(open_one() for _ in range(SEATS_PER_TABLE * tables)))
+    connections = await asyncio.gather(*(open_one(n // SEATS_PER_TABLE)
+                                         for n in range(SEATS_PER_TABLE * tables)))
 
     async def group(members: list[ClientConnection]) -> None:
-        for turn in range(round_trips_per_table):
-            ws = members[turn % len(members)]
+        for turn in range(moves_per_table):
+            if think > 0:
+                await asyncio.sleep(rng.uniform(0, 2 * think))
             sent_at = time.perf_counter()
-            await ws.send(move)
-            await ws.recv()
-            latencies.append((time.perf_counter() - sent_at) * 1e3)
+            await members[turn % len(members)].send(f"move {view_bytes}")
+            await asyncio.gather(*(ws.recv() for ws in members))
+            seen.append((time.perf_counter() - sent_at) * 1e3)
 
     try:
         groups = [connections[i:i + SEATS_PER_TABLE] for i in range(0, len(connections), SEATS_PER_TABLE)]
         await asyncio.wait_for(asyncio.gather(*(group(g) for g in groups)), timeout)
     finally:
         await asyncio.gather(*(ws.close() for ws in connections), return_exceptions=True)
-    return latencies
+    return seen
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", type=int, default=250, help="tables at once (default 250)")
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="mean seconds a student thinks before each move (default 1.0)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on the play after S seconds")
     args = parser.parse_args()
     token = secrets.token_urlsafe(16)
@@ -132,7 +154,7 @@ def main() -> int:
             started = time.perf_counter()
             try:
                 result = asyncio.run(play_class(ws_url, token, args.tables, "tls12-rsa",
-                                                timeout=args.timeout))
+                                                timeout=args.timeout, think=args.think))
             except Exception as exc:  # report what we have: the bench never hides a failure
                 print(f"load: the class failed to run: {type(exc).__name__}: {exc}", file=sys.stderr)
                 result = BotsResult(tables=args.tables, errors=1)
@@ -147,28 +169,36 @@ def main() -> int:
     for note in result.notes:
         print(f"load: {note}", file=sys.stderr)
 
-    echo, echo_url = start_echo_server()
+    view_bytes = round(sum(result.view_bytes) / len(result.view_bytes)) if result.view_bytes else 15_000
+    fanout, fanout_url = start_fanout_server()
     try:
         per_table = max(1, round(result.moves / args.tables)) if result.moves else 14
-        floor = asyncio.run(echo_floor(echo_url, args.tables, per_table, args.timeout))
+        floor = asyncio.run(fanout_floor(fanout_url, args.tables, per_table, view_bytes, args.think,
+                                         args.timeout))
     finally:
-        echo.terminate()
-        echo.wait(30)
+        fanout.terminate()
+        fanout.wait(30)
 
-    p50, p99 = percentile(result.latencies_ms, 0.5), percentile(result.latencies_ms, 0.99)
-    floor_p50, floor_p99 = percentile(floor, 0.5), percentile(floor, 0.99)
+    def ms(values: list[float]) -> str:
+        return f"p50 {percentile(values, 0.5):.1f} ms, p99 {percentile(values, 0.99):.1f} ms"
+
+    seen_p99, floor_p99 = percentile(result.seen_ms, 0.99), percentile(floor, 0.99)
     rate = result.moves / result.play_seconds if result.play_seconds else 0.0
     print(f"tables: {result.completed}/{args.tables} completed, {result.failed} failed, "
-          f"{SEATS_PER_TABLE * args.tables} student connections, setup+play {wall:.1f} s")
-    print(f"moves: {result.moves} in {result.play_seconds:.1f} s of play = {rate:.1f} moves/s")
-    print(f"move-to-reply latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    print(f"echo floor ({len(floor)} round trips, same connections and turn-taking): "
-          f"p50 {floor_p50:.2f} ms, p99 {floor_p99:.2f} ms")
-    if floor_p99 > 0:
-        print(f"ratio p99/floor_p99={p99 / floor_p99:.1f} p50/floor_p50={p50 / max(floor_p50, 1e-9):.1f}")
+          f"{SEATS_PER_TABLE * args.tables} student connections, think {args.think:g} s, "
+          f"setup+play {wall:.1f} s")
+    print(f"moves: {result.moves} in {result.play_seconds:.1f} s of play = {rate:.1f} moves/s; "
+          f"mean view {view_bytes} bytes")
+    print(f"the mover's reply: {ms(result.latencies_ms)}")
+    print(f"another seat's pushed view: {ms(result.push_ms)}")
+    print(f"all four seats have the move (what the table waits for): {ms(result.seen_ms)}")
+    print(f"fan-out floor ({len(floor)} turns, same connections, think and view size): {ms(floor)}")
+    ratio = seen_p99 / floor_p99 if floor_p99 > 0 else 0.0
     print(f"server peak RSS (VmHWM): {rss:.1f} MiB")
-    print(f"completed={result.completed}/{args.tables} errors={result.errors} p50_ms={p50:.1f} "
-          f"p99_ms={p99:.1f} floor_p99_ms={floor_p99:.1f} peak_rss_mb={rss:.0f}")
+    print(f"completed={result.completed}/{args.tables} errors={result.errors} "
+          f"seen_p50_ms={percentile(result.seen_ms, 0.5):.1f} seen_p99_ms={seen_p99:.1f} "
+          f"floor_seen_p99_ms={floor_p99:.1f} ratio_seen_p99={ratio:.1f} "
+          f"reply_p99_ms={percentile(result.latencies_ms, 0.99):.1f} peak_rss_mb={rss:.0f}")
     return 0
 
 

@@ -5,7 +5,11 @@ carries the ``offered`` move), then 4*N students each open their own websocket, 
 ``hello`` and ``join`` with the join code, exactly as a student's browser does. The
 instructor starts the class; every student plays the offered move when a pushed view says
 it is their turn, until its table completes or fails. Each move's latency is the time from
-sending it to the reply (the mover's ``view``, or an ``error``).
+sending it to the reply (the mover's ``view``, or an ``error``); and, since the other three
+students of the table wait for the move too, the time until each of them has the view it
+pushed (``push_ms``) and until all four seats have it (``seen_ms``: what the table waits
+for). With ``think`` seconds, each student thinks a random 0 to 2×``think`` seconds before
+each move, as a class does.
 
 The last line printed is ``completed=C/N errors=E moves=M p50_ms=X p99_ms=Y``; the exit
 code is 0 only when every table completed and nothing went wrong. Every wait is bounded:
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -61,6 +66,9 @@ class BotsResult:
     errors: int = 0
     moves: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    push_ms: list[float] = field(default_factory=list)  # another seat's view of a move, from its send
+    seen_ms: list[float] = field(default_factory=list)  # until every seat of the table had it
+    view_bytes: list[int] = field(default_factory=list)  # the size of each view received
     play_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -74,9 +82,11 @@ class BotsResult:
                 f"p99_ms={percentile(self.latencies_ms, 0.99):.1f}")
 
 
-async def _receive(ws: ClientConnection, timeout: float) -> dict[str, Any]:
+async def _receive(ws: ClientConnection, timeout: float, sizes: list[int] | None = None) -> dict[str, Any]:
     text = await asyncio.wait_for(ws.recv(), timeout)
     message: dict[str, Any] = json.loads(text)
+    if sizes is not None and message.get("type") == "view":
+        sizes.append(len(text))
     return message
 
 
@@ -104,6 +114,9 @@ class _Table:
     completed: bool = False
     failed: bool = False
     broken: bool = False  # an error or a lost connection: its students stop
+    # Each move played at the table: when it was sent, and the seats that have its view (one
+    # view per seat per move: every seat is a student's, and only moves change the table).
+    moves: list[tuple[float, str, set[str]]] = field(default_factory=list)  # (sent at, mover, seen by)
 
     def stop_all(self) -> None:
         self.broken = True
@@ -117,12 +130,15 @@ class _Student:
     table_id: int
     seat: str
     token: str
+    seen: int = 0  # how many of its table's moves this student has had the view of
 
 
 class _Run:
-    def __init__(self, result: BotsResult) -> None:
+    def __init__(self, result: BotsResult, think: float = 0.0) -> None:
         self.result = result
         self.tables: dict[int, _Table] = {}
+        self.think = think
+        self.rng = random.Random(7)
 
     def error(self, note: str) -> None:
         self.result.errors += 1
@@ -140,7 +156,7 @@ class _Run:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
-                message = await _receive(student.ws, remaining)
+                message = await _receive(student.ws, remaining, self.result.view_bytes)
                 if message["type"] == "error":
                     self.error(f"table {student.table_id} {student.seat}: {message.get('code')}: "
                                f"{message.get('message')}")
@@ -148,9 +164,18 @@ class _Run:
                     return
                 if message["type"] != "view":
                     continue
+                now = time.perf_counter()
                 if sent_at is not None:
-                    self.result.latencies_ms.append((time.perf_counter() - sent_at) * 1e3)
+                    self.result.latencies_ms.append((now - sent_at) * 1e3)
                     sent_at = None
+                if student.seen < len(table.moves):  # the view of the oldest move it had not seen
+                    moved_at, mover, seen_by = table.moves[student.seen]
+                    student.seen += 1
+                    if student.seat != mover:  # another seat's move, pushed here
+                        self.result.push_ms.append((now - moved_at) * 1e3)
+                    seen_by.add(student.seat)
+                    if len(seen_by) == len(table.students):
+                        self.result.seen_ms.append((now - moved_at) * 1e3)
                 seen = message["view"]
                 if seen["completed"]:
                     table.completed = True
@@ -167,7 +192,10 @@ class _Run:
                                    f"at {seen['step']}")
                         table.stop_all()
                         return
+                    if self.think > 0:  # a student reads the step before moving
+                        await asyncio.sleep(self.rng.uniform(0, 2 * self.think))
                     sent_at = time.perf_counter()
+                    table.moves.append((sent_at, student.seat, set()))
                     await student.ws.send(json.dumps({
                         "type": "move", "table_id": student.table_id, "token": student.token,
                         "action": {"name": offered["action"], "fields": offered["fields"]}}))
@@ -193,12 +221,12 @@ async def _drain(ws: ClientConnection, replies: asyncio.Queue[dict[str, Any]]) -
 
 
 async def play_class(server: str, token: str, tables: int, variant: str, scenario: str = "honest", *,
-                     timeout: float = 300.0, connect_limit: int = 64) -> BotsResult:
+                     timeout: float = 300.0, connect_limit: int = 64, think: float = 0.0) -> BotsResult:
     """Create a class of ``tables`` tables at ``server``, fill it with 4 bot students per table,
     start it and play it to the end. Setup failures raise :class:`BotError`."""
     url = ws_endpoint(server)
     result = BotsResult(tables=tables)
-    run = _Run(result)
+    run = _Run(result, think)
     instructor = await _open(url)
     opened: list[ClientConnection] = [instructor]
     try:
