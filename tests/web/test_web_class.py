@@ -80,6 +80,7 @@ def test_instructor_follows_a_class_table_live_and_sees_where_the_mitm_was_stopp
     expect(teacher.get_by_test_id("tables").locator("article")).to_have_count(1)
     table = teacher.get_by_test_id("tables").locator("article")
     n = table.get_attribute("data-table-id")
+    number = table.get_attribute("data-number")  # its number within the class, which the page shows
 
     def card(part: str) -> Locator:
         return teacher.get_by_test_id(f"table-{n}-{part}")
@@ -108,7 +109,7 @@ def test_instructor_follows_a_class_table_live_and_sees_where_the_mitm_was_stopp
     expect(card("seat-ca")).to_contain_text(re.compile(r"[1-9]\d*$"))
 
     # Before any hello: the eavesdropper becomes a man in the middle with a self-signed certificate.
-    table.locator("summary").click()
+    table.locator("summary").click()  # the tile opens its details: seats, ladder, actions
     card("inject-scenario").select_option("mitm-self-signed")
     card("inject").click()
     expect(teacher.get_by_test_id("status")).to_contain_text("injected")
@@ -127,14 +128,14 @@ def test_instructor_follows_a_class_table_live_and_sees_where_the_mitm_was_stopp
     expect(card("state")).to_contain_text("stopped")
     expect(card("alerts")).to_contain_text("the attack was stopped by the client's certificate chain check")
     expect(teacher.get_by_test_id("alerts")).to_contain_text(
-        f"Table {n}: ⊘ the attack was stopped by the client's certificate chain check")
+        f"Table {number}: ⊘ the attack was stopped by the client's certificate chain check")
     expect(card("ladder")).to_contain_text("Certificate")
 
     # The leaderboard ranks the four players by points.
     board = teacher.get_by_test_id("leaderboard")
     for name in names.values():
         expect(board).to_contain_text(name)
-    points = [int(cell) for cell in board.locator("tbody tr td:last-child").all_inner_texts()]
+    points = [int(cell) for cell in board.locator("tbody tr td.points").all_inner_texts()]
     assert points == sorted(points, reverse=True) and len(points) == 4
 
     # The debrief: every secret of the table, and where the attack was stopped.
@@ -157,6 +158,7 @@ def test_instructor_follows_a_class_table_live_and_sees_where_the_mitm_was_stopp
 
     shot(teacher, "instructor-projector")
     teacher.set_viewport_size({"width": 375, "height": 740})
+    teacher.get_by_test_id("join-toggle").click()  # folded away since the start: back on demand
     expect(teacher.get_by_test_id("join-code")).to_be_visible()
     shot(teacher, "instructor-phone")
     assert dialogs == []

@@ -1,19 +1,28 @@
-// The instructor's dashboard: create a class, show its join code and QR code, watch every
-// table live (`dashboard`, then pushed `table_update`s), run the class (start, pause,
-// move / rotate seats, inject a scenario, leak a key, reveal the debrief, end) and download
-// scores and captures.
+// The instructor's dashboard: create a class (or reopen an earlier one), show its join code and
+// QR code until the start, watch every table live (`dashboard`, then pushed `table_update`s) on
+// an overview that fits a class of 30 tables on one projector screen, and run the class: start,
+// pause, resume, inject a scenario, leak keys and debrief the whole class or a selection of
+// tables; move or rotate seats; play further rounds; follow each student; show one table's
+// debrief large on the projector; end; download the scores and the class report.
 //
 // Rules: everything that came from the server or from a player is put in the page as text
-// nodes (`el()` below), never as HTML; the QR code (an SVG document) is shown as an <img>
-// whose data: URL is re-serialised from a parsed SVG element, so nothing in it can run.
-// Messages are events: the page renders whatever arrives, in any order. Seat, step,
-// scenario, handshake and difficulty names come from the server's catalog (./catalog.js).
+// nodes (`el()`), never as HTML; the QR code (an SVG document) is shown as an <img> whose
+// data: URL is re-serialised from a parsed SVG element, so nothing in it can run. Messages
+// are events: the page renders whatever arrives, in any order. Seat, step, scenario, handshake
+// and difficulty names come from the server's catalog (./catalog.js). Fields a server before
+// issue 16 does not send (rounds, students, trouble, …) are optional throughout.
 
 import { Connection, saved, save, forget } from "./net.js";
 import {
   loadCatalog, seats, seatIds, seatName, stepLabel, variants, scenarios, scenariosFor, difficulties, fillSelect,
   scenarioOption,
 } from "./catalog.js";
+import { $, el, append } from "./elements.js";
+import {
+  OUTCOME_STATUS, alertsOf, alertItem, buildFace, renderFace, orderTiles, tableName, tableNumber,
+} from "./overview.js";
+import { renderProjector } from "./projector.js";
+import { renderStudentHead, renderStudents, renderStudentDetail, studentsFromTables } from "./students.js";
 
 const ACTION_DONE = {
   start: "The class has started: bots took the empty seats.",
@@ -24,6 +33,8 @@ const ACTION_DONE = {
   end: "The class has ended: no more joins, every table paused.",
   move_seat: "Seats swapped.",
   rotate_seats: "Seats rotated: every player moved one seat on.",
+  next_round: "The next round is open, seats rotated: press Start to begin it.",
+  settings: "Settings saved.",
 };
 
 // -- state ---------------------------------------------------------------------------------
@@ -51,8 +62,20 @@ const state = {
   difficulty: stored.difficulty || null,
   started: Boolean(stored.started),
   ended: Boolean(stored.ended),
+  round: null, // the current round (a server before issue 16 has none)
+  rounds: [],
+  stuckAfter: null,
+  students: null, // the dashboard's `students`, kept current from the pushed tables
+  rounds16: false, // the server speaks issue 16 (rounds, selections, students)
   tables: new Map(), // table_id -> the latest table entry
+  receivedAt: new Map(), // table_id -> when that entry came (Date.now())
+  selected: new Set(), // table ids ticked on the overview
   debriefs: new Map(), // table_id -> debrief
+  classes: null, // the `classes` reply
+  classesAsked: false,
+  joinOpen: null, // the join panel: null = open until the start; else the instructor's choice
+  projecting: null, // the table shown on the projector
+  sort: { key: "points", descending: true },
   awaitingDashboard: false,
   announce: false, // say so when the dashboard comes back after a (re)connect
   pendingCreate: null,
@@ -73,32 +96,6 @@ function remember() {
   });
 }
 
-// -- small DOM helpers ----------------------------------------------------------------------
-
-const $ = (id) => document.getElementById(id);
-
-// An element with attributes and children; strings become text nodes (never HTML).
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "testid") node.dataset.testid = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  append(node, children);
-  return node;
-}
-
-function append(node, children) {
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
 // -- the connection ----------------------------------------------------------------------------
 
 const connection = new Connection({
@@ -115,8 +112,28 @@ const connection = new Connection({
   onMessage: handle,
 });
 
+// The server takes at most 20 messages a second from a connection (and refuses the rest with
+// `rate_limited`): the page paces its requests under that, and a request already waiting (a
+// table's debrief asked again by every push, a dashboard after each action) is not queued twice.
+const PACE_MS = 70;
+const outbox = [];
+let draining = null;
+
 function send(message) {
-  connection.send(message);
+  const text = JSON.stringify(message);
+  if (outbox.includes(text)) return;
+  outbox.push(text);
+  if (draining === null) drain();
+}
+
+function drain() {
+  const text = outbox.shift();
+  if (text === undefined) {
+    draining = null;
+    return;
+  }
+  connection.send(JSON.parse(text));
+  draining = setTimeout(drain, PACE_MS);
 }
 
 function instructor(type, extra = {}) {
@@ -130,6 +147,12 @@ function instructor(type, extra = {}) {
 function requestDashboard() {
   state.awaitingDashboard = true;
   instructor("dashboard");
+}
+
+function requestClasses() {
+  if (!state.token) return;
+  state.classesAsked = true;
+  send({ type: "classes", token: state.token });
 }
 
 function setConnection(up) {
@@ -151,62 +174,148 @@ function handle(message) {
       state.pendingCreate = null;
       state.started = false;
       state.ended = false;
-      state.tables.clear();
-      state.debriefs.clear();
+      state.round = null;
+      state.rounds = [];
+      state.students = null;
+      state.joinOpen = null;
+      clearTables();
       remember();
       showStatus(`Class created: students join with the code ${message.join_code}.`);
+      if (state.classes !== null) requestClasses();
       render();
       break;
     case "dashboard":
       if (message.class_session_id !== state.classId) return;
-      state.awaitingDashboard = false;
-      // The server names its class: a fresh browser holding only the token shows it whole.
-      if (message.join_code) state.joinCode = message.join_code;
-      if (message.join_url) state.joinUrl = message.join_url;
-      if (message.qr_svg) state.qrSvg = message.qr_svg;
-      for (const key of ["variant", "scenario", "difficulty"]) {
-        if (message[key]) state[key] = message[key];
-      }
-      if (typeof message.started === "boolean") state.started = message.started;
-      if (typeof message.ended === "boolean") state.ended = message.ended;
-      remember();
-      state.tables.clear();
-      for (const table of message.tables) state.tables.set(table.table_id, table);
-      inferStarted();
-      render();
-      if (state.announce) {
-        state.announce = false;
-        const count = message.tables.length;
-        showStatus(`Class ${state.classId}: ${count} table${count === 1 ? "" : "s"}, updated live.`);
-      }
+      takeDashboard(message);
       break;
-    case "table_update":
+    case "table_update": {
       if (message.class_session_id !== state.classId) return;
-      state.tables.set(message.table.table_id, message.table);
+      const table = message.table;
+      // A push from an earlier round's table: the overview shows the current round only.
+      if (state.round !== null && typeof table.round === "number" && table.round !== state.round) return;
+      state.tables.set(table.table_id, table);
+      state.receivedAt.set(table.table_id, Date.now());
+      mergeStudents(table);
       inferStarted();
-      renderTable(message.table);
+      renderTable(table);
+      orderOverview();
       renderClassWide();
       // A revealed table's debrief stays current while the table plays on.
-      if (state.debriefs.has(message.table.table_id)) instructor("reveal", { table_id: message.table.table_id });
+      if (state.debriefs.has(table.table_id) || state.projecting === table.table_id) {
+        instructor("reveal", { table_id: table.table_id });
+      }
       break;
+    }
     case "done":
-      if (message.action === "start") state.started = true;
+      if (message.action === "start") {
+        state.started = true;
+        state.joinOpen = null; // the join panel folds away
+      }
       if (message.action === "end") state.ended = true;
+      if (message.action === "next_round") {
+        state.started = false;
+        state.selected.clear();
+        state.debriefs.clear();
+        renderDebrief();
+      }
+      if (message.action === "settings") state.stuckAfter = Number($("stuck-after").value) || state.stuckAfter;
       remember();
       showStatus(describeDone(message));
       renderControls();
+      // The list of classes counts rounds and says which ended: keep it true.
+      if (state.classes !== null && ["start", "end", "next_round"].includes(message.action)) requestClasses();
+      renderJoin();
       // The pushed table_updates follow; a fresh dashboard also catches tables a seat move touched.
       requestDashboard();
       break;
     case "debrief":
       state.debriefs.set(message.table_id, message.debrief);
       renderDebrief();
+      if (state.projecting === message.table_id) renderProjection();
+      break;
+    case "student":
+      showStudent(message.student || {});
+      break;
+    case "classes":
+      state.classes = Array.isArray(message.classes) ? message.classes : [];
+      renderClasses();
       break;
     case "error":
       handleError(message);
       break;
     default:
       break; // views, seated… are for the student pages
+  }
+}
+
+function clearTables() {
+  state.tables.clear();
+  state.receivedAt.clear();
+  state.selected.clear();
+  state.debriefs.clear();
+  $("tables").replaceChildren();
+}
+
+function takeDashboard(message) {
+  state.awaitingDashboard = false;
+  // The server names its class: a fresh browser holding only the token shows it whole.
+  if (message.join_code) state.joinCode = message.join_code;
+  if (message.join_url) state.joinUrl = message.join_url;
+  if (message.qr_svg) state.qrSvg = message.qr_svg;
+  if (typeof message.ended === "boolean") state.ended = message.ended;
+  const newRound = typeof message.round === "number" && message.round !== state.round;
+  if (typeof message.round === "number") {
+    state.rounds16 = true;
+    state.round = message.round;
+  }
+  if (Array.isArray(message.rounds)) state.rounds = message.rounds;
+  const current = state.rounds.find((round) => round.round === state.round);
+  for (const key of ["variant", "scenario", "difficulty"]) {
+    if (current?.[key]) state[key] = current[key];
+    else if (message[key]) state[key] = message[key];
+  }
+  if (typeof current?.started === "boolean") state.started = current.started;
+  else if (typeof message.started === "boolean") state.started = message.started;
+  if (typeof message.stuck_after === "number") state.stuckAfter = message.stuck_after;
+  state.students = Array.isArray(message.students) ? message.students.map((student) => ({ ...student })) : null;
+  remember();
+  if (newRound) clearTables();
+  const now = Date.now();
+  const listed = new Set();
+  state.tables.clear();
+  for (const table of message.tables || []) {
+    state.tables.set(table.table_id, table);
+    state.receivedAt.set(table.table_id, now);
+    listed.add(table.table_id);
+  }
+  for (const id of [...state.selected]) if (!listed.has(id)) state.selected.delete(id);
+  inferStarted();
+  render();
+  if (state.rounds16 && !state.classesAsked) requestClasses();
+  if (state.announce) {
+    state.announce = false;
+    const count = state.tables.size;
+    showStatus(`Class ${state.classId}${state.round ? `, round ${state.round}` : ""}: ${count} table${count === 1 ? "" : "s"}, updated live.`);
+  }
+}
+
+// A pushed table carries its players' latest points, mistakes, hints…: the students' rows
+// follow it (the total over the rounds moves by what this round's points moved).
+function mergeStudents(table) {
+  if (!state.students) return;
+  for (const seat of Object.keys(table.seats || {})) {
+    const holder = table.seats[seat];
+    if (!holder || holder.player_id === undefined) continue;
+    const student = state.students.find((row) => row.player_id === holder.player_id);
+    if (!student) continue;
+    if (typeof holder.points === "number") {
+      if (typeof student.points_total === "number") student.points_total += holder.points - (student.points ?? 0);
+      student.points = holder.points;
+    } else if (typeof (table.scores || {})[seat] === "number") student.points = table.scores[seat];
+    for (const key of ["mistakes", "hints", "quiz_first_right", "quiz_answered", "seconds_per_step"]) {
+      if (holder[key] !== undefined) student[key] = holder[key];
+    }
+    Object.assign(student, { table_id: table.table_id, number: tableNumber(table), seat });
   }
 }
 
@@ -222,6 +331,7 @@ function handleError(message) {
     return;
   }
   if (message.code === "bad_instructor_token" && state.classId === null) {
+    // The saved token is not this server's: ask for it again.
     state.token = null;
     remember();
     render();
@@ -229,17 +339,26 @@ function handleError(message) {
   showError(`${message.message} (${message.code})`);
 }
 
+// "Tables 3, 5": the tables an action changed, by their numbers in the class.
+function tablesNamed(ids) {
+  if (ids.length > 1 && ids.length === state.tables.size) return `Every table (${ids.length}).`;
+  const numbers = ids.map((id) => (state.tables.has(id) ? tableNumber(state.tables.get(id)) : id)).sort((a, b) => a - b);
+  if (numbers.length > 8) return `${numbers.length} tables: ${numbers.slice(0, 8).join(", ")}…`;
+  return `Table${numbers.length > 1 ? "s" : ""} ${numbers.join(", ")}.`;
+}
+
 function describeDone(message) {
   let text = ACTION_DONE[message.action] || `${message.action}: done.`;
+  if (message.action === "start" && state.round > 1) text = `Round ${state.round} has started: bots took the empty seats.`;
   const ids = message.table_ids || [];
   if (["pause", "resume", "inject", "leak_key"].includes(message.action)) {
-    text = `${text} ${ids.length ? `Table${ids.length > 1 ? "s" : ""} ${ids.join(", ")}.` : "No table changed."}`;
+    text = `${text} ${ids.length ? tablesNamed(ids) : "No table changed."}`;
   }
   return `✔ ${text}`;
 }
 
 function inferStarted() {
-  // start fills every empty seat with a bot: a bot anywhere means the class has started.
+  // start fills every empty seat with a bot: a bot anywhere means the round has started.
   for (const table of state.tables.values()) {
     if (Object.values(table.seats || {}).some((seat) => seat && seat.bot)) state.started = true;
   }
@@ -265,21 +384,24 @@ function render() {
   $("create-panel").hidden = !hasToken || (hasClass && !creatingAnother);
   $("cancel-create").hidden = !hasClass;
   $("class-view").hidden = !hasClass;
+  renderClasses();
   if (!hasClass) return;
   renderJoin();
   renderControls();
   const shown = new Set(state.tables.keys());
-  for (const card of [...$("tables").children]) {
-    if (!shown.has(Number(card.dataset.tableId))) card.remove();
+  for (const tile of [...$("tables").children]) {
+    if (!shown.has(Number(tile.dataset.tableId))) tile.remove();
   }
   for (const table of sortedTables()) renderTable(table);
+  orderOverview();
   $("no-tables").hidden = state.tables.size > 0;
   renderClassWide();
+  renderRounds();
   renderDebrief();
 }
 
 function sortedTables() {
-  return [...state.tables.values()].sort((a, b) => a.table_id - b.table_id);
+  return [...state.tables.values()].sort((a, b) => tableNumber(a) - tableNumber(b) || a.table_id - b.table_id);
 }
 
 function renderJoin() {
@@ -292,11 +414,18 @@ function renderJoin() {
   } else {
     link.parentElement.hidden = true;
   }
-  renderClassInfo();
   const qr = $("qr");
   const source = state.qrSvg ? svgDataUrl(state.qrSvg) : null;
   qr.hidden = !source;
   if (source && qr.getAttribute("src") !== source) qr.src = source;
+  // Open until the start (students are joining); then folded, back on demand.
+  const open = state.joinOpen ?? !state.started;
+  const panel = $("join-panel");
+  panel.hidden = !open && !panel.classList.contains("full");
+  const toggle = $("join-toggle");
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.textContent = open ? "▾ Hide the join code" : "▸ Show the join code";
+  renderClassInfo();
 }
 
 // The server's QR code is an SVG document. Parse it as SVG, keep only the <svg> element (no
@@ -320,161 +449,223 @@ function svgDataUrl(text) {
 function renderControls() {
   const start = $("start");
   start.disabled = state.started || state.ended;
-  start.textContent = state.started ? "✔ Started" : "▶ Start";
+  const round = state.round && state.round > 1 ? ` round ${state.round}` : "";
+  start.textContent = state.started ? `✔ Started${round}` : `▶ Start${round}`;
   $("end").disabled = state.ended;
   $("end").textContent = state.ended ? "■ Ended" : "■ End the class";
+  $("next-round").disabled = state.ended;
   fillTableSelect($("move-from-table"));
   fillTableSelect($("move-to-table"));
+  fillInject($("inject-scenario"));
+  renderSelection();
   renderClassInfo();
 }
 
 function renderClassInfo() {
+  $("class-heading").textContent = `Class ${state.classId}${state.round ? ` · round ${state.round}` : ""}`;
   const parts = [state.variant, state.scenario, state.difficulty].filter(Boolean);
+  const students = state.students ? state.students.length : null;
   $("class-info").textContent = `Class ${state.classId}${parts.length ? ` · ${parts.join(" · ")}` : ""}`
-    + (state.ended ? " · ■ ended" : state.started ? " · ▶ started" : " · ❚❚ waiting to start");
+    + (state.ended ? " · ■ ended" : state.started ? " · ▶ started" : " · ❚❚ waiting to start")
+    + ` · ${state.tables.size} table${state.tables.size === 1 ? "" : "s"}`
+    + (students !== null ? ` · ${students} student${students === 1 ? "" : "s"}` : "")
+    + (state.joinCode ? ` · code ${state.joinCode}` : "");
 }
 
 function fillTableSelect(select) {
-  const ids = sortedTables().map((table) => String(table.table_id));
+  const tables = sortedTables();
+  const ids = tables.map((table) => String(table.table_id));
   const current = [...select.options].map((option) => option.value);
-  if (ids.join() === current.join()) return;
+  const names = tables.map((table) => tableName(table).toLowerCase());
+  if (ids.join() === current.join() && names.join() === [...select.options].map((o) => o.textContent).join()) return;
   const chosen = select.value;
-  select.replaceChildren(...ids.map((id) => el("option", { value: id }, `table ${id}`)));
+  select.replaceChildren(...tables.map((table, index) => el("option", { value: ids[index] }, names[index])));
   if (ids.includes(chosen)) select.value = chosen;
 }
 
-// A download: the token goes in an Authorization header (never in a link, where the status
-// bar would show it on the projector), and the file is handed to the browser as a blob.
-async function download(name, params = {}, filename = name) {
-  const query = new URLSearchParams(params);
-  const url = `/download/${name}${query.size ? `?${query}` : ""}`;
-  try {
-    const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
-    if (!response.ok) {
-      showError(`The download failed: ${(await response.text()).trim() || response.status}`);
-      return;
-    }
-    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: filename });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-  } catch {
-    showError("The download failed: the server did not answer.");
+// The scenarios staged for the round's handshake (all of them if it is not known yet).
+function fillInject(select) {
+  fillSelect(select, state.variant ? scenariosFor(state.variant) : scenarios(), scenarioOption);
+}
+
+// -- the selection -------------------------------------------------------------------------------
+
+function selection() {
+  return [...state.selected].filter((id) => state.tables.has(id)).sort((a, b) => a - b);
+}
+
+function renderSelection() {
+  const ids = selection();
+  const count = state.tables.size;
+  $("acts-on").textContent = ids.length
+    ? `Acts on the ${ids.length} selected table${ids.length === 1 ? "" : "s"} (${ids.map((id) => tableNumber(state.tables.get(id))).sort((a, b) => a - b).join(", ")})`
+    : `Acts on the whole class (${count} table${count === 1 ? "" : "s"})`;
+  for (const tile of $("tables").children) {
+    const id = Number(tile.dataset.tableId);
+    const box = tile.querySelector(".tile-select");
+    box.checked = state.selected.has(id);
+    tile.classList.toggle("selected", box.checked);
   }
 }
 
-function downloadButton(label, testid, name, params, filename) {
-  return el("button", { type: "button", class: "button download", testid,
-    onclick: () => download(name, params, filename) }, label);
+function select(ids) {
+  state.selected = new Set(ids);
+  renderSelection();
 }
 
-// One card per table. The card's controls are built once (so focus and a chosen scenario
+// An action for the selection, or (nothing ticked) for the whole class. A server before issue
+// 16 takes one table at a time: each table is sent on its own.
+function act(type, extra = {}) {
+  const ids = selection();
+  if (!state.tables.size) {
+    showError("No table yet.");
+    return;
+  }
+  const perTable = !state.rounds16 && (ids.length || ["inject", "leak_key"].includes(type));
+  if (perTable) {
+    for (const id of ids.length ? ids : [...state.tables.keys()]) instructor(type, { ...extra, table_id: id });
+  } else if (ids.length) {
+    instructor(type, { ...extra, table_ids: ids });
+  } else {
+    instructor(type, extra);
+  }
+}
+
+function revealSelection() {
+  const ids = selection();
+  const targets = ids.length ? ids : sortedTables().map((table) => table.table_id);
+  if (!targets.length) {
+    showError("No table to reveal yet.");
+    return;
+  }
+  for (const id of targets) instructor("reveal", { table_id: id });
+  $("debrief-panel").hidden = false;
+  $("debrief-heading").focus();
+}
+
+// -- the tiles -------------------------------------------------------------------------------
+
+function clock() {
+  return { now: Date.now(), stuckAfter: state.stuckAfter, started: state.started && !state.ended };
+}
+
+function faceContext(table) {
+  return { ...clock(), receivedAt: state.receivedAt.get(table.table_id) ?? Date.now() };
+}
+
+const troubles = new Map();
+
+function orderOverview() {
+  orderTiles($("tables"), troubles);
+}
+
+// One tile per table. Its controls are built once (so focus, a ticked box and a chosen scenario
 // survive updates); its facts are rebuilt from each new entry.
 function renderTable(table) {
   const id = table.table_id;
-  let card = $(`table-${id}`);
-  if (!card) {
-    card = buildCard(id);
+  let tile = $(`table-${id}`);
+  if (!tile) {
+    tile = buildTile(id);
     const after = [...$("tables").children].find((other) => Number(other.dataset.tableId) > id);
-    $("tables").insertBefore(card, after || null);
-    fillTableSelect($("move-from-table"));
-    fillTableSelect($("move-to-table"));
+    $("tables").insertBefore(tile, after || null);
   }
   $("no-tables").hidden = state.tables.size > 0;
+  troubles.set(id, renderFace(tile, table, faceContext(table)));
+  tile.querySelector(".tile-select").checked = state.selected.has(id);
+  tile.querySelector(".tile-summary-name").textContent = ` of ${tableName(table).toLowerCase()}`;
 
-  const status = tableStatus(table);
-  card.dataset.state = status.key;
-  const badge = card.querySelector(".badge");
-  badge.textContent = status.text;
-  badge.className = `badge ${status.key}`;
-
-  card.querySelector(".scenario").textContent = `scenario: ${table.scenario}`;
-  const progress = card.querySelector("progress");
-  progress.max = table.steps_total || 1;
-  progress.value = table.steps_done || 0;
-  card.querySelector(".progress-text").textContent = `${table.steps_done} / ${table.steps_total} steps`;
-
-  const step = card.querySelector(".step");
+  tile.querySelector(".scenario").textContent = `scenario: ${table.scenario}`
+    + (table.difficulty ? ` · ${table.difficulty}` : "") + ` · table id ${id}`;
+  const step = tile.querySelector(".step");
   if (table.step) {
     step.replaceChildren(
       el("span", { class: "turn" }, `${seatName(table.turn)}'s turn`),
-      " — ", stepLabel(table.step, state.variant), " ", el("code", {}, table.step));
+      " — ", stepLabel(table.step, table.variant || state.variant), " ", el("code", {}, table.step));
   } else {
     step.replaceChildren(table.completed ? "✔ every step done" : table.failed ? "■ the handshake ended" : "no step to play");
   }
 
-  const alerts = card.querySelector(".table-alerts");
+  const alerts = tile.querySelector(".table-alerts");
   alerts.replaceChildren(...alertsOf(table).map((text) => alertItem(text)));
   alerts.hidden = alerts.children.length === 0;
 
-  const ladder = card.querySelector(".card-ladder");
-  ladder.replaceChildren(drawLadderInto(table));
+  if (tile.querySelector(".tile-details").open) tile.querySelector(".card-ladder").replaceChildren(drawLadderInto(table));
 
-  const seatRows = card.querySelector(".seats tbody");
+  const seatRows = tile.querySelector(".seats tbody");
   seatRows.replaceChildren(...seatIds(Object.keys(table.seats || {})).map((seat) => {
     const holder = (table.seats || {})[seat];
-    const isTurn = table.turn === seat;
+    const isTurn = table.turn === seat && !table.completed && !table.failed;
+    const stat = (key) => (holder && holder[key] !== undefined && holder[key] !== null ? String(holder[key]) : "—");
     return el("tr", { class: isTurn ? "turn-row" : null, testid: `table-${id}-seat-${seat}` },
       el("th", { scope: "row" }, seatName(seat), isTurn ? el("span", { class: "sr" }, " (to move)") : null,
         isTurn ? el("span", { class: "turn-mark", "aria-hidden": "true" }, " ◀") : null),
       el("td", { class: "who" }, holderText(holder)),
-      el("td", { class: "num" }, String((table.scores || {})[seat] ?? 0)));
+      el("td", { class: "num" }, String(holder?.points ?? (table.scores || {})[seat] ?? 0)),
+      el("td", { class: "num" }, stat("mistakes")),
+      el("td", { class: "num" }, stat("hints")));
   }));
 
-  const pause = card.querySelector(".pause-toggle");
+  const pause = tile.querySelector(".pause-toggle");
   pause.textContent = table.paused ? "▶ Resume" : "❚❚ Pause";
-  pause.setAttribute("aria-label", `${table.paused ? "Resume" : "Pause"} table ${id}`);
+  pause.setAttribute("aria-label", `${table.paused ? "Resume" : "Pause"} ${tableName(table).toLowerCase()}`);
   pause.disabled = !table.step || !state.started || state.ended;
+  const inject = tile.querySelector(".inject-select");
+  fillSelect(inject, table.variant ? scenariosFor(table.variant) : state.variant ? scenariosFor(state.variant) : scenarios(),
+    (scenario) => scenario.id);
 }
 
-function buildCard(id) {
-  const titleId = `table-${id}-title`;
+function buildTile(id) {
   const injectId = `table-${id}-inject-scenario`;
-  // The scenarios staged for the class's handshake (all of them if it is not known yet).
-  const staged = state.variant ? scenariosFor(state.variant) : scenarios();
-  const injectable = staged.map((scenario) => el("option", { value: scenario.id }, scenario.id));
-  const card = el("article", { id: `table-${id}`, class: "table-card", testid: `table-${id}`, "aria-labelledby": titleId },
-    el("header", { class: "card-head" },
-      el("h3", { id: titleId }, `Table ${id}`),
-      el("span", { class: "badge", testid: `table-${id}-state` })),
-    el("p", { class: "scenario", testid: `table-${id}-scenario` }),
-    el("div", { class: "progress" },
-      el("progress", { "aria-label": `table ${id} progress` }),
-      el("span", { class: "progress-text", testid: `table-${id}-progress` })),
-    el("p", { class: "step", testid: `table-${id}-step` }),
-    el("ul", { class: "table-alerts", testid: `table-${id}-alerts`, "aria-label": `alerts of table ${id}` }),
-    el("div", { class: "card-ladder", testid: `table-${id}-ladder`, "aria-label": `messages at table ${id}`, role: "group" }),
-    el("table", { class: "seats", testid: `table-${id}-seats` },
-      el("caption", { class: "sr" }, `Seats and points at table ${id}`),
-      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "seat"), el("th", { scope: "col" }, "player"),
-        el("th", { scope: "col", class: "num" }, "points"))),
-      el("tbody")),
-    el("div", { class: "card-controls" },
-      el("button", { type: "button", class: "pause-toggle", testid: `table-${id}-pause`, onclick: () => togglePause(id) }),
-      el("button", { type: "button", testid: `table-${id}-reveal`, "aria-label": `Reveal the debrief of table ${id}`,
-        onclick: () => instructor("reveal", { table_id: id }) }, "Debrief"),
-      el("details", { class: "more" },
-        el("summary", {}, "More", el("span", { class: "sr" }, ` for table ${id}`)),
-        el("div", { class: "more-body" },
-          el("label", { for: injectId }, "Inject a scenario"),
-          el("div", { class: "row" },
-            el("select", { id: injectId, testid: `table-${id}-inject-scenario` }, injectable),
-            el("button", { type: "button", testid: `table-${id}-inject`,
-              onclick: () => instructor("inject", { table_id: id, scenario: $(injectId).value }) }, "Inject")),
-          el("div", { class: "row" },
-            el("button", { type: "button", testid: `table-${id}-leak`, "aria-label": `Leak the server key at table ${id}`,
-              onclick: () => instructor("leak_key", { table_id: id }) }, "⚷ Leak the key"),
-            el("button", { type: "button", testid: `table-${id}-rotate`, "aria-label": `Rotate the seats at table ${id}`,
-              onclick: () => instructor("rotate_seats", { table_id: id }) }, "↻ Rotate seats")),
-          el("p", { class: "downloads" },
-            downloadButton("⬇ capture (.pcapng)", `table-${id}-pcap`, `table-${id}.pcapng`, {},
-              `handshake-table-${id}.pcapng`),
-            " ",
-            downloadButton("⬇ key log", `table-${id}-keylog`, `table-${id}.keylog`, {},
-              `handshake-table-${id}.keylog`))))));
-  card.dataset.tableId = String(id);
-  return card;
+  const details = el("details", { class: "tile-details", testid: `table-${id}-details` },
+    el("summary", {}, "Details", el("span", { class: "sr tile-summary-name" })),
+    el("div", { class: "tile-body" },
+      el("div", { class: "tile-facts" },
+        el("p", { class: "scenario", testid: `table-${id}-scenario` }),
+        el("p", { class: "step", testid: `table-${id}-step` }),
+        el("ul", { class: "table-alerts", testid: `table-${id}-alerts`, "aria-label": `alerts of table ${id}` }),
+        el("table", { class: "seats", testid: `table-${id}-seats` },
+          el("caption", { class: "sr" }, `Seats and points at table ${id}`),
+          el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "seat"), el("th", { scope: "col" }, "player"),
+            el("th", { scope: "col", class: "num" }, "points"), el("th", { scope: "col", class: "num" }, "mistakes"),
+            el("th", { scope: "col", class: "num" }, "hints"))),
+          el("tbody"))),
+      el("div", { class: "card-ladder", testid: `table-${id}-ladder`, "aria-label": `messages at table ${id}`, role: "group" }),
+      el("div", { class: "card-controls" },
+        el("div", { class: "row" },
+          el("button", { type: "button", class: "pause-toggle", testid: `table-${id}-pause`, onclick: () => togglePause(id) }),
+          el("button", { type: "button", testid: `table-${id}-reveal`, "aria-label": `Reveal the debrief of table ${id}`,
+            onclick: () => { instructor("reveal", { table_id: id }); $("debrief-panel").hidden = false; } }, "Debrief"),
+          el("button", { type: "button", testid: `table-${id}-project`, onclick: () => openProjector(id) }, "▣ On the projector")),
+        el("div", { class: "row" },
+          el("label", { for: injectId }, "Inject"),
+          el("select", { id: injectId, class: "inject-select", testid: `table-${id}-inject-scenario` }),
+          el("button", { type: "button", testid: `table-${id}-inject`,
+            onclick: () => instructor("inject", { table_id: id, scenario: $(injectId).value }) }, "⚠ Inject")),
+        el("div", { class: "row" },
+          el("button", { type: "button", testid: `table-${id}-leak`, "aria-label": `Leak the server key at table ${id}`,
+            onclick: () => instructor("leak_key", { table_id: id }) }, "⚷ Leak the key"),
+          el("button", { type: "button", testid: `table-${id}-rotate`, "aria-label": `Rotate the seats at table ${id}`,
+            onclick: () => instructor("rotate_seats", { table_id: id }) }, "↻ Rotate seats")),
+        el("p", { class: "downloads" },
+          downloadButton("⬇ capture (.pcapng)", `table-${id}-pcap`, `table-${id}.pcapng`, {},
+            `handshake-table-${id}.pcapng`),
+          " ",
+          downloadButton("⬇ key log", `table-${id}-keylog`, `table-${id}.keylog`, {},
+            `handshake-table-${id}.keylog`)))));
+  details.addEventListener("toggle", () => {
+    tile.classList.toggle("open", details.open);
+    const table = state.tables.get(id);
+    if (details.open && table) tile.querySelector(".card-ladder").replaceChildren(drawLadderInto(table));
+  });
+  const tile = el("article", { id: `table-${id}`, class: "tile", testid: `table-${id}`, "aria-labelledby": `table-${id}-title` },
+    buildFace(id, (event) => {
+      if (event.target.checked) state.selected.add(id);
+      else state.selected.delete(id);
+      renderSelection();
+    }),
+    details);
+  tile.dataset.tableId = String(id);
+  return tile;
 }
 
 function togglePause(id) {
@@ -488,71 +679,22 @@ function holderText(holder) {
   return el("span", { class: "bot" }, `⚙ bot (${holder.bot})`);
 }
 
-// The server's verdict on how a table ended (game/state.py `outcome`): an attack stopped is
-// never confused with a student's own mistake.
-const OUTCOME_STATUS = {
-  attack_succeeded: { key: "breached", text: "⚠ attack succeeded" },
-  attack_stopped: { key: "stopped", text: "⊘ attack stopped" },
-  refused: { key: "stopped", text: "⊘ refused" },
-  mistake: { key: "failed", text: "✖ failed on a mistake" },
-  dropped: { key: "failed", text: "✖ never finished" },
-};
-
-function tableStatus(table) {
-  const known = OUTCOME_STATUS[table.outcome?.kind];
-  if (known) return known;
-  if (table.attack_succeeded) return { key: "breached", text: "⚠ attack succeeded" };
-  if (table.failed) return { key: "failed", text: "✖ failed" };
-  if (table.completed) return { key: "completed", text: "✔ completed" };
-  if (table.paused) return { key: "paused", text: state.started ? "❚❚ paused" : "❚❚ waiting" };
-  return { key: "playing", text: "▶ playing" };
-}
-
-// Where the table ended, and why, in words.
-function outcomeOf(table) {
-  const failed = table.failed;
-  const known = OUTCOME_STATUS[table.outcome?.kind];
-  if (known) {
-    const mark = known.text.slice(0, 1);
-    const reason = failed && !table.outcome.text.includes(failed.reason) ? ` — ${failed.reason}` : "";
-    return { key: known.key, text: `${mark} ${table.outcome.text}${reason}` };
+// The faces' clocks (a stuck seat's seconds, an attack waiting) move on between pushes.
+setInterval(() => {
+  if ($("class-view").hidden || !state.tables.size) return;
+  for (const table of state.tables.values()) {
+    const tile = $(`table-${table.table_id}`);
+    if (tile) troubles.set(table.table_id, renderFace(tile, table, faceContext(table)));
   }
-  if (table.attack_succeeded) {
-    return { key: "breached", text: `⚠ The attack succeeded (${table.scenario}).` };
-  }
-  if (failed) {
-    const where = `${seatName(failed.seat)}: ${failed.check}`;
-    if (table.scenario === "honest") {
-      return { key: "failed", text: `✖ The handshake failed at the ${where} — ${failed.reason}` };
-    }
-    return { key: "stopped", text: `⊘ Attack stopped by the ${where} — ${failed.reason}` };
-  }
-  if (table.detected_by) return { key: "stopped", text: `⊘ Attack stopped by ${table.detected_by}.` };
-  if (table.completed) return { key: "completed", text: "✔ Handshake completed: application data went both ways." };
-  return null;
-}
-
-// The server's alerts for a table; an older server sends none, so derive one from the outcome.
-function alertsOf(table) {
-  if (Array.isArray(table.alerts)) return table.alerts.map(String);
-  const result = outcomeOf(table);
-  return result && result.key !== "completed" ? [result.text] : [];
-}
-
-// An alert as a list item, marked by a symbol and a class as well as its words: ⊘ where an
-// attack was stopped (or the eavesdropper failed), ⚠ for everything that went wrong.
-function alertItem(text, prefix = null) {
-  const good = /^(the attack was stopped|⊘)|refused what deserved it|could not read/.test(text);
-  const mark = /^[⊘⚠✖✔]/.test(text) ? "" : good ? "⊘ " : "⚠ ";
-  return el("li", { class: good ? "stopped" : "breached" }, prefix, mark, text);
-}
+  orderOverview();
+}, 5000);
 
 // -- the small ladder ---------------------------------------------------------------------------
 
 // web/js/ladder.js (the student pages' module) draws the ladder when it is there; until it
-// loads, or if it fails, a plain list of the messages stands in. A card shows the latest
-// LADDER_ROWS messages: on a projector a dozen tables must fit.
-const LADDER_ROWS = 10;
+// loads, or if it fails, a plain list of the messages stands in. An open tile shows the latest
+// LADDER_ROWS messages.
+const LADDER_ROWS = 12;
 let ladderModule = null;
 import("./ladder.js").then((module) => {
   ladderModule = module;
@@ -568,7 +710,7 @@ function drawLadderInto(table) {
     try {
       const drawn = ladderModule.renderLadder(shown, {
         compact: true, failed: table.failed, completed: table.completed,
-        label: `Messages at table ${table.table_id}`,
+        label: `Messages at ${tableName(table).toLowerCase()}`,
       });
       if (drawn instanceof Node) return append(document.createDocumentFragment(), [note, drawn]);
     } catch {
@@ -589,52 +731,170 @@ function listLadder(entries) {
   }));
 }
 
-// -- class-wide: alerts and the leaderboard ---------------------------------------------------------
+// -- class-wide: alerts and students ---------------------------------------------------------
 
 function renderClassWide() {
   const items = [];
   for (const table of sortedTables()) {
     for (const text of alertsOf(table)) {
-      items.push(alertItem(text, el("strong", {}, `Table ${table.table_id}: `)));
+      items.push(alertItem(text, el("strong", {}, `${tableName(table)}: `)));
     }
   }
   $("alerts").replaceChildren(...items);
   $("no-alerts").hidden = items.length > 0;
-  renderLeaderboard();
+  renderStudentTable();
   renderControls();
 }
 
-function renderLeaderboard() {
-  const players = [];
-  for (const table of state.tables.values()) {
-    for (const seat of seatIds(Object.keys(table.seats || {}))) {
-      const holder = (table.seats || {})[seat];
-      if (holder && holder.player !== undefined) {
-        players.push({ name: String(holder.player), table: table.table_id, seat, points: (table.scores || {})[seat] ?? 0 });
-      }
-    }
+function renderStudentTable() {
+  const onSort = (key) => {
+    state.sort = { key, descending: state.sort.key === key ? !state.sort.descending : !["name", "where"].includes(key) };
+    renderStudentTable();
+  };
+  renderStudentHead($("students-head"), state.sort, onSort);
+  const rows = state.students ?? studentsFromTables(state.tables.values());
+  renderStudents($("leaderboard"), rows, state.sort, openStudent);
+}
+
+function openStudent(student) {
+  $("student-heading").textContent = `Student: ${student.name}`;
+  $("student-detail").replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  const dialog = $("student-dialog");
+  if (!dialog.open) dialog.showModal();
+  instructor("student", { player_id: student.player_id });
+}
+
+function showStudent(student) {
+  if (student.name !== undefined) $("student-heading").textContent = `Student: ${student.name}`;
+  const variantOf = (round) => state.rounds.find((entry) => entry.round === round.round)?.variant ?? state.variant;
+  renderStudentDetail($("student-detail"), student, variantOf);
+  const dialog = $("student-dialog");
+  if (!dialog.open) dialog.showModal();
+}
+
+// -- rounds and earlier classes -----------------------------------------------------------------
+
+function renderRounds() {
+  const current = state.rounds.find((round) => round.round === state.round);
+  const what = [state.variant, state.scenario, state.difficulty].filter(Boolean).join(" · ");
+  $("round-now").textContent = state.round
+    ? `Round ${state.round} of ${Math.max(state.round, state.rounds.length)}: ${what}${state.started ? " · ▶ started" : " · ❚❚ waiting for Start"}`
+    : `One round: ${what}`;
+  $("rounds-list").replaceChildren(...state.rounds.filter((round) => round !== current).map((round) =>
+    el("li", { testid: `round-${round.round}` },
+      `Round ${round.round}: ${[round.variant, round.scenario, round.difficulty].filter(Boolean).join(" · ")}`,
+      round.started ? " · played" : " · not started")));
+  $("rounds-list").hidden = $("rounds-list").children.length === 0;
+  if (!$("next-variant").dataset.touched && state.variant) {
+    $("next-variant").value = state.variant;
+    fillSelect($("next-scenario"), scenariosFor($("next-variant").value), scenarioOption, state.scenario);
+    if (state.difficulty) $("next-difficulty").value = state.difficulty;
   }
-  players.sort((a, b) => b.points - a.points || a.name.localeCompare(b.name) || a.table - b.table);
-  let rank = 0;
-  let previous = null;
-  const rows = players.map((player, index) => {
-    if (player.points !== previous) rank = index + 1;
-    previous = player.points;
-    return el("tr", {},
-      el("td", { class: "num" }, String(rank)),
-      el("td", { class: "player" }, el("bdi", {}, player.name)),
-      el("td", {}, `table ${player.table} · ${seatName(player.seat)}`),
-      el("td", { class: "num" }, String(player.points)));
-  });
-  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "4", class: "muted" }, "No player yet.")));
-  $("leaderboard").replaceChildren(...rows);
+  const stuck = $("stuck-after");
+  if (state.stuckAfter && document.activeElement !== stuck) stuck.value = String(state.stuckAfter);
+}
+
+function openClass(id) {
+  state.classId = id;
+  state.announce = true;
+  state.round = null;
+  state.rounds = [];
+  state.students = null;
+  state.joinOpen = null;
+  clearTables();
+  creatingAnother = false;
+  showStatus(`Opening class ${id}…`);
+  render();
+  requestDashboard();
+}
+
+function renderClasses() {
+  for (const box of document.querySelectorAll(".classes")) {
+    if (state.classes === null) {
+      box.replaceChildren(el("button", { type: "button", testid: "classes-load", onclick: requestClasses }, "Show the earlier classes"));
+      continue;
+    }
+    const list = [...state.classes].sort((a, b) => b.class_session_id - a.class_session_id);
+    if (!list.length) {
+      box.replaceChildren(el("p", { class: "muted" }, "No class yet."));
+      continue;
+    }
+    const where = box.dataset.testid;
+    box.replaceChildren(el("div", { class: "scroll-x" }, el("table", { class: "classes-table", testid: `${where}-table` },
+      el("caption", { class: "sr" }, "Earlier classes"),
+      el("thead", {}, el("tr", {}, ...["Class", "Created", "Rounds", "Tables", "Students", "State", "Actions"].map((name, index) =>
+        el("th", { scope: "col", class: index >= 2 && index <= 4 ? "num" : null }, name)))),
+      el("tbody", {}, list.map((entry) => {
+        const id = entry.class_session_id;
+        const created = Date.parse(entry.created_at);
+        const here = id === state.classId;
+        return el("tr", { testid: `class-${id}`, class: here ? "current" : null },
+          el("th", { scope: "row" }, `Class ${id}`, entry.join_code ? el("span", { class: "muted" }, ` · ${entry.join_code}`) : null),
+          el("td", {}, Number.isFinite(created)
+            ? el("time", { datetime: entry.created_at }, new Date(created).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }))
+            : "—"),
+          el("td", { class: "num" }, String(entry.rounds ?? "—")),
+          el("td", { class: "num" }, String(entry.tables ?? "—")),
+          el("td", { class: "num" }, String(entry.students ?? "—")),
+          el("td", {}, here ? "▶ open here" : entry.ended ? "■ ended" : "● open"),
+          el("td", { class: "actions" },
+            here ? null : el("button", { type: "button", testid: `class-${id}-open`, onclick: () => openClass(id) }, "Open"),
+            downloadButton("⬇ Report", `class-${id}-report`, "report.html", { class_session_id: id },
+              `handshake-class-${id}-report.html`)));
+      })))));
+  }
+}
+
+// -- the projector ----------------------------------------------------------------------------
+
+function openProjector(id = null) {
+  const tables = sortedTables();
+  if (!tables.length) {
+    showError("No table to show yet.");
+    return;
+  }
+  const choose = id ?? state.projecting ?? selection()[0] ?? [...state.debriefs.keys()][0] ?? tables[0].table_id;
+  const select = $("projector-table");
+  select.replaceChildren(...tables.map((table) => el("option", { value: String(table.table_id) }, tableName(table))));
+  $("projector").hidden = false;
+  document.body.classList.add("projecting");
+  // The overlay alone takes the keyboard and the screen reader while it is up.
+  $("class-view").inert = true;
+  project(state.tables.has(choose) ? choose : tables[0].table_id);
+  select.focus();
+}
+
+function project(id) {
+  state.projecting = id;
+  $("projector-table").value = String(id);
+  renderProjection();
+  instructor("reveal", { table_id: id });
+}
+
+function renderProjection() {
+  if (state.projecting === null) return;
+  renderProjector($("projector-view"), state.tables.get(state.projecting), state.debriefs.get(state.projecting));
+}
+
+function closeProjector() {
+  state.projecting = null;
+  $("projector").hidden = true;
+  document.body.classList.remove("projecting");
+  $("class-view").inert = false;
+  $("projector-open").focus();
+}
+
+function stepProjector(by) {
+  const ids = sortedTables().map((table) => table.table_id);
+  const at = ids.indexOf(state.projecting);
+  if (ids.length) project(ids[(at + by + ids.length) % ids.length]);
 }
 
 // -- the debrief -------------------------------------------------------------------------------------
 
 function renderDebrief() {
   const panel = $("debrief-panel");
-  panel.hidden = state.debriefs.size === 0;
+  if (state.debriefs.size) panel.hidden = false;
   const ids = [...state.debriefs.keys()].sort((a, b) => a - b);
   $("debrief").replaceChildren(...ids.map((id) => debriefSection(id, state.debriefs.get(id))));
 }
@@ -666,7 +926,10 @@ function debriefSection(id, debrief) {
   const scores = order.map((seat) => `${seatName(seat)} ${(debrief.scores || {})[seat] ?? 0}`).join(" · ");
   const wallets = order.map((seat) => walletBlock(id, seat, (debrief.wallets || {})[seat] || {}));
   return el("section", { class: "debrief-table", testid: `debrief-${id}`, "aria-labelledby": `debrief-${id}-title` },
-    el("h3", { id: `debrief-${id}-title` }, `Table ${id} — ${debrief.variant}, ${debrief.scenario}`),
+    el("div", { class: "debrief-head" },
+      el("h3", { id: `debrief-${id}-title` },
+        `${state.tables.has(id) ? tableName(state.tables.get(id)) : `Table id ${id}`} — ${debrief.variant}, ${debrief.scenario}`),
+      el("button", { type: "button", testid: `debrief-${id}-project`, onclick: () => openProjector(id) }, "▣ On the projector")),
     el("ul", { class: "debrief-outcome" }, lines),
     el("p", {}, `Points: ${scores}`),
     el("div", { class: "wallets" }, wallets));
@@ -722,6 +985,34 @@ function walletBlock(id, seat, wallet) {
       : el("p", { class: "muted" }, "empty"));
 }
 
+// -- downloads -----------------------------------------------------------------------------------
+
+// A download: the token goes in an Authorization header (never in a link, where the status
+// bar would show it on the projector), and the file is handed to the browser as a blob.
+async function download(name, params = {}, filename = name) {
+  const query = new URLSearchParams(params);
+  const url = `/download/${name}${query.size ? `?${query}` : ""}`;
+  try {
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!response.ok) {
+      showError(`The download failed: ${(await response.text()).trim() || response.status}`);
+      return;
+    }
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: filename });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  } catch {
+    showError("The download failed: the server did not answer.");
+  }
+}
+
+function downloadButton(label, testid, name, params, filename) {
+  return el("button", { type: "button", class: "button download", testid,
+    onclick: () => download(name, params, filename) }, label);
+}
+
 // -- controls -----------------------------------------------------------------------------------
 
 let creatingAnother = false;
@@ -738,6 +1029,14 @@ function setUp() {
   fillScenarios();
   $("variant").addEventListener("change", fillScenarios);
   fillSelect($("difficulty"), difficulties(), (difficulty) => difficulty.name, DEFAULT_DIFFICULTY);
+  fillSelect($("next-variant"), variants(), (variant) => variant.name);
+  fillSelect($("next-scenario"), scenariosFor($("next-variant").value), scenarioOption);
+  fillSelect($("next-difficulty"), difficulties(), (difficulty) => difficulty.name, DEFAULT_DIFFICULTY);
+  for (const id of ["next-variant", "next-scenario", "next-difficulty"]) {
+    $(id).addEventListener("change", () => { $("next-variant").dataset.touched = "1"; });
+  }
+  $("next-variant").addEventListener("change", () =>
+    fillSelect($("next-scenario"), scenariosFor($("next-variant").value), scenarioOption));
   for (const seatSelect of [$("move-from-seat"), $("move-to-seat")]) {
     fillSelect(seatSelect, seats(), (seat) => seat.name);
   }
@@ -746,6 +1045,8 @@ function setUp() {
 
   $("scores-csv").addEventListener("click", () => download("scores.csv", { class_session_id: state.classId },
     `handshake-class-${state.classId}-scores.csv`));
+  $("report-html").addEventListener("click", () => download("report.html", { class_session_id: state.classId },
+    `handshake-class-${state.classId}-report.html`));
   $("forget").addEventListener("click", () => {
     // A shared or borrowed computer: nothing of the instructor stays in this browser.
     forget("instructor");
@@ -768,6 +1069,7 @@ function setUp() {
     const choice = { variant: $("variant").value, scenario: $("scenario").value, difficulty: $("difficulty").value };
     state.pendingCreate = choice;
     creatingAnother = false;
+    delete $("next-variant").dataset.touched;
     showStatus("Creating the class…");
     send({ type: "create_session", token: state.token, ...choice });
   });
@@ -779,22 +1081,28 @@ function setUp() {
       showError("Type the class number (the dashboard shows it as “Class N”).");
       return;
     }
-    state.classId = id;
-    state.announce = true;
-    state.tables.clear();
-    creatingAnother = false;
-    showStatus(`Opening class ${id}…`);
-    requestDashboard();
+    openClass(id);
   });
+
   $("start").addEventListener("click", () => instructor("start"));
-  $("pause-all").addEventListener("click", () => instructor("pause"));
-  $("resume-all").addEventListener("click", () => instructor("resume"));
-  $("rotate-all").addEventListener("click", () => instructor("rotate_seats"));
-  $("reveal-all").addEventListener("click", () => {
-    if (!state.tables.size) showError("No table to reveal yet.");
-    for (const id of state.tables.keys()) instructor("reveal", { table_id: id });
-    $("debrief-heading").focus();
+  $("pause-all").addEventListener("click", () => act("pause"));
+  $("resume-all").addEventListener("click", () => act("resume"));
+  $("inject-all").addEventListener("click", () => act("inject", { scenario: $("inject-scenario").value }));
+  $("leak-all").addEventListener("click", () => act("leak_key"));
+  $("rotate-all").addEventListener("click", () => {
+    const ids = selection();
+    if (ids.length) for (const id of ids) instructor("rotate_seats", { table_id: id });
+    else instructor("rotate_seats");
   });
+  $("reveal-all").addEventListener("click", revealSelection);
+  $("select-all").addEventListener("click", () => select(state.tables.keys()));
+  $("select-none").addEventListener("click", () => select([]));
+  $("select-trouble").addEventListener("click", () => {
+    const ids = [...state.tables.keys()].filter((id) => (troubles.get(id) ?? 0) > 0);
+    select(ids);
+    if (!ids.length) showStatus("No table is in trouble.");
+  });
+
   const end = $("end");
   let armed = null;
   end.addEventListener("click", () => {
@@ -809,23 +1117,56 @@ function setUp() {
     showStatus("Click “End the class” again within 5 seconds to end it: no more joins, every table paused.");
     armed = setTimeout(() => { armed = null; renderControls(); }, 5000);
   });
+
+  $("join-toggle").addEventListener("click", () => {
+    state.joinOpen = !(state.joinOpen ?? !state.started);
+    renderJoin();
+  });
   const full = $("join-full");
   const setFull = (on) => {
     $("join-panel").classList.toggle("full", on);
     full.setAttribute("aria-pressed", String(on));
-    full.textContent = on ? "✕ Close full screen" : "⤢ Full screen";
+    renderJoin();
+    if (on) $("join-close").focus();
   };
   full.addEventListener("click", () => setFull(!$("join-panel").classList.contains("full")));
+  $("join-close").addEventListener("click", () => { setFull(false); full.focus(); });
+
+  $("projector-open").addEventListener("click", () => openProjector());
+  $("projector-close").addEventListener("click", closeProjector);
+  $("projector-table").addEventListener("change", () => project(Number($("projector-table").value)));
+  $("projector-prev").addEventListener("click", () => stepProjector(-1));
+  $("projector-next").addEventListener("click", () => stepProjector(1));
+  $("student-close").addEventListener("click", () => $("student-dialog").close());
+
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && $("join-panel").classList.contains("full")) {
+    if (event.key !== "Escape") return;
+    if ($("join-panel").classList.contains("full")) {
       setFull(false);
       full.focus();
+    } else if (!$("projector").hidden) {
+      closeProjector();
     }
   });
   $("new-class").addEventListener("click", () => {
     creatingAnother = true;
     render();
     $("variant").focus();
+  });
+  $("next-round-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    delete $("next-variant").dataset.touched;
+    instructor("next_round", { variant: $("next-variant").value, scenario: $("next-scenario").value,
+      difficulty: $("next-difficulty").value });
+  });
+  $("settings-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const seconds = Number($("stuck-after").value);
+    if (!Number.isInteger(seconds) || seconds < 30 || seconds > 3600) {
+      showError("The stuck threshold is a whole number of seconds from 30 to 3600.");
+      return;
+    }
+    instructor("settings", { stuck_after: seconds });
   });
   $("move-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -840,7 +1181,7 @@ function setUp() {
   });
 }
 
-// The catalog first: the forms and the cards are built from it. Without it the dashboard
+// The catalog first: the forms and the tiles are built from it. Without it the dashboard
 // still follows the class (by bare ids), but no class can be created.
 let catalogFailed = false;
 try {
