@@ -174,6 +174,32 @@ class ReplayOldFlight:
 
 
 @dataclass(frozen=True)
+class SendNewSessionTicket:
+    """TLS 1.3: the server sends the client a ticket to resume with (RFC 8446 §4.6.1)."""
+
+
+# The server's answers to a ClientHello that resumes with 0-RTT early data (RFC 8446 §8).
+EARLY_DATA_REFUSE = "refuse"  # the request waits for 1-RTT (RFC 8446 §4.2.10, RFC 8470 §5.2)
+EARLY_DATA_SINGLE_USE = "single-use-tickets"  # accept, each ticket good once (§8.1)
+EARLY_DATA_NO_ANTI_REPLAY = "no-anti-replay"  # accept, every time the ticket comes
+EARLY_DATA_POLICIES = (EARLY_DATA_SINGLE_USE, EARLY_DATA_NO_ANTI_REPLAY, EARLY_DATA_REFUSE)
+
+
+@dataclass(frozen=True)
+class AnswerResumption:
+    """The server answers a ClientHello that resumes with its ticket and carries 0-RTT early
+    data. ``early_data`` is its policy for that data: one of ``EARLY_DATA_POLICIES``."""
+
+    early_data: str = EARLY_DATA_REFUSE
+
+
+@dataclass(frozen=True)
+class ReplayEarlyData:
+    """The eavesdropper sends the recorded resuming ClientHello and its 0-RTT early data to
+    the server again, byte for byte, in a connection of its own."""
+
+
+@dataclass(frozen=True)
 class RequestHint:
     """Ask what the current step wants. Free when guided, costs points otherwise."""
 
@@ -187,4 +213,5 @@ Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
           | Forward | Relay | Drop | Inject | SwapCertificate | FlipByte | StripSuites | Reconnect
-          | ReplayOldFlight | RequestHint | TryDecrypt)
+          | ReplayOldFlight | SendNewSessionTicket | AnswerResumption | ReplayEarlyData | RequestHint
+          | TryDecrypt)

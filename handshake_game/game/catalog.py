@@ -17,7 +17,7 @@ import functools
 from typing import Any
 
 from . import actions as a
-from . import ca, eavesdropper, menu, relay, tls12, tls13, weakdh
+from . import ca, eavesdropper, menu, relay, tls12, tls13, weakdh, zerortt
 from . import guide as g
 from .model import Difficulty, Scenario, Seat, Variant, supports
 from .recording import RECORDING_SCENARIOS, decrypt_step
@@ -52,7 +52,8 @@ SCENARIO_STORIES: dict[Scenario, str] = {
     Scenario.TAMPER: "the eavesdropper changes one byte of the ServerHello in flight",
     Scenario.DOWNGRADE: "the eavesdropper strips the strongest cipher suite from the ClientHello",
     Scenario.REPLAY: "the client connects twice; in the second session the eavesdropper replays the "
-                     "first session's ClientKeyExchange and Finished",
+                     "first session's ClientKeyExchange and Finished (TLS 1.3: the client resumes with its "
+                     "ticket and sends a request as 0-RTT early data, and the eavesdropper replays it)",
     Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper",
     Scenario.WEAK_DH: "the server still enables an export-grade Diffie-Hellman group; the eavesdropper "
                       "strips the strong suites and tries to break the key exchange",
@@ -334,6 +335,48 @@ _REPLAY = Step(
     attack=g.always(a.ReplayOldFlight()))
 
 
+# TLS 1.3 replay: the first session ends with a ticket; the client resumes with it and sends its
+# request as 0-RTT early data; the eavesdropper may replay that ClientHello and its early data.
+_RESUMPTION_13 = (
+    Step("server.new_session_ticket", Seat.SERVER, "the server sends a NewSessionTicket",
+         "the server derives resumption_master_secret and a PSK from it, seals the PSK into a ticket under "
+         "its ticket key, and sends the ticket under its application keys", "tls13-resumption",
+         (a.SendNewSessionTicket,), zerortt.issue_ticket, g.always(a.SendNewSessionTicket()),
+         menu.new_session_ticket),
+    Step("client.resume", Seat.CLIENT, "the client resumes, with 0-RTT early data",
+         "later, the client connects again with its ticket: a ClientHello with pre_shared_key (and its "
+         "binder), psk_dhe_ke, a fresh key share and early_data, then its request as 0-RTT data",
+         "tls13-resumption",
+         (a.Reconnect,), zerortt.resume, g.always(a.Reconnect()), menu.resume),
+    Step("server.resume", Seat.SERVER, "the server answers the resumption and its early data",
+         "the server opens the ticket, checks the binder, and decides what to do with 0-RTT data for a "
+         "request that is not idempotent; ServerHello, EncryptedExtensions and Finished, with no certificate",
+         "zero-rtt", (a.AnswerResumption,), zerortt.server_resume, g.always(a.AnswerResumption()),
+         menu.answer_resumption),
+    Step("client.resume_finished", Seat.CLIENT, "the client's Finished, resumed",
+         "the client derives the handshake keys from the PSK and both shares, checks the server's Finished, "
+         "sees whether its early data was accepted, and sends its Finished", "tls13-resumption",
+         (a.DeriveAndSendFinished,), zerortt.client_resume_finished, g.always(a.DeriveAndSendFinished()),
+         menu.client_finished),
+    Step("server.resume_verify", Seat.SERVER, "the server checks the client's Finished",
+         "the server reads EndOfEarlyData if it took early data, then checks the client's Finished",
+         "tls13-resumption", (a.VerifyFinished,), zerortt.server_resume_verify, g.always(a.VerifyFinished()),
+         menu.verify_finished),
+    Step("client.retry_request", Seat.CLIENT, "the client sends its request again, in 1-RTT",
+         "the server refused the 0-RTT data: the client sends the request again under the application keys",
+         "zero-rtt", (a.SendApplicationData,), tls13.send_data, g.always(a.SendApplicationData(g.TRANSFER)),
+         menu.retry_request, only_if=lambda state: not zerortt.early_data_accepted(state)),
+    Step("server.answer_transfer", Seat.SERVER, "the server runs the transfer and answers",
+         "the server runs the request (from the accepted early data, or the 1-RTT record) and answers",
+         "zero-rtt", (a.SendApplicationData,), zerortt.answer_transfer,
+         g.always(a.SendApplicationData(g.TRANSFER_DONE)), menu.answer_transfer),
+    Step("eavesdropper.replay_early_data", Seat.EAVESDROPPER, "the eavesdropper may replay the 0-RTT data",
+         "the eavesdropper sends the recorded ClientHello and its early data to the server again, in a "
+         "connection of its own", "zero-rtt", (a.Forward, a.ReplayEarlyData), zerortt.replay_early_data,
+         g.always(a.Forward()), menu.replay_early_data, attack=g.always(a.ReplayEarlyData())),
+)
+
+
 def _after(steps: tuple[Step, ...], step_id: str, *extra: Step) -> tuple[Step, ...]:
     index = next(i for i, step in enumerate(steps) if step.id == step_id) + 1
     return steps[:index] + extra + steps[index:]
@@ -369,6 +412,8 @@ def _scenario_steps(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
                                          "claims and who asks for it"))
     if scenario is Scenario.TAMPER:
         return _after(steps, "server.hello", _TAMPER)
+    if scenario is Scenario.REPLAY and variant is Variant.TLS13:
+        return steps + _RESUMPTION_13
     if scenario is Scenario.REPLAY:
         pki_ids = {step.id for step in _PKI_STEPS}
         handshake = tuple(step for step in steps if step.id not in pki_ids)

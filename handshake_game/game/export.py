@@ -52,8 +52,10 @@ def table_keylog(state: TableState) -> list[str]:
     if client_random is None:
         return []
     if state.variant is Variant.TLS13:  # the traffic secrets, as RFC 8446 keys are derived from them
+        # A resumed connection's 0-RTT data has its own (tls13 replay, ``zerortt.py``).
+        labels = {"client_early_traffic_secret": "CLIENT_EARLY_TRAFFIC_SECRET", **TLS13_KEYLOG_LABELS}
         return [f"{label} {client_random.value.hex()} {wallet[name].value.hex()}"
-                for name, label in TLS13_KEYLOG_LABELS.items() if name in wallet]
+                for name, label in labels.items() if name in wallet]
     if master_secret is None:
         return []
     return [f"CLIENT_RANDOM {client_random.value.hex()} {master_secret.value.hex()}"]

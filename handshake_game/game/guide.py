@@ -31,6 +31,13 @@ REQUEST = "GET /grades HTTP/1.1\r\nHost: shop.example\r\n\r\n"
 _BODY = "alice: A, bob: B+"
 RESPONSE = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(_BODY)}\r\n\r\n{_BODY}"
 
+# The tls13 replay scenario's request: not idempotent, so running it twice is the harm (RFC 8446 §8).
+_FORM = "amount=100&to=carol"
+TRANSFER = ("POST /transfer HTTP/1.1\r\nHost: shop.example\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(_FORM)}\r\n\r\n{_FORM}")
+_DONE = "transferred 100 to carol"
+TRANSFER_DONE = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(_DONE)}\r\n\r\n{_DONE}"
+
 GuideFn = Callable[[TableState, Seat, datetime.datetime], a.Action]
 
 

@@ -42,7 +42,7 @@ from ..tls import messages as m
 from ..tls.suites import CIPHER_SUITES, KeyExchange, suite_by_name
 from . import actions as a
 from .expert import derived_at
-from .guide import REQUEST, RESPONSE, certificate_problem, correct_action
+from .guide import REQUEST, RESPONSE, TRANSFER, TRANSFER_DONE, certificate_problem, correct_action
 from .handshake import is_ecdhe, is_mutual
 from .model import Difficulty, Seat, Variant, suites_for
 from .relay import open_held
@@ -431,3 +431,49 @@ def replay(ctx: Context) -> list[Choice]:
     return [*_forward_or_drop(ctx),
             _choice(a.ReplayOldFlight, f"Replace what you hold ({_held_words(ctx.state)}) with the same "
                                        "messages recorded in the first session")]
+
+
+# -- the tls13 replay scenario: resumption and 0-RTT (``zerortt.py``) -----------------------------
+
+def new_session_ticket(ctx: Context) -> list[Choice]:
+    return [_choice(a.SendNewSessionTicket, "Send the client a NewSessionTicket to resume with later")]
+
+
+def resume(ctx: Context) -> list[Choice]:
+    return [_choice(a.Reconnect, "Connect again with your ticket, and send the transfer request as 0-RTT "
+                                 "early data right behind the ClientHello")]
+
+
+_EARLY_DATA_OPTIONS = {
+    a.EARLY_DATA_SINGLE_USE: "accept 0-RTT, with single-use tickets (anti-replay)",
+    a.EARLY_DATA_NO_ANTI_REPLAY: "accept 0-RTT, without anti-replay",
+    a.EARLY_DATA_REFUSE: "refuse 0-RTT: the request waits for 1-RTT",
+}
+
+
+def answer_resumption(ctx: Context) -> list[Choice]:
+    policy = ctx.default(a.AnswerResumption, "early_data", a.EARLY_DATA_POLICIES[0])
+    return [_choice(a.AnswerResumption, "Open the ticket, check the binder, and answer without a certificate",
+                    _select("early_data", "the client's 0-RTT early data",
+                            [_option(value, _EARLY_DATA_OPTIONS[value]) for value in a.EARLY_DATA_POLICIES],
+                            policy))]
+
+
+def retry_request(ctx: Context) -> list[Choice]:
+    text = ctx.default(a.SendApplicationData, "text", TRANSFER)
+    return [_choice(a.SendApplicationData, "Send your request again, under the 1-RTT application keys",
+                    {"name": "text", "label": "the message", "kind": "text", "default": text,
+                     "max_length": MAX_APPLICATION_TEXT})]
+
+
+def answer_transfer(ctx: Context) -> list[Choice]:
+    text = ctx.default(a.SendApplicationData, "text", TRANSFER_DONE)
+    return [_choice(a.SendApplicationData, "Run the request and send the answer in an encrypted record",
+                    {"name": "text", "label": "the answer", "kind": "text", "default": text,
+                     "max_length": MAX_APPLICATION_TEXT})]
+
+
+def replay_early_data(ctx: Context) -> list[Choice]:
+    return [_choice(a.Forward, "Leave the recorded ClientHello and its early data alone"),
+            _choice(a.ReplayEarlyData, "Send the recorded ClientHello and its 0-RTT early data to the server "
+                                       "again, in a connection of your own")]

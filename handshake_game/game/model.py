@@ -49,11 +49,8 @@ SUITES_FOR_VARIANT: dict[Variant, tuple[str, ...]] = {
     Variant.TLS13: ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"),
 }
 
-# TLS 1.3 replay would need 0-RTT or resumption, which this engine does not speak; a full
-# handshake's fresh key shares make a replayed flight meaningless from the first byte.
-UNSUPPORTED: dict[Variant, frozenset[Scenario]] = {
-    Variant.TLS13: frozenset({Scenario.REPLAY}),
-}
+# Every scenario is staged for every variant (TLS 1.3 replay: resumption and 0-RTT, ``zerortt.py``).
+UNSUPPORTED: dict[Variant, frozenset[Scenario]] = {}
 
 
 # The weak-dh scenario's server (and client) still enable finite-field DHE with an export-grade
@@ -90,4 +87,6 @@ def intercepted(variant: Variant, scenario: Scenario) -> tuple[str, ...]:
     """The messages the scenario's eavesdropper holds for its first move at this variant."""
     if variant is Variant.TLS13 and scenario in (Scenario.MITM_SELF_SIGNED, Scenario.MITM_WRONG_NAME):
         return ("ClientHello",)
+    if variant is Variant.TLS13 and scenario is Scenario.REPLAY:  # it records, and replays later
+        return ()
     return INTERCEPTED.get(scenario, ())

@@ -18,8 +18,9 @@ WireEvent = MessageSent | MessageDelivered
 
 
 def other(seat: Seat) -> Seat:
-    """The other end of the connection: client <-> server."""
-    return Seat.SERVER if seat is Seat.CLIENT else Seat.CLIENT
+    """The other end of the connection: client <-> server. What the eavesdropper sends in a
+    connection of its own (a replayed ClientHello) goes to the server."""
+    return Seat.CLIENT if seat is Seat.SERVER else Seat.SERVER
 
 
 def mine(event: WireEvent, seat: Seat) -> bool:

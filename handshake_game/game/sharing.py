@@ -171,6 +171,15 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     **{(SERVER, name): server_session for name in _SESSION_ITEMS},
     (SERVER, "handshake_log"): transcript(server_session),
     (SERVER, "request"): application_data,
+    # tls13 replay: the ticket key, the resumption secrets, the 0-RTT request (``zerortt.py``).
+    (SERVER, "ticket_key"): only(SERVER),
+    (SERVER, "resumption_master_secret"): server_session,
+    (SERVER, "resumption_psk"): server_session,
+    (SERVER, "client_early_traffic_secret"): server_session,
+    (SERVER, "early_data_policy"): public,
+    (SERVER, "spent_tickets"): public,  # digests of tickets, which travel in the clear
+    (SERVER, "transfer"): application_data,
+    (SERVER, "transfer_again"): application_data,
     (SERVER, "sent_data"): application_data,
     # The client.
     (CLIENT, "client_key"): only(CLIENT),
@@ -186,6 +195,10 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (CLIENT, "server_finished"): client_session,  # TLS 1.3: it travelled encrypted
     (CLIENT, "handshake_log"): transcript(client_session),
     (CLIENT, "sent_data"): application_data,
+    (CLIENT, "resumption_master_secret"): client_session,
+    (CLIENT, "resumption_psk"): client_session,
+    (CLIENT, "session_ticket"): public,  # sealed under the server's ticket key; it travels in the clear
+    (CLIENT, "client_early_traffic_secret"): client_session,
     (CLIENT, "response"): application_data,
     # The eavesdropper: its own key and certificates, what it computed, what leaked to it.
     (EAVESDROPPER, "eavesdropper_key"): only(EAVESDROPPER),

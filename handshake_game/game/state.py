@@ -91,10 +91,16 @@ class TableState:
                 or self.stopped is not None or self.forgery_accepted is not None)
 
     @property
+    def request_replayed(self) -> bool:
+        """The server really ran the client's request a second time: the replayed 0-RTT data
+        opened and was accepted (tls13 replay, ``zerortt.py``)."""
+        return "transfer_again" in self.wallets[Seat.SERVER]
+
+    @property
     def attack_succeeded(self) -> bool:
         """The eavesdropper read or changed the traffic, or holds a trust it must not have (a
         certificate in the server's name) at a table no check stopped."""
-        if self.attacker_read:  # keys alone, with no traffic left to open them on, read nothing
+        if self.attacker_read or self.request_replayed:  # keys alone, with no traffic to open, read nothing
             return True
         return self.forgery_accepted is not None and self.failed is None
 
@@ -104,6 +110,9 @@ class TableState:
         ``refused`` (a correct refusal with no attacker), ``mistake`` (a seat's own mistake
         broke the handshake), ``completed``, or ``playing``. A student's own mistake is never
         called an attack."""
+        if self.request_replayed:
+            return "attack_succeeded", ("the attack succeeded: the replayed 0-RTT early data was accepted, "
+                                        "and the server ran the request a second time")
         if self.attack_succeeded:
             read = " and read the traffic" if self.attacker_read else ""
             return "attack_succeeded", f"the attack succeeded: the eavesdropper got in{read}"

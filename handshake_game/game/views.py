@@ -91,6 +91,9 @@ def alerts(state: TableState) -> list[str]:
         received = wallets[got[0]].get(got[1])
         if read in relayed and received is not None and received.value != relayed[read].value:
             notes.append(f"the eavesdropper changed the {what} in transit")
+    if state.request_replayed:
+        notes.append("the eavesdropper replayed the client's 0-RTT early data, and the server ran the "
+                     "request a second time")
     if state.key_leaked:
         notes.append("the server's private key leaked to the eavesdropper")
     for attempt in state.decryptions:

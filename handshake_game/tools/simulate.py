@@ -67,12 +67,18 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
     if trusting:
         bots[Seat.CLIENT] = TrustingBot()
 
+    arrows = {Seat.CLIENT: "C → S", Seat.SERVER: "S → C", Seat.EAVESDROPPER: "E → S"}
+    replayed: set[str] = set()  # what the eavesdropper sent itself: delivered as sent, not altered
+
     def ladder(fact: Fact) -> None:
         if as_json:
             return
         if isinstance(fact, MessageSent):
-            arrow = "C → S" if fact.sender is Seat.CLIENT else "S → C"
-            print(f"{arrow}  {fact.label} ({len(fact.payload)} bytes on the wire)", file=out)
+            if fact.sender is Seat.EAVESDROPPER:
+                replayed.add(fact.label)
+            print(f"{arrows[fact.sender]}  {fact.label} ({len(fact.payload)} bytes on the wire)", file=out)
+        elif isinstance(fact, MessageDelivered) and fact.label in replayed:
+            replayed.discard(fact.label)
         elif isinstance(fact, Verdict):
             mark = "✓" if fact.ok else "✗"
             print(f"   {mark} {fact.seat.value} {fact.step} {fact.points:+d}: {fact.reason}", file=out)

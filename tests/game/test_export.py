@@ -161,3 +161,29 @@ def test_a_table_stopped_before_any_key_exports_a_capture_without_keys(tmp_path:
     _, _, pcapng = exported(state, tmp_path)
     rows = run_tshark(pcapng, "-Y", "tls", "-T", "fields", "-e", "tls.handshake.type").split()
     assert rows == ["1", "2", "11", "12", "14"]  # the client refused the (swapped) certificate
+
+
+def test_a_resumed_table_decrypts_in_wireshark_0rtt_transfer_included(tmp_path: Path) -> None:
+    """tls13 replay: the export is the client's resumed connection; its key log carries the early
+    traffic secret, so Wireshark reads the 0-RTT POST the server accepted, and the 1-RTT answer."""
+    from dataclasses import dataclass
+
+    from handshake_game.bots.players import HonestBot
+    from handshake_game.game import actions as a
+
+    @dataclass
+    class Accepting(HonestBot):
+        def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
+            if step_id == "server.resume":
+                return a.AnswerResumption(a.EARLY_DATA_SINGLE_USE)
+            return super().choose(step_id, state, seat)
+
+    state = play_table(Variant.TLS13, Scenario.REPLAY, referee(), bots={Seat.SERVER: Accepting()}).state
+    assert state.completed and "transfer" in state.wallets[Seat.SERVER]
+    assert table_keylog(state)[0].startswith("CLIENT_EARLY_TRAFFIC_SECRET ")
+    pcap, keylog, pcapng = exported(state, tmp_path)
+    for uris, codes, stream in (http_fields(pcap, keylog=keylog), http_fields(pcapng)):
+        assert uris == ["/transfer"] and codes == [200]
+        assert "amount=100&to=carol" in stream and "transferred 100 to carol" in stream
+    uris, codes, stream = http_fields(pcap)  # without the keys, nothing
+    assert uris == [] and "amount=100" not in stream

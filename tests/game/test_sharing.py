@@ -6,6 +6,7 @@ shows a seat another seat's secret after any of its facts."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import functools
 import json
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from handshake_game.bots import AttackerBot, HonestBot, TrustingBot, play_table
 from handshake_game.game import Referee, Scenario, Seat, TableState, Variant, apply, open_table, replay, view
+from handshake_game.game import actions as a
 from handshake_game.game.facts import Fact, ItemStored, ServerKeyLeaked
 from handshake_game.game.model import supports
 from handshake_game.game.sharing import SHARING, Leak, guarded, leaks, may_hold, strays
@@ -44,6 +46,18 @@ def _played(variant: Variant, scenario: Scenario,
     bots: dict[Seat, HonestBot] = {Seat.CLIENT: TrustingBot()} if trusting else {}
     run = play_table(variant, scenario, referee(), bots=bots)
     return run.state, tuple(run.facts)
+
+
+@dataclasses.dataclass
+class _Accepting(HonestBot):
+    """A server that takes 0-RTT data with the given policy (the honest one refuses it)."""
+
+    policy: str
+
+    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
+        if step_id == "server.resume":
+            return a.AnswerResumption(self.policy)
+        return super().choose(step_id, state, seat)
 
 
 def _item(state: TableState, seat: Seat, name: str) -> bytes:
@@ -280,6 +294,9 @@ def test_the_table_covers_exactly_the_items_the_game_stores() -> None:
             stored |= {(f.seat, f.name) for f in facts if isinstance(f, ItemStored)}
             if any(isinstance(f, ServerKeyLeaked) for f in facts):  # the fold stores it
                 stored.add((Seat.EAVESDROPPER, "leaked_server_key"))
+    for policy in (a.EARLY_DATA_SINGLE_USE, a.EARLY_DATA_NO_ANTI_REPLAY):  # tls13 replay's 0-RTT answers
+        run = play_table(Variant.TLS13, Scenario.REPLAY, referee(), bots={Seat.SERVER: _Accepting(policy)})
+        stored |= {(f.seat, f.name) for f in run.facts if isinstance(f, ItemStored)}
     assert all(may_hold(seat, name) for seat, name in stored)
     # Every row is used by some table: a row for an item no table stores would be a dead rule.
     assert set(SHARING) == stored, sorted((s.value, n) for s, n in set(SHARING) ^ stored)

@@ -44,11 +44,13 @@ def test_simulate_reports_the_check_that_stopped_the_attack(scenario: str, detec
     assert summary["detected_by"] == detected_by and summary["attack_succeeded"] is False
 
 
-def test_a_combination_that_is_not_staged_is_one_line_and_exit_2() -> None:
-    result = handshake_game("simulate", "--variant", "tls13", "--scenario", "replay")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["handshake-game simulate: replay is not staged for tls13"]
-    assert "Traceback" not in result.stderr + result.stdout
+def test_tls13_replay_is_staged_and_the_careful_server_refuses_the_0rtt_transfer() -> None:
+    result = handshake_game("simulate", "--variant", "tls13", "--scenario", "replay", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["detected_by"] == "early-data refusal" and summary["attack_succeeded"] is False
+    ladder = handshake_game("simulate", "--variant", "tls13", "--scenario", "replay").stdout
+    assert "E → S  ClientHello" in ladder and "E → S  early data" in ladder
 
 
 @pytest.mark.parametrize("variant", ["tls12-rsa", "tls12-ecdhe", "tls13"])

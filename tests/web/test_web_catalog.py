@@ -106,12 +106,18 @@ def option_values(page: Page, testid: str) -> list[str]:
 
 
 def test_the_solo_form_offers_what_the_server_stages(serve, new_page: Callable[..., Page]) -> None:
+    # Every scenario is staged for every handshake today; the form must still follow the
+    # catalog it is served, so it is served one where tls13 does not stage replay.
     catalog = catalog_json()
+    assert all(len(s["variants"]) == len(catalog["variants"]) for s in catalog["scenarios"])
+    for scenario in catalog["scenarios"]:
+        if scenario["id"] == "replay":
+            scenario["variants"] = [v for v in scenario["variants"] if v != "tls13"]
     staged = {v["id"]: [s["id"] for s in catalog["scenarios"] if v["id"] in s["variants"]]
               for v in catalog["variants"]}
-    assert "replay" in staged["tls12-rsa"] and "replay" not in staged["tls13"]  # what this test relies on
 
     page = new_page("phone")
+    page.route("**/catalog.json", lambda route: route.fulfill(json=catalog))
     page.goto(serve.base)
     variant = page.get_by_test_id("solo-variant")
     expect(variant.locator("option")).to_have_text([v["name"] for v in catalog["variants"]])
