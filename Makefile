@@ -5,9 +5,15 @@ BIN := $(VENV)/bin
 
 .PHONY: serve demo test lint typecheck pytest system-deps bench clean
 
-$(BIN)/.installed: pyproject.toml
+# Serving needs the game and its libraries only; the tests add the dev tools (pytest, ruff,
+# mypy, Playwright, tlslite-ng).
+$(BIN)/.serving: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.serving
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -21,11 +27,11 @@ system-deps:
 # here unless DATABASE_URL says otherwise.
 HOST ?= 127.0.0.1
 PORT ?= 8765
-serve: venv
+serve: $(BIN)/.serving
 	$(BIN)/handshake-game serve --host $(HOST) --port $(PORT)
 
 # The engine's demo TLS server: a demo CA (written to handshake-ca.pem), HTTPS on :8443.
-demo: venv
+demo: $(BIN)/.serving
 	$(BIN)/handshake-game listen --host 127.0.0.1 --port 8443 --hostname localhost --ca-out handshake-ca.pem
 
 lint: venv

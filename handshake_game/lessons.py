@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from typing import Any
 from .game.catalog import CATALOG, READ_MORE, SCENARIO_READ_MORE, steps_for
 from .game.eavesdropper import DECRYPT_LESSON, DECRYPT_LESSONS, DECRYPT_STEP
 from .game.model import Scenario, Seat, Variant, supports
+from .resources import resource_directory
 from .tls import messages as m
 from .tls.suites import suite_name
 
@@ -71,11 +71,9 @@ PLACEHOLDERS = WALLET_PLACEHOLDERS + DERIVED_PLACEHOLDERS
 
 
 def default_directory() -> Path:
-    """``$HANDSHAKE_LESSONS``, else ``lessons/`` beside the package (a source checkout)."""
-    configured = os.environ.get("HANDSHAKE_LESSONS")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parent.parent / "lessons"
+    """``$HANDSHAKE_LESSONS``, else ``lessons/`` beside the package (a source checkout), else
+    the installed copy (``resources``)."""
+    return resource_directory("lessons", "HANDSHAKE_LESSONS")
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import secrets
 import signal
@@ -40,6 +39,7 @@ from ..game import actions as a
 from ..game.catalog import catalog_json
 from ..game.export import table_capture, table_keylog
 from ..game.model import Seat
+from ..resources import resource_directory
 from ..store import Store
 from ..store.repository import verify_token
 from ..tls.keypool import KeyKind, KeyPool
@@ -95,10 +95,8 @@ WORKER_THREADS = 2
 
 
 def web_directory() -> Path:
-    configured = os.environ.get("HANDSHAKE_WEB")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parent.parent.parent / "web"
+    """``$HANDSHAKE_WEB``, else the checkout's ``web/``, else the installed copy's."""
+    return resource_directory("web", "HANDSHAKE_WEB")
 
 
 class Session:

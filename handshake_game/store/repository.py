@@ -17,7 +17,6 @@ import json
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +27,7 @@ from sqlmodel import Session, SQLModel, col, select
 from ..game import TableState, replay
 from ..game.facts import Fact, TableOpened
 from ..game.model import Difficulty, Scenario, Seat, Variant
+from ..resources import resource_directory
 from .codec import fact_from_json, fact_to_json
 from .models import (
     ClassSession,
@@ -42,8 +42,9 @@ from .models import (
 )
 
 DEFAULT_URL = "sqlite:///handshake.db"
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
-"""The project's migrations (``alembic/`` at the project root, next to ``alembic.ini``)."""
+ALEMBIC_DIR = resource_directory("alembic")
+"""The project's migrations (``alembic/`` at the project root, next to ``alembic.ini``; in an
+installed wheel, its data files)."""
 
 
 class StoreError(Exception):
