@@ -149,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="the certificate's private key (PEM), if not in --certfile")
     serve.add_argument("--hello-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="close a websocket that has not said hello within this many seconds (default 10)")
+    serve.add_argument("--max-per-address", type=int, default=512, metavar="N",
+                       help="open connections from one address at most (default 512; not for loopback, "
+                            "where a reverse proxy speaks for many students)")
     serve.add_argument("--max-connections", type=int, default=4096, metavar="N",
                        help="open connections at most (default 4096, fewer if the open-files limit "
                             "leaves less room)")
@@ -247,6 +250,7 @@ def _run(argv: list[str] | None) -> int:
                             or "sqlite:///handshake.db", instructor_token=args.instructor_token,
                             rate=args.rate_limit, public_url=args.public_url,
                             max_connections=args.max_connections, hello_deadline=args.hello_timeout,
+                            per_address=args.max_per_address,
                             certfile=args.certfile, keyfile=args.keyfile))
         except StartupError as error:
             print(f"handshake-game serve: {error}", file=sys.stderr)

@@ -4,9 +4,10 @@
   the server accepts at most ``max_connections`` TCP connections (well below the limit): one
   more is aborted the moment it is accepted, which frees its descriptor at once. A
   connection must say ``hello`` within ``HELLO_DEADLINE`` seconds or it is closed.
-* **Per address.** At most ``per_address`` open connections, ``TABLES_PER_MINUTE`` new solo
-  tables a minute and ``GUESSES_PER_MINUTE`` wrong instructor tokens a minute from one IP
-  address. A classroom behind one NAT address is many students: the caps are generous.
+* **Per address.** At most ``per_address`` open connections (not for loopback: a reverse
+  proxy on this machine speaks for many students), ``TABLES_PER_MINUTE`` new solo tables a
+  minute and ``GUESSES_PER_MINUTE`` wrong instructor tokens a minute from one IP address. A
+  classroom behind one NAT address is many students: the caps are generous.
 * **Logs.** A record that repeats (asyncio's "socket.accept() out of system resource", a
   refused connection) is logged at most once per ``LOG_INTERVAL`` seconds, with a count of
   what was left out.
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import collections
+import ipaddress
 import logging
 import resource
 import time
@@ -106,8 +108,10 @@ class Limits:
                 peer = transport.get_extra_info("peername")
                 self.address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
                 limits.open[self.address] += 1
-                if (len(self.server.handler_tasks) > limits.max_connections
-                        or limits.open[self.address] > limits.per_address):
+                # Loopback is this machine: a reverse proxy in front (nginx) or a load test; its
+                # connections are many students, so only the server-wide cap applies to it.
+                crowded = limits.open[self.address] > limits.per_address and not _loopback(self.address)
+                if len(self.server.handler_tasks) > limits.max_connections or crowded:
                     limits.refused += 1
                     log.warning("connection refused: the server holds %d connections, %d from %s "
                                 "(caps %d and %d)", len(self.server.handler_tasks), limits.open[self.address],
@@ -121,6 +125,13 @@ class Limits:
                 super().connection_lost(exc)
 
         return CappedConnection
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 class Throttle(logging.Filter):

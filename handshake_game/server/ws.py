@@ -51,6 +51,7 @@ from .limits import (
     ACCEPT_BURST,
     DEFAULT_MAX_CONNECTIONS,
     HELLO_DEADLINE,
+    PER_ADDRESS,
     Limits,
     connection_cap,
     throttle_library_logs,
@@ -780,7 +781,7 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
               print_urls: Callable[[str], None] | None = None, rate: float = RATE_PER_SECOND,
               public_url: str | None = None, max_connections: int | None = None,
               hello_deadline: float = HELLO_DEADLINE, certfile: str | None = None,
-              keyfile: str | None = None) -> None:
+              keyfile: str | None = None, per_address: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM: upgrade the database, check it takes writes, replay the
     stored tables, listen.
 
@@ -794,7 +795,8 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         raise StartupError(f"the instructor token must be at least {MIN_TOKEN} characters long")
     tls = https_context(certfile, keyfile)
     throttle_library_logs()
-    limits = Limits(connection_cap(max_connections or DEFAULT_MAX_CONNECTIONS))
+    limits = Limits(connection_cap(max_connections or DEFAULT_MAX_CONNECTIONS),
+                    per_address or PER_ADDRESS)
     # Two worker threads for the store, the crypto and the views: more only contend for the
     # GIL (bench/load.py at 250 tables: p99 448 ms with 2, 670 ms with 16, 1.3 s with 1).
     asyncio.get_running_loop().set_default_executor(

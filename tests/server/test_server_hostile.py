@@ -279,3 +279,36 @@ def test_every_address_gets_a_join_link_it_can_use(tmp_path: Path) -> None:
         assert created["join_url"] == f"http://classroom.example:8765/?join={created['join_code']}"
         assert "classroom.example" in created["qr_svg"] or created["qr_svg"].startswith("<svg")
     named.stop()
+
+
+def test_the_per_address_cap_spares_loopback_where_a_proxy_speaks_for_many(tmp_path: Path) -> None:
+    from handshake_game.server.ws import own_address
+
+    address = own_address()
+    assert address != "127.0.0.1", "this test needs a network address besides loopback"
+    server = Server(tmp_path, "--host", "0.0.0.0", "--max-per-address", "5")
+    port = int(next(w for line in server.printed if line.startswith("Listening")
+                    for w in line.split() if w.startswith("http://")).rsplit(":", 1)[1].strip("/"))
+    held: list[socket.socket] = []
+    try:
+        # Loopback: twenty at once are all kept open (a reverse proxy on this machine).
+        held += [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+        # From the machine's network address: the sixth and later are closed at once.
+        remote = [socket.create_connection((address, port), timeout=10) for _ in range(8)]
+        held += remote
+        time.sleep(0.5)
+        closed = 0
+        for sock in held:
+            sock.settimeout(0.2)
+            try:
+                closed += sock.recv(1) == b""
+            except TimeoutError:
+                pass
+            except ConnectionResetError:
+                closed += 1
+        assert closed == 3, closed
+        assert "caps" in server.log() and f"from {address}" in server.log()
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
