@@ -12,6 +12,7 @@ command -v curl >/dev/null || need+=(curl)
 { command -v gnutls-cli && command -v gnutls-serv; } >/dev/null || need+=(gnutls-bin)
 command -v tshark >/dev/null || need+=(tshark)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)  # the reverse-proxy test
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""
