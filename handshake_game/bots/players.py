@@ -64,6 +64,8 @@ class CarelessBot(HonestBot):
         slip = self.random.random() < self.rate
         if slip and step_id == "client.key_exchange" and state.variant is Variant.TLS12_RSA:
             return a.EncryptPremaster(key="trust_store")  # the CA's key instead of the server's
+        if slip and step_id == "client.resume" and state.scenario is Scenario.KEY_LEAK:
+            return a.ResumeSession(a.PSK_KE, early_data=True)  # no forward secrecy for this session
         if slip and step_id == "server.resume":  # 0-RTT for a transfer, and no anti-replay
             return a.AnswerResumption(a.EARLY_DATA_NO_ANTI_REPLAY)
         if slip and step_id in ("client.finished", "server.finished"):

@@ -193,6 +193,21 @@ class AnswerResumption:
     early_data: str = EARLY_DATA_REFUSE
 
 
+# The client's key exchange modes for a resumption (RFC 8446 §4.2.9).
+PSK_DHE_KE = "psk_dhe_ke"  # the PSK and a fresh (EC)DHE exchange: forward secret (§2.2)
+PSK_KE = "psk_ke"  # the PSK alone: no key_share, no forward secrecy
+PSK_MODES = (PSK_DHE_KE, PSK_KE)
+
+
+@dataclass(frozen=True)
+class ResumeSession:
+    """The client connects again with its ticket (key-leak): ``psk_mode`` is one of
+    ``PSK_MODES``; ``early_data`` whether it sends its request as 0-RTT data."""
+
+    psk_mode: str = PSK_DHE_KE
+    early_data: bool = False
+
+
 @dataclass(frozen=True)
 class ReplayEarlyData:
     """The eavesdropper sends the recorded resuming ClientHello and its 0-RTT early data to
@@ -213,5 +228,5 @@ Action = (PublishRoot | GenerateKeyPair | SendCsr | IssueCertificate | RefuseCsr
           | SendServerHello | AcceptCertificate | RejectCertificate | EncryptPremaster | SendKeyShare
           | DeriveAndSendFinished | VerifyFinished | SendApplicationData | ReadApplicationData
           | Forward | Relay | Drop | Inject | SwapCertificate | FlipByte | StripSuites | Reconnect
-          | ReplayOldFlight | SendNewSessionTicket | AnswerResumption | ReplayEarlyData | RequestHint
-          | TryDecrypt)
+          | ReplayOldFlight | SendNewSessionTicket | AnswerResumption | ResumeSession | ReplayEarlyData
+          | RequestHint | TryDecrypt)

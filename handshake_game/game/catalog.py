@@ -54,7 +54,8 @@ SCENARIO_STORIES: dict[Scenario, str] = {
     Scenario.REPLAY: "the client connects twice; in the second session the eavesdropper replays the "
                      "first session's ClientKeyExchange and Finished (TLS 1.3: the client resumes with its "
                      "ticket and sends a request as 0-RTT early data, and the eavesdropper replays it)",
-    Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper",
+    Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper (TLS 1.3: the "
+                       "client resumes with its ticket first, and the server's ticket key leaks too)",
     Scenario.WEAK_DH: "the server still enables an export-grade Diffie-Hellman group; the eavesdropper "
                       "strips the strong suites and tries to break the key exchange",
 }
@@ -347,7 +348,7 @@ _RESUMPTION_13 = (
          "later, the client connects again with its ticket: a ClientHello with pre_shared_key (and its "
          "binder), psk_dhe_ke, a fresh key share and early_data, then its request as 0-RTT data",
          "tls13-resumption",
-         (a.Reconnect,), zerortt.resume, g.always(a.Reconnect()), menu.resume),
+         (a.Reconnect, a.ResumeSession), zerortt.resume, g.resume, menu.resume),
     Step("server.resume", Seat.SERVER, "the server answers the resumption and its early data",
          "the server opens the ticket, checks the binder, and decides what to do with 0-RTT data for a "
          "request that is not idempotent; ServerHello, EncryptedExtensions and Finished, with no certificate",
@@ -375,6 +376,17 @@ _RESUMPTION_13 = (
          "connection of its own", "zero-rtt", (a.Forward, a.ReplayEarlyData), zerortt.replay_early_data,
          g.always(a.Forward()), menu.replay_early_data, attack=g.always(a.ReplayEarlyData())),
 )
+
+
+# TLS 1.3 key-leak: the client comes back with its ticket, choosing psk_ke or psk_dhe_ke and
+# whether to send 0-RTT data; the leak at the end gives the eavesdropper the ticket key too.
+_RESUMPTION_13_KEY_LEAK = tuple(
+    dataclasses.replace(step, label="the client resumes with its ticket",
+                        act="later, the client connects again with its ticket: a ClientHello with "
+                            "pre_shared_key (and its binder), psk_ke or psk_dhe_ke (with a fresh key share), "
+                            "and, if it chooses, its request as 0-RTT early data")
+    if step.id == "client.resume" else step
+    for step in _RESUMPTION_13 if step.seat is not Seat.EAVESDROPPER)
 
 
 def _after(steps: tuple[Step, ...], step_id: str, *extra: Step) -> tuple[Step, ...]:
@@ -414,6 +426,8 @@ def _scenario_steps(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
         return _after(steps, "server.hello", _TAMPER)
     if scenario is Scenario.REPLAY and variant is Variant.TLS13:
         return steps + _RESUMPTION_13
+    if scenario is Scenario.KEY_LEAK and variant is Variant.TLS13:
+        return steps + _RESUMPTION_13_KEY_LEAK
     if scenario is Scenario.REPLAY:
         pki_ids = {step.id for step in _PKI_STEPS}
         handshake = tuple(step for step in steps if step.id not in pki_ids)

@@ -33,6 +33,7 @@ from .model import Scenario, Seat, Variant
 from .records import other, plain_handshake
 from .rules import POINTS_ATTACK, Referee, Step, ok
 from .state import TableState
+from .ticketleak import read_resumed, resumed_hello
 from .wire import deliver, find, held
 
 # The step and lessons under which the referee judges a decryption attempt (it is not a step
@@ -157,9 +158,31 @@ def replay(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fac
 
 def try_decrypt(state: TableState) -> list[Fact]:
     """The eavesdropper runs its recording through a real TLS observer with every key it
-    holds; it reads only what those keys really open."""
+    holds; it reads only what those keys really open. When the client resumed with a ticket
+    (tls13), the recording is two connections: the full handshake, read as any other, and the
+    resumption, which only the server's ticket key opens (``ticketleak``)."""
+    hello = resumed_hello(state)
+    first = state.past_sessions[-1] if hello is not None and state.past_sessions else state.wire
+    succeeded, reason, plaintext = _read(state, first)
+    if hello is not None:
+        resumed = read_resumed(state, hello)
+        reason = f"the first session, a full handshake: {reason}. The resumed session: {resumed.reason}"
+        succeeded = succeeded or resumed.succeeded
+        plaintext += resumed.client + resumed.server
+    facts: list[Fact] = [DecryptionTried(Seat.EAVESDROPPER, succeeded, reason, plaintext)]
+    if succeeded:
+        facts.append(_verdict(state.scenario, True, POINTS_ATTACK, reason))
+        if plaintext:
+            facts.append(ItemStored(Seat.EAVESDROPPER, "decrypted_traffic", "text", plaintext, True))
+    else:  # the student learns why the recording stayed closed (no points either way)
+        facts.append(_verdict(state.scenario, False, 0, f"the recording stays closed: {reason}"))
+    return facts
+
+
+def _read(state: TableState, wire: tuple[MessageSent | MessageDelivered, ...]) -> tuple[bool, str, bytes]:
+    """One recorded connection, through the observer with every key the eavesdropper holds."""
     tap = WireObserver()
-    for f in state.wire:  # the conversation as the client had it: its bytes, and what reached it
+    for f in wire:  # the conversation as the client had it: its bytes, and what reached it
         if isinstance(f, MessageSent) and f.sender is Seat.CLIENT:
             tap.client_sent(f.payload)
         elif isinstance(f, MessageDelivered) and f.recipient is Seat.CLIENT:
@@ -188,14 +211,7 @@ def try_decrypt(state: TableState) -> list[Fact]:
     reason = attempt.reason if succeeded or not attempt.succeeded else (
         "the keys work, but the client sealed no application data: the handshake stopped before "
         "there was anything to read")
-    facts: list[Fact] = [DecryptionTried(Seat.EAVESDROPPER, succeeded, reason, plaintext)]
-    if succeeded:
-        facts.append(_verdict(state.scenario, True, POINTS_ATTACK, reason))
-        if plaintext:
-            facts.append(ItemStored(Seat.EAVESDROPPER, "decrypted_traffic", "text", plaintext, True))
-    else:  # the student learns why the recording stayed closed (no points either way)
-        facts.append(_verdict(state.scenario, False, 0, f"the recording stays closed: {reason}"))
-    return facts
+    return succeeded, reason, plaintext
 
 
 def _verdict(scenario: Scenario, succeeded: bool, points: int, reason: str) -> Verdict:

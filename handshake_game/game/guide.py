@@ -73,6 +73,16 @@ def always(action: a.Action) -> GuideFn:
     return guide
 
 
+def resume(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
+    """The client's second visit: in the replay scenario it sends its transfer as 0-RTT data
+    (the move the scenario is about); elsewhere the careful client resumes with psk_dhe_ke
+    and no early data, the one choice that keeps a later leak of the ticket key from opening
+    anything (RFC 8446 §2.2, §2.3)."""
+    if state.scenario is Scenario.REPLAY:
+        return a.Reconnect()
+    return a.ResumeSession(a.PSK_DHE_KE, early_data=False)
+
+
 def server_csr(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
     return a.SendCsr(state.server_name)
 

@@ -4,17 +4,32 @@ server's key. Each returns facts (or raises ``Rejected``), like a move."""
 from __future__ import annotations
 
 from .catalog import steps_for
-from .facts import Fact, MessageSent, ScenarioInjected, ServerKeyLeaked, TablePaused, TableResumed
+from .facts import Fact, ItemStored, MessageSent, ScenarioInjected, ServerKeyLeaked, TablePaused, TableResumed
 from .model import Scenario, Seat, intercepted, supports
 from .rules import Code, Rejected
 from .state import TableState
 
 
 def leak_server_key(state: TableState) -> list[Fact]:
-    """Hand the server's private key to the eavesdropper."""
-    if state.key_leaked:
+    """Hand the server's private key to the eavesdropper (and its ticket key, once it has one)."""
+    facts = leaked_keys(state)
+    if not facts:
         raise Rejected("the server key has already been leaked at this table", Code.ALREADY)
-    return [ServerKeyLeaked(state.item(Seat.SERVER, "server_key"))]
+    return facts
+
+
+def leaked_keys(state: TableState) -> list[Fact]:
+    """What a leak of the server's keys hands the eavesdropper that it does not hold yet: the
+    certificate's private key, and the key the server seals its session tickets under (tls13,
+    ``zerortt.py``): a stolen server gives up both, and the ticket key opens every ticket it
+    sealed (RFC 8446 §4.6.1)."""
+    facts: list[Fact] = []
+    if not state.key_leaked:
+        facts.append(ServerKeyLeaked(state.item(Seat.SERVER, "server_key")))
+    ticket_key = state.wallets[Seat.SERVER].get("ticket_key")
+    if ticket_key is not None and "leaked_ticket_key" not in state.wallets[Seat.EAVESDROPPER]:
+        facts.append(ItemStored(Seat.EAVESDROPPER, "leaked_ticket_key", "secret", ticket_key.value, True))
+    return facts
 
 
 def pause(state: TableState) -> list[Fact]:

@@ -44,7 +44,7 @@ from . import actions as a
 from .expert import derived_at
 from .guide import REQUEST, RESPONSE, TRANSFER, TRANSFER_DONE, certificate_problem, correct_action
 from .handshake import is_ecdhe, is_mutual
-from .model import Difficulty, Seat, Variant, suites_for
+from .model import Difficulty, Scenario, Seat, Variant, suites_for
 from .relay import open_held
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME, POINTS_HINT, Step
 from .state import TableState
@@ -439,9 +439,26 @@ def new_session_ticket(ctx: Context) -> list[Choice]:
     return [_choice(a.SendNewSessionTicket, "Send the client a NewSessionTicket to resume with later")]
 
 
+_PSK_MODE_OPTIONS = {
+    a.PSK_DHE_KE: "psk_dhe_ke: the PSK and a fresh x25519 exchange",
+    a.PSK_KE: "psk_ke: the PSK alone, no key share",
+}
+
+
 def resume(ctx: Context) -> list[Choice]:
-    return [_choice(a.Reconnect, "Connect again with your ticket, and send the transfer request as 0-RTT "
-                                 "early data right behind the ClientHello")]
+    if ctx.state.scenario is Scenario.REPLAY:
+        return [_choice(a.Reconnect, "Connect again with your ticket, and send the transfer request as 0-RTT "
+                                     "early data right behind the ClientHello")]
+    mode = ctx.default(a.ResumeSession, "psk_mode", a.PSK_MODES[0])
+    early = ctx.default(a.ResumeSession, "early_data", True)
+    return [_choice(a.ResumeSession, "Connect again with your ticket: choose the key exchange mode, and "
+                                     "whether the transfer request goes as 0-RTT early data",
+                    _select("psk_mode", "the PSK key exchange mode (psk_key_exchange_modes)",
+                            [_option(value, _PSK_MODE_OPTIONS[value]) for value in a.PSK_MODES], mode),
+                    _select("early_data", "the transfer request",
+                            [_option(True, "send it as 0-RTT early data, right behind the ClientHello"),
+                             _option(False, "wait for the handshake, and send it under the 1-RTT keys")],
+                            early))]
 
 
 _EARLY_DATA_OPTIONS = {

@@ -18,7 +18,7 @@ from .eavesdropper import DECRYPT_STEP, try_decrypt
 from .facts import Fact, HandshakeFailed, QuizScored, StepDone, TableOpened, Verdict
 from .fold import apply, initial_state
 from .guide import correct_action
-from .instructor import leak_server_key
+from .instructor import leaked_keys
 from .menu import describe_move
 from .model import Difficulty, Scenario, Seat, Variant, supports
 from .rules import POINTS_HINT, POINTS_QUIZ, Code, Referee, Rejected, Step
@@ -77,10 +77,9 @@ def _leak_before_decrypt(state: TableState, facts: list[Fact]) -> list[Fact]:
     for fact in facts:
         after = apply(after, fact)
     step = after.current_step
-    if (step is None or step.id != DECRYPT_STEP or after.key_leaked
-            or after.wallets[Seat.SERVER].get("server_key") is None):
+    if step is None or step.id != DECRYPT_STEP or after.wallets[Seat.SERVER].get("server_key") is None:
         return []
-    return leak_server_key(after)
+    return leaked_keys(after)  # the server's key, and its ticket key (tls13), unless leaked already
 
 
 def check_inputs(action: a.Action) -> None:
@@ -119,9 +118,8 @@ def finish_table(state: TableState, referee: Referee, eavesdropper_is_bot: bool)
     if not state.over or state.paused:
         return []
     facts: list[Fact] = []
-    if (state.scenario is Scenario.KEY_LEAK and not state.key_leaked
-            and state.wallets[Seat.SERVER].get("server_key") is not None):
-        facts += leak_server_key(state)
+    if state.scenario is Scenario.KEY_LEAK and state.wallets[Seat.SERVER].get("server_key") is not None:
+        facts += leaked_keys(state)
         for fact in facts:
             state = apply(state, fact)
     if eavesdropper_is_bot and not state.decryptions and state.scenario in TRY_DECRYPT:

@@ -16,9 +16,10 @@ Rules:
   key share), the client and the eavesdropper, who computed them with its own share; the
   server's session is then the server's alone. The CA never knows a session secret.
 * The eavesdropper knows what it computed itself and what was leaked to it: the server's key
-  once ``key_leaked``, the application data it really read (inside a successful decryption's
-  plaintext). A new item in its wallet (such as the secrets of a handshake of its own with
-  the server) needs a row here before any table may store it.
+  once ``key_leaked``, the server's ticket key once it leaked too (tls13), the application
+  data it really read (inside a successful decryption's plaintext). A new item in its wallet
+  (such as the secrets of a handshake of its own with the server) needs a row here before
+  any table may store it.
 * A value is searched in every encoding it could travel in: hex (any case), base64 and
   base64url (at each of the three alignments a value can take inside a longer base64 text),
   UTF-8 text (raw and JSON-escaped) when it is text; a PEM private key also as its PEM text
@@ -77,6 +78,13 @@ def only(*seats: Seat) -> Rule:
 def server_key(state: TableState, value: bytes) -> frozenset[Seat]:
     """The server's private key: the server's, and the eavesdropper's once it leaked."""
     return frozenset({SERVER, EAVESDROPPER}) if state.key_leaked else frozenset({SERVER})
+
+
+def ticket_key(state: TableState, value: bytes) -> frozenset[Seat]:
+    """The key the server seals its tickets under: the server's, and the eavesdropper's once it
+    leaked with the server's keys (key-leak, tls13)."""
+    leaked = "leaked_ticket_key" in state.wallets[EAVESDROPPER]
+    return frozenset({SERVER, EAVESDROPPER}) if leaked else frozenset({SERVER})
 
 
 def client_session(state: TableState, value: bytes) -> frozenset[Seat]:
@@ -172,7 +180,7 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (SERVER, "handshake_log"): transcript(server_session),
     (SERVER, "request"): application_data,
     # tls13 replay: the ticket key, the resumption secrets, the 0-RTT request (``zerortt.py``).
-    (SERVER, "ticket_key"): only(SERVER),
+    (SERVER, "ticket_key"): ticket_key,
     (SERVER, "resumption_master_secret"): server_session,
     (SERVER, "resumption_psk"): server_session,
     (SERVER, "client_early_traffic_secret"): server_session,
@@ -221,6 +229,7 @@ SHARING: Mapping[tuple[Seat, str], Rule] = MappingProxyType({
     (EAVESDROPPER, "relayed_request"): application_data,
     (EAVESDROPPER, "relayed_response"): application_data,
     (EAVESDROPPER, "leaked_server_key"): only(EAVESDROPPER, SERVER),
+    (EAVESDROPPER, "leaked_ticket_key"): ticket_key,  # the server's ticket key, which leaked with it
     (EAVESDROPPER, "decrypted_traffic"): only(EAVESDROPPER, CLIENT, SERVER),
 })
 

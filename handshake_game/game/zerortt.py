@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from ..tls import messages as m
 from ..tls.alerts import Alert
 from ..tls.keyexchange import EcdhePrivateKey
-from ..tls.keyschedule13 import KeySchedule, psk_binder, resumption_psk, traffic_keys
-from ..tls.record import ContentType, RecordProtection13
+from ..tls.keyschedule13 import KeySchedule, psk_binder, resumption_psk
+from ..tls.record import ContentType
 from ..tls.session import Session, SessionTickets, TicketState
 from ..tls.suites import CIPHER_SUITES, CipherSuite, NamedGroup, suite_by_name
 from . import actions as a
@@ -48,6 +48,10 @@ from .model import SUITES_FOR_VARIANT, Seat
 from .records import plain_handshake
 from .rules import POINTS_ATTACK, POINTS_STEP, Code, Referee, Rejected, Step, mistake, ok
 from .state import TableState
+from .ticketleak import KEY_NAME
+from .ticketleak import early_schedule as _early_schedule
+from .ticketleak import open_record as _open
+from .ticketleak import protection as _protection
 from .tls13 import (
     SCHEME,
     app_protection,
@@ -63,29 +67,19 @@ from .wire import delivered_all, find, post
 CLIENT, SERVER, EAVESDROPPER = Seat.CLIENT, Seat.SERVER, Seat.EAVESDROPPER
 TICKET_LIFETIME = 7200  # seconds (RFC 8446 §4.6.1 allows up to 7 days)
 MAX_EARLY_DATA = 16384  # max_early_data_size announced in the ticket
-_KEY_NAME, _KEY = 16, 32  # the ticket key: its name, then its AES-256 key (``SessionTickets``)
+_KEY = 32  # the ticket key: its name (``KEY_NAME`` bytes), then its AES-256 key (``SessionTickets``)
 
 
 def _tickets(ticket_key: bytes, now: Callable[[], Any], nonce: bytes = b"") -> SessionTickets:
     """The engine's ticket sealer, holding exactly the server's ticket key (and the nonce to seal
     with): the key is wallet data here, so that the table is a fold of its facts."""
-    chunks = [ticket_key[:_KEY_NAME], ticket_key[_KEY_NAME:], nonce]
+    chunks = [ticket_key[:KEY_NAME], ticket_key[KEY_NAME:], nonce]
 
     def rng(size: int) -> bytes:
         chunk = chunks.pop(0)
         assert len(chunk) == size
         return chunk
     return SessionTickets(rng=rng, now=now, lifetime=TICKET_LIFETIME)
-
-
-def _protection(suite: CipherSuite, secret: bytes, sequence_number: int = 0) -> RecordProtection13:
-    protection = RecordProtection13(suite, traffic_keys(suite, secret))
-    protection.sequence_number = sequence_number
-    return protection
-
-
-def _open(protection: RecordProtection13, record: bytes) -> bytes:
-    return protection.open(record[:5], record[5:])[1]
 
 
 # -- the first session ends: a ticket ------------------------------------------------------------
@@ -97,7 +91,7 @@ def issue_ticket(state: TableState, step: Step, action: Any, ref: Referee) -> li
     resumption_master = schedule.derive_secret(b"res master")
     nonce = bytes(8)  # unique per ticket of this connection: it has one
     psk = resumption_psk(suite, resumption_master, nonce)
-    ticket_key = ref.rng(_KEY_NAME + _KEY)
+    ticket_key = ref.rng(KEY_NAME + _KEY)
     age_add = int.from_bytes(ref.rng(4), "big")
     tickets = _tickets(ticket_key, ref.now, ref.rng(12))
     ticket = tickets.seal(TicketState(suite.code, psk, tickets.now_ms(), age_add, MAX_EARLY_DATA,
@@ -117,7 +111,14 @@ def issue_ticket(state: TableState, step: Step, action: Any, ref: Referee) -> li
 
 
 def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    """The client opens the ticket's record, derives the PSK, and connects again with it."""
+    """The client opens the ticket's record, derives the PSK, and connects again with it: in the
+    replay scenario (``Reconnect``) with psk_dhe_ke and its request as 0-RTT data; in key-leak
+    (``ResumeSession``) with the mode and the 0-RTT choice the client made (RFC 8446 §4.2.9)."""
+    mode, early_data = ((action.psk_mode, action.early_data) if isinstance(action, a.ResumeSession)
+                        else (a.PSK_DHE_KE, True))
+    if mode not in a.PSK_MODES:
+        raise Rejected(f"resume with one of {', '.join(a.PSK_MODES)}", Code.BAD_INPUT)
+    dhe = mode == a.PSK_DHE_KE
     (record,) = delivered_all(state, CLIENT, ("NewSessionTicket",))[-1:]
     suite = suite_of(state, CLIENT)
     try:
@@ -134,13 +135,15 @@ def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fac
                       ticket.ticket_lifetime, ref.now(), ticket.max_early_data_size())
     share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
     client_random = ref.rng(32)
+    # RFC 8446 §4.2.9: psk_ke carries no key_share (the server MUST NOT send one either).
     extensions = (m.server_name_extension(state.server_name),
                   m.supported_groups_extension((NamedGroup.x25519,)),
                   m.signature_algorithms_extension((SCHEME,)),
                   m.supported_versions_extension((0x0304,)),
-                  m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)),
-                  m.psk_key_exchange_modes_extension((m.PSK_DHE_KE,)),
-                  m.early_data_extension())
+                  *((m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)),)
+                    if dhe else ()),
+                  m.psk_key_exchange_modes_extension((m.PSK_DHE_KE if dhe else m.PSK_KE,)),
+                  *((m.early_data_extension(),) if early_data else ()))
     offered = tuple(suite_by_name(name).code for name in SUITES_FOR_VARIANT[state.variant])
     hello = m.ClientHello(0x0303, client_random, b"", offered, b"\x00", extensions)
     # RFC 8446 §4.2.11.2: pre_shared_key comes last, its binder an HMAC over the hello without it.
@@ -152,29 +155,29 @@ def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fac
     hello = dataclasses.replace(hello, extensions=extensions + (
         m.pre_shared_key_client_extension((identity,), (binder,)),))
     raw_hello, sent = plain_handshake(CLIENT, hello)
+    facts: list[Fact] = [secret_item(CLIENT, "resumption_master_secret", resumption_master),
+                         secret_item(CLIENT, "resumption_psk", psk),
+                         ItemStored(CLIENT, "session_ticket", "ticket", ticket.ticket, False),
+                         SessionStarted(),
+                         ItemStored(CLIENT, "client_random", "random", client_random, False)]
+    if dhe:
+        facts.append(ItemStored(CLIENT, "ecdhe_private", "secret", share.private_bytes(), True))
+    facts += [log_item(CLIENT, raw_hello), *post(state, sent)]
+    offer = ("psk_dhe_ke with a fresh x25519 share" if dhe else
+             "psk_ke: the PSK alone, no key share, so no forward secrecy for this session "
+             "(RFC 8446 §2.2, §4.2.9)")
+    if not early_data:
+        return [*facts, ok(step, "the PSK from resumption_master_secret and the ticket nonce; a ClientHello "
+                                 f"offering the ticket with its binder and {offer}; no early data: the "
+                                 "request waits for the 1-RTT keys")]
     early = _early_schedule(suite, psk, raw_hello).derive_secret(b"c e traffic")
     early_record = _protection(suite, early).seal(ContentType.application_data, TRANSFER.encode())
-    return [secret_item(CLIENT, "resumption_master_secret", resumption_master),
-            secret_item(CLIENT, "resumption_psk", psk),
-            ItemStored(CLIENT, "session_ticket", "ticket", ticket.ticket, False),
-            SessionStarted(),
-            ItemStored(CLIENT, "client_random", "random", client_random, False),
-            ItemStored(CLIENT, "ecdhe_private", "secret", share.private_bytes(), True),
-            secret_item(CLIENT, "client_early_traffic_secret", early),
+    return [*facts, secret_item(CLIENT, "client_early_traffic_secret", early),
             ItemStored(CLIENT, "sent_data", "text", TRANSFER.encode(), True),
-            log_item(CLIENT, raw_hello), *post(state, sent),
             *post(state, MessageSent(CLIENT, "early data", ContentType.application_data, early_record)),
             ok(step, "the PSK from resumption_master_secret and the ticket nonce; a ClientHello offering the "
-                     "ticket with its binder, psk_dhe_ke with a fresh x25519 share, and early_data; then the "
-                     "request as 0-RTT data under client_early_traffic_secret, before any answer")]
-
-
-def _early_schedule(suite: CipherSuite, psk: bytes, client_hello: bytes) -> KeySchedule:
-    """RFC 8446 §7.1: the early secret from the PSK, over the ClientHello."""
-    schedule = KeySchedule(suite)
-    schedule.update_hash(client_hello)
-    schedule.extract(psk)
-    return schedule
+                     f"ticket with its binder, {offer}, and early_data; then the request as 0-RTT data under "
+                     "client_early_traffic_secret (from the PSK alone), before any answer")]
 
 
 # -- the server's checks, for the client's connection and for a replayed one --------------------
@@ -256,16 +259,20 @@ def server_resume(state: TableState, step: Step, action: Any, ref: Referee) -> l
         return [HandshakeFailed(SERVER, "PSK binder", f"the resumption is refused: {admission.why}")]
     suite = admission.suite
     shares = dict(m.parse_key_share_client(hello.extension(m.ExtensionType.key_share) or b"\x00\x00"))
-    share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
-    shared = share.exchange(shares[NamedGroup.x25519])
+    offered_modes = hello.extension(m.ExtensionType.psk_key_exchange_modes)
+    modes = m.parse_psk_key_exchange_modes(offered_modes) if offered_modes else ()
+    # RFC 8446 §4.2.9: psk_dhe_ke when the client offers it with a share; else psk_ke, no key_share.
+    dhe = m.PSK_DHE_KE in modes and NamedGroup.x25519 in shares
+    share = EcdhePrivateKey(NamedGroup.x25519, ref.rng) if dhe else None
+    shared = share.exchange(shares[NamedGroup.x25519]) if share is not None else None
+    key_share = (m.key_share_server_extension(NamedGroup.x25519, share.public_bytes()),) if share else ()
     server_hello = m.ServerHello(0x0303, ref.rng(32), b"", suite.code, 0,
-                                 (m.selected_version_extension(0x0304),
-                                  m.key_share_server_extension(NamedGroup.x25519, share.public_bytes()),
+                                 (m.selected_version_extension(0x0304), *key_share,
                                   m.pre_shared_key_server_extension(0)))
     raw_server_hello, sent_hello = plain_handshake(SERVER, server_hello)
     schedule = _early_schedule(suite, admission.psk, raw_hello)
     schedule.update_hash(raw_server_hello)
-    schedule.extract(shared)  # psk_dhe_ke: the handshake secret takes the fresh x25519 secret
+    schedule.extract(shared)  # psk_dhe_ke: the handshake secret takes the fresh x25519 secret; psk_ke: zeros
     client_hs, server_hs = schedule.derive_secret(b"c hs traffic"), schedule.derive_secret(b"s hs traffic")
     accepted = admission.early is not None
     # RFC 8446 §4.2.10: early_data in EncryptedExtensions says the 0-RTT data was accepted.
@@ -278,8 +285,8 @@ def server_resume(state: TableState, step: Step, action: Any, ref: Referee) -> l
     facts: list[Fact] = [
         ItemStored(SERVER, "early_data_policy", "setting", policy.encode(), False),
         ItemStored(SERVER, "server_random", "random", server_hello.random, False),
-        ItemStored(SERVER, "ecdhe_private", "secret", share.private_bytes(), True),
-        secret_item(SERVER, "shared_secret", shared),
+        *((ItemStored(SERVER, "ecdhe_private", "secret", share.private_bytes(), True),
+           secret_item(SERVER, "shared_secret", shared)) if share is not None and shared is not None else ()),
         secret_item(SERVER, "client_handshake_traffic_secret", client_hs),
         secret_item(SERVER, "server_handshake_traffic_secret", server_hs),
         secret_item(SERVER, "master_secret", schedule.secret),
@@ -298,7 +305,8 @@ def server_resume(state: TableState, step: Step, action: Any, ref: Referee) -> l
                                        sealer.seal(ContentType.handshake, extensions))),
               *post(state, MessageSent(SERVER, "Finished", ContentType.application_data,
                                        sealer.seal(ContentType.handshake, finished)))]
-    words = "the binder verifies with the ticket's PSK; " + _POLICY_WORDS[policy]
+    words = ("the binder verifies with the ticket's PSK; " + ("" if dhe else "psk_ke, as the client asked: "
+             "no key_share, every key of this session from the PSK alone; ") + _POLICY_WORDS[policy])
     if policy == a.EARLY_DATA_REFUSE:
         return [*facts, ok(step, words, POINTS_STEP)]
     if policy == a.EARLY_DATA_SINGLE_USE:
@@ -325,9 +333,11 @@ def client_resume_finished(state: TableState, step: Step, action: Any, ref: Refe
     if server_hello.extension(m.ExtensionType.pre_shared_key) is None:
         return [HandshakeFailed(CLIENT, "resumption", "the server did not take the ticket")]
     suite = CIPHER_SUITES[server_hello.cipher_suite]
-    _, server_share = m.parse_key_share_server(server_hello.extension(m.ExtensionType.key_share) or b"")
-    private = x25519.X25519PrivateKey.from_private_bytes(state.item(CLIENT, "ecdhe_private"))
-    shared = private.exchange(x25519.X25519PublicKey.from_public_bytes(server_share))
+    shared: bytes | None = None  # psk_ke: no key_share in the ServerHello (RFC 8446 §4.2.9)
+    if (key_share := server_hello.extension(m.ExtensionType.key_share)) is not None:
+        _, server_share = m.parse_key_share_server(key_share)
+        private = x25519.X25519PrivateKey.from_private_bytes(state.item(CLIENT, "ecdhe_private"))
+        shared = private.exchange(x25519.X25519PublicKey.from_public_bytes(server_share))
     raw_hello = log_bytes(state, CLIENT)
     raw_server_hello = m.encode_handshake(server_hello)
     schedule = _early_schedule(suite, psk, raw_hello)
@@ -348,7 +358,7 @@ def client_resume_finished(state: TableState, step: Step, action: Any, ref: Refe
     schedule.extract(None)
     accepted = m.decode_handshake(extensions, None, 0x0304)
     assert isinstance(accepted, m.EncryptedExtensions)
-    facts: list[Fact] = [secret_item(CLIENT, "shared_secret", shared),
+    facts: list[Fact] = [*((secret_item(CLIENT, "shared_secret", shared),) if shared is not None else ()),
                          secret_item(CLIENT, "client_handshake_traffic_secret", client_hs),
                          secret_item(CLIENT, "server_handshake_traffic_secret", server_hs),
                          secret_item(CLIENT, "master_secret", schedule.secret),

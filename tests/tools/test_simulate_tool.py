@@ -8,7 +8,8 @@ import pytest
 from tool_helpers import handshake_game
 
 
-@pytest.mark.parametrize(("variant", "attack"), [("tls12-rsa", True), ("tls12-ecdhe", False)])
+@pytest.mark.parametrize(("variant", "attack"),
+                         [("tls12-rsa", True), ("tls12-ecdhe", False), ("tls13", False)])
 def test_simulate_key_leak_json(variant: str, attack: bool) -> None:
     result = handshake_game("simulate", "--variant", variant, "--scenario", "key-leak", "--json")
     assert result.returncode == 0, result.stderr
@@ -18,6 +19,8 @@ def test_simulate_key_leak_json(variant: str, attack: bool) -> None:
     assert summary["attack_succeeded"] is attack
     assert set(summary["scores"]) == {"client", "server", "ca", "eavesdropper"}
     assert [s["step"] for s in summary["steps"]][:2] == ["ca.publish_root", "server.generate_key"]
+    # tls13: the client resumes with its ticket (psk_dhe_ke, no 0-RTT) before the leak.
+    assert ("client.resume" in [s["step"] for s in summary["steps"]]) is (variant == "tls13")
 
 
 def test_simulate_careless_is_stopped_by_finished_and_ladder_explains() -> None:
