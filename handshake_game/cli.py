@@ -149,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="the certificate's private key (PEM), if not in --certfile")
     serve.add_argument("--hello-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="close a websocket that has not said hello within this many seconds (default 10)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="serve with N processes on the same port (PostgreSQL only; more can run on "
+                            "other machines against the same database)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--max-per-address", type=int, default=512, metavar="N",
                        help="open connections from one address at most (default 512; not for loopback, "
                             "where a reverse proxy speaks for many students)")
@@ -250,7 +254,7 @@ def _run(argv: list[str] | None) -> int:
                             or "sqlite:///handshake.db", instructor_token=args.instructor_token,
                             rate=args.rate_limit, public_url=args.public_url,
                             max_connections=args.max_connections, hello_deadline=args.hello_timeout,
-                            per_address=args.max_per_address,
+                            per_address=args.max_per_address, workers=args.workers, worker=args.worker,
                             certfile=args.certfile, keyfile=args.keyfile))
         except StartupError as error:
             print(f"handshake-game serve: {error}", file=sys.stderr)

@@ -21,6 +21,7 @@ calls them through ``asyncio.to_thread``. One lock per table keeps a table's mov
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -28,7 +29,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,7 @@ from ..game.model import Difficulty, Scenario, Seat, Variant
 from ..game.predictions import predictions
 from ..store import Store
 from ..store.repository import hash_token, verify_token
+from . import cluster as cluster_
 from . import sessions
 
 log = logging.getLogger("handshake_game.server")
@@ -251,8 +253,11 @@ class GameServer:
                  key_source: Callable[[], rsa.RSAPrivateKey],
                  instructor_token: str | None = None,
                  reserve_keys: Callable[[int], None] | None = None,
-                 keys_ready: Callable[[float], bool] | None = None) -> None:
+                 keys_ready: Callable[[float], bool] | None = None,
+                 cluster: cluster_.Solo | None = None) -> None:
         self.store = store
+        # Other processes on the same PostgreSQL database (cluster.Postgres), or none.
+        self.cluster = cluster or cluster_.Solo()
         # Told how many RSA keys a newly opened class table will take, so a warm pool can
         # make them while students are still joining instead of when the class starts.
         self._reserve_keys = reserve_keys or (lambda count: None)
@@ -286,24 +291,73 @@ class GameServer:
         the server stopped make it now."""
         for record in self.store.tables():
             assert record.id is not None
-            facts = self.store.load_facts(record.id)
-            times = sessions.fact_times(self.store, record.id)
-            opened = facts[0]
-            assert isinstance(opened, TableOpened)
-            humans = {seat: row.player_id for seat, row in self.store.seats(record.id).items()
-                      if row.player_id is not None}
-            table = LiveTable(record.id, initial_state(opened), len(facts), humans)
-            # Replayed one fact at a time, with the time each was stored: the table's clock.
-            for fact, when in zip(facts, times, strict=True):
+            table = self._load_table(record.id)
+            with self._moving(table):
+                self._play_bots(table)
+            log.info("table %d replayed at step %s", record.id, _step_name(table.state))
+        return len(self._tables)
+
+    def _load_table(self, table_id: int) -> LiveTable:
+        """A stored table into memory (kept once there): its facts replayed one at a time with
+        the time each was stored (the table's clock), its humans from the seat rows."""
+        facts = self.store.load_facts(table_id)
+        if not facts:
+            raise UnknownTable(f"no table {table_id}")
+        times = sessions.fact_times(self.store, table_id)
+        opened = facts[0]
+        assert isinstance(opened, TableOpened)
+        humans = {seat: row.player_id for seat, row in self.store.seats(table_id).items()
+                  if row.player_id is not None}
+        table = LiveTable(table_id, initial_state(opened), len(facts), humans)
+        for fact, when in zip(facts, times, strict=True):
+            after = apply(table.state, fact)
+            table.timed(table.state, [fact], when)
+            table.state = after
+        with self._tables_lock:
+            return self._tables.setdefault(table_id, table)
+
+    @contextlib.contextmanager
+    def _reading(self, table: LiveTable) -> Iterator[None]:
+        """The table, held in this process and caught up with what other processes stored."""
+        with table.lock:
+            self._catch_up(table)
+            yield
+
+    @contextlib.contextmanager
+    def _moving(self, table: LiveTable) -> Iterator[None]:
+        """The table, held in this process and (on PostgreSQL) in every other, caught up from
+        the log; the other processes are told once what this move stored is committed."""
+        with table.lock, self.cluster.table_lock(table.table_id):
+            self._catch_up(table)
+            before = table.seq
+            try:
+                yield
+            finally:
+                if table.seq != before:
+                    self.cluster.notify(table.table_id)
+
+    def _catch_up(self, table: LiveTable) -> None:
+        """Facts another process appended since this one last looked, and who sits where."""
+        if not self.cluster.shared:
+            return
+        facts = self.store.load_facts(table.table_id, since=table.seq)
+        if facts:
+            times = sessions.fact_times(self.store, table.table_id)[table.seq:]
+            for fact, when in zip(facts, times, strict=False):
                 after = apply(table.state, fact)
                 table.timed(table.state, [fact], when)
                 table.state = after
-            with table.lock:
-                self._play_bots(table)
-            with self._tables_lock:
-                self._tables[record.id] = table
-            log.info("table %d replayed at step %s", record.id, _step_name(table.state))
-        return len(self._tables)
+            table.seq += len(facts)
+        table.humans = {seat: row.player_id for seat, row in self.store.seats(table.table_id).items()
+                        if row.player_id is not None}
+
+    @contextlib.contextmanager
+    def _class_lock(self, room: ClassRoom) -> Iterator[None]:
+        """The class, held here and (on PostgreSQL) in every process, refreshed from the store."""
+        with room.lock, self.cluster.class_lock(room.class_session_id):
+            if self.cluster.shared:
+                self.class_room(room.class_session_id)  # refreshes ``room`` in place
+            yield
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -338,7 +392,7 @@ class GameServer:
     def move(self, table_id: int, token: str, action: a.Action, seat: Seat | None = None) -> dict[str, Any]:
         """The token holder's move at its seat; returns its view after the bots answered."""
         table = self._table(table_id)
-        with table.lock:
+        with self._moving(table):
             own = self._authenticate(table, token)
             if seat is not None and seat is not own:
                 raise WrongSeat(f"your seat at table {table_id} is the {own.value}, not the {seat.value}")
@@ -353,7 +407,7 @@ class GameServer:
     def resume(self, table_id: int, token: str) -> tuple[Seat, dict[str, Any]]:
         """The token holder's seat and view (after a reconnect or a server restart)."""
         table = self._table(table_id)
-        with table.lock:
+        with self._reading(table):
             own = self._authenticate(table, token)
             return own, self._view(table, own)
 
@@ -363,7 +417,7 @@ class GameServer:
     def seat_view(self, table_id: int, seat: Seat) -> dict[str, Any]:
         """What ``seat`` sees now (for live updates to the connections holding it)."""
         table = self._table(table_id)
-        with table.lock:
+        with self._reading(table):
             return self._view(table, seat)
 
     # -- class sessions ------------------------------------------------------------------------
@@ -397,7 +451,7 @@ class GameServer:
         if record is None or record.id is None:
             raise UnknownSession("no class session has that join code")
         room = self.class_room(record.id)
-        with room.lock:
+        with self._class_lock(room):
             if room.ended:
                 raise SessionEnded("this class session has ended")
             # Two students typing the same name are told apart on the dashboard and the export.
@@ -405,7 +459,7 @@ class GameServer:
             table = self._table(room.table_ids[-1]) if room.table_ids else None
             if table is None or room.started or len(table.humans) >= len(SEATING_ORDER):
                 table = self._open_class_table(room)
-            with table.lock:
+            with self._moving(table):
                 seat = next(s for s in SEATING_ORDER if s not in table.humans)
                 player, token = self.store.create_player(name, room.class_session_id)
                 assert player.id is not None
@@ -432,14 +486,14 @@ class GameServer:
         room = self._instructor(class_session_id, token)
         if wait_for_keys and not self._keys_ready(KEYS_READY_TIMEOUT):
             log.warning("class %d starts before all its RSA keys are made", class_session_id)
-        with room.lock:
+        with self._class_lock(room):
             if room.ended:
                 raise SessionEnded("this class session has ended")
             if room.started:
                 raise AlreadyStarted("the class has already started")
             for table_id in room.table_ids:
                 table = self._table(table_id)
-                with table.lock:
+                with self._moving(table):
                     self._fill_with_bots(table)
                     if table.state.paused:
                         self._record(table, game.resume(table.state), "instructor starts")
@@ -505,7 +559,7 @@ class GameServer:
             open_table(variant, scenario, difficulty)  # refuse a combination the game cannot stage
         except Rejected as error:
             raise MoveRejected.of(error) from None
-        with room.lock:
+        with self._class_lock(room):
             if room.ended:
                 raise SessionEnded("this class session has ended")
             if not room.started:
@@ -521,12 +575,12 @@ class GameServer:
             moved: list[Reseat] = []
             for old_id in previous:
                 old = self._table(old_id)
-                with old.lock:
+                with self._reading(old):
                     humans = dict(old.humans)
                 if not humans:
                     continue
                 table = self._open_class_table(room)
-                with table.lock:
+                with self._moving(table):
                     for seat, after in zip(SEATING_ORDER, SEATING_ORDER[1:] + SEATING_ORDER[:1], strict=True):
                         if seat in humans:
                             self._seat(room, table, after, humans[seat])
@@ -600,7 +654,7 @@ class GameServer:
         """The debrief of one table (``game.reveal``): every wallet, secrets included."""
         self._instructor(class_session_id, token)
         table = self._class_table(class_session_id, table_id)
-        with table.lock:
+        with self._reading(table):
             if not table.revealed:
                 table.revealed = True
                 log.info("table %d: the instructor reveals the debrief to its seats", table_id)
@@ -609,7 +663,7 @@ class GameServer:
     def end(self, class_session_id: int, token: str) -> list[int]:
         """End the class: no more joins, and every table still playing is paused."""
         room = self._instructor(class_session_id, token)
-        with room.lock:
+        with self._class_lock(room):
             if not room.ended:
                 sessions.mark_ended(self.store, class_session_id, self.now())
                 log.info("class %d ended", class_session_id)
@@ -623,7 +677,7 @@ class GameServer:
     def table_entry(self, table_id: int) -> dict[str, Any]:
         """One table as the instructor's dashboard shows it (no wallets: see ``reveal``)."""
         table = self._table(table_id)
-        with table.lock:
+        with self._reading(table):
             state, humans = table.state, dict(table.humans)
             figures = {seat: _seat_figures(table, seat) for seat in humans}
             last_change, turn_started, injected_at = table.last_change, table.turn_started, table.injected_at
@@ -693,10 +747,11 @@ class GameServer:
                                                                                           to_table_id)
         if first is second and seat is to_seat:
             raise MoveRejected("that is the same seat")
-        with room.lock:
+        with self._class_lock(room):
             tables = sorted({first.table_id: first, second.table_id: second}.items())
+            guards = contextlib.ExitStack()
             for _, table in tables:
-                table.lock.acquire()
+                guards.enter_context(self._moving(table))
             try:
                 one, other = first.humans.get(seat), second.humans.get(to_seat)
                 if one is None and other is None:
@@ -711,8 +766,7 @@ class GameServer:
                 for _, table in tables:
                     self._play_bots(table)
             finally:
-                for _, table in tables:
-                    table.lock.release()
+                guards.close()
         for move in moved:
             log.info("class %d: player %d moved from table %d %s to table %d %s", class_session_id,
                      move.player_id, move.table_id, move.seat.value, move.to_table_id, move.to_seat.value)
@@ -727,9 +781,9 @@ class GameServer:
         tables = [self._class_table(class_session_id, one) for one in ids]
         moved: list[Reseat] = []
         changed = []
-        with room.lock:
+        with self._class_lock(room):
             for table in tables:
-                with table.lock:
+                with self._moving(table):
                     if not table.humans:
                         continue
                     before = dict(table.humans)
@@ -747,7 +801,7 @@ class GameServer:
         """Check one quiz answer of a card this seat was offered at this table, store it in the
         player's lesson progress, and score the seat's first answer at the table."""
         table = self._table(table_id)
-        with table.lock:
+        with self._moving(table):
             seat = self._authenticate(table, token)
             player_id = table.humans[seat]
             card = self._offered_card(table, seat, lesson_id)
@@ -775,7 +829,7 @@ class GameServer:
     def read_card(self, table_id: int, token: str, lesson_id: str) -> dict[str, Any]:
         """A further-reading card (or any card this seat was offered here), filled from its view."""
         table = self._table(table_id)
-        with table.lock:
+        with self._reading(table):
             seat = self._authenticate(table, token)
             card = self._offered_card(table, seat, lesson_id)
             seen = view(table.state, seat, self.now(), dissect=True, revealed=table.revealed)
@@ -784,7 +838,7 @@ class GameServer:
     def workbench(self, table_id: int, token: str, op: str, args: dict[str, str]) -> bytes:
         """One workbench operation on the token holder's own values (``game.workbench``)."""
         table = self._table(table_id)
-        with table.lock:
+        with self._reading(table):
             seat = self._authenticate(table, token)
             try:
                 return workbench.compute(table.state, seat, op, args, self.referee.rng)
@@ -814,8 +868,9 @@ class GameServer:
         """The class session in memory, rebuilt from the store after a restart."""
         with self._classes_lock:
             room = self._classes.get(class_session_id)
-        if room is not None:
+        if room is not None and not self.cluster.shared:
             return room
+        # (With other processes on the database the store is the truth: refreshed every time.)
         record = sessions.class_session(self.store, class_session_id)
         if record is None:
             raise UnknownSession(f"no class session {class_session_id}")
@@ -839,7 +894,12 @@ class GameServer:
                          current.difficulty, current.table_ids, current.started,
                          ended=record.ended_at is not None, rounds=rounds, stuck_after=record.stuck_after)
         with self._classes_lock:
-            return self._classes.setdefault(class_session_id, room)
+            cached = self._classes.setdefault(class_session_id, room)
+        if cached is not room:  # another process may have changed it: the fresh fields, same lock
+            cached.rounds, cached.table_ids = room.rounds, room.table_ids
+            cached.variant, cached.scenario, cached.difficulty = room.variant, room.scenario, room.difficulty
+            cached.started, cached.ended, cached.stuck_after = room.started, room.ended, room.stuck_after
+        return cached
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -864,6 +924,10 @@ class GameServer:
         return self.class_room(class_session_id)
 
     def _room_of(self, table_id: int) -> ClassRoom | None:
+        if self.cluster.shared:
+            record = sessions.game_table(self.store, table_id)
+            return None if record is None or record.class_session_id is None else \
+                self.class_room(record.class_session_id)
         with self._classes_lock:
             rooms = list(self._classes.values())
         return next((room for room in rooms if room.round_of(table_id) is not None), None)
@@ -884,7 +948,7 @@ class GameServer:
         tables = [self._class_table(class_session_id, one) for one in ids]
         changed = []
         for table in tables:
-            with table.lock:
+            with self._moving(table):
                 try:
                     if act(table, table_id is not None):
                         changed.append(table.table_id)
@@ -949,6 +1013,8 @@ class GameServer:
         with self._tables_lock:
             table = self._tables.get(table_id)
         if table is None:
+            if self.cluster.shared and 0 < table_id < 2**31:  # opened by another process
+                return self._load_table(table_id)
             raise UnknownTable(f"no table {table_id}")
         return table
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime
 import functools
 import hashlib
 import io
 import json
 import logging
+import os
 import re
 import secrets
 import signal
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -44,8 +48,8 @@ from ..store import Store
 from ..store.repository import verify_token
 from ..tls.keypool import KeyKind, KeyPool
 from ..tools.export_scores import export_scores, score_rows
+from . import cluster, sessions
 from . import protocol as p
-from . import sessions
 from .app import INSTRUCTOR_SETTING, GameError, GameServer, NotInstructor, Reseat
 from .limits import (
     ACCEPT_BURST,
@@ -781,7 +785,8 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
               print_urls: Callable[[str], None] | None = None, rate: float = RATE_PER_SECOND,
               public_url: str | None = None, max_connections: int | None = None,
               hello_deadline: float = HELLO_DEADLINE, certfile: str | None = None,
-              keyfile: str | None = None, per_address: int | None = None) -> None:
+              keyfile: str | None = None, per_address: int | None = None, workers: int = 1,
+              worker: bool = False) -> None:
     """Serve until SIGINT/SIGTERM: upgrade the database, check it takes writes, replay the
     stored tables, listen.
 
@@ -802,6 +807,11 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
     asyncio.get_running_loop().set_default_executor(
         concurrent.futures.ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="game"))
     store = Store(db_url)
+    postgres = store.url.get_backend_name() == "postgresql"
+    if workers > 1 and not postgres:
+        store.dispose()
+        raise StartupError("--workers above 1 needs PostgreSQL (--db postgresql://…): SQLite serves one "
+                           "process")
     try:
         await asyncio.to_thread(store.upgrade)
         problem = await asyncio.to_thread(database_problem, store)
@@ -826,10 +836,12 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         assert isinstance(key, rsa.RSAPrivateKey)  # the pool holds RSA keys only
         return key
 
+    # On PostgreSQL any number of processes (here or on other machines) share the tables.
+    shared = cluster.Postgres(store) if postgres else cluster.Solo()
     game = GameServer(store, rng=secrets.token_bytes, now=_utcnow, key_source=rsa_key,
                       instructor_token=instructor_token,
                       reserve_keys=lambda count: pool.reserve(KeyKind.RSA_2048, count),
-                      keys_ready=pool.wait_until_full)
+                      keys_ready=pool.wait_until_full, cluster=shared)
     shown_token = instructor_token
     del instructor_token  # the server keeps only the hash
     replayed = await asyncio.to_thread(game.load)
@@ -837,8 +849,15 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    children: list[subprocess.Popen[bytes]] = []
     try:
         hub = Hub(game)
+        loop = asyncio.get_running_loop()
+        # Another process moved a table: catch it up and push the views to this process's seats.
+        def told(table_id: int) -> None:  # on the listener's thread
+            loop.call_soon_threadsafe(lambda: loop.create_task(hub.publish(table_id)))
+
+        shared.listen(told)
         # The handler learns the bound port (for the join URL in QR codes) once listening.
         handler = make_handler(game, hub=hub, rate=rate, limits=limits, hello_deadline=hello_deadline)
         # No permessage-deflate: compressing every pushed view ran zlib on the event loop and
@@ -847,9 +866,17 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         async with serve(lambda connection: handler(connection), host, port,
                          process_request=http_handler(game, web_directory(), limits),
                          create_connection=limits.connection_class(), open_timeout=hello_deadline,
-                         backlog=ACCEPT_BURST, ssl=tls,
+                         backlog=ACCEPT_BURST, ssl=tls, reuse_port=workers > 1 or worker,
                          max_size=FRAME_LIMIT, compression=None) as server:
             bound = next(iter(server.sockets)).getsockname()[1]
+            if worker:  # started by the first process, which printed the addresses
+                handler = make_handler(game, public_url=public_base(host, bound, public_url)[0], hub=hub,
+                                       rate=rate, limits=limits, hello_deadline=hello_deadline)
+                log.info("worker %d serving on port %d", os.getpid(), bound)
+                await stop.wait()
+                return
+            children = [spawn_worker(host, bound, db_url, public_url, certfile, keyfile, rate)
+                        for _ in range(workers - 1)]
             base, note = public_base(host, bound, public_url, "https" if tls is not None else "http")
             handler = make_handler(game, public_url=base, hub=hub, rate=rate, limits=limits,
                                    hello_deadline=hello_deadline)
@@ -872,9 +899,27 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
                 print_urls(f"Instructor: {base}instructor.html — with the token from the first start (only "
                            "its hash is kept; serve --instructor-token NEW replaces it)")
             del shown_token
-            log.info("accepting at most %d connections (%d from one address)", limits.max_connections,
-                     limits.per_address)
+            log.info("accepting at most %d connections (%d from one address)%s", limits.max_connections,
+                     limits.per_address, f"; {workers} worker processes" if workers > 1 else "")
             await stop.wait()
     finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=10)
+        shared.stop()
         pool.stop()
         store.dispose()
+
+
+def spawn_worker(host: str, port: int, db_url: str, public_url: str | None, certfile: str | None,
+                 keyfile: str | None, rate: float) -> subprocess.Popen[bytes]:
+    """Another server process on the same port (SO_REUSEPORT: the kernel shares the
+    connections out) and the same database; it keeps the stored instructor token."""
+    command = [sys.executable, "-m", "handshake_game", "serve", "--worker", "--host", host,
+               "--port", str(port), "--db", db_url, "--rate-limit", str(rate)]
+    command += ["--public-url", public_url] if public_url else []
+    command += ["--certfile", certfile] if certfile else []
+    command += ["--keyfile", keyfile] if keyfile else []
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)

@@ -1,0 +1,114 @@
+"""Several server processes on one PostgreSQL database: who may move a table, and how the
+others hear of it.
+
+A table's fact log is the only truth. Each process keeps a cache of the tables it touched;
+to move one it takes the table's lock in PostgreSQL (a session-level advisory lock, so a
+process that dies releases it with its connection), catches its cache up from the log,
+decides, appends and commits, then tells the other processes with ``NOTIFY handshake``
+(the payload: its process id and the table). Each process listens on its own connection
+and, told of a table, catches it up and pushes the new views to its own connections.
+
+With SQLite (one process) :class:`Solo` does nothing: the in-process locks are enough.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import sqlalchemy as sa
+
+from ..store import Store
+
+log = logging.getLogger("handshake_game.server")
+
+CHANNEL = "handshake"
+_CLASS_KEYS = 1 << 40  # a class's lock keys sit above every table id (PostgreSQL's ids are int4)
+
+
+class Solo:
+    """One process: nothing to coordinate."""
+
+    shared = False
+
+    def table_lock(self, table_id: int) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def notify(self, table_id: int) -> None:
+        pass
+
+    def listen(self, told: Callable[[int], None]) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class Postgres(Solo):
+    """Advisory locks and LISTEN/NOTIFY on the store's PostgreSQL database."""
+
+    shared = True
+
+    def __init__(self, store: Store) -> None:
+        if store.url.get_backend_name() != "postgresql":
+            raise ValueError("several server processes need PostgreSQL")
+        self.store = store
+        self.me = os.getpid()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def _lock(self, key: int) -> Iterator[None]:
+        with self.store.engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+
+    def table_lock(self, table_id: int) -> contextlib.AbstractContextManager[None]:
+        return self._lock(table_id)
+
+    def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[None]:
+        return self._lock(_CLASS_KEYS + class_session_id)
+
+    def notify(self, table_id: int) -> None:
+        with self.store.engine.begin() as connection:
+            connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
+                               {"channel": CHANNEL, "payload": f"{self.me}:{table_id}"})
+
+    def listen(self, told: Callable[[int], None]) -> None:
+        """Calls ``told(table_id)`` (on a thread of its own) for every table another process
+        changed."""
+        import psycopg  # noqa: PLC0415 (only a PostgreSQL deployment needs it)
+
+        url = self.store.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    with psycopg.connect(url, autocommit=True) as connection:
+                        connection.execute(f"LISTEN {CHANNEL}")
+                        while not self._stop.is_set():  # wakes each second to see if it should stop
+                            for note in connection.notifies(timeout=1.0):
+                                pid, _, table = note.payload.partition(":")
+                                if pid != str(self.me) and table.isdigit():
+                                    told(int(table))
+                except Exception as error:  # a lost connection: listen again
+                    log.warning("listening for other processes failed (%s); listening again",
+                                type(error).__name__)
+                    self._stop.wait(1.0)
+
+        self._listener = threading.Thread(target=run, name="listen", daemon=True)
+        self._listener.start()
+
+    def stop(self) -> None:
+        self._stop.set()
