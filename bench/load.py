@@ -75,11 +75,13 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def start_game_server(workdir: Path, token: str) -> tuple[subprocess.Popen[str], str]:
+def start_game_server(workdir: Path, token: str, db: str | None = None,
+                      workers: int = 1) -> tuple[subprocess.Popen[str], str]:
     log = (workdir / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "handshake_game", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--db", f"sqlite:///{workdir / 'load.db'}", "--instructor-token", token],
+         "--db", db or f"sqlite:///{workdir / 'load.db'}", "--instructor-token", token,
+         "--workers", str(workers)],
         cwd=workdir, stdout=subprocess.PIPE, stderr=log, text=True)
     assert process.stdout is not None
     deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -145,11 +147,15 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean seconds a student thinks before each move (default 1.0)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on the play after S seconds")
+    parser.add_argument("--db", metavar="URL",
+                        help="the server's database (default: a fresh SQLite file; --workers needs "
+                             "PostgreSQL)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     args = parser.parse_args()
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp:
         workdir = Path(tmp)
-        server, ws_url = start_game_server(workdir, token)
+        server, ws_url = start_game_server(workdir, token, args.db, args.workers)
         try:
             started = time.perf_counter()
             try:
@@ -186,6 +192,7 @@ def main() -> int:
     rate = result.moves / result.play_seconds if result.play_seconds else 0.0
     print(f"tables: {result.completed}/{args.tables} completed, {result.failed} failed, "
           f"{SEATS_PER_TABLE * args.tables} student connections, think {args.think:g} s, "
+          f"{args.workers} server process(es), "
           f"setup+play {wall:.1f} s")
     print(f"moves: {result.moves} in {result.play_seconds:.1f} s of play = {rate:.1f} moves/s; "
           f"mean view {view_bytes} bytes")
@@ -194,7 +201,7 @@ def main() -> int:
     print(f"all four seats have the move (what the table waits for): {ms(result.seen_ms)}")
     print(f"fan-out floor ({len(floor)} turns, same connections, think and view size): {ms(floor)}")
     ratio = seen_p99 / floor_p99 if floor_p99 > 0 else 0.0
-    print(f"server peak RSS (VmHWM): {rss:.1f} MiB")
+    print(f"server peak RSS (VmHWM): {rss:.1f} MiB" + (" (the first process)" if args.workers > 1 else ""))
     print(f"completed={result.completed}/{args.tables} errors={result.errors} "
           f"seen_p50_ms={percentile(result.seen_ms, 0.5):.1f} seen_p99_ms={seen_p99:.1f} "
           f"floor_seen_p99_ms={floor_p99:.1f} ratio_seen_p99={ratio:.1f} "

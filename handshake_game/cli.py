@@ -153,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve with N processes on the same port (PostgreSQL only; more can run on "
                             "other machines against the same database)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--shared", action="store_true",
+                       help="share the PostgreSQL database with other server processes (on other "
+                            "machines, or started by hand); --workers implies it")
     serve.add_argument("--max-per-address", type=int, default=512, metavar="N",
                        help="open connections from one address at most (default 512; not for loopback, "
                             "where a reverse proxy speaks for many students)")
@@ -255,6 +258,7 @@ def _run(argv: list[str] | None) -> int:
                             rate=args.rate_limit, public_url=args.public_url,
                             max_connections=args.max_connections, hello_deadline=args.hello_timeout,
                             per_address=args.max_per_address, workers=args.workers, worker=args.worker,
+                            share=args.shared,
                             certfile=args.certfile, keyfile=args.keyfile))
         except StartupError as error:
             print(f"handshake-game serve: {error}", file=sys.stderr)

@@ -883,9 +883,10 @@ class GameServer:
             ids = [t.id for t in tables if t.round == number and t.id is not None]
             # Started when the instructor started it; a database from before ``started_at`` tells
             # by the bots that the start seated, or a table playing.
-            started = ((entry or record).started_at is not None
-                       or any(row.bot_kind is not None for t in ids for row in self.store.seats(t).values())
-                       or any(not self._table(t).state.paused for t in ids))
+            started = (entry or record).started_at is not None
+            if entry is None and not started:  # a class from before rounds and started_at
+                started = (any(row.bot_kind is not None for t in ids for row in self.store.seats(t).values())
+                           or any(not self._table(t).state.paused for t in ids))
             source = record if entry is None else entry
             rounds.append(Round(number, Variant(source.variant), Scenario(source.scenario),
                                 Difficulty(source.difficulty), ids, started))

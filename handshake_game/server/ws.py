@@ -786,7 +786,7 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
               public_url: str | None = None, max_connections: int | None = None,
               hello_deadline: float = HELLO_DEADLINE, certfile: str | None = None,
               keyfile: str | None = None, per_address: int | None = None, workers: int = 1,
-              worker: bool = False) -> None:
+              worker: bool = False, share: bool = False) -> None:
     """Serve until SIGINT/SIGTERM: upgrade the database, check it takes writes, replay the
     stored tables, listen.
 
@@ -808,10 +808,10 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         concurrent.futures.ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="game"))
     store = Store(db_url)
     postgres = store.url.get_backend_name() == "postgresql"
-    if workers > 1 and not postgres:
+    if (workers > 1 or share) and not postgres:
         store.dispose()
-        raise StartupError("--workers above 1 needs PostgreSQL (--db postgresql://…): SQLite serves one "
-                           "process")
+        raise StartupError("--workers above 1 and --shared need PostgreSQL (--db postgresql://…): SQLite "
+                           "serves one process")
     try:
         await asyncio.to_thread(store.upgrade)
         problem = await asyncio.to_thread(database_problem, store)
@@ -836,8 +836,9 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         assert isinstance(key, rsa.RSAPrivateKey)  # the pool holds RSA keys only
         return key
 
-    # On PostgreSQL any number of processes (here or on other machines) share the tables.
-    shared = cluster.Postgres(store) if postgres else cluster.Solo()
+    # With several processes (here, or --shared ones on other machines) on one PostgreSQL
+    # database, every move is coordinated through it; one process alone needs none of that.
+    shared = cluster.Postgres(store) if postgres and (workers > 1 or worker or share) else cluster.Solo()
     game = GameServer(store, rng=secrets.token_bytes, now=_utcnow, key_source=rsa_key,
                       instructor_token=instructor_token,
                       reserve_keys=lambda count: pool.reserve(KeyKind.RSA_2048, count),

@@ -29,8 +29,9 @@ def view_of(ws: ClientConnection, timeout: float = 60) -> dict[str, Any]:
 
 def test_one_table_played_across_two_processes_and_one_of_them_killed(tmp_path: Path,
                                                                       postgres_url: str) -> None:
-    first = Server(tmp_path, f"--instructor-token={TOKEN}", "--rate-limit", "1000", db=postgres_url)
-    second = Server(tmp_path, "--rate-limit", "1000", db=postgres_url)  # keeps the stored token
+    first = Server(tmp_path, f"--instructor-token={TOKEN}", "--rate-limit", "1000", "--shared",
+                   db=postgres_url)
+    second = Server(tmp_path, "--rate-limit", "1000", "--shared", db=postgres_url)  # keeps the stored token
     students: list[tuple[ClientConnection, dict[str, Any], Server]] = []
     try:
         with greeted(first.ws) as teacher:
@@ -108,7 +109,7 @@ def test_serve_workers_shares_one_port_on_postgresql_and_refuses_sqlite(tmp_path
     refused = subprocess.run([sys.executable, "-m", "handshake_game", "serve", "--port", "0",
                               "--workers", "2", "--db", f"sqlite:///{tmp_path / 'one.db'}"],
                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert refused.returncode == 1 and "needs PostgreSQL" in refused.stderr
+    assert refused.returncode == 1 and "need PostgreSQL" in refused.stderr
     server = Server(tmp_path, f"--instructor-token={TOKEN}", "--workers", "2", db=postgres_url)
     try:
         deadline = time.monotonic() + 60
