@@ -151,40 +151,24 @@ def ours(creds: Credentials, suite: str, *, cache: bool = False) -> Handshake:
     server_config = ServerConfig((creds.leaf_der,), creds.leaf_key, cipher_suites=(suite,),
                                  groups=(NamedGroup.x25519,))
 
-    def pump(client: TLSClient, server: TLSServer, wire: bytearray | None) -> None:
-        while True:
-            to_server = client.data_to_send()
-            if to_server:
-                server.receive_data(to_server)
-            to_client = server.data_to_send()
-            if to_client:
-                if wire is not None:
-                    wire += to_client
-                client.receive_data(to_client)
-            if not to_server and not to_client:
-                return
-
-    def received(events: Sequence[object]) -> bytes:
-        return b"".join(e.data for e in events if isinstance(e, ApplicationDataReceived))
-
     def handshake(wire: bytearray | None = None) -> None:
         if not cache:
             pki.clear_caches()  # no parsed certificate, no verified path: OpenSSL keeps none either
         client = TLSClient(client_config)
         server = TLSServer(server_config)
         client.start()
-        pump(client, server, wire)
+        _pump(client, server, wire)
         if client.state is not ClientState.CLIENT_CONNECTED or \
                 server.state is not ServerState.SERVER_CONNECTED:
             raise RuntimeError(f"ours: handshake failed: {client.failed!r} {server.failed!r}")
         if client.suite is None or client.suite.name != suite:
             raise RuntimeError(f"ours: negotiated {client.suite}")
         client.send_application_data(REQUEST)
-        pump(client, server, wire)
+        _pump(client, server, wire)
         server.send_application_data(RESPONSE)
-        pump(client, server, wire)
-        if received(server.events_received()) != REQUEST or \
-                received(client.events_received()) != RESPONSE:
+        _pump(client, server, wire)
+        if _received(server.events_received()) != REQUEST or \
+                _received(client.events_received()) != RESPONSE:
             raise RuntimeError("ours: application data did not round-trip")
 
     return handshake
@@ -202,9 +186,9 @@ def ours(creds: Credentials, suite: str, *, cache: bool = False) -> Handshake:
 
 def _close_ours(client: TLSClient, server: TLSServer, pump: Any) -> None:
     client.close()
-    pump(client, server, None)
+    _pump(client, server, None)
     server.close()
-    pump(client, server, None)
+    _pump(client, server, None)
 
 
 def ours_resumed(creds: Credentials, suite: str) -> Handshake:

@@ -85,14 +85,20 @@ def master_stage(suite: CipherSuite, transcript: bytes, shared: bytes) -> KeySch
     return schedule
 
 
+def hello_extensions(state: TableState, share: EcdhePrivateKey | None) -> tuple[m.Extension, ...]:
+    """A TLS 1.3 ClientHello's extensions: the server's name, x25519, the signature scheme,
+    TLS 1.3, and the x25519 key share (``share`` None: none, as psk_ke resumption sends)."""
+    shares = (m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)),) if share else ()
+    return (m.server_name_extension(state.server_name),
+            m.supported_groups_extension((NamedGroup.x25519,)),
+            m.signature_algorithms_extension((SCHEME,)),
+            m.supported_versions_extension((0x0304,)), *shares)
+
+
 def client_hello(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
     client_random = ref.rng(32)
-    extensions = (m.server_name_extension(state.server_name),
-                  m.supported_groups_extension((NamedGroup.x25519,)),
-                  m.signature_algorithms_extension((SCHEME,)),
-                  m.supported_versions_extension((0x0304,)),
-                  m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)))
+    extensions = hello_extensions(state, share)
     suites = offered_suites(state, action)
     hello = m.ClientHello(0x0303, client_random, b"", suites, b"\x00", extensions)
     raw, sent = plain_handshake(Seat.CLIENT, hello)

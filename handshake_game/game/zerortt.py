@@ -53,9 +53,9 @@ from .ticketleak import early_schedule as _early_schedule
 from .ticketleak import open_record as _open
 from .ticketleak import protection as _protection
 from .tls13 import (
-    SCHEME,
     app_protection,
     finished_bytes,
+    hello_extensions,
     log_bytes,
     log_item,
     master_stage,
@@ -136,12 +136,7 @@ def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fac
     share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
     client_random = ref.rng(32)
     # RFC 8446 §4.2.9: psk_ke carries no key_share (the server MUST NOT send one either).
-    extensions = (m.server_name_extension(state.server_name),
-                  m.supported_groups_extension((NamedGroup.x25519,)),
-                  m.signature_algorithms_extension((SCHEME,)),
-                  m.supported_versions_extension((0x0304,)),
-                  *((m.key_share_client_extension(((NamedGroup.x25519, share.public_bytes()),)),)
-                    if dhe else ()),
+    extensions = (*hello_extensions(state, share if dhe else None),
                   m.psk_key_exchange_modes_extension((m.PSK_DHE_KE if dhe else m.PSK_KE,)),
                   *((m.early_data_extension(),) if early_data else ()))
     offered = tuple(suite_by_name(name).code for name in SUITES_FOR_VARIANT[state.variant])
