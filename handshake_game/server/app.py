@@ -215,25 +215,39 @@ class Round:
 
 @dataclass
 class ClassRoom:
-    """A class session in memory: its rounds, the current one's tables in join order (and
-    what they play), and whether it has started."""
+    """A class session in memory: its rounds (the last is the current one: what its tables
+    play, its tables in join order, whether it started), and whether the class has ended."""
 
     class_session_id: int
     join_code: str
-    variant: Variant
-    scenario: Scenario
-    difficulty: Difficulty
-    table_ids: list[int] = field(default_factory=list)
-    started: bool = False
+    rounds: list[Round]
     ended: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    rounds: list[Round] = field(default_factory=list)
     stuck_after: int = DEFAULT_STUCK_AFTER
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __post_init__(self) -> None:
-        if not self.rounds:  # a new class: its first round is the current one
-            self.rounds = [Round(1, self.variant, self.scenario, self.difficulty, self.table_ids,
-                                 self.started)]
+    @property
+    def current(self) -> Round:
+        return self.rounds[-1]
+
+    @property
+    def variant(self) -> Variant:
+        return self.current.variant
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.current.scenario
+
+    @property
+    def difficulty(self) -> Difficulty:
+        return self.current.difficulty
+
+    @property
+    def table_ids(self) -> list[int]:
+        return self.current.table_ids
+
+    @property
+    def started(self) -> bool:
+        return self.current.started
 
     def round_of(self, table_id: int) -> Round | None:
         return next((r for r in self.rounds if table_id in r.table_ids), None)
@@ -433,7 +447,7 @@ class GameServer:
         record, _ = self.store.create_class_session(variant, scenario, difficulty, instructor_token=token)
         assert record.id is not None
         sessions.add_round(self.store, record.id, 1, variant.value, scenario.value, difficulty.value)
-        room = ClassRoom(record.id, record.join_code, variant, scenario, difficulty)
+        room = ClassRoom(record.id, record.join_code, [Round(1, variant, scenario, difficulty)])
         with self._classes_lock:
             self._classes[record.id] = room
         log.info("class session %d created: %s %s %s", record.id, variant.value, scenario.value,
@@ -500,7 +514,7 @@ class GameServer:
                     self._play_bots(table)
             sessions.mark_started(self.store, class_session_id, self.now())
             sessions.mark_round_started(self.store, class_session_id, room.rounds[-1].number, self.now())
-            room.started = room.rounds[-1].started = True
+            room.current.started = True
             log.info("class %d started", class_session_id)
             return list(room.table_ids)
 
@@ -568,10 +582,7 @@ class GameServer:
             number = room.rounds[-1].number + 1
             sessions.add_round(self.store, class_session_id, number, variant.value, scenario.value,
                                difficulty.value)
-            current = Round(number, variant, scenario, difficulty)
-            room.rounds.append(current)
-            room.variant, room.scenario, room.difficulty = variant, scenario, difficulty
-            room.table_ids, room.started = current.table_ids, False
+            room.rounds.append(Round(number, variant, scenario, difficulty))
             moved: list[Reseat] = []
             for old_id in previous:
                 old = self._table(old_id)
@@ -890,16 +901,12 @@ class GameServer:
             source = record if entry is None else entry
             rounds.append(Round(number, Variant(source.variant), Scenario(source.scenario),
                                 Difficulty(source.difficulty), ids, started))
-        current = rounds[-1]
-        room = ClassRoom(class_session_id, record.join_code, current.variant, current.scenario,
-                         current.difficulty, current.table_ids, current.started,
-                         ended=record.ended_at is not None, rounds=rounds, stuck_after=record.stuck_after)
+        room = ClassRoom(class_session_id, record.join_code, rounds, ended=record.ended_at is not None,
+                         stuck_after=record.stuck_after)
         with self._classes_lock:
             cached = self._classes.setdefault(class_session_id, room)
         if cached is not room:  # another process may have changed it: the fresh fields, same lock
-            cached.rounds, cached.table_ids = room.rounds, room.table_ids
-            cached.variant, cached.scenario, cached.difficulty = room.variant, room.scenario, room.difficulty
-            cached.started, cached.ended, cached.stuck_after = room.started, room.ended, room.stuck_after
+            cached.rounds, cached.ended, cached.stuck_after = room.rounds, room.ended, room.stuck_after
         return cached
 
     # -- internals -----------------------------------------------------------------------------
