@@ -27,17 +27,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import math
 import random
+import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from handshake_game.tools.netbots import SEATS_PER_TABLE, BotsResult, percentile, play_class
+from handshake_game.tools.netbots import (
+    SEATS_PER_TABLE,
+    BotsResult,
+    SeatedClass,
+    percentile,
+    play_class,
+    seat_class,
+    start_and_play,
+)
 
 STARTUP_TIMEOUT = 60.0
 
@@ -97,6 +109,55 @@ def start_game_server(workdir: Path, token: str, db: str | None = None,
     raise RuntimeError("the server did not print its URLs in time")
 
 
+@contextlib.contextmanager
+def fresh_database(url: str | None) -> Iterator[str | None]:
+    """For a PostgreSQL URL, a new empty database on that server for this run (dropped after),
+    so that every run starts from nothing: the server replays no table of an earlier run."""
+    if url is None or not url.startswith("postgresql"):
+        yield url
+        return
+    import sqlalchemy as sa  # noqa: PLC0415 (only a PostgreSQL run needs it)
+
+    server = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    name = f"handshake_load_{secrets.token_hex(4)}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                       "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        server.dispose()
+
+
+def raise_open_files_limit() -> None:
+    """Thousands of student connections from this one process need as many descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def run_open_loop(args: argparse.Namespace) -> int:
+    token = secrets.token_urlsafe(16)
+    with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp, fresh_database(args.db) as db:
+        workdir = Path(tmp)
+        server, ws_url = start_game_server(workdir, token, db, args.workers)
+        try:
+            result, starts, spans = asyncio.run(waves(ws_url, token, args))
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    for note in result.notes:
+        print(f"load: {note}", file=sys.stderr)
+    report_waves(result, starts, spans, args)
+    return 0
+
+
 def start_fanout_server() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen([sys.executable, "-c", FANOUT_SERVER], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -140,6 +201,68 @@ async def fanout_floor(url: str, tables: int, moves_per_table: int, view_bytes: 
     return seen
 
 
+async def waves(ws_url: str, token: str,
+                args: argparse.Namespace) -> tuple[BotsResult, list[float], list[tuple[float, float]]]:
+    """The open loop: every wave's class joins first (joining is not what is measured), then
+    wave k starts at k × ``wave_every`` seconds and plays to its end beside the waves before it,
+    each student thinking ``think_min``–``think_max`` seconds before each move. Returns the
+    figures of all waves, when each wave started, and each started table's play (start, end)."""
+    result = BotsResult(tables=args.waves * args.wave_tables)
+    classes: list[SeatedClass] = []
+    try:
+        for number in range(args.waves):
+            classes.append(await seat_class(ws_url, token, args.wave_tables, "tls12-rsa",
+                                            think=(args.think_min, args.think_max), result=result,
+                                            seed=number))
+            print(f"load: wave {number + 1}/{args.waves} seated "
+                  f"({SEATS_PER_TABLE * args.wave_tables * (number + 1)} students)", file=sys.stderr)
+        begin = time.perf_counter()
+        starts: list[float] = []
+
+        async def wave(number: int, seated: SeatedClass) -> None:
+            await asyncio.sleep(begin + number * args.wave_every - time.perf_counter())
+            starts.append(time.perf_counter())
+            await start_and_play(seated, args.timeout)
+
+        # The measure ends one interval after the last wave's start: the waves still playing
+        # then are stopped (each window needs the load it names, not the class emptying out).
+        end = args.waves * args.wave_every
+        playing = asyncio.gather(*(wave(n, seated) for n, seated in enumerate(classes)))
+        try:
+            await asyncio.wait_for(asyncio.shield(playing), end + 1)
+        except TimeoutError:
+            playing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await playing
+        spans = [(table.started_at, table.ended_at or math.inf) for seated in classes
+                 for table in seated.run.tables.values() if table.started_at]
+        return result, starts, spans
+    finally:
+        await asyncio.gather(*(seated.close() for seated in classes), return_exceptions=True)
+
+
+def report_waves(result: BotsResult, starts: list[float], spans: list[tuple[float, float]],
+                 args: argparse.Namespace) -> None:
+    """One line per wave's window (from 5 s after its start to the next start): the students
+    whose tables were playing, the moves and the time all four seats took to have each move;
+    then the most students served within the target."""
+    best = 0
+    print(f"{'wave':>4} {'students':>8} {'moves/s':>8} {'seen p50':>9} {'seen p99':>9}")
+    for number, start in enumerate(sorted(starts)):
+        low, high = start + 5.0, start + args.wave_every
+        middle = (low + high) / 2
+        students = SEATS_PER_TABLE * sum(1 for begun, ended in spans if begun <= middle < ended)
+        window = [ms for ms, at in zip(result.seen_ms, result.seen_at, strict=True) if low <= at < high]
+        p99 = percentile(window, 0.99)
+        if window and p99 < args.target_ms:
+            best = max(best, students)
+        print(f"{number + 1:>4} {students:>8} {len(window) / (high - low):>8.1f} "
+              f"{percentile(window, 0.5):>7.1f}ms {p99:>7.1f}ms")
+    print(f"open loop: think {args.think_min:g}-{args.think_max:g} s, waves of {args.wave_tables} tables "
+          f"every {args.wave_every:g} s, {args.workers} server process(es)")
+    print(f"most_students_within_target={best} target_seen_p99_ms={args.target_ms:g} errors={result.errors}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -151,11 +274,25 @@ def main() -> int:
                         help="the server's database (default: a fresh SQLite file; --workers needs "
                              "PostgreSQL)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    loop = parser.add_argument_group("open loop", "--open-loop: waves of classes start one after the "
+                                     "other and play side by side, students thinking between moves; "
+                                     "finds the most students served with seen p99 under the target")
+    loop.add_argument("--open-loop", action="store_true", help="run the open loop instead of one class")
+    loop.add_argument("--think-min", type=float, default=5.0, help="least seconds of thought (default 5)")
+    loop.add_argument("--think-max", type=float, default=20.0, help="most seconds of thought (default 20)")
+    loop.add_argument("--waves", type=int, default=12, help="classes started one after another (default 12)")
+    loop.add_argument("--wave-tables", type=int, default=50, help="tables per wave (default 50)")
+    loop.add_argument("--wave-every", type=float, default=15.0, help="seconds between waves (default 15)")
+    loop.add_argument("--target-ms", type=float, default=100.0,
+                      help="the seen p99 to stay under (default 100)")
     args = parser.parse_args()
+    raise_open_files_limit()
+    if args.open_loop:
+        return run_open_loop(args)
     token = secrets.token_urlsafe(16)
-    with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp, fresh_database(args.db) as db:
         workdir = Path(tmp)
-        server, ws_url = start_game_server(workdir, token, args.db, args.workers)
+        server, ws_url = start_game_server(workdir, token, db, args.workers)
         try:
             started = time.perf_counter()
             try:
@@ -166,6 +303,10 @@ def main() -> int:
                 result = BotsResult(tables=args.tables, errors=1)
             wall = time.perf_counter() - started
             rss = peak_rss_mb(server.pid)
+            if result.errors:  # the server's own account of what went wrong
+                logged = (workdir / "server.log").read_text(errors="replace").splitlines()
+                for line in [line for line in logged if " ERROR " in line or "Error" in line][:20]:
+                    print(f"load: server: {line}", file=sys.stderr)
         finally:
             server.terminate()
             try:

@@ -14,6 +14,7 @@ import sys
 
 from . import __version__
 from .game.model import Scenario, Variant
+from .tls.session import AntiReplay
 from .tls.suites import SUITES_BY_NAME, KeyExchange
 
 
@@ -93,9 +94,14 @@ def _parser() -> argparse.ArgumentParser:
                              "--keylog file). Numbering continues after the captures already in DIR")
     listen.add_argument("--early-data", action="store_true",
                         help="issue tickets that allow 0-RTT data, and read it as part of the request")
-    listen.add_argument("--no-anti-replay", action="store_true",
-                        help="let a ticket resume more than once, so replayed 0-RTT data is read again "
-                             "(for the replay lesson)")
+    listen.add_argument("--anti-replay", choices=[mode.value for mode in AntiReplay],
+                        default=AntiReplay.TICKETS.value,
+                        help="how a replayed ClientHello's 0-RTT data is refused: tickets (default: each "
+                             "ticket resumes once, RFC 8446 §8.1), hellos (a record of the ClientHellos "
+                             "that brought 0-RTT data within the freshness window; tickets stay reusable, "
+                             "§8.2), or off (replayed 0-RTT data is read again, for the replay lesson)")
+    listen.add_argument("--no-anti-replay", dest="anti_replay", action="store_const",
+                        const=AntiReplay.OFF.value, help="the same as --anti-replay=off")
     listen.add_argument("-q", "--quiet", action="store_true", help="print no traces")
     listen.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="idle time before a connection is dropped")
@@ -159,6 +165,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-per-address", type=int, default=512, metavar="N",
                        help="open connections from one address at most (default 512; not for loopback, "
                             "where a reverse proxy speaks for many students)")
+    serve.add_argument("--trusted-proxy", action="append", default=[], type=_trusted_proxy, metavar="ADDR",
+                       help="a reverse proxy (address or network, e.g. 127.0.0.1 or 10.0.0.0/8; repeat for "
+                            "several) whose X-Forwarded-For header names the client: its right-most entry "
+                            "that is not a trusted proxy then counts for the per-address limits and in the "
+                            "log. From any other peer the header is ignored")
     serve.add_argument("--max-connections", type=int, default=4096, metavar="N",
                        help="open connections at most (default 4096, fewer if the open-files limit "
                             "leaves less room)")
@@ -190,6 +201,16 @@ def _parser() -> argparse.ArgumentParser:
     bots.add_argument("--timeout", type=float, default=300.0, metavar="S",
                       help="give up on the play after S seconds (default 300)")
     return parser
+
+
+def _trusted_proxy(text: str) -> str:
+    from .server.limits import trusted_proxy
+
+    try:
+        trusted_proxy(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +245,7 @@ def _run(argv: list[str] | None) -> int:
             request_client_cert=args.request_client_cert,
             client_cafile=args.client_cafile,
             timeout=args.timeout, max_connections=args.max_connections,
-            early_data=args.early_data, anti_replay=not args.no_anti_replay))
+            early_data=args.early_data, anti_replay=AntiReplay(args.anti_replay)))
     if args.command == "simulate":
         from .tools.simulate import list_catalog, run_simulate
 
@@ -245,7 +266,10 @@ def _run(argv: list[str] | None) -> int:
 
         from .server.ws import run
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # Several processes write to one log: each line says which.
+        several = args.workers > 1 or args.worker or args.shared
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s"
+                            + (" [%(process)d]" if several else "") + ": %(message)s")
         # The game logs its own state changes; the libraries' per-request chatter (every
         # static file, every plugin Alembic loads) would bury them.
         for chatty in ("websockets.server", "alembic"):
@@ -258,7 +282,7 @@ def _run(argv: list[str] | None) -> int:
                             rate=args.rate_limit, public_url=args.public_url,
                             max_connections=args.max_connections, hello_deadline=args.hello_timeout,
                             per_address=args.max_per_address, workers=args.workers, worker=args.worker,
-                            share=args.shared,
+                            share=args.shared, trusted_proxies=args.trusted_proxy,
                             certfile=args.certfile, keyfile=args.keyfile))
         except StartupError as error:
             print(f"handshake-game serve: {error}", file=sys.stderr)

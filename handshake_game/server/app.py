@@ -290,6 +290,13 @@ class GameServer:
             log.info("instructor token %s", "set" if stored is None else "replaced: the old one is refused")
         self._classes: dict[int, ClassRoom] = {}
         self._classes_lock = threading.Lock()
+        # With other processes: the classes another process changed since this one read them
+        # (read again when next needed), and the class each table belongs to (it never changes).
+        self._stale_classes: set[int] = set()
+        self._stale_seats: set[int] = set()  # tables whose seats another process changed
+        self._table_class: dict[int, int | None] = {}
+        self.cluster.on_class(self._stale_classes.add)
+        self.cluster.on_seats(self._stale_seats.add)
         self._names: dict[int, str] = {}
         self.now = now
         self.referee = Referee(rng=rng, now=now, rsa_keys=key_source)
@@ -305,25 +312,29 @@ class GameServer:
         the server stopped make it now."""
         for record in self.store.tables():
             assert record.id is not None
-            table = self._load_table(record.id)
-            with self._moving(table):
-                self._play_bots(table)
+            try:
+                table = self._load_table(record.id)
+                with self._moving(table):
+                    self._play_bots(table)
+            except Exception as error:  # one table the game can no longer replay: the others play on
+                log.error("table %d could not be replayed (%s): left stored, not loaded", record.id,
+                          type(error).__name__)
+                with self._tables_lock:
+                    self._tables.pop(record.id, None)
+                continue
             log.info("table %d replayed at step %s", record.id, _step_name(table.state))
         return len(self._tables)
 
     def _load_table(self, table_id: int) -> LiveTable:
         """A stored table into memory (kept once there): its facts replayed one at a time with
         the time each was stored (the table's clock), its humans from the seat rows."""
-        facts = self.store.load_facts(table_id)
+        facts = sessions.timed_facts(self.store, table_id)
         if not facts:
             raise UnknownTable(f"no table {table_id}")
-        times = sessions.fact_times(self.store, table_id)
-        opened = facts[0]
+        opened = facts[0][0]
         assert isinstance(opened, TableOpened)
-        humans = {seat: row.player_id for seat, row in self.store.seats(table_id).items()
-                  if row.player_id is not None}
-        table = LiveTable(table_id, initial_state(opened), len(facts), humans)
-        for fact, when in zip(facts, times, strict=True):
+        table = LiveTable(table_id, initial_state(opened), len(facts), self._humans(table_id))
+        for fact, when in facts:
             after = apply(table.state, fact)
             table.timed(table.state, [fact], when)
             table.state = after
@@ -343,35 +354,45 @@ class GameServer:
         the log; the other processes are told once what this move stored is committed."""
         with table.lock, self.cluster.table_lock(table.table_id):
             self._catch_up(table)
-            before = table.seq
+            before, humans = table.seq, dict(table.humans)
             try:
                 yield
             finally:
-                if table.seq != before:
-                    self.cluster.notify(table.table_id)
+                if table.seq != before or table.humans != humans:
+                    self.cluster.notify(table.table_id, seats=table.humans != humans)
 
     def _catch_up(self, table: LiveTable) -> None:
-        """Facts another process appended since this one last looked, and who sits where."""
+        """Facts another process appended since this one last looked, and who sits where if
+        another process said it seated someone there (``cluster``: a table's seats change
+        only under its lock, and that process tells the others)."""
         if not self.cluster.shared:
             return
-        facts = self.store.load_facts(table.table_id, since=table.seq)
-        if facts:
-            times = sessions.fact_times(self.store, table.table_id)[table.seq:]
-            for fact, when in zip(facts, times, strict=False):
-                after = apply(table.state, fact)
-                table.timed(table.state, [fact], when)
-                table.state = after
-            table.seq += len(facts)
-        table.humans = {seat: row.player_id for seat, row in self.store.seats(table.table_id).items()
-                        if row.player_id is not None}
+        facts = sessions.timed_facts(self.store, table.table_id, since=table.seq)
+        for fact, when in facts:
+            after = apply(table.state, fact)
+            table.timed(table.state, [fact], when)
+            table.state = after
+        table.seq += len(facts)
+        if table.table_id in self._stale_seats:
+            table.humans = self._humans(table.table_id)
+
+    def _humans(self, table_id: int) -> dict[Seat, int]:
+        """Who sits where at the table, from the store."""
+        self._stale_seats.discard(table_id)  # before reading: a later change marks it again
+        return {seat: row.player_id for seat, row in self.store.seats(table_id).items()
+                if row.player_id is not None}
 
     @contextlib.contextmanager
     def _class_lock(self, room: ClassRoom) -> Iterator[None]:
-        """The class, held here and (on PostgreSQL) in every process, refreshed from the store."""
+        """The class, held here and (on PostgreSQL) in every process, refreshed from the store;
+        the other processes are told afterwards that their copy is stale."""
         with room.lock, self.cluster.class_lock(room.class_session_id):
             if self.cluster.shared:
-                self.class_room(room.class_session_id)  # refreshes ``room`` in place
-            yield
+                self.class_room(room.class_session_id, refresh=True)  # refreshes ``room`` in place
+            try:
+                yield
+            finally:
+                self.cluster.notify_class(room.class_session_id)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -430,9 +451,13 @@ class GameServer:
 
     def seat_view(self, table_id: int, seat: Seat) -> dict[str, Any]:
         """What ``seat`` sees now (for live updates to the connections holding it)."""
+        return self.seat_views(table_id, [seat])[seat]
+
+    def seat_views(self, table_id: int, seats: Iterable[Seat]) -> dict[Seat, dict[str, Any]]:
+        """What each of ``seats`` sees now, from one look at the table."""
         table = self._table(table_id)
         with self._reading(table):
-            return self._view(table, seat)
+            return {seat: self._view(table, seat) for seat in seats}
 
     # -- class sessions ------------------------------------------------------------------------
 
@@ -465,16 +490,24 @@ class GameServer:
         if record is None or record.id is None:
             raise UnknownSession("no class session has that join code")
         room = self.class_room(record.id)
+        # The class is held for the seating only: a class of hundreds joining at once waits on
+        # this lock (in every process, on PostgreSQL), so the joiner's view is built after it.
         with self._class_lock(room):
             if room.ended:
                 raise SessionEnded("this class session has ended")
             # Two students typing the same name are told apart on the dashboard and the export.
             name = sessions.unique_name(name, sessions.class_player_names(self.store, room.class_session_id))
             table = self._table(room.table_ids[-1]) if room.table_ids else None
-            if table is None or room.started or len(table.humans) >= len(SEATING_ORDER):
+            full = False
+            if table is not None and not room.started:
+                with self._reading(table):  # who sits there now, whichever process seated them
+                    full = len(table.humans) >= len(SEATING_ORDER)
+            if table is None or room.started or full:
                 table = self._open_class_table(room)
             with self._moving(table):
-                seat = next(s for s in SEATING_ORDER if s not in table.humans)
+                seat = next((s for s in SEATING_ORDER if s not in table.humans), None)
+                if seat is None:  # (the class lock keeps every other joiner out: never expected)
+                    raise RuntimeError(f"table {table.table_id} filled up under the class lock")
                 player, token = self.store.create_player(name, room.class_session_id)
                 assert player.id is not None
                 self._token_hashes[player.id] = player.reconnect_token_hash
@@ -486,8 +519,9 @@ class GameServer:
                 if room.started:
                     self._fill_with_bots(table)
                     self._play_bots(table)
-                return SeatedPlayer(table.table_id, seat, token, self._view(table, seat),
-                                    room.class_session_id, player.id)
+        with self._reading(table):
+            return SeatedPlayer(table.table_id, seat, token, self._view(table, seat),
+                                room.class_session_id, player.id)
 
     def keys_ready(self) -> bool:
         """Whether every RSA key the open tables reserved is made (no waiting)."""
@@ -604,6 +638,7 @@ class GameServer:
         room = self._instructor(class_session_id, token)
         sessions.set_stuck_after(self.store, class_session_id, stuck_after)
         room.stuck_after = stuck_after
+        self.cluster.notify_class(class_session_id)
         log.info("class %d: a student is stuck after %d s", class_session_id, stuck_after)
 
     def classes(self, token: str) -> list[dict[str, Any]]:
@@ -875,13 +910,15 @@ class GameServer:
             return None
         return self.class_room(record.class_session_id).class_session_id
 
-    def class_room(self, class_session_id: int) -> ClassRoom:
-        """The class session in memory, rebuilt from the store after a restart."""
+    def class_room(self, class_session_id: int, refresh: bool = False) -> ClassRoom:
+        """The class session in memory, rebuilt from the store after a restart. With other
+        processes on the database it is read again when one of them changed it (or when
+        ``refresh`` asks: under the class's lock, before changing it)."""
         with self._classes_lock:
             room = self._classes.get(class_session_id)
-        if room is not None and not self.cluster.shared:
+        if room is not None and not refresh and class_session_id not in self._stale_classes:
             return room
-        # (With other processes on the database the store is the truth: refreshed every time.)
+        self._stale_classes.discard(class_session_id)  # before reading: a later change marks it again
         record = sessions.class_session(self.store, class_session_id)
         if record is None:
             raise UnknownSession(f"no class session {class_session_id}")
@@ -933,9 +970,18 @@ class GameServer:
 
     def _room_of(self, table_id: int) -> ClassRoom | None:
         if self.cluster.shared:
-            record = sessions.game_table(self.store, table_id)
-            return None if record is None or record.class_session_id is None else \
-                self.class_room(record.class_session_id)
+            if table_id not in self._table_class:
+                record = sessions.game_table(self.store, table_id)
+                if record is None:
+                    return None
+                self._table_class[table_id] = record.class_session_id
+            class_session_id = self._table_class[table_id]
+            if class_session_id is None:
+                return None
+            room = self.class_room(class_session_id)
+            if room.round_of(table_id) is None:  # opened by another process since this one read the class
+                room = self.class_room(class_session_id, refresh=True)
+            return room
         with self._classes_lock:
             rooms = list(self._classes.values())
         return next((room for room in rooms if room.round_of(table_id) is not None), None)
@@ -1027,6 +1073,16 @@ class GameServer:
         return table
 
     def _authenticate(self, table: LiveTable, token: str) -> Seat:
+        try:
+            return self._token_seat(table, token)
+        except BadToken:
+            if not self.cluster.shared:
+                raise
+        # Seated a moment ago by another process, whose word has not arrived yet: ask the store.
+        table.humans = self._humans(table.table_id)
+        return self._token_seat(table, token)
+
+    def _token_seat(self, table: LiveTable, token: str) -> Seat:
         # Check every human seat so the time taken does not tell which seat a token is near.
         found = None
         for seat, player_id in table.humans.items():

@@ -5,8 +5,13 @@ A table's fact log is the only truth. Each process keeps a cache of the tables i
 to move one it takes the table's lock in PostgreSQL (a session-level advisory lock, so a
 process that dies releases it with its connection), catches its cache up from the log,
 decides, appends and commits, then tells the other processes with ``NOTIFY handshake``
-(the payload: its process id and the table). Each process listens on its own connection
-and, told of a table, catches it up and pushes the new views to its own connections.
+(the payload: its process id and the table, with an ``s`` after it when someone was seated
+or unseated there). Each process listens on its own connection and, told of a table, catches
+it up (who sits where too, after an ``s``) and pushes the new views to its own connections.
+
+A class (its rounds, tables, start and end) changes under its own lock, the same way; the
+payload ``<pid>:c<class>`` then tells the others that their copy of the class is stale, so
+that they read it again when they next need it instead of on every push.
 
 With SQLite (one process) :class:`Solo` does nothing: the in-process locks are enough.
 """
@@ -40,8 +45,18 @@ class Solo:
     def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    def notify(self, table_id: int) -> None:
+    def notify(self, table_id: int, seats: bool = False) -> None:
         pass
+
+    def notify_class(self, class_session_id: int) -> None:
+        pass
+
+    def on_class(self, told: Callable[[int], None]) -> None:
+        """``told(class_session_id)`` is called when another process changed that class."""
+
+    def on_seats(self, told: Callable[[int], None]) -> None:
+        """``told(table_id)`` is called when another process seated or unseated someone there
+        (before the table's own news)."""
 
     def listen(self, told: Callable[[int], None]) -> None:
         pass
@@ -62,6 +77,8 @@ class Postgres(Solo):
         self.me = os.getpid()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
+        self._class_told: list[Callable[[int], None]] = []
+        self._seats_told: list[Callable[[int], None]] = []
 
     @contextlib.contextmanager
     def _lock(self, key: int) -> Iterator[None]:
@@ -80,10 +97,22 @@ class Postgres(Solo):
     def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[None]:
         return self._lock(_CLASS_KEYS + class_session_id)
 
-    def notify(self, table_id: int) -> None:
+    def notify(self, table_id: int, seats: bool = False) -> None:
+        self._notify(f"{table_id}s" if seats else str(table_id))
+
+    def notify_class(self, class_session_id: int) -> None:
+        self._notify(f"c{class_session_id}")
+
+    def _notify(self, what: str) -> None:
         with self.store.engine.begin() as connection:
             connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
-                               {"channel": CHANNEL, "payload": f"{self.me}:{table_id}"})
+                               {"channel": CHANNEL, "payload": f"{self.me}:{what}"})
+
+    def on_class(self, told: Callable[[int], None]) -> None:
+        self._class_told.append(told)
+
+    def on_seats(self, told: Callable[[int], None]) -> None:
+        self._seats_told.append(told)
 
     def listen(self, told: Callable[[int], None]) -> None:
         """Calls ``told(table_id)`` (on a thread of its own) for every table another process
@@ -99,9 +128,18 @@ class Postgres(Solo):
                         connection.execute(f"LISTEN {CHANNEL}")
                         while not self._stop.is_set():  # wakes each second to see if it should stop
                             for note in connection.notifies(timeout=1.0):
-                                pid, _, table = note.payload.partition(":")
-                                if pid != str(self.me) and table.isdigit():
-                                    told(int(table))
+                                pid, _, what = note.payload.partition(":")
+                                if pid == str(self.me):
+                                    continue
+                                if what.isdigit():
+                                    told(int(what))
+                                elif what[-1:] == "s" and what[:-1].isdigit():
+                                    for seats_told in self._seats_told:
+                                        seats_told(int(what[:-1]))
+                                    told(int(what[:-1]))
+                                elif what[:1] == "c" and what[1:].isdigit():
+                                    for class_told in self._class_told:
+                                        class_told(int(what[1:]))
                 except Exception as error:  # a lost connection: listen again
                     log.warning("listening for other processes failed (%s); listening again",
                                 type(error).__name__)

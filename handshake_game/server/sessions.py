@@ -7,14 +7,17 @@ and emptying a seat before the start.
 from __future__ import annotations
 
 import datetime
+import json
 import unicodedata
 from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from ..game.facts import Fact
 from ..game.model import Seat
 from ..store import Store
+from ..store.codec import fact_from_json
 from ..store.models import ClassRound, ClassSession, FactRecord, GameTable, Player, SeatAssignment
 
 MAX_NAME = 64
@@ -152,9 +155,12 @@ def seats_of_player(store: Store, player_id: int) -> list[tuple[int, Seat]]:
     return sorted((row.table_id, Seat(row.seat)) for row in rows)
 
 
-def fact_times(store: Store, table_id: int) -> list[datetime.datetime]:
-    """When each fact of the table was stored, in log order (timezone-aware)."""
+def timed_facts(store: Store, table_id: int, since: int = 0) -> list[tuple[Fact, datetime.datetime]]:
+    """The table's facts from position ``since``, in log order, each with when it was stored
+    (timezone-aware): one query."""
     with store.session() as db:
-        times = db.exec(select(FactRecord.created_at).where(FactRecord.table_id == table_id)
-                        .order_by(col(FactRecord.seq))).all()
-    return [t if t.tzinfo is not None else t.replace(tzinfo=datetime.UTC) for t in times]
+        rows = db.exec(select(FactRecord.payload, FactRecord.created_at)
+                       .where(FactRecord.table_id == table_id, FactRecord.seq >= since)
+                       .order_by(col(FactRecord.seq))).all()
+    return [(fact_from_json(json.loads(payload)),
+             at if at.tzinfo is not None else at.replace(tzinfo=datetime.UTC)) for payload, at in rows]

@@ -23,12 +23,12 @@ import re
 import secrets
 import signal
 import ssl
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import segno
@@ -57,12 +57,29 @@ from .limits import (
     HELLO_DEADLINE,
     PER_ADDRESS,
     Limits,
+    address_of,
     connection_cap,
     throttle_library_logs,
+    trusted_proxy,
 )
 from .report import class_report
 
 log = logging.getLogger("handshake_game.server")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+async def off_loop(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """``function(*args)`` on a worker thread (``asyncio.to_thread``). A StopIteration escaping
+    it would never reach the awaiting request (asyncio cannot raise it into a future: the reply
+    would hang), so it comes back as the error it is."""
+    def call() -> _T:
+        try:
+            return function(*args, **kwargs)
+        except StopIteration as error:
+            raise RuntimeError("StopIteration escaped a game call") from error
+
+    return await asyncio.to_thread(call)
 
 # Frames up to this size reach ``protocol.parse``, which refuses anything over 64 KiB with
 # an error reply; only beyond this does the websockets layer close the connection (1009).
@@ -97,6 +114,7 @@ RATE_PER_SECOND = 20.0
 # middle. Refilled in the background as tables take them.
 KEY_POOL_TARGET = 16
 WORKER_THREADS = 2
+SHARED_WORKER_THREADS = 6
 
 
 def web_directory() -> Path:
@@ -154,7 +172,7 @@ class Outbox:
             return True
         except asyncio.QueueFull:
             self.dropped = True
-            address = (self.connection.remote_address or ("?",))[0]
+            address = address_of(self.connection)
             log.warning("connection from %s dropped: it left %d messages unread", address, self.queue.qsize())
             self.task.cancel()
             self.connection.transport.abort()
@@ -248,7 +266,7 @@ class Hub:
             # another connection holds the same seat.
             wanted = [seat for seat, connections in holders.items()
                       if connections - ({sender} if seat in sender_seats else set())]
-            texts, update = await asyncio.to_thread(self._news, table_id, wanted,
+            texts, update = await off_loop(self._news, table_id, wanted,
                                                     class_session_id if watchers else None)
             # Queued, never awaited: a reader that stopped reading cannot hold this table up.
             for seat, connections in holders.items():
@@ -264,8 +282,8 @@ class Hub:
               class_session_id: int | None) -> tuple[dict[Seat, str], str | None]:
         """On a worker thread: each seat's view and the instructors' table entry, encoded
         (the JSON work stays off the event loop)."""
-        texts = {seat: p.encode(p.View(table_id=table_id, view=self.game.seat_view(table_id, seat)))
-                 for seat in seats}
+        views = self.game.seat_views(table_id, seats) if seats else {}
+        texts = {seat: p.encode(p.View(table_id=table_id, view=seen)) for seat, seen in views.items()}
         update = None
         if class_session_id is not None:
             update = p.encode(p.TableUpdate(class_session_id=class_session_id,
@@ -323,46 +341,46 @@ async def _dispatch(game: GameServer, session: Session, message: p.AnyClientMess
     if not session.greeted:
         return [p.Error(code="hello_required", message='say {"type": "hello", "protocol": 1} first')]
     if isinstance(message, p.Solo):
-        seated = await asyncio.to_thread(game.solo, message.variant, message.scenario, message.difficulty,
+        seated = await off_loop(game.solo, message.variant, message.scenario, message.difficulty,
                                          message.seat, message.name)
         session.seats.add((seated.table_id, seated.seat))
         return [p.Seated(table_id=seated.table_id, seat=seated.seat, token=seated.token),
                 p.View(table_id=seated.table_id, view=seated.view)]
     if isinstance(message, p.Resume) and message.class_session_id is None:
         assert message.table_id is not None  # the model requires one of the two
-        seat, view = await asyncio.to_thread(game.resume, message.table_id, message.token)
+        seat, view = await off_loop(game.resume, message.table_id, message.token)
         session.seats.add((message.table_id, seat))
         return [p.View(table_id=message.table_id, view=view)]
     if isinstance(message, p.Move | p.Hint):
         action = p.build_action(message.action) if isinstance(message, p.Move) else a.RequestHint()
         claimed = message.seat if isinstance(message, p.Move) else None
-        view = await asyncio.to_thread(game.move, message.table_id, message.token, action, claimed)
+        view = await off_loop(game.move, message.table_id, message.token, action, claimed)
         session.seats.add((message.table_id, Seat(view["seat"])))
         session.changed = [message.table_id]
         return [p.View(table_id=message.table_id, view=view)]
     if isinstance(message, p.QuizAnswer):
-        correct, explanation = await asyncio.to_thread(game.quiz_answer, message.table_id, message.token,
+        correct, explanation = await off_loop(game.quiz_answer, message.table_id, message.token,
                                                        message.lesson_id, message.question, message.choice)
         session.changed = [message.table_id]  # a first answer may score: every seat sees the points
-        _, view = await asyncio.to_thread(game.resume, message.table_id, message.token)
+        _, view = await off_loop(game.resume, message.table_id, message.token)
         return [p.QuizResult(lesson_id=message.lesson_id, question=message.question, correct=correct,
                              explanation=explanation), p.View(table_id=message.table_id, view=view)]
     if isinstance(message, p.WorkbenchRun):
-        value = await asyncio.to_thread(game.workbench, message.table_id, message.token, message.op,
+        value = await off_loop(game.workbench, message.table_id, message.token, message.op,
                                         message.args)
         return [p.WorkbenchResult(op=message.op, hex=value.hex(), bytes=len(value))]
     if isinstance(message, p.ReadCard):
-        lesson = await asyncio.to_thread(game.read_card, message.table_id, message.token, message.lesson_id)
+        lesson = await off_loop(game.read_card, message.table_id, message.token, message.lesson_id)
         return [p.CardShown(table_id=message.table_id, lesson=lesson)]
     if isinstance(message, p.Join):
-        seated = await asyncio.to_thread(game.join, message.join_code, message.name)
+        seated = await off_loop(game.join, message.join_code, message.name)
         session.seats.add((seated.table_id, seated.seat))
         session.changed = [seated.table_id]
         return [p.Seated(table_id=seated.table_id, seat=seated.seat, token=seated.token,
                          class_session_id=seated.class_session_id),
                 p.View(table_id=seated.table_id, view=seated.view)]
     if isinstance(message, p.CreateSession):
-        room = await asyncio.to_thread(game.create_session, message.token, message.variant, message.scenario,
+        room = await off_loop(game.create_session, message.token, message.variant, message.scenario,
                                        message.difficulty)
         session.watching.add(room.class_session_id)
         join_url, svg = join_link(public_url, room.join_code)
@@ -389,9 +407,9 @@ async def keys_made(game: GameServer, timeout: float = KEYS_WAIT) -> None:
 async def dashboard_message(game: GameServer, class_session_id: int, token: str,
                             public_url: str | None) -> p.Dashboard:
     """The whole class for its instructor: settings, join link, rounds, tables, students."""
-    tables = await asyncio.to_thread(game.dashboard, class_session_id, token)
+    tables = await off_loop(game.dashboard, class_session_id, token)
     room = game.class_room(class_session_id)
-    students = await asyncio.to_thread(game.students, room)
+    students = await off_loop(game.students, room)
     join_url, svg = join_link(public_url, room.join_code)
     return p.Dashboard(class_session_id=class_session_id, tables=tables, join_code=room.join_code,
                        join_url=join_url, qr_svg=svg,
@@ -409,7 +427,7 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
     """The instructor's actions: each checked against the session's instructor token (in
     ``GameServer``), stored, and only then acknowledged with ``done``."""
     if isinstance(message, p.ClassesRequest):
-        return [p.ClassList(classes=await asyncio.to_thread(game.classes, message.token))]
+        return [p.ClassList(classes=await off_loop(game.classes, message.token))]
     class_session_id, token = message.class_session_id, message.token
     assert class_session_id is not None  # a player's resume was handled before
     changed: list[int]
@@ -418,15 +436,15 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
         session.watching.add(class_session_id)
         return [board]
     if isinstance(message, p.StudentRequest):
-        detail = await asyncio.to_thread(game.student, class_session_id, token, message.player_id)
+        detail = await off_loop(game.student, class_session_id, token, message.player_id)
         return [p.StudentDetail(class_session_id=class_session_id, student=detail)]
     if isinstance(message, p.Settings):
-        await asyncio.to_thread(game.settings, class_session_id, token, message.stuck_after)
+        await off_loop(game.settings, class_session_id, token, message.stuck_after)
         session.watching.add(class_session_id)
         return [p.Done(action=message.type, class_session_id=class_session_id, table_ids=[]),
                 await dashboard_message(game, class_session_id, token, public_url)]
     if isinstance(message, p.NextRound):
-        changed, session.moved = await asyncio.to_thread(game.next_round, class_session_id, token,
+        changed, session.moved = await off_loop(game.next_round, class_session_id, token,
                                                          message.variant, message.scenario,
                                                          message.difficulty)
         session.watching.add(class_session_id)
@@ -434,35 +452,35 @@ async def _instructor(game: GameServer, session: Session, message: p.Resume | p.
         return [p.Done(action=message.type, class_session_id=class_session_id, table_ids=changed),
                 await dashboard_message(game, class_session_id, token, public_url)]
     if isinstance(message, p.Reveal):
-        debrief = await asyncio.to_thread(game.reveal, class_session_id, token, message.table_id)
+        debrief = await off_loop(game.reveal, class_session_id, token, message.table_id)
         session.watching.add(class_session_id)
         session.changed = [message.table_id]  # the table's seats get their debrief too
         return [p.Debrief(table_id=message.table_id, debrief=debrief)]
     if isinstance(message, p.Start):
         game.check_instructor(token)
         await keys_made(game)
-        changed = await asyncio.to_thread(game.start, class_session_id, token, False)
+        changed = await off_loop(game.start, class_session_id, token, False)
     elif isinstance(message, p.Pause):
-        changed = await asyncio.to_thread(game.pause, class_session_id, token, message.table_id,
+        changed = await off_loop(game.pause, class_session_id, token, message.table_id,
                                           message.table_ids)
     elif isinstance(message, p.Resume):
-        changed = await asyncio.to_thread(game.resume_tables, class_session_id, token, message.table_id,
+        changed = await off_loop(game.resume_tables, class_session_id, token, message.table_id,
                                           message.table_ids)
     elif isinstance(message, p.Inject):
-        changed = await asyncio.to_thread(game.inject, class_session_id, token, message.table_id,
+        changed = await off_loop(game.inject, class_session_id, token, message.table_id,
                                           message.scenario, message.table_ids)
     elif isinstance(message, p.LeakKey):
-        changed = await asyncio.to_thread(game.leak_key, class_session_id, token, message.table_id,
+        changed = await off_loop(game.leak_key, class_session_id, token, message.table_id,
                                           message.table_ids)
     elif isinstance(message, p.MoveSeat):
-        changed, session.moved = await asyncio.to_thread(game.move_seat, class_session_id, token,
+        changed, session.moved = await off_loop(game.move_seat, class_session_id, token,
                                                          message.table_id, message.seat,
                                                          message.to_table_id, message.to_seat)
     elif isinstance(message, p.RotateSeats):
-        changed, session.moved = await asyncio.to_thread(game.rotate_seats, class_session_id, token,
+        changed, session.moved = await off_loop(game.rotate_seats, class_session_id, token,
                                                          message.table_id)
     else:
-        changed = await asyncio.to_thread(game.end, class_session_id, token)
+        changed = await off_loop(game.end, class_session_id, token)
     session.watching.add(class_session_id)
     session.changed = changed
     return [p.Done(action=message.type, class_session_id=class_session_id, table_ids=changed)]
@@ -500,6 +518,10 @@ def http_handler(game: GameServer, web: Path, limits: Limits | None = None) -> C
     root = web.resolve()
 
     async def respond(connection: ServerConnection, request: Request) -> Response | None:
+        # First of all: the client a trusted proxy speaks for, and whether it has room.
+        if limits is not None and not limits.admit(connection, request.headers):
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE,
+                                      "too many connections from your address\n")
         if request.method not in HTTP_METHODS:
             refused = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are served\n")
             refused.headers["Allow"] = ", ".join(HTTP_METHODS)
@@ -529,7 +551,7 @@ def http_handler(game: GameServer, web: Path, limits: Limits | None = None) -> C
 
 async def _health(connection: ServerConnection, game: GameServer) -> Response:
     """200 when the database answers and takes writes; 503, naming what failed, otherwise."""
-    problem = await asyncio.to_thread(database_problem, game.store)
+    problem = await off_loop(database_problem, game.store)
     if problem is None:
         return connection.respond(HTTPStatus.OK, "ok\ndatabase: writable\n")
     return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, f"unhealthy\ndatabase: {problem}\n")
@@ -608,7 +630,7 @@ async def _download(connection: ServerConnection, game: GameServer, path: str,
     if match is None:
         return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
     scheme, _, token = headers.get("Authorization", "").partition(" ")
-    address = str((connection.remote_address or ("?",))[0])
+    address = address_of(connection)
     if limits is not None and limits.guesses.full(address):
         return connection.respond(HTTPStatus.TOO_MANY_REQUESTS,
                                   "too many wrong instructor tokens; wait a minute\n")
@@ -622,14 +644,14 @@ async def _download(connection: ServerConnection, game: GameServer, path: str,
                 return connection.respond(HTTPStatus.BAD_REQUEST, "class_session_id must be a class number\n")
             class_session_id = int(class_text)
             if class_file == "report.html":
-                body = await asyncio.to_thread(_report, game, class_session_id, token.strip())
+                body = await off_loop(_report, game, class_session_id, token.strip())
                 return _file_response(connection, body, "text/html; charset=utf-8",
                                       f"handshake-class-{class_session_id}-report.html")
-            body = await asyncio.to_thread(_scores_csv, game, class_session_id, token.strip())
+            body = await off_loop(_scores_csv, game, class_session_id, token.strip())
             return _file_response(connection, body, "text/csv; charset=utf-8",
                                   f"handshake-class-{class_session_id}-scores.csv")
         table_id = int(table_text)
-        body = await asyncio.to_thread(_table_file, game, table_id, token.strip(), kind)
+        body = await off_loop(_table_file, game, table_id, token.strip(), kind)
     except GameError as error:
         forbidden = error.code == "bad_instructor_token"
         if forbidden and limits is not None:
@@ -688,7 +710,7 @@ def make_handler(game: GameServer, public_url: str | None = None, hub: Hub | Non
 
     async def handler(connection: ServerConnection) -> None:
         session = Session(rate)
-        address = str(getattr(connection, "address", "") or (connection.remote_address or ("?",))[0])
+        address = address_of(connection)  # a trusted proxy's client, else the peer
         # A connection that never says hello holds a descriptor for nothing: close it.
         def silent() -> None:
             if not session.greeted:
@@ -786,7 +808,7 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
               public_url: str | None = None, max_connections: int | None = None,
               hello_deadline: float = HELLO_DEADLINE, certfile: str | None = None,
               keyfile: str | None = None, per_address: int | None = None, workers: int = 1,
-              worker: bool = False, share: bool = False) -> None:
+              worker: bool = False, share: bool = False, trusted_proxies: Sequence[str] = ()) -> None:
     """Serve until SIGINT/SIGTERM: upgrade the database, check it takes writes, replay the
     stored tables, listen.
 
@@ -794,27 +816,37 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
     ``instructor_token`` keeps the one from before (the instructor's browser still holds it),
     a first start makes and prints a fresh one, and a given one replaces the stored one.
     Raises :class:`StartupError` for a token under ``MIN_TOKEN`` characters or a database
-    that does not take writes."""
+    that does not take writes, or a ``trusted_proxies`` entry that is no address or network.
+
+    With ``workers`` above 1 this process starts that many less one ``--worker`` processes
+    on its port, replaces any that dies, and stops them when it stops."""
     print_urls = print_urls or _print_flushed
     if instructor_token is not None and len(instructor_token) < MIN_TOKEN:
         raise StartupError(f"the instructor token must be at least {MIN_TOKEN} characters long")
     tls = https_context(certfile, keyfile)
     throttle_library_logs()
+    try:
+        proxies = [trusted_proxy(text) for text in trusted_proxies]
+    except ValueError as error:
+        raise StartupError(f"--trusted-proxy: {error}") from None
     limits = Limits(connection_cap(max_connections or DEFAULT_MAX_CONNECTIONS),
-                    per_address or PER_ADDRESS)
-    # Two worker threads for the store, the crypto and the views: more only contend for the
-    # GIL (bench/load.py at 250 tables: p99 448 ms with 2, 670 ms with 16, 1.3 s with 1).
-    asyncio.get_running_loop().set_default_executor(
-        concurrent.futures.ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="game"))
+                    per_address or PER_ADDRESS, proxies)
     store = Store(db_url)
     postgres = store.url.get_backend_name() == "postgresql"
     if (workers > 1 or share) and not postgres:
         store.dispose()
         raise StartupError("--workers above 1 and --shared need PostgreSQL (--db postgresql://…): SQLite "
                            "serves one process")
+    coordinated = postgres and (workers > 1 or worker or share)
+    # Two worker threads for the store, the crypto and the views: more only contend for the
+    # GIL (bench/load.py at 250 tables: p99 448 ms with 2, 670 ms with 16, 1.3 s with 1). With
+    # other processes a move also waits on PostgreSQL (its locks, the catch-up): more threads
+    # keep the process busy while some wait.
+    asyncio.get_running_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor(
+        max_workers=SHARED_WORKER_THREADS if coordinated else WORKER_THREADS, thread_name_prefix="game"))
     try:
-        await asyncio.to_thread(store.upgrade)
-        problem = await asyncio.to_thread(database_problem, store)
+        await off_loop(store.upgrade)
+        problem = await off_loop(database_problem, store)
     except Exception as error:
         store.dispose()
         raise StartupError(f"the database cannot be opened or upgraded ({type(error).__name__})") from None
@@ -829,7 +861,7 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         instructor_token = secrets.token_urlsafe(24)
     # A warm pool of RSA keys is ready before the first student arrives.
     pool = KeyPool(target=KEY_POOL_TARGET, kinds=(KeyKind.RSA_2048,), workers=2).start()
-    await asyncio.to_thread(pool.wait_until_full, 120)
+    await off_loop(pool.wait_until_full, 120)
 
     def rsa_key() -> rsa.RSAPrivateKey:
         key = pool.take(KeyKind.RSA_2048).key
@@ -838,19 +870,19 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
 
     # With several processes (here, or --shared ones on other machines) on one PostgreSQL
     # database, every move is coordinated through it; one process alone needs none of that.
-    shared = cluster.Postgres(store) if postgres and (workers > 1 or worker or share) else cluster.Solo()
+    shared = cluster.Postgres(store) if coordinated else cluster.Solo()
     game = GameServer(store, rng=secrets.token_bytes, now=_utcnow, key_source=rsa_key,
                       instructor_token=instructor_token,
                       reserve_keys=lambda count: pool.reserve(KeyKind.RSA_2048, count),
                       keys_ready=pool.wait_until_full, cluster=shared)
     shown_token = instructor_token
     del instructor_token  # the server keeps only the hash
-    replayed = await asyncio.to_thread(game.load)
+    replayed = await off_loop(game.load)
     log.info("replayed %d stored tables", replayed)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    children: list[subprocess.Popen[bytes]] = []
+    children: Workers | None = None
     try:
         hub = Hub(game)
         loop = asyncio.get_running_loop()
@@ -871,13 +903,18 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
                          max_size=FRAME_LIMIT, compression=None) as server:
             bound = next(iter(server.sockets)).getsockname()[1]
             if worker:  # started by the first process, which printed the addresses
-                handler = make_handler(game, public_url=public_base(host, bound, public_url)[0], hub=hub,
-                                       rate=rate, limits=limits, hello_deadline=hello_deadline)
+                scheme = "https" if tls is not None else "http"
+                handler = make_handler(game, public_url=public_base(host, bound, public_url, scheme)[0],
+                                       hub=hub, rate=rate, limits=limits, hello_deadline=hello_deadline)
                 log.info("worker %d serving on port %d", os.getpid(), bound)
                 await stop.wait()
                 return
-            children = [spawn_worker(host, bound, db_url, public_url, certfile, keyfile, rate)
-                        for _ in range(workers - 1)]
+            if workers > 1:
+                children = Workers(worker_command(
+                    host, bound, public_url=public_url, certfile=certfile, keyfile=keyfile, rate=rate,
+                    hello_deadline=hello_deadline, per_address=per_address, max_connections=max_connections,
+                    trusted_proxies=trusted_proxies), {"DATABASE_URL": db_url})
+                children.start(workers - 1)
             base, note = public_base(host, bound, public_url, "https" if tls is not None else "http")
             handler = make_handler(game, public_url=base, hub=hub, rate=rate, limits=limits,
                                    hello_deadline=hello_deadline)
@@ -900,27 +937,107 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
                 print_urls(f"Instructor: {base}instructor.html — with the token from the first start (only "
                            "its hash is kept; serve --instructor-token NEW replaces it)")
             del shown_token
-            log.info("accepting at most %d connections (%d from one address)%s", limits.max_connections,
-                     limits.per_address, f"; {workers} worker processes" if workers > 1 else "")
+            log.info("accepting at most %d connections (%d from one address)%s%s", limits.max_connections,
+                     limits.per_address, f"; {workers} worker processes" if workers > 1 else "",
+                     "; the client's address from X-Forwarded-For when the peer is " + ", ".join(
+                         trusted_proxies) if trusted_proxies else "")
             await stop.wait()
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=10)
+        if children is not None:
+            await children.stop()
         shared.stop()
         pool.stop()
         store.dispose()
 
 
-def spawn_worker(host: str, port: int, db_url: str, public_url: str | None, certfile: str | None,
-                 keyfile: str | None, rate: float) -> subprocess.Popen[bytes]:
-    """Another server process on the same port (SO_REUSEPORT: the kernel shares the
-    connections out) and the same database; it keeps the stored instructor token."""
+def worker_command(host: str, port: int, *, public_url: str | None, certfile: str | None,
+                   keyfile: str | None, rate: float, hello_deadline: float, per_address: int | None,
+                   max_connections: int | None, trusted_proxies: Sequence[str]) -> list[str]:
+    """The command line of another server process on the same port (SO_REUSEPORT: the kernel
+    shares the connections out), with the first one's options; it keeps the stored
+    instructor token, and finds the database in ``DATABASE_URL`` (not on its command line,
+    where ``ps`` would show the password)."""
     command = [sys.executable, "-m", "handshake_game", "serve", "--worker", "--host", host,
-               "--port", str(port), "--db", db_url, "--rate-limit", str(rate)]
+               "--port", str(port), "--rate-limit", str(rate), "--hello-timeout", str(hello_deadline)]
     command += ["--public-url", public_url] if public_url else []
     command += ["--certfile", certfile] if certfile else []
     command += ["--keyfile", keyfile] if keyfile else []
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    command += ["--max-per-address", str(per_address)] if per_address else []
+    command += ["--max-connections", str(max_connections)] if max_connections else []
+    for proxy in trusted_proxies:
+        command += ["--trusted-proxy", proxy]
+    return command
+
+
+# A worker that dies is replaced: at once after a long run, else after a pause that doubles
+# with each death in a row soon after its start (one that cannot start must not loop hot).
+RESTART_PAUSE = 1.0  # seconds before the first restart after an early death
+RESTART_PAUSE_MAX = 60.0
+RAN_LONG = 30.0  # seconds: a worker that ran this long did not die of its start
+# Its own logger: the server's throttles repeated warnings, and each restart gets its line.
+workers_log = logging.getLogger("handshake_game.server.workers")
+
+
+def restart_pause(early_deaths: int) -> float:
+    """Seconds to wait before replacing a worker, after ``early_deaths`` early deaths in a row."""
+    if early_deaths <= 0:
+        return 0.0
+    return float(min(RESTART_PAUSE_MAX, RESTART_PAUSE * 2 ** (early_deaths - 1)))
+
+
+class Workers:
+    """The first process's ``--worker`` children, each kept running until :meth:`stop`: one
+    that dies (killed, crashed) is replaced with one log line. ``sleep`` and ``clock`` are
+    asyncio's and the monotonic clock, passed in for tests."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str] | None = None, *,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.command = list(command)
+        self.env = {**os.environ, **(env or {})}
+        self.sleep, self.clock = sleep, clock
+        self.processes: dict[int, asyncio.subprocess.Process] = {}  # by slot: the one running now
+        self.started = 0  # processes started, replacements included
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, count: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._keep(slot)) for slot in range(count)]
+
+    async def _keep(self, slot: int) -> None:
+        early_deaths = 0
+        while True:
+            began = self.clock()
+            try:
+                child = await asyncio.create_subprocess_exec(*self.command, env=self.env,
+                                                             stdout=asyncio.subprocess.DEVNULL)
+            except OSError as error:
+                ended = f"could not start ({error.strerror or type(error).__name__})"
+            else:
+                self.processes[slot] = child
+                self.started += 1
+                status = await child.wait()
+                ended = (f"{child.pid} was killed by {signal.Signals(-status).name}" if status < 0
+                         else f"{child.pid} exited with status {status}")
+            early_deaths = early_deaths + 1 if self.clock() - began < RAN_LONG else 0
+            pause = restart_pause(early_deaths)
+            workers_log.warning("worker %s; starting another%s", ended, f" in {pause:g} s" if pause else "")
+            await self.sleep(pause)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """No more replacements; each worker is asked to stop (SIGTERM), and killed after
+        ``timeout`` seconds."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        running = [child for child in self.processes.values() if child.returncode is None]
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                child.terminate()
+        for child in running:
+            try:
+                await asyncio.wait_for(child.wait(), timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+                await child.wait()

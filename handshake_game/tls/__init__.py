@@ -27,7 +27,7 @@ from .events import (
 )
 from .observer import DecryptAttempt, WireObserver
 from .server import ClientAuthentication, ServerConfig, ServerState, TLSServer
-from .session import Session, SessionDecodeError, SessionTickets
+from .session import AntiReplay, Session, SessionDecodeError, SessionTickets
 from .suites import CIPHER_SUITES, CipherSuite, KeyExchange, NamedGroup, suite_by_name
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "AlertLevel",
     "AlertReceived",
     "AlertSent",
+    "AntiReplay",
     "ApplicationDataReceived",
     "ChangeCipherSpecReceived",
     "ChangeCipherSpecSent",

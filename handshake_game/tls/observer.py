@@ -10,7 +10,8 @@ attempts to read the protected records with whatever the attacker holds:
   exchange it opens the recorded premaster, and with it every record — for real;
   with (EC)DHE or TLS 1.3 the premaster was never on the wire (forward secrecy), so
   the key is no use, and the attempt says why;
-* a key log (NSS SSLKEYLOGFILE lines), as Wireshark uses: any version, any suite;
+* a key log (NSS SSLKEYLOGFILE lines), as Wireshark uses: any version, any suite, and
+  in TLS 1.3 the client's 0-RTT data too, when the log has its CLIENT_EARLY_TRAFFIC_SECRET;
 * an ephemeral private key of TLS 1.2 (EC)DHE: the x25519 key of a man in the middle
   who sent the server's share, or either side's finite-field DH exponent — which, in the
   game's weak-dh scenario, the eavesdropper gets by solving the discrete logarithm.
@@ -86,6 +87,7 @@ class DecryptedRecord:
     index: int
     content_type: int
     plaintext: bytes
+    early: bool = False  # TLS 1.3 0-RTT: under the client's early traffic keys (RFC 8446 §2.3)
 
 
 @dataclass(frozen=True)
@@ -152,12 +154,17 @@ class WireObserver:
         content_type = wire[0]
         index = stream.count
         stream.count += 1
+        # TLS 1.3 application_data records are all protected, the client's 0-RTT ones (before any
+        # ServerHello) included.
+        early = self.version is None and sender is Side.CLIENT and self._offers_early_data()
         encrypted = stream.encrypted or (
-            self.version == TLS13 and content_type == ContentType.application_data)
+            content_type == ContentType.application_data and (self.version == TLS13 or early))
         messages: list[ObservedMessage] = []
         if content_type == ContentType.change_cipher_spec:
-            if self.version != TLS13:
+            if self.version == TLS12:
                 stream.encrypted = True  # TLS 1.2: what follows from this sender is protected
+            # Before a ServerHello it is TLS 1.3's compatibility CCS (RFC 8446 D.4), sent by a client
+            # with its 0-RTT data or before its second ClientHello: nothing is protected by it.
             encrypted = False
         elif content_type == ContentType.handshake and not encrypted:
             stream.handshake += wire[RECORD_HEADER_LENGTH:]
@@ -183,6 +190,11 @@ class WireObserver:
             self._learn(message, raw)
             found.append(ObservedMessage(message, raw, dissection))
         return found
+
+    def _offers_early_data(self) -> bool:
+        """Whether the (first) ClientHello announced 0-RTT data (RFC 8446 §4.2.10)."""
+        hello = self.client_hello
+        return hello is not None and hello.extension(ExtensionType.early_data) is not None
 
     def _learn(self, message: HandshakeMessage, raw: bytes) -> None:
         if not self._session_hash_frozen:
@@ -351,7 +363,8 @@ class WireObserver:
         return self._decrypt13(secrets)
 
     def _decrypt13(self, secrets: dict[str, bytes]) -> DecryptAttempt:
-        """TLS 1.3: each direction moves from handshake to application traffic keys."""
+        """TLS 1.3: each direction moves from handshake to application traffic keys; the client's
+        0-RTT records, before those, are under its early traffic keys (RFC 8446 §7.1, §7.3)."""
         assert self.suite is not None
         stages = {Side.CLIENT: ["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0"],
                   Side.SERVER: ["SERVER_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0"]}
@@ -360,29 +373,91 @@ class WireObserver:
         current = {side: RecordProtection13(self.suite, traffic_keys(self.suite, secrets[labels[0]]))
                    for side, labels in stages.items()}
         finished = {Side.CLIENT: False, Side.SERVER: False}
+        early_keys = self._early_protections(secrets.get("CLIENT_EARLY_TRAFFIC_SECRET"))
+        in_early = self._offers_early_data()
+        early_read = early_closed = 0
         out = []
         for record in self.records:
             if not record.encrypted:
                 continue
             header = record.wire[:RECORD_HEADER_LENGTH]
-            try:
-                content_type, plaintext = current[record.sender].open(header, record.payload)
-            except Alert:
-                return DecryptAttempt(False, "a record does not authenticate under the logged secrets")
+            if record.sender is Side.CLIENT and in_early:
+                # RFC 8446 §4.2.10: the 0-RTT records and EndOfEarlyData are under the early keys. If
+                # the server refused them, no EndOfEarlyData comes: the client's first record under
+                # its handshake keys ends them, and what opens with neither is skipped, as the server
+                # skips it.
+                opened = _open_with_any(early_keys, header, record.payload)
+                if opened is not None:
+                    content_type, plaintext = opened
+                    early_read += 1
+                    out.append(DecryptedRecord(record.sender, record.index, content_type, plaintext,
+                                               early=True))
+                    if (content_type == ContentType.handshake
+                            and _last_message(plaintext) == _END_OF_EARLY_DATA):
+                        in_early = False
+                    continue
+                opened = _open_with_any([current[Side.CLIENT]], header, record.payload)
+                if opened is None:
+                    early_closed += 1
+                    continue
+                in_early = False
+                content_type, plaintext = opened
+            else:
+                try:
+                    content_type, plaintext = current[record.sender].open(header, record.payload)
+                except Alert:
+                    return DecryptAttempt(False, "a record does not authenticate under the logged secrets")
             out.append(DecryptedRecord(record.sender, record.index, content_type, plaintext))
             # The sender's Finished ends its handshake keys (RFC 8446 §7.3).
             if (content_type == ContentType.handshake and not finished[record.sender]
-                    and _ends_with_finished(plaintext)):
+                    and _last_message(plaintext) == _FINISHED):
                 finished[record.sender] = True
                 current[record.sender] = RecordProtection13(
                     self.suite, traffic_keys(self.suite, secrets[stages[record.sender][1]]))
-        return DecryptAttempt(True, "the key log's traffic secrets give every record's keys", tuple(out))
+        reason = "the key log's traffic secrets give every record's keys"
+        if early_read:
+            reason += (", the client's 0-RTT data included: its CLIENT_EARLY_TRAFFIC_SECRET gives the early "
+                       "traffic keys")
+        if early_closed:
+            why = ("the key log has no CLIENT_EARLY_TRAFFIC_SECRET for it" if not early_keys
+                   else "they do not open with the logged CLIENT_EARLY_TRAFFIC_SECRET")
+            reason += f"; {early_closed} 0-RTT record(s) stay closed: {why}"
+        return DecryptAttempt(True, reason, tuple(out))
+
+    def _early_protections(self, secret: bytes | None) -> list[RecordProtection13]:
+        """The client's early traffic keys (RFC 8446 §7.3) under each suite they can be for. They use the
+        cipher suite of the first PSK offered, which is the ServerHello's when the server accepts the
+        0-RTT data (§4.2.10); when it refuses them, any TLS 1.3 suite of the secret's hash: the ticket
+        that says which is sealed. The record's tag decides."""
+        if secret is None:
+            return []
+        assert self.suite is not None
+        candidates = [self.suite, *(s for s in CIPHER_SUITES.values() if s is not self.suite)]
+        return [RecordProtection13(suite, traffic_keys(suite, secret)) for suite in candidates
+                if suite.tls13 and suite.hash.digest_size == len(secret)]
 
 
-def _ends_with_finished(plaintext: bytes) -> bool:
-    """Whether a decrypted handshake record's last message is Finished (type 20)."""
+_FINISHED = 20
+_END_OF_EARLY_DATA = 5
+
+
+def _open_with_any(candidates: list[RecordProtection13], header: bytes,
+                   payload: bytes) -> tuple[int, bytes] | None:
+    """The first of ``candidates`` whose keys open the record; once one does, it is the only one kept."""
+    for protection in candidates:
+        try:
+            opened = protection.open(header, payload)
+        except Alert:
+            continue
+        candidates[:] = [protection]
+        return opened
+    return None
+
+
+def _last_message(plaintext: bytes) -> int | None:
+    """The type of a decrypted handshake record's last message, if the record ends with it."""
     offset, last = 0, None
     while offset + 4 <= len(plaintext):
         last = plaintext[offset]
         offset += 4 + int.from_bytes(plaintext[offset + 1 : offset + 4], "big")
-    return last == 20 and offset == len(plaintext)
+    return last if offset == len(plaintext) else None

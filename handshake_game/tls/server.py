@@ -7,9 +7,10 @@ its own ChangeCipherSpec and Finished. Suite choice follows the server's order
 of preference among the suites the client offered and its certificate can serve.
 
 With ``ServerConfig.session_tickets`` it also resumes: a TLS 1.2 session by its id or an
-RFC 5077 ticket (the abbreviated handshake, RFC 5246 §7.3), and in TLS 1.3 a ticket's PSK
-(binder checked, psk_dhe_ke or psk_ke, 0-RTT data if allowed and fresh, single-use tickets
-against replay; RFC 8446 §2.2, §4.2.10, §4.2.11, §8).
+RFC 5077 ticket (the abbreviated handshake, RFC 5246 §7.3; a ticket is renewed each time,
+RFC 5077 §3.1), and in TLS 1.3 a ticket's PSK (binder checked, psk_dhe_ke or psk_ke, 0-RTT
+data if allowed and fresh, single-use tickets or a ClientHello record against replay;
+RFC 8446 §2.2, §4.2.10, §4.2.11, §8).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class _Resumption:
     obfuscated_age: int
     index: int
     mode: int
+    binder: bytes  # verified: the key of the ClientHello record (RFC 8446 §8.2)
 
 
 class ClientAuthentication(enum.Enum):
@@ -431,6 +433,7 @@ class TLSServer(Endpoint):
 
     _session_id12 = b""
     _issue_ticket12 = False
+    _resumed_by_ticket = False
 
     # -- TLS 1.2 resumption (RFC 5246 §7.3, RFC 5077) ------------------------------------
     def _resumable12(self, hello: ClientHello) -> TicketState | None:
@@ -440,6 +443,7 @@ class TLSServer(Endpoint):
         if tickets is None:
             return None
         ticket = hello.extension(ExtensionType.session_ticket)
+        self._resumed_by_ticket = bool(ticket)
         if ticket:
             state = tickets.open(ticket)
             how = "the session ticket (RFC 5077) opens with the server's ticket key"
@@ -473,6 +477,13 @@ class TLSServer(Endpoint):
         if self._supports13:
             self.server_random = self.server_random[:24] + DOWNGRADE_SENTINEL_TLS12
         self._session_id12 = hello.session_id  # RFC 5077 §3.4: echoed for a ticket too
+        # RFC 5077 §3.1 (figure 2): a server resuming from a ticket may renew it. This one always does,
+        # as Go's and GnuTLS's do: the renewed ticket is sealed under the current ticket key, and its
+        # bytes differ from the ones just sent in the clear, which a client would otherwise send again
+        # on its next visit, linking the two. §3.2: the empty session_ticket extension announces it.
+        renew = self._resumed_by_ticket
+        if renew:
+            extensions.append(session_ticket_extension())
         self._send_handshake(ServerHello(
             server_version=ProtocolVersion.TLSv1_2,
             random=self.server_random,
@@ -481,15 +492,27 @@ class TLSServer(Endpoint):
             compression_method=0,
             extensions=tuple(extensions),
         ))
+        if renew:
+            self._renew_ticket12(kept)
         self.master_secret = kept.psk
         self._derive("master_secret", self.master_secret, "kept from the session being resumed")
         self._derive_key_block()
         self._send_change_cipher_spec()
         own = self._verify_data(SERVER_FINISHED_LABEL)
+        covered = "ClientHello + ServerHello + NewSessionTicket" if renew else "ClientHello + ServerHello"
         self._derive("server_verify_data", own,
-                     "PRF(master_secret, \"server finished\", Hash(ClientHello + ServerHello))[0..11]")
+                     f"PRF(master_secret, \"server finished\", Hash({covered}))[0..11]")
         self._send_handshake(Finished(own))
         self.state = ServerState.SERVER_EXPECT_CHANGE_CIPHER_SPEC
+
+    def _renew_ticket12(self, kept: TicketState) -> None:
+        """RFC 5077 §3.3: the NewSessionTicket goes before the server's ChangeCipherSpec. It seals the
+        same session: the master secret and the time of the full handshake that made it, so that
+        renewing never stretches a session past its lifetime; the hint says how long it has left."""
+        tickets = self.config.session_tickets
+        assert tickets is not None
+        left_ms = tickets.lifetime * 1000 - (tickets.now_ms() - kept.issued_at_ms)
+        self._send_handshake(NewSessionTicket12(max(1, left_ms // 1000), tickets.seal(kept)))
 
     def _keep_session12(self) -> None:
         """After a full TLS 1.2 handshake: the session in the cache, and a ticket if one was asked for
@@ -810,7 +833,8 @@ class TLSServer(Endpoint):
             if state.server_name != (self.server_name or ""):
                 continue  # RFC 8446 §4.6.1: resumed only for the name it was issued to
             self._check_binder(state, raw, psk_ext, binders[index], suite)
-            return _Resumption(identity.identity, state, identity.obfuscated_ticket_age, index, mode)
+            return _Resumption(identity.identity, state, identity.obfuscated_ticket_age, index, mode,
+                               binders[index])
         return None
 
     def _check_binder(self, state: TicketState, raw: bytes, psk_ext: bytes, binder: bytes,
@@ -851,6 +875,12 @@ class TLSServer(Endpoint):
             self._events.append(CheckPassed(
                 "0-RTT freshness", "the ticket age the client claims is far from the server's clock "
                 "(RFC 8446 §8.3): the ClientHello may be an old one replayed; early data refused"))
+            return False
+        if not tickets.first_hello(resumption.binder, state, resumption.obfuscated_age):
+            self._events.append(CheckPassed(
+                "anti-replay", "this ClientHello already brought its 0-RTT data within the freshness window "
+                "(RFC 8446 §8.2, ClientHello recording, by its PSK binder): the session resumes in 1-RTT, "
+                "and the copy's early data is left unread"))
             return False
         return True
 

@@ -6,8 +6,9 @@ what the server keeps so that its tickets mean something.
   text form for a file, as ``s_client -sess_out`` does) and hands it to the next
   ``ClientConfig``.
 * :class:`SessionTickets` is the server's, shared by all its connections: the ticket keys
-  (the PSK travels in the ticket, sealed with AES-GCM under a key that rotates), and the
-  anti-replay record of §8.1 — each ticket is good for one handshake — which the lesson
+  (the PSK travels in the ticket, sealed with AES-GCM under a key that rotates), and its
+  anti-replay record (:class:`AntiReplay`): single-use tickets (§8.1), or a record of the
+  ClientHellos that brought 0-RTT data within the freshness window (§8.2) — which the lesson
   can switch off to show a 0-RTT replay succeeding.
 
 Time and randomness come in from outside, as everywhere in the engine.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import enum
 import hashlib
 import json
 import os
@@ -136,19 +138,41 @@ _KEY_NAME_LENGTH = 16
 _NONCE_LENGTH = 12
 
 
+class AntiReplay(enum.Enum):
+    """How the server keeps a ClientHello's 0-RTT data from being read twice (RFC 8446 §8)."""
+
+    TICKETS = "tickets"  # §8.1: each ticket resumes one handshake; a second use gets a full one
+    HELLOS = "hellos"  # §8.2: a ClientHello with 0-RTT data is taken once within the freshness window;
+    #                   a copy resumes in 1-RTT with its early data unread, and the ticket stays reusable
+    OFF = "off"  # for the lesson: a replayed ClientHello's 0-RTT data is read again (within the window)
+
+    @classmethod
+    def of(cls, setting: AntiReplay | bool) -> AntiReplay:
+        """``True`` and ``False`` are the older spelling: single-use tickets, or none."""
+        if isinstance(setting, bool):
+            return cls.TICKETS if setting else cls.OFF
+        return cls(setting)
+
+
 class SessionTickets:
-    """The server's ticket keys and its anti-replay record (RFC 8446 §4.6.1, §8.1, §8.3).
+    """The server's ticket keys and its anti-replay record (RFC 8446 §4.6.1, §8.1-§8.3).
 
     A ticket is key_name(16) || nonce(12) || AES-256-GCM(state). A new key is made every
     ``rotate_after`` seconds; an old one opens tickets for one more ``lifetime``, then goes.
-    With ``anti_replay`` each ticket resumes one handshake only (§8.1, single-use tickets):
-    a second ClientHello with it gets a full handshake and its 0-RTT data is never read.
-    0-RTT is also refused when the client's idea of the ticket's age is more than
-    ``freshness_window_ms`` away from the server's (§8.3).
+    0-RTT is refused when the client's idea of the ticket's age is more than
+    ``freshness_window_ms`` away from the server's (§8.3), and, by ``anti_replay``:
+
+    * ``TICKETS`` (or ``True``): each ticket resumes one handshake only (§8.1): a second
+      ClientHello with it gets a full handshake, and its 0-RTT data is never read;
+    * ``HELLOS``: the server keeps the binder of each ClientHello whose 0-RTT data it took, for
+      as long as that ClientHello would still pass the freshness check (§8.2): a copy inside the
+      window resumes in 1-RTT with its early data unread, and one outside it fails §8.3. The
+      ticket itself may resume any number of times;
+    * ``OFF`` (or ``False``): no record, for the lesson.
     """
 
     def __init__(self, rng: Rng = os.urandom, now: Clock | None = None, lifetime: int = 7200,
-                 rotate_after: int = 3600, anti_replay: bool = True,
+                 rotate_after: int = 3600, anti_replay: AntiReplay | bool = AntiReplay.TICKETS,
                  freshness_window_ms: int = 10_000) -> None:
         if not 0 < lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError(f"ticket lifetime must be 1..{MAX_TICKET_LIFETIME} seconds")
@@ -156,10 +180,11 @@ class SessionTickets:
         self._now = now or (lambda: datetime.datetime.now(datetime.UTC))
         self.lifetime = lifetime
         self.rotate_after = rotate_after
-        self.anti_replay = anti_replay
+        self.anti_replay = AntiReplay.of(anti_replay)
         self.freshness_window_ms = freshness_window_ms
         self._keys: list[tuple[bytes, AESGCM, int]] = []  # (name, cipher, made at ms), newest first
         self._used: dict[bytes, int] = {}  # ticket digest -> when it expires (ms)
+        self._hellos: dict[bytes, int] = {}  # binder digest -> when a copy stops being fresh (ms)
         self._cache: dict[bytes, TicketState] = {}  # TLS 1.2 session id -> session
         self._lock = threading.Lock()  # connections run in threads in `listen`
 
@@ -213,8 +238,8 @@ class SessionTickets:
         return state
 
     def first_use(self, ticket: bytes, state: TicketState) -> bool:
-        """Records a resumption with ``ticket``; False if it was used before (and anti-replay is on)."""
-        if not self.anti_replay:
+        """Records a resumption with ``ticket``; False if it was used before (with single-use tickets)."""
+        if self.anti_replay is not AntiReplay.TICKETS:
             return True
         digest = hashlib.sha256(ticket).digest()
         now_ms = self.now_ms()
@@ -230,3 +255,24 @@ class SessionTickets:
         client_age = (obfuscated_age - state.ticket_age_add) % 2**32
         server_age = self.now_ms() - state.issued_at_ms
         return abs(server_age - client_age) <= self.freshness_window_ms
+
+    def first_hello(self, binder: bytes, state: TicketState, obfuscated_age: int) -> bool:
+        """RFC 8446 §8.2: records a fresh ClientHello whose 0-RTT data the server takes, by its PSK
+        binder (the one the server verified: an attacker cannot change it without failing the check);
+        False if the record holds it already, a replay. (True without the ClientHello record.)
+
+        The entry lasts until the ClientHello's expected_arrival_time (when the ticket was issued plus
+        the age the client claims) is more than the window behind the server's clock: from then on a
+        copy fails :meth:`fresh`, so the record never grows beyond the hellos of one window."""
+        if self.anti_replay is not AntiReplay.HELLOS:
+            return True
+        client_age = (obfuscated_age - state.ticket_age_add) % 2**32
+        expected_arrival_ms = state.issued_at_ms + client_age
+        digest = hashlib.sha256(binder).digest()
+        now_ms = self.now_ms()
+        with self._lock:
+            self._hellos = {d: until for d, until in self._hellos.items() if until >= now_ms}
+            if digest in self._hellos:
+                return False
+            self._hellos[digest] = expected_arrival_ms + self.freshness_window_ms
+        return True

@@ -12,8 +12,11 @@ are in the key log file). Numbers continue after the captures already in DIR.
 
 TLS 1.3 clients get a session ticket after each handshake (RFC 8446 §4.6.1), sealed under a key
 that rotates, and may resume with it once (single-use tickets, §8.1). With ``--early-data`` the
-tickets allow 0-RTT data, which is read as part of the request; ``--no-anti-replay`` lets a ticket
-resume any number of times, so that a replayed ClientHello's 0-RTT request runs again (the lesson).
+tickets allow 0-RTT data, which is read as part of the request. ``--anti-replay=hellos`` keeps a
+record of the ClientHellos whose 0-RTT data was read instead (§8.2): a ticket resumes any number of
+times, and only a copy of a ClientHello, inside the freshness window, has its early data refused.
+``--anti-replay=off`` (or ``--no-anti-replay``) lets a replayed ClientHello's 0-RTT request run
+again (the lesson). TLS 1.2 clients resume by session id or by RFC 5077 ticket, renewed each time.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ..tls import (
     AlertSent,
+    AntiReplay,
     ApplicationDataReceived,
     ConnectionClosed,
     EarlyDataReceived,
@@ -96,7 +100,7 @@ class ListenOptions:
     request_client_cert: bool = False
     client_cafile: str | None = None
     early_data: bool = False
-    anti_replay: bool = True
+    anti_replay: AntiReplay | bool = AntiReplay.TICKETS  # True, False: tickets, off
 
 # What listen takes as 0-RTT data with --early-data: OpenSSL's default max_early_data.
 MAX_EARLY_DATA = 16384

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
 import sys
 import time
@@ -50,11 +51,13 @@ def ws_endpoint(server: str) -> str:
 
 
 def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile (``share`` in 0..1); 0 for no values."""
+    """Nearest-rank percentile (``share`` in 0..1): the smallest value with at least that share
+    of the values at or below it, its rank ``share × n`` rounded up; 0 for no values."""
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    # (round away the float error of share × n first, so that 0.99 × 100 is rank 99, not 100)
+    rank = max(1, min(len(ordered), math.ceil(round(share * len(ordered), 9))))
     return ordered[rank - 1]
 
 
@@ -68,6 +71,8 @@ class BotsResult:
     latencies_ms: list[float] = field(default_factory=list)
     push_ms: list[float] = field(default_factory=list)  # another seat's view of a move, from its send
     seen_ms: list[float] = field(default_factory=list)  # until every seat of the table had it
+    seen_at: list[float] = field(default_factory=list)  # when each ``seen_ms`` ended (perf_counter)
+    spans: list[tuple[float, float]] = field(default_factory=list)  # each table's play: start, end
     view_bytes: list[int] = field(default_factory=list)  # the size of each view received
     play_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -117,6 +122,8 @@ class _Table:
     # Each move played at the table: when it was sent, and the seats that have its view (one
     # view per seat per move: every seat is a student's, and only moves change the table).
     moves: list[tuple[float, str, set[str]]] = field(default_factory=list)  # (sent at, mover, seen by)
+    started_at: float = 0.0
+    ended_at: float = 0.0
 
     def stop_all(self) -> None:
         self.broken = True
@@ -134,11 +141,11 @@ class _Student:
 
 
 class _Run:
-    def __init__(self, result: BotsResult, think: float = 0.0) -> None:
+    def __init__(self, result: BotsResult, think: tuple[float, float] = (0.0, 0.0), seed: int = 7) -> None:
         self.result = result
         self.tables: dict[int, _Table] = {}
-        self.think = think
-        self.rng = random.Random(7)
+        self.think = think  # a student thinks between these many seconds before each move
+        self.rng = random.Random(seed)
 
     def error(self, note: str) -> None:
         self.result.errors += 1
@@ -176,12 +183,11 @@ class _Run:
                     seen_by.add(student.seat)
                     if len(seen_by) == len(table.students):
                         self.result.seen_ms.append((now - moved_at) * 1e3)
+                        self.result.seen_at.append(now)
                 seen = message["view"]
-                if seen["completed"]:
-                    table.completed = True
-                    return
-                if seen["failed"] is not None:
-                    table.failed = True
+                if seen["completed"] or seen["failed"] is not None:
+                    table.completed, table.failed = bool(seen["completed"]), seen["failed"] is not None
+                    table.ended_at = table.ended_at or now
                     return
                 key = (seen["step"], len(seen["verdicts"]), len(seen["wire"]))
                 if seen["your_turn"] and not seen["paused"] and key not in acted:
@@ -192,8 +198,8 @@ class _Run:
                                    f"at {seen['step']}")
                         table.stop_all()
                         return
-                    if self.think > 0:  # a student reads the step before moving
-                        await asyncio.sleep(self.rng.uniform(0, 2 * self.think))
+                    if self.think[1] > 0:  # a student reads the step before moving
+                        await asyncio.sleep(self.rng.uniform(*self.think))
                     sent_at = time.perf_counter()
                     table.moves.append((sent_at, student.seat, set()))
                     await student.ws.send(json.dumps({
@@ -220,13 +226,31 @@ async def _drain(ws: ClientConnection, replies: asyncio.Queue[dict[str, Any]]) -
                 await replies.put(message)
 
 
-async def play_class(server: str, token: str, tables: int, variant: str, scenario: str = "honest", *,
-                     timeout: float = 300.0, connect_limit: int = 64, think: float = 0.0) -> BotsResult:
-    """Create a class of ``tables`` tables at ``server``, fill it with 4 bot students per table,
-    start it and play it to the end. Setup failures raise :class:`BotError`."""
+@dataclass
+class SeatedClass:
+    """A class whose students have joined (each on its own websocket), waiting for the start."""
+
+    instructor: ClientConnection
+    token: str
+    class_id: int
+    run: _Run
+    students: list[_Student]
+    replies: asyncio.Queue[dict[str, Any]]
+    drain: asyncio.Task[None]
+    opened: list[ClientConnection]
+
+    async def close(self) -> None:
+        self.drain.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.opened), return_exceptions=True)
+
+
+async def seat_class(server: str, token: str, tables: int, variant: str, scenario: str = "honest", *,
+                     connect_limit: int = 64, think: tuple[float, float] = (0.0, 0.0),
+                     result: BotsResult | None = None, seed: int = 7) -> SeatedClass:
+    """Create a class of ``tables`` tables at ``server`` and seat 4 bot students per table.
+    Setup failures raise :class:`BotError` (the connections opened so far are closed)."""
     url = ws_endpoint(server)
-    result = BotsResult(tables=tables)
-    run = _Run(result, think)
+    run = _Run(result or BotsResult(tables=tables), think, seed)
     instructor = await _open(url)
     opened: list[ClientConnection] = [instructor]
     try:
@@ -236,7 +260,6 @@ async def play_class(server: str, token: str, tables: int, variant: str, scenari
         class_id, code = created["class_session_id"], created["join_code"]
         replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         drain = asyncio.create_task(_drain(instructor, replies))
-
         gate = asyncio.Semaphore(connect_limit)
 
         async def join(number: int) -> _Student:
@@ -251,32 +274,57 @@ async def play_class(server: str, token: str, tables: int, variant: str, scenari
                 return _Student(ws, seated["table_id"], seated["seat"], seated["token"])
 
         students = await asyncio.gather(*(join(n) for n in range(SEATS_PER_TABLE * tables)))
-        for student in students:
-            run.tables.setdefault(student.table_id, _Table(student.table_id)).students.append(student)
-        if len(run.tables) != tables:
-            raise BotError(f"{len(students)} students were seated at {len(run.tables)} tables, "
-                           f"not {tables}")
-
-        started_at = time.perf_counter()
-        deadline = time.monotonic() + timeout
-        players = [asyncio.create_task(run.play(student, deadline)) for student in students]
-        await instructor.send(json.dumps({"type": "start", "token": token, "class_session_id": class_id}))
-        done = await asyncio.wait_for(replies.get(), REPLY_TIMEOUT)
-        if done["type"] != "done":
-            raise BotError(f"start refused: {done.get('code')}: {done.get('message')}")
-        await asyncio.gather(*players)
-        result.play_seconds = time.perf_counter() - started_at
-        drain.cancel()
-    finally:
+    except BaseException:
         await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+        raise
+    for student in students:
+        run.tables.setdefault(student.table_id, _Table(student.table_id)).students.append(student)
+    seated_class = SeatedClass(instructor, token, class_id, run, list(students), replies, drain, opened)
+    if len(run.tables) != tables:
+        await seated_class.close()
+        raise BotError(f"{len(students)} students were seated at {len(run.tables)} tables, not {tables}")
+    return seated_class
+
+
+async def start_and_play(seated: SeatedClass, timeout: float) -> None:
+    """The instructor starts the class; its students play until every table ends (or
+    ``timeout`` seconds pass). The figures go to the class's ``BotsResult``."""
+    run, result = seated.run, seated.run.result
+    started_at = time.perf_counter()
     for table in run.tables.values():
+        table.started_at = started_at
+    deadline = time.monotonic() + timeout
+    players = [asyncio.create_task(run.play(student, deadline)) for student in seated.students]
+    await seated.instructor.send(json.dumps({"type": "start", "token": seated.token,
+                                             "class_session_id": seated.class_id}))
+    done = await asyncio.wait_for(seated.replies.get(), REPLY_TIMEOUT)
+    if done["type"] != "done":
+        for player in players:
+            player.cancel()
+        raise BotError(f"start refused: {done.get('code')}: {done.get('message')}")
+    await asyncio.gather(*players)
+    result.play_seconds += time.perf_counter() - started_at
+    for table in run.tables.values():
+        result.spans.append((table.started_at, table.ended_at or time.perf_counter()))
         if table.completed and not table.broken:
             result.completed += 1
         elif table.failed:
             result.failed += 1
             if len(result.notes) < 20:
                 result.notes.append(f"table {table.table_id} failed")
-    return result
+
+
+async def play_class(server: str, token: str, tables: int, variant: str, scenario: str = "honest", *,
+                     timeout: float = 300.0, connect_limit: int = 64, think: float = 0.0) -> BotsResult:
+    """Create a class of ``tables`` tables at ``server``, fill it with 4 bot students per table,
+    start it and play it to the end. Setup failures raise :class:`BotError`."""
+    seated = await seat_class(server, token, tables, variant, scenario, connect_limit=connect_limit,
+                              think=(0.0, 2 * think))
+    try:
+        await start_and_play(seated, timeout)
+    finally:
+        await seated.close()
+    return seated.run.result
 
 
 def run_bots(server: str, token: str, tables: int, variant: str, scenario: str, timeout: float,

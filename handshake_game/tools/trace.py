@@ -34,6 +34,7 @@ from ..tls.messages import (
     Finished,
     HandshakeMessage,
     KeyUpdate,
+    NewSessionTicket12,
     NewSessionTicket13,
     ServerHello,
     ServerKeyExchange,
@@ -170,6 +171,10 @@ def message_details(message: HandshakeMessage) -> tuple[str, list[tuple[str, str
         return "NewSessionTicket  (a ticket to resume with, RFC 8446 §4.6.1)", [
             ("ticket_lifetime", f"{message.ticket_lifetime} s"), ("ticket", f"{len(message.ticket)} bytes"),
             ("max_early_data_size", f"{early} bytes of 0-RTT data" if early else "none: no 0-RTT")]
+    if isinstance(message, NewSessionTicket12):
+        return "NewSessionTicket  (the session sealed in a ticket to resume with, RFC 5077 §3.3)", [
+            ("ticket_lifetime_hint", f"{message.ticket_lifetime_hint} s"),
+            ("ticket", f"{len(message.ticket)} bytes")]
     if isinstance(message, EndOfEarlyData):
         return "EndOfEarlyData  (the client's 0-RTT data ends; under the early keys)", []
     if isinstance(message, KeyUpdate):

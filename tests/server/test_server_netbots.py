@@ -52,3 +52,16 @@ async def test_bots_play_a_class_of_two_tables_over_the_network(tmp_path: Path) 
             server.send_signal(signal.SIGTERM)
             await asyncio.wait_for(server.wait(), 30)
         log.close()
+
+
+def test_percentiles_are_nearest_rank_rounding_up() -> None:
+    """The bench's p99 of 100 samples is the 99th smallest (rank ⌈0.99 × 100⌉), not the largest."""
+    from handshake_game.tools.netbots import percentile
+
+    hundred = [float(n) for n in range(1, 101)]
+    assert percentile(hundred, 0.99) == 99.0
+    assert percentile(hundred, 0.5) == 50.0
+    assert percentile([float(n) for n in range(1, 201)], 0.99) == 198.0
+    assert percentile([5.0, 1.0, 3.0], 0.5) == 3.0  # rank ⌈1.5⌉ = 2 of the sorted values
+    assert percentile([7.0], 0.99) == 7.0
+    assert percentile([], 0.99) == 0.0

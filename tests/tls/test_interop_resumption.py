@@ -11,10 +11,17 @@ from pathlib import Path
 import pytest
 from helpers import OpenSSLPeer, Recorder, pump
 
-from handshake_game.tls import ServerState
+from handshake_game.tls import HandshakeMessageReceived, ServerState
 from handshake_game.tls.client import ClientState
 from handshake_game.tls.events import SessionTicketReceived
-from handshake_game.tls.messages import PSK_KE, Certificate13, ExtensionType, ServerHello
+from handshake_game.tls.messages import (
+    PSK_KE,
+    Certificate13,
+    ClientHello,
+    ExtensionType,
+    NewSessionTicket12,
+    ServerHello,
+)
 from handshake_game.tls.session import SessionTickets
 
 SUITE = "TLS_AES_128_GCM_SHA256"
@@ -114,6 +121,12 @@ def test_our_client_resumes_with_openssls_ticket(rsa_server, make_client) -> Non
 SUITE12 = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
 
 
+def session_ticket(events: Recorder) -> bytes | None:
+    """The ticket the client offered in the ClientHello that ``events``' server received."""
+    (hello,) = [e.message for e in events.of(HandshakeMessageReceived) if isinstance(e.message, ClientHello)]
+    return hello.extension(ExtensionType.session_ticket)
+
+
 @pytest.mark.parametrize("by_ticket", [False, True], ids=["session-id", "ticket"])
 def test_openssl_client_resumes_a_tls12_session_with_our_server(make_server, ca_pem: Path,
                                                                by_ticket: bool) -> None:
@@ -133,7 +146,17 @@ def test_openssl_client_resumes_a_tls12_session_with_our_server(make_server, ca_
     second = connect_openssl(ctx, server, session)
     assert second.error is None and second.received == b"hello"
     assert second.ssl.session_reused and second.ssl.version() == "TLSv1.2"
-    assert server.resumed and [type(m).__name__ for m in sent(events, object)] == ["ServerHello", "Finished"]
+    # Resumed from a ticket, our server renews it (RFC 5077 §3.1, figure 2).
+    assert server.resumed and [type(m).__name__ for m in sent(events, object)] == (
+        ["ServerHello", "NewSessionTicket12", "Finished"] if by_ticket else ["ServerHello", "Finished"])
+    if by_ticket:
+        # OpenSSL took the renewed ticket into its session: it offers that one next, and it resumes.
+        (renewal,) = sent(events, NewSessionTicket12)
+        third_server = make_server(cipher_suites=(SUITE12,), session_tickets=tickets)
+        third_events = Recorder(third_server)
+        third = connect_openssl(ctx, third_server, second.ssl.session)
+        assert third.error is None and third.ssl.session_reused and third_server.resumed
+        assert session_ticket(third_events) == renewal.ticket != session_ticket(events)
 
 
 @pytest.mark.parametrize("by_ticket", [False, True], ids=["session-id", "ticket"])

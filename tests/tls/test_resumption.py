@@ -8,6 +8,7 @@ what each side reads; the clock is passed in, so ticket ages are exact.
 from __future__ import annotations
 
 import datetime
+import random
 
 import pytest
 from helpers import Recorder, of_type, pump
@@ -25,11 +26,12 @@ from handshake_game.tls.messages import (
     EncryptedExtensions,
     EndOfEarlyData,
     ExtensionType,
+    NewSessionTicket12,
     NewSessionTicket13,
     ServerHello,
     encode_handshake,
 )
-from handshake_game.tls.session import Session, SessionDecodeError, SessionTickets
+from handshake_game.tls.session import AntiReplay, Session, SessionDecodeError, SessionTickets
 
 D = AlertDescription
 SUITE = "TLS_AES_128_GCM_SHA256"
@@ -193,6 +195,89 @@ def test_without_anti_replay_the_replayed_early_data_is_read_twice(
     assert read == [REQUEST, REQUEST]
 
 
+def seeded(seed: int):
+    """A deterministic rng: two clients given the same seed (and clock) send the same bytes."""
+    return random.Random(seed).randbytes
+
+
+def checks(events: Recorder) -> list[str]:
+    return [c.name for c in events.collect() if type(c).__name__ == "CheckPassed"]
+
+
+def test_a_replayed_client_hello_is_refused_by_the_client_hello_record(
+        make_client, make_server, clock: Clock) -> None:
+    """RFC 8446 §8.2: the server keeps the (verified) binder of each ClientHello whose 0-RTT data it took.
+    A copy of that ClientHello and its early data, byte for byte, gets its early data refused; the PSK is
+    still accepted and the handshake completes in 1-RTT. The ticket stays reusable: a fresh ClientHello
+    with it resumes with 0-RTT again."""
+    tickets = SessionTickets(now=clock, anti_replay=AntiReplay.HELLOS)
+    session = first_session(make_client, make_server, clock, tickets, max_early_data_size=1024)
+    clock.advance(2)
+    runs = []
+    for _ in range(2):  # the same rng and clock: the second client's flight is a copy of the first's
+        runs.append(resume(make_client, make_server, clock, tickets, session,
+                           client_config={"early_data": REQUEST, "rng": seeded(7)},
+                           server_config={"max_early_data_size": 1024}))
+    (first_client, first_server, first_ce, first_se), (copy_client, copy_server, copy_ce, copy_se) = runs
+    assert first_ce.sent_raw("ClientHello") == copy_ce.sent_raw("ClientHello")
+    assert [e.data for e in first_se.of(EarlyDataReceived)] == [REQUEST]
+    assert first_se.completed is not None and first_se.completed.early_data_accepted
+
+    assert copy_se.of(EarlyDataReceived) == [], "the copy's early data is never read"
+    assert "anti-replay" in checks(copy_se)
+    assert copy_client.state is ClientState.CLIENT_CONNECTED
+    assert copy_server.state is ServerState.SERVER_CONNECTED
+    assert copy_se.completed is not None and copy_se.completed.resumed
+    assert not copy_se.completed.early_data_accepted
+    assert copy_ce.completed is not None and not copy_ce.completed.early_data_accepted
+    assert sent(copy_se, Certificate13) == [] and sent(copy_ce, EndOfEarlyData) == []
+    copy_client.send_application_data(REQUEST)  # the request again, in 1-RTT (RFC 8446 §4.2.10)
+    pump(copy_client, copy_server)
+    assert copy_se.application_data == REQUEST
+
+    clock.advance(1)
+    _, _, fresh_ce, fresh_se = resume(make_client, make_server, clock, tickets, session,
+                                      client_config={"early_data": REQUEST},
+                                      server_config={"max_early_data_size": 1024})
+    assert [e.data for e in fresh_se.of(EarlyDataReceived)] == [REQUEST]
+    assert fresh_ce.completed is not None and fresh_ce.completed.resumed
+    assert fresh_ce.completed.early_data_accepted and "anti-replay" not in checks(fresh_se)
+
+
+def test_the_client_hello_record_refuses_0rtt_outside_the_freshness_window(
+        make_client, make_server, clock: Clock) -> None:
+    """RFC 8446 §8.2, §8.3: the record holds a ClientHello only while a copy would pass the freshness check;
+    a copy sent later, or a ClientHello whose ticket age is off, is refused 0-RTT by that check, and the
+    handshake still resumes in 1-RTT."""
+    tickets = SessionTickets(now=clock, anti_replay=AntiReplay.HELLOS, freshness_window_ms=10_000)
+    session = first_session(make_client, make_server, clock, tickets, max_early_data_size=1024)
+    client = make_client(cipher_suites=(SUITE,), now=clock, session=session, early_data=REQUEST)
+    client.start()
+    first_flight = client.data_to_send()
+    read = []
+    for wait in (0, 11):  # the original, then a copy 11 s later: outside the 10 s window
+        clock.advance(wait)
+        server = make_server(cipher_suites=(SUITE,), session_tickets=tickets, max_early_data_size=1024)
+        events = Recorder(server)
+        server.receive_data(first_flight)
+        read.append([e.data for e in events.of(EarlyDataReceived)])
+    assert read == [[REQUEST], []]
+    assert "0-RTT freshness" in checks(events) and "anti-replay" not in checks(events)
+    assert sent(events, ServerHello)[0].extension(ExtensionType.pre_shared_key) == b"\x00\x00"
+
+    # A whole connection whose client misjudges the ticket's age by 20 s: resumed, without 0-RTT.
+    later = session.received_at + datetime.timedelta(seconds=20)
+    skewed = Session(**{**session.__dict__, "received_at": later})
+    skewed_client, skewed_server, client_events, server_events = resume(
+        make_client, make_server, clock, tickets, skewed, client_config={"early_data": REQUEST},
+        server_config={"max_early_data_size": 1024})
+    assert skewed_client.state is ClientState.CLIENT_CONNECTED
+    assert skewed_server.state is ServerState.SERVER_CONNECTED
+    assert server_events.completed is not None and server_events.completed.resumed
+    assert not server_events.completed.early_data_accepted and server_events.of(EarlyDataReceived) == []
+    assert "0-RTT freshness" in checks(server_events)
+
+
 def test_refused_early_data_is_skipped_and_the_handshake_still_resumes(
         make_client, make_server, clock: Clock, tickets: SessionTickets) -> None:
     session = first_session(make_client, make_server, clock, tickets, max_early_data_size=1024)
@@ -326,21 +411,75 @@ def test_tls12_resumes_with_an_abbreviated_handshake(make_client, make_server, c
     assert client_events.completed is not None and client_events.completed.resumed
     assert server_events.completed is not None and server_events.completed.resumed
     # RFC 5246 §7.3: ServerHello, then the server's ChangeCipherSpec and Finished; no certificate,
-    # no key exchange; the client's Finished last.
+    # no key exchange; the client's Finished last. Resumed from a ticket, the server renews it: a
+    # NewSessionTicket before its ChangeCipherSpec (RFC 5077 §3.1, figure 2).
     names = [type(m).__name__ for m in sent(server_events, object)]
-    assert names == ["ServerHello", "Finished"]
+    assert names == (["ServerHello", "NewSessionTicket12", "Finished"] if by_ticket
+                     else ["ServerHello", "Finished"])
     assert [type(m).__name__ for m in sent(client_events, object)] == ["ClientHello", "Finished"]
     hello = sent(server_events, ServerHello)[0]
     offered = sent(client_events, ClientHello)[0]
     assert hello.session_id == offered.session_id
     if by_ticket:
         assert offered.extension(ExtensionType.session_ticket) == session.ticket
+        assert hello.extension(ExtensionType.session_ticket) == b""  # RFC 5077 §3.2: a ticket follows
     else:
         assert offered.session_id == session.session_id
+        assert hello.extension(ExtensionType.session_ticket) is None
     assert client.master_secret == server.master_secret == session.psk
     client.send_application_data(b"ping")
     pump(client, server)
     assert server_events.application_data == b"ping"
+
+
+def resume12(make_client, make_server, clock: Clock, tickets: SessionTickets, session: Session):
+    client = make_client(cipher_suites=(SUITE12,), now=clock, session=session)
+    server = make_server(cipher_suites=(SUITE12,), session_tickets=tickets)
+    client_events, server_events = Recorder(client), Recorder(server)
+    client.start()
+    pump(client, server)
+    assert client_events.completed is not None and client_events.completed.resumed
+    assert server_events.completed is not None and server_events.completed.resumed
+    return client_events, server_events
+
+
+def test_tls12_a_ticket_resumption_renews_the_ticket_and_the_client_keeps_the_new_one(
+        make_client, make_server, clock: Clock, tickets: SessionTickets) -> None:
+    """RFC 5077 §3.1 (figure 2): the renewed ticket seals the same session under the current ticket key;
+    the client keeps it, and it resumes again."""
+    session = session12(make_client, make_server, clock, tickets, offer_session_ticket=True)
+    clock.advance(700)  # past rotate_after (600 s): the ticket key has changed since the first ticket
+    client_events, server_events = resume12(make_client, make_server, clock, tickets, session)
+    (renewal,) = sent(server_events, NewSessionTicket12)
+    (kept,) = client_events.of(SessionTicketReceived)
+    renewed = kept.session
+    assert renewed.ticket == renewal.ticket != session.ticket
+    assert renewed.ticket[:16] != session.ticket[:16], "sealed under the current ticket key"
+    assert renewed.psk == session.psk and renewed.version == 0x0303
+    # The session keeps the lifetime of the full handshake that made it: 3600 - 700 s left.
+    assert renewal.ticket_lifetime_hint == renewed.lifetime == 2900
+    clock.advance(5)
+    again_client, again_server = resume12(make_client, make_server, clock, tickets, renewed)
+    assert sent(again_client, ClientHello)[0].extension(ExtensionType.session_ticket) == renewed.ticket
+    assert len(sent(again_server, NewSessionTicket12)) == 1
+
+
+def test_tls12_a_renewed_ticket_does_not_stretch_the_session(make_client, make_server, clock: Clock,
+                                                            tickets: SessionTickets) -> None:
+    session = session12(make_client, make_server, clock, tickets, offer_session_ticket=True)
+    clock.advance(3000)
+    client_events, _ = resume12(make_client, make_server, clock, tickets, session)
+    (renewed,) = client_events.of(SessionTicketReceived)
+    assert renewed.session.lifetime == 600
+    clock.advance(601)  # 3601 s after the full handshake: the session is over, renewed or not
+    # A client that ignores the lifetime hint, and offers the renewed ticket anyway:
+    stale = Session(**{**renewed.session.__dict__, "received_at": clock.now})
+    client = make_client(cipher_suites=(SUITE12,), now=clock, session=stale)
+    server = make_server(cipher_suites=(SUITE12,), session_tickets=tickets)
+    events = Recorder(server)
+    client.start()
+    pump(client, server)
+    assert events.completed is not None and not events.completed.resumed
 
 
 def test_tls12_resumption_needs_the_same_kind_of_master_secret(make_client, make_server, clock: Clock,

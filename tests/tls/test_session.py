@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handshake_game.tls.session import Session, SessionDecodeError, SessionTickets, TicketState
+from handshake_game.tls.session import AntiReplay, Session, SessionDecodeError, SessionTickets, TicketState
 
 
 class Clock:
@@ -66,6 +66,40 @@ def test_single_use_tickets_and_the_switch_that_turns_them_off() -> None:
         ticket = tickets.seal(kept)
         assert tickets.first_use(ticket, kept)
         assert tickets.first_use(ticket, kept) is second_use
+
+
+def test_the_client_hello_record_keeps_each_binder_while_a_copy_would_be_fresh() -> None:
+    """RFC 8446 §8.2: keyed by the verified binder; an entry lasts until its expected_arrival_time
+    (issued_at + the client's claimed age) falls out of the window, when the freshness check takes over."""
+    clock = Clock()
+    tickets = SessionTickets(now=clock, anti_replay=AntiReplay.HELLOS, freshness_window_ms=1000)
+    kept = state(tickets, ticket_age_add=123)
+    ticket = tickets.seal(kept)
+    clock.advance(5)
+    age = 5000 + kept.ticket_age_add
+    assert tickets.first_use(ticket, kept) and tickets.first_use(ticket, kept), "tickets stay reusable"
+    assert tickets.first_hello(b"binder A", kept, age)
+    assert not tickets.first_hello(b"binder A", kept, age), "a copy of the same ClientHello"
+    assert tickets.first_hello(b"binder B", kept, age), "another ClientHello with the same ticket"
+    clock.advance(1.0)  # 1000 ms after its expected arrival: a copy is still fresh, and still refused
+    assert tickets.fresh(kept, age) and not tickets.first_hello(b"binder A", kept, age)
+    clock.advance(0.002)  # past the window: the freshness check refuses a copy; the record forgot it
+    assert not tickets.fresh(kept, age) and tickets.first_hello(b"binder A", kept, age)
+
+
+@pytest.mark.parametrize(("setting", "mode"), [
+    (True, AntiReplay.TICKETS), (False, AntiReplay.OFF), ("hellos", AntiReplay.HELLOS),
+    (AntiReplay.OFF, AntiReplay.OFF)])
+def test_anti_replay_settings_and_what_each_records(setting: object, mode: AntiReplay) -> None:
+    clock = Clock()
+    tickets = SessionTickets(now=clock, anti_replay=setting)  # type: ignore[arg-type]
+    assert tickets.anti_replay is mode
+    kept = state(tickets)
+    ticket = tickets.seal(kept)
+    uses = [tickets.first_use(ticket, kept) for _ in range(2)]
+    hellos = [tickets.first_hello(b"binder", kept, kept.ticket_age_add) for _ in range(2)]
+    assert uses == [True, mode is not AntiReplay.TICKETS]
+    assert hellos == [True, mode is not AntiReplay.HELLOS]
 
 
 def test_freshness_compares_the_clients_ticket_age_with_the_servers() -> None:

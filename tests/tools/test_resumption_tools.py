@@ -6,7 +6,9 @@ is what OpenSSL prints ("Reused, TLSv1.3", "Early data was accepted") and what t
 
 from __future__ import annotations
 
+import datetime
 import os
+import random
 import re
 import select
 import subprocess
@@ -17,8 +19,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tool_helpers import PROJECT, Credentials, Listener, free_port, handshake_game, need, read_until
+from tool_helpers import (
+    PROJECT,
+    Credentials,
+    Listener,
+    free_port,
+    handshake_game,
+    need,
+    read_until,
+    tls_resume,
+)
 from wireshark_helpers import http_seen, run_tshark
+
+from handshake_game.tls.observer import Side, WireObserver
+from handshake_game.tls.session import Session
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -119,13 +133,19 @@ def test_s_client_early_data_is_accepted_by_listen(start_listen: Callable[..., L
     assert theirs and theirs <= ours
 
 
-@pytest.mark.parametrize("anti_replay", [True, False], ids=["anti-replay", "no-anti-replay"])
+@pytest.mark.parametrize(("options", "anti_replay"), [
+    ((), True), (("--anti-replay=tickets",), True), (("--no-anti-replay",), False),
+    (("--anti-replay=off",), False), (("--anti-replay=hellos",), False)],
+    ids=["default", "tickets", "no-anti-replay", "off", "hellos"])
 def test_a_session_used_twice_resumes_once_unless_anti_replay_is_off(
-        start_listen: Callable[..., Listener], tmp_path: Path, anti_replay: bool) -> None:
+        start_listen: Callable[..., Listener], tmp_path: Path, options: tuple[str, ...],
+        anti_replay: bool) -> None:
     """RFC 8446 §8.1: single-use tickets. s_client sends the same ClientHello PSK and the same 0-RTT
     request twice, as an attacker replaying it would; the second time the server refuses the PSK
-    and never reads the early data, unless --no-anti-replay."""
-    listener = start_listen("--early-data", *(() if anti_replay else ("--no-anti-replay",)))
+    and never reads the early data, unless anti-replay is off. A record of ClientHellos (§8.2) lets
+    the ticket resume again: s_client's second ClientHello is a new one (its random, its binder), not
+    a copy of the first, and its early data is read."""
+    listener = start_listen("--early-data", *options)
     session = tmp_path / "session.pem"
     take_ticket(listener, session)
     early = tmp_path / "early.txt"
@@ -271,6 +291,73 @@ def test_tshark_reads_the_early_data_of_a_capture(start_listen: Callable[..., Li
     assert frames and server_hello and int(frames[0]) < int(server_hello[0])
 
 
+def test_listen_refuses_the_early_data_of_a_copied_client_hello_with_the_hello_record(
+        start_listen: Callable[..., Listener], tmp_path: Path) -> None:
+    """RFC 8446 §8.2 over the network: our engine as the client, twice with the same rng, so that the
+    second connection's first flight (ClientHello and 0-RTT request) is a byte-for-byte copy of the first,
+    as an attacker would replay it. listen --anti-replay=hellos reads the first's early data and refuses
+    the copy's; the copy still resumes, and its request, sent again in 1-RTT, is answered once."""
+    listener = start_listen("--early-data", "--anti-replay=hellos")
+    session_file = tmp_path / "session.pem"
+    made = handshake_game("connect", f"localhost:{listener.port}", "--cafile", str(listener.ca_file),
+                          "--sess-out", str(session_file))
+    assert made.returncode == 0, made.stdout + made.stderr
+    session = Session.decode(session_file.read_bytes())
+    sent_at = datetime.datetime.now(datetime.UTC)
+    original, copy = (tls_resume(listener.port, listener.ca_file, session, REQUEST.encode(),
+                                 random.Random(3).randbytes, lambda: sent_at) for _ in range(2))
+    assert original.hello == copy.hello
+    assert original.resumed and original.early_data_accepted and original.response.startswith(b"HTTP/1.1 200")
+    assert copy.resumed and not copy.early_data_accepted and copy.response.startswith(b"HTTP/1.1 200")
+    log = listener.wait_for(r"\[3\] == done")
+    second, third = log[log.index("[2] == connection from"):log.index("[3] == connection from")], \
+        log[log.index("[3] == connection from"):]
+    assert "early data  (" in second and "✓ anti-replay" not in second
+    assert "early data  (" not in third
+    assert "✓ anti-replay: this ClientHello already brought its 0-RTT" in third
+    assert "[3]    request: GET /early HTTP/1.1" in third  # the 1-RTT one
+
+
+def test_the_observer_and_tshark_read_the_same_early_data_from_a_capture(
+        start_listen: Callable[..., Listener], tmp_path: Path) -> None:
+    """The eavesdropper's engine (tls/observer.py) reads a classic pcap of `connect` resuming with 0-RTT
+    data against `listen`, with connect's key log: the 0-RTT record opens under the early traffic keys
+    (CLIENT_EARLY_TRAFFIC_SECRET), as tshark opens it with the same key log."""
+    listener = start_listen("--early-data")
+    session = tmp_path / "session.pem"
+    target, trust = f"localhost:{listener.port}", ("--cafile", str(listener.ca_file))
+    assert handshake_game("connect", target, *trust, "--sess-out", str(session)).returncode == 0
+    early = tmp_path / "early.txt"
+    early.write_text(REQUEST)
+    capture, keylog = tmp_path / "early.pcap", tmp_path / "connect.keylog"
+    second = handshake_game("connect", target, *trust, "--sess-in", str(session), "--early-data", str(early),
+                            "--pcap", str(capture), "--keylog", str(keylog))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "early data accepted by the server" in second.stdout
+    lines = keylog.read_text().splitlines()
+    assert any(line.startswith("CLIENT_EARLY_TRAFFIC_SECRET ") for line in lines)
+
+    tap = WireObserver()
+    packets = run_tshark(capture, "-Y", "tcp.len > 0", "-T", "fields", "-e", "tcp.srcport",
+                         "-e", "tcp.payload")
+    for line in packets.splitlines():
+        port, _, payload = line.partition("\t")
+        (tap.server_sent if int(port) == listener.port else tap.client_sent)(bytes.fromhex(payload))
+    attempt = tap.try_decrypt(keylog_lines=lines)
+    assert attempt.succeeded, attempt.reason
+    assert [r.plaintext for r in attempt.records if r.early and r.content_type == 23] == [REQUEST.encode()]
+    assert attempt.application_data(Side.CLIENT) == REQUEST.encode()  # sent once: as 0-RTT data
+    assert attempt.application_data(Side.SERVER).startswith(b"HTTP/1.1 200 OK")
+    # Without the early secret the 0-RTT record stays closed, and the observer says why.
+    blind = tap.try_decrypt(keylog_lines=[line for line in lines if not line.startswith("CLIENT_EARLY")])
+    assert blind.application_data(Side.CLIENT) == b"" and "no CLIENT_EARLY_TRAFFIC_SECRET" in blind.reason
+
+    seen = http_seen(capture, keylog=keylog, tls_port=listener.port)
+    assert seen.requests == [("GET", "/early")] and seen.response_codes == [200]
+    assert REQUEST.replace("\r\n", "\n").strip() in seen.stream_text.replace("\r\n", "\n")
+    assert http_seen(capture, tls_port=listener.port).requests == []  # tshark, too, needs the key log
+
+
 # -- TLS 1.2: by session id and by RFC 5077 ticket, both ways ------------------------------------
 
 
@@ -290,6 +377,53 @@ def test_s_client_resumes_a_tls12_session_against_listen(start_listen: Callable[
     assert "session resumed: abbreviated handshake, the master secret kept" in second_log
     assert "✓ session resumption: " + ("the session ticket" if by_ticket else "the session id") in second_log
     assert "Certificate  chain of" not in second_log and "ClientKeyExchange" not in second_log
+
+
+def test_s_client_resumes_again_with_the_ticket_listen_renewed(start_listen: Callable[..., Listener],
+                                                              tmp_path: Path) -> None:
+    """RFC 5077 §3.1 (figure 2): resumed from a ticket, listen sends a new one before its ChangeCipherSpec,
+    and s_client offers that renewed ticket on its next connection, which resumes again. (`-reconnect`
+    rather than `-sess_out`: s_client writes -sess_out only for a new session, and OpenSSL does not
+    call its new-session callback for a resumed TLS 1.2 one, renewed ticket or not.)"""
+    listener = start_listen()
+    session = tmp_path / "session12.pem"
+    assert "New, TLSv1.2" in s_client(listener, "-tls1_2", "-sess_out", str(session), stdin=REQUEST)
+    out = s_client(listener, "-tls1_2", "-sess_in", str(session), "-reconnect", "-trace", stdin=REQUEST)
+    assert out.count("Reused, TLSv1.2") == 6 and "New, TLSv1.2" not in out  # -reconnect: 5 more
+    assert "HTTP/1.1 200 OK" in out  # the last connection carries the request
+    # -trace prints each ticket: the one in each ClientHello, the one in each NewSessionTicket.
+    offered = re.findall(r"extension_type=session_ticket\(35\), length=\d+\s+ticket \(len=\d+\): (\w+)", out)
+    renewed = re.findall(
+        r"NewSessionTicket, Length=\d+\s+ticket_lifetime_hint=\d+\s+ticket \(len=\d+\): (\w+)", out)
+    assert len(offered) == len(renewed) == 6
+    assert offered[1:] == renewed[:-1], "each connection offers the ticket the one before it got"
+    assert len(set(offered)) == 6
+    log = listener.wait_for(r"\[7\] == done")
+    for number in range(2, 8):
+        resumed = log[log.index(f"[{number}] == connection from"):]
+        resumed = resumed[:resumed.index(f"[{number}] == done")]
+        assert "✓ session resumption: the session ticket" in resumed
+        assert f"[{number}] S → C  NewSessionTicket  (the session sealed in a ticket" in resumed
+        assert "Certificate  chain of" not in resumed
+
+
+def test_connect_keeps_the_tls12_ticket_listen_renewed(start_listen: Callable[..., Listener],
+                                                      tmp_path: Path) -> None:
+    listener = start_listen()
+    first, renewed = tmp_path / "first12.session", tmp_path / "renewed12.session"
+    target, trust = f"localhost:{listener.port}", ("--cafile", str(listener.ca_file), "--tls", "1.2")
+    made = handshake_game("connect", target, *trust, "--sess-out", str(first))
+    assert made.returncode == 0, made.stdout + made.stderr
+    second = handshake_game("connect", target, *trust, "--sess-in", str(first), "--sess-out", str(renewed))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "session resumed (Reused, TLSv1.2)" in second.stdout
+    assert "S → C  NewSessionTicket  (the session sealed in a ticket" in second.stdout
+    old, new = (Session.decode(path.read_bytes()) for path in (first, renewed))
+    assert new.ticket != old.ticket and new.psk == old.psk
+    third = handshake_game("connect", target, *trust, "--sess-in", str(renewed))
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "session resumed (Reused, TLSv1.2)" in third.stdout
+    assert f"a ticket of {len(new.ticket)} bytes" in third.stdout
 
 
 @pytest.mark.parametrize("by_ticket", [False, True], ids=["session-id", "ticket"])

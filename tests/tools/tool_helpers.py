@@ -149,6 +149,59 @@ def tls_request(port: int, ca_file: Path, request: bytes, *, versions: tuple[int
     return bytes(response)
 
 
+@dataclass
+class Resumed:
+    """One resumption by :func:`tls_resume`: what the client sent first, and what came of it."""
+
+    hello: bytes
+    resumed: bool
+    early_data_accepted: bool
+    response: bytes
+
+
+def tls_resume(port: int, ca_file: Path, session: object, request: bytes, rng: object,
+               now: object) -> Resumed:
+    """Our engine as a TLS 1.3 client over a real socket, resuming ``session`` with ``request`` as
+    0-RTT data (sent again after the handshake if the server refuses it, RFC 8446 §4.2.10). ``rng`` and
+    ``now`` (the clock the ticket's age is read on) make its first flight: the same, the same bytes."""
+    from handshake_game.tls import (
+        ApplicationDataReceived,
+        ClientConfig,
+        HandshakeCompleted,
+        Session,
+        TLSClient,
+    )
+    from handshake_game.tls.pki import load_pem_certificates
+
+    assert isinstance(session, Session)
+    config = ClientConfig(server_name="localhost", versions=(0x0304,),
+                          cipher_suites=("TLS_AES_128_GCM_SHA256",),
+                          trust_store=load_pem_certificates(ca_file.read_bytes()), session=session,
+                          early_data=request)
+    client = TLSClient(config, rng=rng, now=now)  # type: ignore[arg-type]
+    response = bytearray()
+    completed: HandshakeCompleted | None = None
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        client.start()
+        hello = client.data_to_send()
+        sock.sendall(hello)
+        while data := sock.recv(65536):
+            client.receive_data(data)
+            for event in client.events_received():
+                if isinstance(event, HandshakeCompleted):
+                    completed = event
+                    if not event.early_data_accepted:
+                        client.send_application_data(request)
+                elif isinstance(event, ApplicationDataReceived):
+                    response += event.data
+            if pending := client.data_to_send():
+                sock.sendall(pending)
+            if client.failed is not None or client.peer_closed:
+                break
+    assert client.failed is None and completed is not None, client.failed
+    return Resumed(hello, completed.resumed, completed.early_data_accepted, bytes(response))
+
+
 def client_hello_record(*, drop: tuple[int, ...] = (), replace: tuple[object, ...] = (),
                         **config: object) -> bytes:
     """A ClientHello record as our client would send it (``config`` goes to ClientConfig), with the
