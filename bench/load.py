@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -216,20 +217,33 @@ async def waves(ws_url: str, token: str,
                                             seed=number))
             print(f"load: wave {number + 1}/{args.waves} seated "
                   f"({SEATS_PER_TABLE * args.wave_tables * (number + 1)} students)", file=sys.stderr)
-        begin = time.perf_counter()
         starts: list[float] = []
+        first = asyncio.Event()  # the first wave's start acknowledged: the server's keys are made
+
+        def first_started() -> None:
+            starts.append(time.perf_counter())
+            first.set()
 
         async def wave(number: int, seated: SeatedClass) -> None:
-            await asyncio.sleep(begin + number * args.wave_every - time.perf_counter())
+            if number == 0:
+                await start_and_play(seated, args.timeout, on_started=first_started)
+                return
+            await first.wait()
+            await asyncio.sleep(starts[0] + number * args.wave_every - time.perf_counter())
             starts.append(time.perf_counter())
             await start_and_play(seated, args.timeout)
 
         # The measure ends one interval after the last wave's start: the waves still playing
         # then are stopped (each window needs the load it names, not the class emptying out).
-        end = args.waves * args.wave_every
         playing = asyncio.gather(*(wave(n, seated) for n, seated in enumerate(classes)))
         try:
-            await asyncio.wait_for(asyncio.shield(playing), end + 1)
+            waiting: asyncio.Future[Any] = asyncio.ensure_future(first.wait())
+            await asyncio.wait([waiting, playing], return_when=asyncio.FIRST_COMPLETED)
+            if not first.is_set():  # the first wave failed to start: its error is the report
+                waiting.cancel()
+                await playing
+            end = starts[0] + args.waves * args.wave_every
+            await asyncio.wait_for(asyncio.shield(playing), end - time.perf_counter() + 1)
         except TimeoutError:
             playing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -245,8 +259,9 @@ def report_waves(result: BotsResult, starts: list[float], spans: list[tuple[floa
                  args: argparse.Namespace) -> None:
     """One line per wave's window (from 5 s after its start to the next start): the students
     whose tables were playing, the moves and the time all four seats took to have each move;
-    then the most students served within the target."""
-    best = 0
+    then the most students served within the target: in every window up to theirs
+    (``sustained``), and in any one window (``best_window``)."""
+    best, sustained, held = 0, 0, True
     print(f"{'wave':>4} {'students':>8} {'moves/s':>8} {'seen p50':>9} {'seen p99':>9}")
     for number, start in enumerate(sorted(starts)):
         low, high = start + 5.0, start + args.wave_every
@@ -254,13 +269,18 @@ def report_waves(result: BotsResult, starts: list[float], spans: list[tuple[floa
         students = SEATS_PER_TABLE * sum(1 for begun, ended in spans if begun <= middle < ended)
         window = [ms for ms, at in zip(result.seen_ms, result.seen_at, strict=True) if low <= at < high]
         p99 = percentile(window, 0.99)
-        if window and p99 < args.target_ms:
+        within = bool(window) and p99 < args.target_ms
+        held = held and within
+        if within:
             best = max(best, students)
+        if held:
+            sustained = students
         print(f"{number + 1:>4} {students:>8} {len(window) / (high - low):>8.1f} "
               f"{percentile(window, 0.5):>7.1f}ms {p99:>7.1f}ms")
     print(f"open loop: think {args.think_min:g}-{args.think_max:g} s, waves of {args.wave_tables} tables "
           f"every {args.wave_every:g} s, {args.workers} server process(es)")
-    print(f"most_students_within_target={best} target_seen_p99_ms={args.target_ms:g} errors={result.errors}")
+    print(f"most_students_sustained={sustained} best_window={best} target_seen_p99_ms={args.target_ms:g} "
+          f"errors={result.errors}")
 
 
 def main() -> int:

@@ -342,18 +342,21 @@ class GameServer:
             return self._tables.setdefault(table_id, table)
 
     @contextlib.contextmanager
-    def _reading(self, table: LiveTable) -> Iterator[None]:
-        """The table, held in this process and caught up with what other processes stored."""
+    def _reading(self, table: LiveTable, seats: bool = False) -> Iterator[None]:
+        """The table, held in this process and caught up with what other processes stored
+        (with ``seats``, who sits where read from the store whatever this process was told)."""
         with table.lock:
-            self._catch_up(table)
+            self._catch_up(table, seats)
             yield
 
     @contextlib.contextmanager
-    def _moving(self, table: LiveTable) -> Iterator[None]:
+    def _moving(self, table: LiveTable, seats: bool = False) -> Iterator[None]:
         """The table, held in this process and (on PostgreSQL) in every other, caught up from
-        the log; the other processes are told once what this move stored is committed."""
+        the log; the other processes are told once what this move stored is committed. With
+        ``seats`` (to seat or unseat someone, or to give the empty seats to bots) who sits where
+        is read from the store: word of another process's seating may still be on its way."""
         with table.lock, self.cluster.table_lock(table.table_id):
-            self._catch_up(table)
+            self._catch_up(table, seats)
             before, humans = table.seq, dict(table.humans)
             try:
                 yield
@@ -361,7 +364,7 @@ class GameServer:
                 if table.seq != before or table.humans != humans:
                     self.cluster.notify(table.table_id, seats=table.humans != humans)
 
-    def _catch_up(self, table: LiveTable) -> None:
+    def _catch_up(self, table: LiveTable, seats: bool = False) -> None:
         """Facts another process appended since this one last looked, and who sits where if
         another process said it seated someone there (``cluster``: a table's seats change
         only under its lock, and that process tells the others)."""
@@ -373,7 +376,7 @@ class GameServer:
             table.timed(table.state, [fact], when)
             table.state = after
         table.seq += len(facts)
-        if table.table_id in self._stale_seats:
+        if seats or table.table_id in self._stale_seats:
             table.humans = self._humans(table.table_id)
 
     def _humans(self, table_id: int) -> dict[Seat, int]:
@@ -500,11 +503,11 @@ class GameServer:
             table = self._table(room.table_ids[-1]) if room.table_ids else None
             full = False
             if table is not None and not room.started:
-                with self._reading(table):  # who sits there now, whichever process seated them
+                with self._reading(table, seats=True):  # who sits there now, whichever process seated them
                     full = len(table.humans) >= len(SEATING_ORDER)
             if table is None or room.started or full:
                 table = self._open_class_table(room)
-            with self._moving(table):
+            with self._moving(table, seats=True):
                 seat = next((s for s in SEATING_ORDER if s not in table.humans), None)
                 if seat is None:  # (the class lock keeps every other joiner out: never expected)
                     raise RuntimeError(f"table {table.table_id} filled up under the class lock")
@@ -541,7 +544,7 @@ class GameServer:
                 raise AlreadyStarted("the class has already started")
             for table_id in room.table_ids:
                 table = self._table(table_id)
-                with self._moving(table):
+                with self._moving(table, seats=True):  # bots take the seats nobody holds
                     self._fill_with_bots(table)
                     if table.state.paused:
                         self._record(table, game.resume(table.state), "instructor starts")
@@ -620,7 +623,7 @@ class GameServer:
             moved: list[Reseat] = []
             for old_id in previous:
                 old = self._table(old_id)
-                with self._reading(old):
+                with self._reading(old, seats=True):
                     humans = dict(old.humans)
                 if not humans:
                     continue
@@ -797,7 +800,7 @@ class GameServer:
             tables = sorted({first.table_id: first, second.table_id: second}.items())
             guards = contextlib.ExitStack()
             for _, table in tables:
-                guards.enter_context(self._moving(table))
+                guards.enter_context(self._moving(table, seats=True))
             try:
                 one, other = first.humans.get(seat), second.humans.get(to_seat)
                 if one is None and other is None:
@@ -829,7 +832,7 @@ class GameServer:
         changed = []
         with self._class_lock(room):
             for table in tables:
-                with self._moving(table):
+                with self._moving(table, seats=True):
                     if not table.humans:
                         continue
                     before = dict(table.humans)

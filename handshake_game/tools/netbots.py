@@ -25,6 +25,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
@@ -286,9 +287,11 @@ async def seat_class(server: str, token: str, tables: int, variant: str, scenari
     return seated_class
 
 
-async def start_and_play(seated: SeatedClass, timeout: float) -> None:
+async def start_and_play(seated: SeatedClass, timeout: float,
+                         on_started: Callable[[], None] | None = None) -> None:
     """The instructor starts the class; its students play until every table ends (or
-    ``timeout`` seconds pass). The figures go to the class's ``BotsResult``."""
+    ``timeout`` seconds pass). The figures go to the class's ``BotsResult``. ``on_started`` is
+    called when the start is acknowledged (the server first waits for the class's RSA keys)."""
     run, result = seated.run, seated.run.result
     started_at = time.perf_counter()
     for table in run.tables.values():
@@ -302,6 +305,8 @@ async def start_and_play(seated: SeatedClass, timeout: float) -> None:
         for player in players:
             player.cancel()
         raise BotError(f"start refused: {done.get('code')}: {done.get('message')}")
+    if on_started is not None:
+        on_started()
     await asyncio.gather(*players)
     result.play_seconds += time.perf_counter() - started_at
     for table in run.tables.values():

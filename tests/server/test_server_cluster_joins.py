@@ -6,12 +6,22 @@ from a full table: the join raised inside a worker thread and its reply never ca
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import time
 from collections import Counter
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from handshake_game.game.model import Difficulty, Scenario, Seat, Variant
+from handshake_game.server.app import GameServer
+from handshake_game.server.cluster import Postgres
+from handshake_game.store import Store
 from handshake_game.tools.netbots import SEATS_PER_TABLE, seat_class
 
+from .classroom import INSTRUCTOR_TOKEN
+from .conftest import utcnow
 from .test_server_hostile import TOKEN, Server
 
 TABLES = 25
@@ -41,6 +51,45 @@ def test_a_class_of_a_hundred_joins_at_once_through_two_processes(tmp_path: Path
     assert len(set(seats)) == len(seats)  # no seat given twice
     per_table = Counter(table_id for table_id, _ in seats)
     assert len(per_table) == TABLES and set(per_table.values()) == {SEATS_PER_TABLE}
-    processes = {line.split("[", 1)[1].split("]", 1)[0] for line in log.splitlines() if " joins table " in line}
+    processes = {line.split("[", 1)[1].split("]", 1)[0] for line in log.splitlines()
+                 if " joins table " in line}
     assert len(processes) == 2, "both processes seated students"
     assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+
+
+def test_seating_reads_the_seats_from_the_store_not_from_word_still_on_its_way(
+        postgres_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> None:
+    """Two processes whose word to each other never arrives (no listener: the worst delay).
+    The first seats a client, the second a server at the same table; the first, seating the
+    next student, must not give away the server's seat it has not heard of — nor give it to
+    a bot at the start."""
+    stores = []
+
+    def process() -> GameServer:
+        store = Store(postgres_url)
+        store.upgrade()
+        stores.append(store)
+        keys = itertools.cycle(rsa_keys)
+        return GameServer(store, rng=random.Random(len(stores)).randbytes, now=utcnow,
+                          key_source=lambda: next(keys), instructor_token=INSTRUCTOR_TOKEN,
+                          cluster=Postgres(store))
+
+    try:
+        first, second = process(), process()
+        room = first.create_session(INSTRUCTOR_TOKEN, Variant.TLS12_RSA, Scenario.HONEST, Difficulty.GUIDED)
+        one = first.join(room.join_code, "Ada")
+        two = second.join(room.join_code, "Grace")
+        three = first.join(room.join_code, "Alan")
+        assert one.table_id == two.table_id == three.table_id
+        assert (one.seat, two.seat, three.seat) == (Seat.CLIENT, Seat.SERVER, Seat.CA)
+        first.start(room.class_session_id, INSTRUCTOR_TOKEN, wait_for_keys=False)
+        # Every student still holds their seat (the start gave bots only the empty one).
+        for seated in (one, two, three):
+            seat, _ = second.resume(seated.table_id, seated.token)
+            assert seat is seated.seat
+        rows = stores[0].seats(one.table_id)
+        assert rows[Seat.EAVESDROPPER].bot_kind is not None
+        assert all(rows[s.seat].player_id == s.player_id for s in (one, two, three))
+    finally:
+        for store in stores:
+            store.dispose()
