@@ -13,6 +13,7 @@ import os
 import sys
 
 from . import __version__
+from .game.actions import EARLY_DATA_POLICIES, PSK_MODES
 from .game.model import Scenario, Variant
 from .tls.session import AntiReplay
 from .tls.suites import SUITES_BY_NAME, KeyExchange
@@ -127,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
                                "classic pcap, to open with the --keylog file")
     simulate.add_argument("--keylog", metavar="FILE",
                           help="append the client's NSS key log line (once it holds a master secret)")
+    simulate.add_argument("--psk-mode", choices=list(PSK_MODES),
+                          help="tls13: the key exchange mode the client resumes with (default psk_dhe_ke; "
+                               "psk_ke sends no key share and gives up forward secrecy, RFC 8446 §4.2.9)")
+    simulate.add_argument("--early-data", action="store_true",
+                          help="tls13: the resuming client sends its request as 0-RTT early data")
+    simulate.add_argument("--server-early-data", choices=list(EARLY_DATA_POLICIES), metavar="POLICY",
+                          help="tls13: what the server does with 0-RTT data: "
+                               + ", ".join(EARLY_DATA_POLICIES) + " (default: refuse, the careful answer "
+                               "for a request that is not idempotent)")
     lessons = sub.add_parser(
         "lessons", help="list every variant's steps and every scenario with its lesson card; fail if any "
                         "lacks one or a card is malformed")
@@ -253,7 +263,9 @@ def _run(argv: list[str] | None) -> int:
             list_catalog(sys.stdout)
             return 0
         return run_simulate(args.variant, args.scenario, args.difficulty, args.seed, args.careless,
-                            args.json, trusting=args.trusting, pcap=args.pcap, keylog=args.keylog)
+                            args.json, trusting=args.trusting, pcap=args.pcap, keylog=args.keylog,
+                            psk_mode=args.psk_mode, early_data=args.early_data,
+                            server_early_data=args.server_early_data)
     if args.command == "lessons":
         from pathlib import Path
 

@@ -18,7 +18,8 @@ from ..game.facts import Fact
 from ..game.guide import REQUEST, RESPONSE, correct_action
 from ..game.model import Scenario, Seat, Variant
 
-__all__ = ["REQUEST", "RESPONSE", "AttackerBot", "CarelessBot", "HonestBot", "TrustingBot", "play_table"]
+__all__ = ["REQUEST", "RESPONSE", "AttackerBot", "CarelessBot", "HonestBot", "ResumingBot", "TrustingBot",
+           "play_table"]
 
 
 class HonestBot:
@@ -71,6 +72,25 @@ class CarelessBot(HonestBot):
         if slip and step_id in ("client.finished", "server.finished"):
             return a.DeriveAndSendFinished(randoms="server+client")
         return super().choose(step_id, state, seat)
+
+
+@dataclass
+class ResumingBot(HonestBot):
+    """Plays its seat as ``inner`` does, except at a tls13 resumption, where it makes the choices
+    it was given: the client's key exchange mode and whether it sends its request as 0-RTT data
+    (RFC 8446 §4.2.9, §4.2.10), the server's answer to 0-RTT data (``None``: as ``inner``)."""
+
+    psk_mode: str = a.PSK_DHE_KE
+    early_data: bool = False
+    early_data_policy: str | None = None
+    inner: HonestBot = field(default_factory=HonestBot)
+
+    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
+        if step_id == "client.resume":
+            return a.ResumeSession(self.psk_mode, self.early_data)
+        if step_id == "server.resume" and self.early_data_policy is not None:
+            return a.AnswerResumption(self.early_data_policy)
+        return self.inner.choose(step_id, state, seat)
 
 
 @dataclass

@@ -336,41 +336,86 @@ _REPLAY = Step(
     attack=g.always(a.ReplayOldFlight()))
 
 
-# TLS 1.3 replay: the first session ends with a ticket; the client resumes with it and sends its
-# request as 0-RTT early data; the eavesdropper may replay that ClientHello and its early data.
+# TLS 1.3 resumption (RFC 8446 §2.2, §4.6.1): the first session ends with a NewSessionTicket,
+# and the client's second visit resumes with it: no Certificate, no CertificateVerify.
+_NEW_SESSION_TICKET = Step(
+    "server.new_session_ticket", Seat.SERVER, "the server sends a NewSessionTicket",
+    "the server derives resumption_master_secret and a PSK from it, seals the PSK into a ticket under its "
+    "ticket key, and sends the ticket under its application keys", "tls13-resumption",
+    (a.SendNewSessionTicket,), zerortt.issue_ticket, g.always(a.SendNewSessionTicket()),
+    menu.new_session_ticket)
+_RESUME_FINISHED = Step(
+    "client.resume_finished", Seat.CLIENT, "the client's Finished, resumed",
+    "the client derives the handshake keys from the PSK (with psk_dhe_ke, and both fresh shares), checks the "
+    "server's Finished, sees whether its early data was taken, if it sent any, and sends its Finished",
+    "tls13-resumption", (a.DeriveAndSendFinished,), zerortt.client_resume_finished,
+    g.always(a.DeriveAndSendFinished()), menu.client_finished)
+_RESUME_VERIFY = Step(
+    "server.resume_verify", Seat.SERVER, "the server checks the client's Finished",
+    "the server reads EndOfEarlyData if it took early data, then checks the client's Finished",
+    "tls13-resumption", (a.VerifyFinished,), zerortt.server_resume_verify, g.always(a.VerifyFinished()),
+    menu.verify_finished)
+_ANSWER_TRANSFER = Step(
+    "server.answer_transfer", Seat.SERVER, "the server runs the transfer and answers",
+    "the server runs the request (from the accepted early data, or the 1-RTT record) and answers",
+    "zero-rtt", (a.SendApplicationData,), zerortt.answer_transfer,
+    g.always(a.SendApplicationData(g.TRANSFER_DONE)), menu.answer_transfer)
+
+
+def _no_early_data_taken(state: Any) -> bool:
+    return not zerortt.early_data_accepted(state)
+
+
+# The second visit as every seat but the eavesdropper plays it at an honest, passive or key-leak
+# table (the same steps, so that they give the scenario away to no one): the client chooses psk_dhe_ke
+# or psk_ke and whether to send its request as 0-RTT data (RFC 8446 §4.2.9, §4.2.10), the server
+# whether to take such data; the request and the answer follow. A key-leak eavesdropper holds the
+# ticket key at the end, and its recording's resumed half opens only as far as those choices allow.
 _RESUMPTION_13 = (
-    Step("server.new_session_ticket", Seat.SERVER, "the server sends a NewSessionTicket",
-         "the server derives resumption_master_secret and a PSK from it, seals the PSK into a ticket under "
-         "its ticket key, and sends the ticket under its application keys", "tls13-resumption",
-         (a.SendNewSessionTicket,), zerortt.issue_ticket, g.always(a.SendNewSessionTicket()),
-         menu.new_session_ticket),
+    _NEW_SESSION_TICKET,
+    Step("client.resume", Seat.CLIENT, "the client resumes the session with its ticket",
+         "later, the client connects again with its ticket: a ClientHello with pre_shared_key (and its "
+         "binder), psk_ke or psk_dhe_ke (with a fresh key share), and, if it chooses, its request as 0-RTT "
+         "early data", "tls13-resumption", (a.ResumeSession,), zerortt.resume, g.resume, menu.resume),
+    Step("server.resume", Seat.SERVER, "the server answers the resumption",
+         "the server opens the ticket and checks the binder; if 0-RTT data came, it checks the ticket's age "
+         "and takes or refuses the data; then ServerHello, EncryptedExtensions and Finished, with no "
+         "certificate: the PSK stands for it", "tls13-resumption", (a.AnswerResumption,),
+         zerortt.server_resume, g.always(a.AnswerResumption()), menu.answer_resumption),
+    _RESUME_FINISHED,
+    _RESUME_VERIFY,
+    Step("client.send_transfer", Seat.CLIENT, "the client sends its request, in 1-RTT",
+         "the client sends its request under the application keys of the resumed session (unless the "
+         "server took it as 0-RTT data)", "application-data", (a.SendApplicationData,), tls13.send_data,
+         g.always(a.SendApplicationData(g.TRANSFER)), menu.retry_request, only_if=_no_early_data_taken),
+    dataclasses.replace(_ANSWER_TRANSFER, lesson="application-data"),
+    Step("client.read_transfer", Seat.CLIENT, "the client reads the answer",
+         "the client decrypts the answer under the resumed session's application keys", "application-data",
+         (a.ReadApplicationData,), tls13.read_data, g.always(a.ReadApplicationData()), menu.read_data),
+)
+
+# TLS 1.3 replay: the client resumes with its ticket and sends its request as 0-RTT early data;
+# the server chooses what to do with such data; the eavesdropper may replay the ClientHello and
+# its early data.
+_RESUMPTION_13_REPLAY = (
+    _NEW_SESSION_TICKET,
     Step("client.resume", Seat.CLIENT, "the client resumes, with 0-RTT early data",
          "later, the client connects again with its ticket: a ClientHello with pre_shared_key (and its "
          "binder), psk_dhe_ke, a fresh key share and early_data, then its request as 0-RTT data",
          "tls13-resumption",
          (a.Reconnect, a.ResumeSession), zerortt.resume, g.resume, menu.resume),
     Step("server.resume", Seat.SERVER, "the server answers the resumption and its early data",
-         "the server opens the ticket, checks the binder, and decides what to do with 0-RTT data for a "
-         "request that is not idempotent; ServerHello, EncryptedExtensions and Finished, with no certificate",
-         "zero-rtt", (a.AnswerResumption,), zerortt.server_resume, g.always(a.AnswerResumption()),
-         menu.answer_resumption),
-    Step("client.resume_finished", Seat.CLIENT, "the client's Finished, resumed",
-         "the client derives the handshake keys from the PSK and both shares, checks the server's Finished, "
-         "sees whether its early data was accepted, and sends its Finished", "tls13-resumption",
-         (a.DeriveAndSendFinished,), zerortt.client_resume_finished, g.always(a.DeriveAndSendFinished()),
-         menu.client_finished),
-    Step("server.resume_verify", Seat.SERVER, "the server checks the client's Finished",
-         "the server reads EndOfEarlyData if it took early data, then checks the client's Finished",
-         "tls13-resumption", (a.VerifyFinished,), zerortt.server_resume_verify, g.always(a.VerifyFinished()),
-         menu.verify_finished),
+         "the server opens the ticket, checks the binder and the ticket's age, and decides what to do with "
+         "0-RTT data for a request that is not idempotent; ServerHello, EncryptedExtensions and Finished, "
+         "with no certificate", "zero-rtt", (a.AnswerResumption,), zerortt.server_resume,
+         g.always(a.AnswerResumption()), menu.answer_resumption),
+    _RESUME_FINISHED,
+    _RESUME_VERIFY,
     Step("client.retry_request", Seat.CLIENT, "the client sends its request again, in 1-RTT",
          "the server refused the 0-RTT data: the client sends the request again under the application keys",
          "zero-rtt", (a.SendApplicationData,), tls13.send_data, g.always(a.SendApplicationData(g.TRANSFER)),
-         menu.retry_request, only_if=lambda state: not zerortt.early_data_accepted(state)),
-    Step("server.answer_transfer", Seat.SERVER, "the server runs the transfer and answers",
-         "the server runs the request (from the accepted early data, or the 1-RTT record) and answers",
-         "zero-rtt", (a.SendApplicationData,), zerortt.answer_transfer,
-         g.always(a.SendApplicationData(g.TRANSFER_DONE)), menu.answer_transfer),
+         menu.retry_request, only_if=_no_early_data_taken),
+    _ANSWER_TRANSFER,
     Step("eavesdropper.replay_early_data", Seat.EAVESDROPPER, "the eavesdropper may replay the 0-RTT data",
          "the eavesdropper sends the recorded ClientHello and its early data to the server again, in a "
          "connection of its own", "zero-rtt", (a.Forward, a.ReplayEarlyData), zerortt.replay_early_data,
@@ -378,15 +423,10 @@ _RESUMPTION_13 = (
 )
 
 
-# TLS 1.3 key-leak: the client comes back with its ticket, choosing psk_ke or psk_dhe_ke and
-# whether to send 0-RTT data; the leak at the end gives the eavesdropper the ticket key too.
-_RESUMPTION_13_KEY_LEAK = tuple(
-    dataclasses.replace(step, label="the client resumes with its ticket",
-                        act="later, the client connects again with its ticket: a ClientHello with "
-                            "pre_shared_key (and its binder), psk_ke or psk_dhe_ke (with a fresh key share), "
-                            "and, if it chooses, its request as 0-RTT early data")
-    if step.id == "client.resume" else step
-    for step in _RESUMPTION_13 if step.seat is not Seat.EAVESDROPPER)
+# The scenarios whose tls13 tables go on to the client's second visit, resumed with its ticket.
+# (A man in the middle, a tampered or downgraded hello, a refused certificate: the table ends
+# with the first session.)
+_SECOND_VISIT = frozenset({Scenario.HONEST, Scenario.PASSIVE, Scenario.KEY_LEAK})
 
 
 def _after(steps: tuple[Step, ...], step_id: str, *extra: Step) -> tuple[Step, ...]:
@@ -425,9 +465,9 @@ def _scenario_steps(variant: Variant, scenario: Scenario) -> tuple[Step, ...]:
     if scenario is Scenario.TAMPER:
         return _after(steps, "server.hello", _TAMPER)
     if scenario is Scenario.REPLAY and variant is Variant.TLS13:
+        return steps + _RESUMPTION_13_REPLAY
+    if scenario in _SECOND_VISIT and variant is Variant.TLS13:
         return steps + _RESUMPTION_13
-    if scenario is Scenario.KEY_LEAK and variant is Variant.TLS13:
-        return steps + _RESUMPTION_13_KEY_LEAK
     if scenario is Scenario.REPLAY:
         pki_ids = {step.id for step in _PKI_STEPS}
         handshake = tuple(step for step in steps if step.id not in pki_ids)

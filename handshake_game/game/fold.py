@@ -65,7 +65,8 @@ def apply(state: TableState, fact: Fact) -> TableState:
     if isinstance(fact, AttackStopped):
         return _evolve(state, stopped=fact)
     if isinstance(fact, SessionStarted):
-        return _evolve(state, past_sessions=state.past_sessions + (state.wire,), wire=())
+        return _evolve(state, past_sessions=state.past_sessions + (state.wire,),
+                       past_wallets=state.past_wallets + (state.wallets,), wire=())
     if isinstance(fact, TablePaused | TableResumed):
         return _evolve(state, paused=isinstance(fact, TablePaused))
     if isinstance(fact, ScenarioInjected):

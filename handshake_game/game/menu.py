@@ -42,6 +42,7 @@ from ..tls import messages as m
 from ..tls.suites import CIPHER_SUITES, KeyExchange, suite_by_name
 from . import actions as a
 from .expert import derived_at
+from .facts import MessageSent
 from .guide import REQUEST, RESPONSE, TRANSFER, TRANSFER_DONE, certificate_problem, correct_action
 from .handshake import is_ecdhe, is_mutual
 from .model import Difficulty, Scenario, Seat, Variant, suites_for
@@ -478,7 +479,10 @@ def answer_resumption(ctx: Context) -> list[Choice]:
 
 def retry_request(ctx: Context) -> list[Choice]:
     text = ctx.default(a.SendApplicationData, "text", TRANSFER)
-    return [_choice(a.SendApplicationData, "Send your request again, under the 1-RTT application keys",
+    sent_early = any(isinstance(f, MessageSent) and f.sender is Seat.CLIENT and f.label == "early data"
+                     for f in ctx.state.wire)  # this session's 0-RTT data, which the server refused
+    return [_choice(a.SendApplicationData, "Send your request " + ("again, " if sent_early else "")
+                    + "under the 1-RTT application keys",
                     {"name": "text", "label": "the message", "kind": "text", "default": text,
                      "max_length": MAX_APPLICATION_TEXT})]
 

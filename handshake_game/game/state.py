@@ -56,6 +56,9 @@ class TableState:
     key_leaked: bool = False
     paused: bool = False
     past_sessions: tuple[tuple[MessageSent | MessageDelivered, ...], ...] = ()
+    # Every seat's wallet as each past session ended (before the next overwrote its randoms and
+    # secrets): what exports that session's key log lines (``export.py``).
+    past_wallets: tuple[MappingProxyType[Seat, MappingProxyType[str, Item]], ...] = ()
 
     @property
     def current_step(self) -> Step | None:

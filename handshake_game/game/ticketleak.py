@@ -79,9 +79,10 @@ def _records(state: TableState, sender: Seat) -> list[MessageSent]:
     return [f for f in state.wire if isinstance(f, MessageSent) and f.sender is sender]
 
 
-def _open_ticket(ticket_key: bytes, ticket: bytes) -> TicketState | None:
-    """The ticket's sealed state, opened with the leaked key. No lifetime check: expiry is the
-    server's policy, and the key opens an old ticket just as well."""
+def open_ticket(ticket_key: bytes, ticket: bytes) -> TicketState | None:
+    """The ticket's sealed state, opened with a ticket key (the leaked one, or the server's own to
+    read when it sealed the ticket). No lifetime check: expiry is the server's policy, and the key
+    opens an old ticket just as well."""
     name, nonce = ticket[:KEY_NAME], ticket[KEY_NAME:KEY_NAME + _NONCE]
     if name != ticket_key[:KEY_NAME]:
         return None
@@ -100,7 +101,7 @@ def read_resumed(state: TableState, hello: m.ClientHello) -> ResumedReading:
     extension = hello.extension(m.ExtensionType.pre_shared_key)
     assert extension is not None
     (identity, *_), _ = m.parse_pre_shared_key_client(extension)
-    ticket = _open_ticket(leaked.value, identity.identity)
+    ticket = open_ticket(leaked.value, identity.identity)
     if ticket is None or ticket.cipher_suite not in CIPHER_SUITES:
         return ResumedReading(False, "the recorded ticket does not open under the leaked ticket key",
                               b"", b"")

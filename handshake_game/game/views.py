@@ -51,9 +51,10 @@ def reveal(state: TableState) -> dict[str, Any]:
 
 def ladder(state: TableState) -> list[dict[str, Any]]:
     """The table's wire as labels only (who sent what, what reached whom, what was altered):
-    the instructor's small ladder. No bytes, so no secrets."""
+    the instructor's small ladder. No bytes, so no secrets. A table whose client connected again
+    (a tls13 resumption, the tls12 replay's second handshake) shows its earlier sessions first."""
     rows: list[dict[str, Any]] = []
-    for f in state.wire:
+    for f in (*(f for session in state.past_sessions for f in session), *state.wire):
         if isinstance(f, MessageSent):
             rows.append({"event": "sent", "from": f.sender.value, "label": f.label})
         else:

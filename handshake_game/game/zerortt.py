@@ -1,4 +1,4 @@
-"""The tls13 replay scenario: resumption with a ticket, 0-RTT early data, and its replay.
+"""TLS 1.3 resumption with a ticket, 0-RTT early data, and (the tls13 replay scenario) its replay.
 
 After the first session the server sends a NewSessionTicket (RFC 8446 §4.6.1): the ticket is
 the PSK and its parameters, sealed with AES-GCM under the server's ticket key (the engine's
@@ -14,11 +14,23 @@ request waits for 1-RTT (§4.2.10; RFC 8470 §5.2). The eavesdropper may then se
 ClientHello and early data again, byte for byte, in a connection of its own
 (``replay_early_data``); the server runs the same checks on it (``_admit``). The request runs
 a second time only when the replayed early data really opens and is accepted.
+
+The same moves make the second visit of an honest, passive or key-leak tls13 table, where the
+client chooses psk_dhe_ke or psk_ke and whether to send its request as 0-RTT data at all.
+
+**The ticket's age** (RFC 8446 §4.2.11.1, §8.3). Moves come at human pace, so ages are not read
+off the wall clock between two moves: the resumption runs on the game's own timeline, the same
+at every table (``ONE_WAY``, ``RETURN_AFTER``, ``COPY_AFTER``), anchored at the moment the server
+sealed the ticket (a time the ticket carries). The client reports the age it measured since the
+ticket reached it, obfuscated with ticket_age_add; the server subtracts ticket_age_add and
+compares the result with its own clock when the ClientHello arrives, and takes 0-RTT data only
+within ``FRESHNESS_WINDOW_MS`` (the engine's ``SessionTickets.fresh``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -48,7 +60,7 @@ from .model import SUITES_FOR_VARIANT, Seat
 from .records import plain_handshake
 from .rules import POINTS_ATTACK, POINTS_STEP, Code, Referee, Rejected, Step, mistake, ok
 from .state import TableState
-from .ticketleak import KEY_NAME
+from .ticketleak import KEY_NAME, open_ticket
 from .ticketleak import early_schedule as _early_schedule
 from .ticketleak import open_record as _open
 from .ticketleak import protection as _protection
@@ -69,6 +81,14 @@ TICKET_LIFETIME = 7200  # seconds (RFC 8446 §4.6.1 allows up to 7 days)
 MAX_EARLY_DATA = 16384  # max_early_data_size announced in the ticket
 _KEY = 32  # the ticket key: its name (``KEY_NAME`` bytes), then its AES-256 key (``SessionTickets``)
 
+# The game's timeline for a resumption. A message takes ONE_WAY to cross; the client comes back
+# RETURN_AFTER after the ticket reached it; whoever sends a recorded ClientHello again does it
+# COPY_AFTER the original reached the server (at once, to stay inside the freshness window).
+ONE_WAY = datetime.timedelta(milliseconds=50)
+RETURN_AFTER = datetime.timedelta(minutes=10)
+COPY_AFTER = datetime.timedelta(seconds=1)
+FRESHNESS_WINDOW_MS = 10_000  # how far the two ages may differ for 0-RTT (RFC 8446 §8.3 leaves it open)
+
 
 def _tickets(ticket_key: bytes, now: Callable[[], Any], nonce: bytes = b"") -> SessionTickets:
     """The engine's ticket sealer, holding exactly the server's ticket key (and the nonce to seal
@@ -79,7 +99,16 @@ def _tickets(ticket_key: bytes, now: Callable[[], Any], nonce: bytes = b"") -> S
         chunk = chunks.pop(0)
         assert len(chunk) == size
         return chunk
-    return SessionTickets(rng=rng, now=now, lifetime=TICKET_LIFETIME)
+    return SessionTickets(rng=rng, now=now, lifetime=TICKET_LIFETIME,
+                          freshness_window_ms=FRESHNESS_WINDOW_MS)
+
+
+def _arrival(issued_at_ms: int, copy: bool) -> datetime.datetime:
+    """The server's clock, on the game's timeline, when a ClientHello offering a ticket sealed at
+    ``issued_at_ms`` arrives: the ticket's trip to the client, the client's wait, the hello's trip
+    (and, for a copy, the time until it is sent again)."""
+    sealed = datetime.datetime.fromtimestamp(issued_at_ms / 1000, datetime.UTC)
+    return sealed + ONE_WAY + RETURN_AFTER + ONE_WAY + (COPY_AFTER if copy else datetime.timedelta(0))
 
 
 # -- the first session ends: a ticket ------------------------------------------------------------
@@ -112,8 +141,9 @@ def issue_ticket(state: TableState, step: Step, action: Any, ref: Referee) -> li
 
 def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     """The client opens the ticket's record, derives the PSK, and connects again with it: in the
-    replay scenario (``Reconnect``) with psk_dhe_ke and its request as 0-RTT data; in key-leak
-    (``ResumeSession``) with the mode and the 0-RTT choice the client made (RFC 8446 §4.2.9)."""
+    replay scenario (``Reconnect``) with psk_dhe_ke and its request as 0-RTT data; elsewhere
+    (``ResumeSession``) with the mode and the 0-RTT choice the client made (RFC 8446 §4.2.9).
+    The ticket's age it reports is the time since the ticket reached it, on the game's timeline."""
     mode, early_data = ((action.psk_mode, action.early_data) if isinstance(action, a.ResumeSession)
                         else (a.PSK_DHE_KE, True))
     if mode not in a.PSK_MODES:
@@ -131,8 +161,9 @@ def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fac
     schedule = master_stage(suite, log_bytes(state, CLIENT), state.item(CLIENT, "shared_secret"))
     resumption_master = schedule.derive_secret(b"res master")
     psk = resumption_psk(suite, resumption_master, ticket.ticket_nonce)
+    received = ref.now()  # the ticket reached the client when the server sent it
     session = Session(state.server_name, suite.code, psk, ticket.ticket, ticket.ticket_age_add,
-                      ticket.ticket_lifetime, ref.now(), ticket.max_early_data_size())
+                      ticket.ticket_lifetime, received, ticket.max_early_data_size())
     share = EcdhePrivateKey(NamedGroup.x25519, ref.rng)
     client_random = ref.rng(32)
     # RFC 8446 §4.2.9: psk_ke carries no key_share (the server MUST NOT send one either).
@@ -141,8 +172,9 @@ def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fac
                   *((m.early_data_extension(),) if early_data else ()))
     offered = tuple(suite_by_name(name).code for name in SUITES_FOR_VARIANT[state.variant])
     hello = m.ClientHello(0x0303, client_random, b"", offered, b"\x00", extensions)
+    # RFC 8446 §4.2.11.1: the ticket's age in ms, plus ticket_age_add, mod 2^32.
     # RFC 8446 §4.2.11.2: pre_shared_key comes last, its binder an HMAC over the hello without it.
-    identity = m.PskIdentity(session.ticket, session.obfuscated_age(ref.now()))
+    identity = m.PskIdentity(session.ticket, session.obfuscated_age(received + RETURN_AFTER))
     placeholder = m.pre_shared_key_client_extension((identity,), (bytes(suite.hash.digest_size),))
     unbound = m.encode_handshake(dataclasses.replace(hello, extensions=extensions + (placeholder,)))
     truncated = unbound[:len(unbound) - m.binders_length(placeholder.data)]
@@ -184,6 +216,7 @@ class _Admission:
     early: bytes | None  # the request in the early data, when the server accepted and read it
     early_secret: bytes
     why: str  # why the PSK or the early data was refused, when it was
+    age: str = ""  # the ticket-age check on 0-RTT data, in words, when the server ran it
 
 
 def _spent(state: TableState) -> bytes:
@@ -192,17 +225,22 @@ def _spent(state: TableState) -> bytes:
 
 
 def _admit(state: TableState, raw_hello: bytes, early_record: bytes | None, policy: str,
-           ref: Referee) -> _Admission:
-    """The server's real checks on a resuming ClientHello (RFC 8446 §4.2.10, §4.2.11, §8.1): the
-    ticket opens under its ticket key, the binder verifies with the ticket's PSK, the ticket is
-    not spent (with single-use tickets), and the policy takes early data at all."""
+           copy: bool = False) -> _Admission:
+    """The server's real checks on a resuming ClientHello (RFC 8446 §4.2.10, §4.2.11, §8.1, §8.3):
+    the ticket opens under its ticket key, the binder verifies with the ticket's PSK, the ticket is
+    not spent (with single-use tickets), the policy takes early data at all, and the client's
+    ticket age agrees with the server's clock (``copy``: a recorded hello sent again, later)."""
     hello = m.decode_handshake(raw_hello)
     assert isinstance(hello, m.ClientHello)
     extension = hello.extension(m.ExtensionType.pre_shared_key)
     if extension is None:
         raise Rejected("the ClientHello offers no ticket", Code.MISSING_ITEM)
     (identity, *_), (binder, *_) = m.parse_pre_shared_key_client(extension)
-    ticket = _tickets(state.item(SERVER, "ticket_key"), ref.now).open(identity.identity)
+    ticket_key = state.item(SERVER, "ticket_key")
+    sealed = open_ticket(ticket_key, identity.identity)
+    arrival = _arrival(sealed.issued_at_ms if sealed is not None else 0, copy)
+    tickets = _tickets(ticket_key, lambda: arrival)
+    ticket = tickets.open(identity.identity)  # the engine's checks: its key, its tag, its lifetime
     if ticket is None or ticket.cipher_suite not in hello.cipher_suites:
         suite = suite_by_name(SUITES_FOR_VARIANT[state.variant][0])
         return _Admission(suite, None, None, b"", "the ticket does not open under the server's ticket key")
@@ -217,21 +255,34 @@ def _admit(state: TableState, raw_hello: bytes, early_record: bytes | None, poli
         return _Admission(suite, None, None, early_secret,
                           "single-use tickets: this ticket was already spent, so the server refuses the PSK "
                           "and never reads the early data (RFC 8446 §8.1)")
-    if policy == a.EARLY_DATA_REFUSE or early_record is None:
+    if early_record is None:
+        return _Admission(suite, ticket.psk, None, early_secret, "the client sent no early data")
+    if policy == a.EARLY_DATA_REFUSE:
         return _Admission(suite, ticket.psk, None, early_secret,
                           "the server refuses 0-RTT: it skips the early data, and the request must come "
                           "again after the handshake, under 1-RTT keys (RFC 8446 §4.2.10)")
+    # RFC 8446 §4.2.11.1, §8.3: the client's age for the ticket against the server's own clock.
+    client_age = (identity.obfuscated_ticket_age - ticket.ticket_age_add) % 2**32
+    server_age = tickets.now_ms() - ticket.issued_at_ms
+    age = (f"the ticket's age as the client reports it (obfuscated_ticket_age minus ticket_age_add) is "
+           f"{client_age} ms; by the server's own clock the ticket was sealed {server_age} ms before this "
+           f"ClientHello arrived: {abs(server_age - client_age)} ms apart, ")
+    if not tickets.fresh(ticket, identity.obfuscated_ticket_age):
+        return _Admission(suite, ticket.psk, None, early_secret,
+                          age + f"more than its {FRESHNESS_WINDOW_MS} ms window, so the server takes the PSK "
+                          "but refuses the 0-RTT data (RFC 8446 §8.3)", age + "outside the window")
+    age += f"within its {FRESHNESS_WINDOW_MS} ms window (RFC 8446 §8.3)"
     try:
         request = _open(_protection(suite, early_secret), early_record)
     except Alert:
-        return _Admission(suite, ticket.psk, None, early_secret, "the early data does not open")
-    return _Admission(suite, ticket.psk, request, early_secret, "")
+        return _Admission(suite, ticket.psk, None, early_secret, "the early data does not open", age)
+    return _Admission(suite, ticket.psk, request, early_secret, "", age)
 
 
 _POLICY_WORDS = {
     a.EARLY_DATA_REFUSE: "refused the 0-RTT data: the transfer waits for the 1-RTT data after the handshake, "
-                         "which only the client, holding the PSK and its x25519 key, can send, so a copied "
-                         "ClientHello cannot run it (RFC 8446 §8, RFC 8470 §5.2)",
+                         "which only a party holding the PSK can send (with psk_dhe_ke, and its own x25519 "
+                         "key), so a copied ClientHello cannot run it (RFC 8446 §8, RFC 8470 §5.2)",
     a.EARLY_DATA_SINGLE_USE: "accepted the 0-RTT transfer with single-use tickets: a copy of this "
                              "ClientHello finds its ticket spent, but a client that resends after a lost "
                              "connection can still make a request that is not idempotent run twice (RFC 8446 "
@@ -241,6 +292,30 @@ _POLICY_WORDS = {
                                  "(RFC 8446 §8)",
 }
 
+# When the client sent no early data, the server's 0-RTT setting did not act on this connection.
+_NO_EARLY_DATA = ("the client sent no early data (no early_data extension in its ClientHello), so nothing "
+                  "runs before the handshake is done: the request will come under the 1-RTT keys")
+_SETTING_WORDS = {
+    a.EARLY_DATA_REFUSE: "",
+    a.EARLY_DATA_SINGLE_USE: "; with single-use tickets the server records this ticket as spent all the same "
+                             "(RFC 8446 §8.1)",
+    a.EARLY_DATA_NO_ANTI_REPLAY: "; but your setting, 0-RTT without anti-replay, is a mistake even unused: "
+                                 "RFC 8446 §8 requires a server to accept the same 0-RTT handshake at most "
+                                 "once, and a copy of a ClientHello that carries early data would run its "
+                                 "request again",
+}
+
+
+def _early_data_words(policy: str, offered: bool, admission: _Admission) -> str:
+    """What the server did with 0-RTT data on this connection, as it really happened."""
+    if not offered:
+        return _NO_EARLY_DATA + _SETTING_WORDS[policy]
+    if policy == a.EARLY_DATA_REFUSE:
+        return _POLICY_WORDS[policy]
+    if admission.early is None:  # offered and the policy takes it, but a check refused it
+        return admission.why
+    return f"{_POLICY_WORDS[policy]}; {admission.age}"
+
 
 def server_resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
     policy = action.early_data
@@ -249,7 +324,7 @@ def server_resume(state: TableState, step: Step, action: Any, ref: Referee) -> l
     hello: m.ClientHello = find(state, SERVER, m.ClientHello)
     raw_hello = m.encode_handshake(hello)
     early_records = delivered_all(state, SERVER, ("early data",))
-    admission = _admit(state, raw_hello, early_records[0].payload if early_records else None, policy, ref)
+    admission = _admit(state, raw_hello, early_records[0].payload if early_records else None, policy)
     if admission.psk is None:
         return [HandshakeFailed(SERVER, "PSK binder", f"the resumption is refused: {admission.why}")]
     suite = admission.suite
@@ -301,7 +376,8 @@ def server_resume(state: TableState, step: Step, action: Any, ref: Referee) -> l
               *post(state, MessageSent(SERVER, "Finished", ContentType.application_data,
                                        sealer.seal(ContentType.handshake, finished)))]
     words = ("the binder verifies with the ticket's PSK; " + ("" if dhe else "psk_ke, as the client asked: "
-             "no key_share, every key of this session from the PSK alone; ") + _POLICY_WORDS[policy])
+             "no key_share, every key of this session from the PSK alone; ")
+             + _early_data_words(policy, bool(early_records), admission))
     if policy == a.EARLY_DATA_REFUSE:
         return [*facts, ok(step, words, POINTS_STEP)]
     if policy == a.EARLY_DATA_SINGLE_USE:
@@ -372,12 +448,20 @@ def client_resume_finished(state: TableState, step: Step, action: Any, ref: Refe
     facts += [log_item(CLIENT, log + own),
               *post(state, MessageSent(CLIENT, "Finished", ContentType.application_data,
                                        _protection(suite, client_hs).seal(ContentType.handshake, own))),
-              ok(step, "the server's Finished verifies: it holds the PSK. " + (
-                  "Its EncryptedExtensions carry early_data: the 0-RTT request was accepted, and "
-                  "EndOfEarlyData closes it" if took else
-                  "No early_data in its EncryptedExtensions: the 0-RTT request was refused, and goes again "
-                  "under the 1-RTT keys"))]
+              ok(step, "the server's Finished verifies: it holds the PSK. " + _early_data_outcome(state,
+                                                                                                 took))]
     return facts
+
+
+def _early_data_outcome(state: TableState, took: bool) -> str:
+    """What the client learns of its 0-RTT data from the server's EncryptedExtensions (§4.2.10)."""
+    if took:
+        return ("Its EncryptedExtensions carry early_data: the 0-RTT request was accepted, and "
+                "EndOfEarlyData closes it")
+    if any(isinstance(f, MessageSent) and f.sender is CLIENT and f.label == "early data" for f in state.wire):
+        return ("No early_data in its EncryptedExtensions: the 0-RTT request was refused, and goes again "
+                "under the 1-RTT keys")
+    return "You sent no early data: the request goes under the 1-RTT keys, once the handshake is done"
 
 
 def server_resume_verify(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
@@ -430,13 +514,14 @@ def replay_early_data(state: TableState, step: Step, action: Any, ref: Referee) 
     policy = state.item(SERVER, "early_data_policy").decode()
     early = recorded.get("early data")
     raw_hello = recorded["ClientHello"].payload[5:]
-    admission = _admit(state, raw_hello, early.payload if early else None, policy, ref)
+    admission = _admit(state, raw_hello, early.payload if early else None, policy, copy=True)
     if admission.early is not None:
         return [*facts, ItemStored(SERVER, "transfer_again", "text", admission.early, True),
                 ok(step, "replayed the ClientHello and its 0-RTT data: the ticket opens, the binder verifies "
                          "(the bytes are the client's own), the early keys come from the PSK and the "
-                         "ClientHello alone, so the server read the transfer again and ran it a second time",
-                   POINTS_ATTACK)]
+                         "ClientHello alone, so the server read the transfer again and ran it a second time. "
+                         f"The freshness check let it through: {admission.age}; a copy sent at once stays "
+                         "inside the window", POINTS_ATTACK)]
     check = "single-use ticket" if policy == a.EARLY_DATA_SINGLE_USE else "early-data refusal"
     stopped = (admission.why + "; the replayed request never ran, and without the client's x25519 private "
                "key (nor the PSK) the eavesdropper cannot finish the handshake to send it in 1-RTT")

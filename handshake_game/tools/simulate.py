@@ -11,8 +11,9 @@ from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..bots import CarelessBot, HonestBot, TrustingBot, play_table
+from ..bots import CarelessBot, HonestBot, ResumingBot, TrustingBot, play_table
 from ..game import Referee
+from ..game import actions as a
 from ..game.catalog import CATALOG, SCENARIO_STORIES, steps_for
 from ..game.export import table_capture, table_keylog
 from ..game.facts import (
@@ -44,12 +45,29 @@ def list_catalog(out: TextIO) -> None:
 
 def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None, careless: float,
                  as_json: bool, out: TextIO = sys.stdout, trusting: bool = False,
-                 pcap: str | None = None, keylog: str | None = None) -> int:
+                 pcap: str | None = None, keylog: str | None = None, psk_mode: str | None = None,
+                 early_data: bool = False, server_early_data: str | None = None) -> int:
+    """``psk_mode``, ``early_data`` and ``server_early_data`` are the client's and the server's
+    choices where the client resumes with its ticket (tls13): psk_dhe_ke or psk_ke, its request
+    as 0-RTT data or not, and the server's answer to such data (None: the careful bot's)."""
     chosen = Variant(variant)
     plot = Scenario(scenario)
     Difficulty(difficulty)
     if not supports(chosen, plot):
         print(f"handshake-game simulate: {plot.value} is not staged for {chosen.value}", file=sys.stderr)
+        return 2
+    resumes = any(step.id == "client.resume" for step in steps_for(chosen, plot))
+    resumption_flags = psk_mode is not None or early_data or server_early_data is not None
+    if resumption_flags and not resumes:
+        print(f"handshake-game simulate: a {chosen.value} {plot.value} table has no resumption: "
+              "--psk-mode, --early-data and --server-early-data are for tls13 tables", file=sys.stderr)
+        return 2
+    if psk_mode is not None and psk_mode not in a.PSK_MODES:
+        print(f"handshake-game simulate: --psk-mode is one of {', '.join(a.PSK_MODES)}", file=sys.stderr)
+        return 2
+    if server_early_data is not None and server_early_data not in a.EARLY_DATA_POLICIES:
+        print("handshake-game simulate: --server-early-data is one of "
+              f"{', '.join(a.EARLY_DATA_POLICIES)}", file=sys.stderr)
         return 2
     rng = random.Random(seed) if seed is not None else None
     pool = KeyPool(target=2, kinds=(KeyKind.RSA_2048,)).start()
@@ -66,6 +84,10 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
                 (Seat.CLIENT, Seat.SERVER)}
     if trusting:
         bots[Seat.CLIENT] = TrustingBot()
+    if resumption_flags:  # the resumption's choices; every other move as the seat's bot makes it
+        for seat in (Seat.CLIENT, Seat.SERVER):
+            bots[seat] = ResumingBot(psk_mode or a.PSK_DHE_KE, early_data, server_early_data,
+                                     inner=bots.get(seat, HonestBot()))
 
     arrows = {Seat.CLIENT: "C → S", Seat.SERVER: "S → C", Seat.EAVESDROPPER: "E → S"}
     replayed: set[str] = set()  # what the eavesdropper sent itself: delivered as sent, not altered

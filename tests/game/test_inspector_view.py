@@ -18,7 +18,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from handshake_game.bots import play_table
-from handshake_game.game import Referee, Scenario, Seat, TableState, Variant, apply, inspector, view
+from handshake_game.bots.players import HonestBot
+from handshake_game.game import (
+    Referee,
+    Scenario,
+    Seat,
+    TableState,
+    Variant,
+    apply,
+    decide,
+    inspector,
+    open_table,
+    view,
+)
 from handshake_game.game.facts import ItemStored, MessageSent
 from handshake_game.game.sharing import leaks
 from handshake_game.tls.pki import generate_rsa_key
@@ -44,8 +56,21 @@ def fresh_caches() -> Iterator[None]:
 
 
 def _played(variant: Variant) -> TableState:
-    run = play_table(variant, Scenario.HONEST, referee())
-    assert run.state.completed
+    """An honest table played to the end of its full handshake and its data: at tls13, the first
+    session, before the client comes back with its ticket (``_resumed`` plays that too)."""
+    ref = referee()
+    state, _ = open_table(variant, Scenario.HONEST)
+    bots = {seat: HonestBot() for seat in Seat}
+    while (step := state.current_step) is not None and step.id != "server.new_session_ticket":
+        for fact in decide(state, step.seat, bots[step.seat].act(state, step.seat), ref):
+            state = apply(state, fact)
+    assert state.failed is None and "response" in state.wallets[Seat.CLIENT]
+    return state
+
+
+def _resumed() -> TableState:
+    run = play_table(Variant.TLS13, Scenario.HONEST, referee())
+    assert run.state.completed and run.state.past_sessions
     return run.state
 
 
@@ -229,6 +254,23 @@ def test_tls13_client_opens_the_encrypted_flight_with_its_own_keys() -> None:
     assert opened["key"] == "server_handshake_traffic_secret"
     assert [f["name"] for f in opened["fields"]][1] == "type"  # TLSInnerPlaintext: content, type
     assert certificate["records"][0]["header"][0]["value"] == "23 (application_data)"
+
+
+def test_the_resumed_flight_opens_with_the_resumed_sessions_keys() -> None:
+    """tls13's second visit: EncryptedExtensions and Finished, no certificate, sealed under the
+    handshake secret the PSK (and the fresh shares) gave; the client's inspector opens them with
+    the keys of that session, and the eavesdropper's with none."""
+    state = _resumed()
+    wire = _wire(state, Seat.CLIENT)
+    flight = [e for e in wire if e["event"] == "delivered" and e["label"] in FLIGHT]
+    assert [e["label"] for e in flight] == ["EncryptedExtensions", "Finished"]
+    for index, entry in enumerate(flight):
+        opened = entry["records"][0]["decrypted"]
+        assert opened["key"] == "server_handshake_traffic_secret"
+        nonce, inner = _tls13_expected(state, Seat.SERVER, entry["label"], index)
+        assert opened["nonce"] == nonce.hex() and opened["bytes"] == inner.hex()
+        assert FLIGHT[entry["label"]] in _names(opened["fields"][0])
+    assert eavesdropper_problems(state) == []
 
 
 def test_tls12_client_opens_finished_and_data_with_the_rfc5288_nonce() -> None:

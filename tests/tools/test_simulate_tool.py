@@ -84,3 +84,40 @@ def test_a_mutual_tls_server_stops_the_relay_at_the_clients_certificate_verify()
     assert result.returncode == 0 and summary["completed"] is False
     assert summary["detected_by"] == "client certificate verify"
     assert summary["attack_succeeded"] is False and summary["attacker_read"] == []
+
+
+@pytest.mark.parametrize(("mode", "early", "policy", "read"), [
+    ("psk_dhe_ke", False, None, False),  # the careful client: the leaked ticket key opens nothing
+    ("psk_dhe_ke", True, None, True),  # 0-RTT data is never forward secret, taken or refused
+    ("psk_ke", False, None, True),  # no key share: the whole resumed session opens
+    ("psk_ke", True, "single-use-tickets", True)])
+def test_simulate_chooses_the_resumptions_psk_mode_and_0rtt(mode: str, early: bool, policy: str | None,
+                                                           read: bool) -> None:
+    flags = ["--psk-mode", mode, *(["--early-data"] if early else []),
+             *(["--server-early-data", policy] if policy else [])]
+    result = handshake_game("simulate", "--variant", "tls13", "--scenario", "key-leak", "--json", *flags)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["completed"] is True and summary["attack_succeeded"] is read
+    steps = {s["step"]: s for s in summary["steps"]}
+    resume = steps["client.resume"]["reason"]
+    assert ("psk_ke: the PSK alone" in resume) is (mode == "psk_ke")
+    assert ("then the request as 0-RTT data" in resume) is early
+    taken = policy == "single-use-tickets"
+    # Early data the server took runs the request from it: the client sends no 1-RTT copy.
+    assert ("client.send_transfer" in steps) is not taken
+    assert ("the ticket's age as the client reports it" in steps["server.resume"]["reason"]) is taken
+    read_texts = " ".join(summary["attacker_read"])
+    assert ("amount=100&to=carol" in read_texts) is read
+    assert ("transferred 100 to carol" in read_texts) is (mode == "psk_ke")
+
+
+def test_simulate_resumption_flags_need_a_table_that_resumes() -> None:
+    result = handshake_game("simulate", "--variant", "tls12-ecdhe", "--early-data", "--json")
+    assert result.returncode == 2 and "has no resumption" in result.stderr
+    honest = handshake_game("simulate", "--variant", "tls13", "--early-data", "--server-early-data",
+                            "no-anti-replay", "--json")
+    assert honest.returncode == 0, honest.stderr
+    steps = {s["step"]: s for s in json.loads(honest.stdout)["steps"]}
+    assert not steps["server.resume"]["ok"]  # 0-RTT without anti-replay is the server's mistake
+    assert "client.send_transfer" not in steps and steps["client.read_transfer"]["ok"]
