@@ -10,7 +10,7 @@ their shared helpers), ``instructor``, ``views``, ``guide``, ``menu`` and ``shar
 
 from .catalog import CATALOG, catalog_json, steps_for
 from .fold import apply, replay
-from .instructor import inject_scenario, leak_server_key, pause, resume
+from .instructor import inject_scenario, leak_server_key, pause, resume, reveal_debrief
 from .model import Difficulty, Scenario, Seat, Variant
 from .referee import decide, finish_table, open_table, score_quiz
 from .rules import Code, Referee, Rejected, Step
@@ -38,6 +38,7 @@ __all__ = [
     "leak_server_key",
     "open_table",
     "pause",
+    "reveal_debrief",
     "replay",
     "resume",
     "reveal",

@@ -110,6 +110,13 @@ class TableResumed:
 
 
 @dataclass(frozen=True)
+class DebriefRevealed:
+    """The instructor shows the table's debrief to its seats before the table is over (the
+    scenario, the attacker's moves, every wallet): kept in the log, so that every server
+    process and a restart show it too."""
+
+
+@dataclass(frozen=True)
 class ScenarioInjected:
     """The instructor turns the table into another scenario before its attack would begin."""
 
@@ -145,4 +152,4 @@ class QuizScored:
 
 Fact = (TableOpened | ItemStored | MessageSent | MessageDelivered | ForgeryAccepted | Verdict | StepDone
         | HandshakeFailed | AttackStopped | SessionStarted | TablePaused | TableResumed | ScenarioInjected
-        | ServerKeyLeaked | DecryptionTried | QuizScored)
+        | ServerKeyLeaked | DecryptionTried | QuizScored | DebriefRevealed)

@@ -12,6 +12,7 @@ from typing import Any
 from .catalog import steps_for
 from .facts import (
     AttackStopped,
+    DebriefRevealed,
     DecryptionTried,
     Fact,
     ForgeryAccepted,
@@ -69,6 +70,8 @@ def apply(state: TableState, fact: Fact) -> TableState:
                        past_wallets=state.past_wallets + (state.wallets,), wire=())
     if isinstance(fact, TablePaused | TableResumed):
         return _evolve(state, paused=isinstance(fact, TablePaused))
+    if isinstance(fact, DebriefRevealed):
+        return _evolve(state, revealed=True)
     if isinstance(fact, ScenarioInjected):
         return _evolve(state, scenario=fact.scenario, steps=steps_for(state.variant, fact.scenario),
                        injected_after=len(state.verdicts))

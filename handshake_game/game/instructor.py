@@ -4,7 +4,16 @@ server's key. Each returns facts (or raises ``Rejected``), like a move."""
 from __future__ import annotations
 
 from .catalog import steps_for
-from .facts import Fact, ItemStored, MessageSent, ScenarioInjected, ServerKeyLeaked, TablePaused, TableResumed
+from .facts import (
+    DebriefRevealed,
+    Fact,
+    ItemStored,
+    MessageSent,
+    ScenarioInjected,
+    ServerKeyLeaked,
+    TablePaused,
+    TableResumed,
+)
 from .model import Scenario, Seat, intercepted, supports
 from .rules import Code, Rejected
 from .state import TableState
@@ -42,6 +51,11 @@ def resume(state: TableState) -> list[Fact]:
     if not state.paused:
         raise Rejected("the table is not paused", Code.ALREADY)
     return [TableResumed()]
+
+
+def reveal_debrief(state: TableState) -> list[Fact]:
+    """The seats see the debrief from now on (nothing when they already do)."""
+    return [] if state.revealed else [DebriefRevealed()]
 
 
 def inject_scenario(state: TableState, scenario: Scenario) -> list[Fact]:

@@ -55,6 +55,7 @@ class TableState:
     injected_after: int | None = None  # the number of verdicts when a scenario was last injected
     key_leaked: bool = False
     paused: bool = False
+    revealed: bool = False  # the instructor showed the debrief to the seats (``DebriefRevealed``)
     past_sessions: tuple[tuple[MessageSent | MessageDelivered, ...], ...] = ()
     # Every seat's wallet as each past session ended (before the next overwrote its randoms and
     # secrets): what exports that session's key log lines (``export.py``).

@@ -165,7 +165,6 @@ class LiveTable:
     seq: int  # length of the stored log: where the next fact goes
     humans: dict[Seat, int]  # seat -> player id
     lock: threading.Lock = field(default_factory=threading.Lock)
-    revealed: bool = False  # the instructor showed this table's debrief to its seats
     # When the table last changed (a move, a bot's, a pause…), when the current turn began
     # (the last step done, or the table resumed), when a scenario was last injected, and how
     # long each step took its seat: the dashboard's stuck flag and timing figures.
@@ -703,10 +702,9 @@ class GameServer:
         """The debrief of one table (``game.reveal``): every wallet, secrets included."""
         self._instructor(class_session_id, token)
         table = self._class_table(class_session_id, table_id)
-        with self._reading(table):
-            if not table.revealed:
-                table.revealed = True
-                log.info("table %d: the instructor reveals the debrief to its seats", table_id)
+        with self._moving(table):
+            if not table.state.revealed:
+                self._record(table, game.reveal_debrief(table.state), "debrief shown to the seats")
             return game.reveal(table.state)
 
     def end(self, class_session_id: int, token: str) -> list[int]:
@@ -881,7 +879,7 @@ class GameServer:
         with self._reading(table):
             seat = self._authenticate(table, token)
             card = self._offered_card(table, seat, lesson_id)
-            seen = view(table.state, seat, self.now(), dissect=True, revealed=table.revealed)
+            seen = view(table.state, seat, self.now(), dissect=True, revealed=table.state.revealed)
             return _card_payload(table.state, seat, card, seen, table_id)
 
     def workbench(self, table_id: int, token: str, op: str, args: dict[str, str]) -> bytes:
@@ -897,7 +895,7 @@ class GameServer:
     def _offered_card(self, table: LiveTable, seat: Seat, lesson_id: str) -> lessons.Card:
         """A card the seat's console has offered at this table; a scenario's card (and its
         reading) only once the seat may know the scenario."""
-        dark = in_the_dark(table.state, seat, table.revealed)
+        dark = in_the_dark(table.state, seat, table.state.revealed)
         if lesson_id not in _offered(table.state, seat, dark):
             raise UnknownLesson(f"no lesson card {lesson_id[:64]!r} at your seat")
         return _cards()[lesson_id]
@@ -1116,14 +1114,14 @@ class GameServer:
         step list, and who plays each seat."""
         state = table.state
         now = self.now()
-        seen = view(state, seat, now, dissect=True, revealed=table.revealed)
+        seen = view(state, seat, now, dissect=True, revealed=state.revealed)
         self._learn_names(table.humans.values())
         # A seat in the dark knows the steps its party would know of: not the eavesdropper's.
-        shown = visible_steps(state, seat, table.revealed)
+        shown = visible_steps(state, seat, state.revealed)
         steps = menu.catalog(state)
         return seen | {
             "paused": state.paused,
-            "lesson": _lesson(state, seat, seen, in_the_dark(state, seat, table.revealed), table.table_id),
+            "lesson": _lesson(state, seat, seen, in_the_dark(state, seat, state.revealed), table.table_id),
             "choices": [] if state.paused else menu.choices(state, seat, now),
             "steps": [steps[i] for i in shown],
             "step_index": sum(1 for i in shown if i < state.step_index),

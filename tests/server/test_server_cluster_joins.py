@@ -93,3 +93,39 @@ def test_seating_reads_the_seats_from_the_store_not_from_word_still_on_its_way(
     finally:
         for store in stores:
             store.dispose()
+
+
+def test_the_instructors_reveal_is_in_the_tables_log_for_every_process_and_a_restart(
+        postgres_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> None:
+    """The debrief shown to a table's seats mid-play is a fact of the table: a student held by
+    another process sees it too, and so does every process after a restart."""
+    stores = []
+
+    def process() -> GameServer:
+        store = Store(postgres_url)
+        store.upgrade()
+        stores.append(store)
+        keys = itertools.cycle(rsa_keys)
+        game = GameServer(store, rng=random.Random(len(stores)).randbytes, now=utcnow,
+                          key_source=lambda: next(keys), instructor_token=INSTRUCTOR_TOKEN,
+                          cluster=Postgres(store))
+        game.load()
+        return game
+
+    try:
+        first, second = process(), process()
+        room = first.create_session(INSTRUCTOR_TOKEN, Variant.TLS12_RSA, Scenario.MITM_SELF_SIGNED,
+                                    Difficulty.GUIDED)
+        student = first.join(room.join_code, "Ada")
+        first.start(room.class_session_id, INSTRUCTOR_TOKEN, wait_for_keys=False)
+        _, before = second.resume(student.table_id, student.token)
+        assert before["debrief"] is None and before["scenario"] is None  # the client is in the dark
+        first.reveal(room.class_session_id, INSTRUCTOR_TOKEN, student.table_id)
+        _, after = second.resume(student.table_id, student.token)
+        assert after["debrief"] is not None and after["scenario"] == "mitm-self-signed"
+        restarted = process()
+        _, again = restarted.resume(student.table_id, student.token)
+        assert again["debrief"] is not None and again["scenario"] == "mitm-self-signed"
+    finally:
+        for store in stores:
+            store.dispose()

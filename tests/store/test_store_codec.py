@@ -39,7 +39,8 @@ def test_every_fact_type_is_produced_and_round_trips(make_referee) -> None:
     paused = game_table.apply(state, game_table.pause(state)[0])
     for extra in (game_table.pause(state), game_table.resume(paused),
                   game_table.inject_scenario(state, Scenario.PASSIVE),
-                  game_table.score_quiz(state, Seat.CLIENT, "finished", 0, True)):
+                  game_table.score_quiz(state, Seat.CLIENT, "finished", 0, True),
+                  game_table.reveal_debrief(state)):
         seen |= {type(f) for f in extra}
         assert [fact_from_json(fact_to_json(f)) for f in extra] == extra
     assert seen == set(typing.get_args(Fact))

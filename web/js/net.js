@@ -3,7 +3,7 @@
 // Messages are events, not request/reply pairs: other players' moves push `view`s at any
 // time. `onOpen` runs after every (re)connect once the server's `welcome` arrived — pages
 // re-send `resume` or `dashboard` there. Sends wait for the welcome; a dropped connection
-// is reopened with a growing delay (up to 10 s).
+// is reopened with a growing delay (250 ms doubling up to 10 s, each jittered by ±50 %).
 
 export const PROTOCOL = 1;
 
@@ -45,7 +45,9 @@ export class Connection {
       if (this.socket !== socket) return;
       this.ready = false;
       this.onClose();
-      setTimeout(() => this.open(), this.delay);
+      // Between half and one and a half times the delay: when a server process dies, its whole
+      // class must not reconnect to the survivor in the same instant.
+      setTimeout(() => this.open(), this.delay * (0.5 + Math.random()));
       this.delay = Math.min(this.delay * 2, 10000);
     });
     return this;
