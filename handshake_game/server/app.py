@@ -354,14 +354,14 @@ class GameServer:
         the log; the other processes are told once what this move stored is committed. With
         ``seats`` (to seat or unseat someone, or to give the empty seats to bots) who sits where
         is read from the store: word of another process's seating may still be on its way."""
-        with table.lock, self.cluster.table_lock(table.table_id):
+        with table.lock, self.cluster.table_lock(table.table_id) as held:
             self._catch_up(table, seats)
             before, humans = table.seq, dict(table.humans)
             try:
                 yield
             finally:
                 if table.seq != before or table.humans != humans:
-                    self.cluster.notify(table.table_id, seats=table.humans != humans)
+                    held.table_changed(table.table_id, seats=table.humans != humans)
 
     def _catch_up(self, table: LiveTable, seats: bool = False) -> None:
         """Facts another process appended since this one last looked, and who sits where if
@@ -388,13 +388,13 @@ class GameServer:
     def _class_lock(self, room: ClassRoom) -> Iterator[None]:
         """The class, held here and (on PostgreSQL) in every process, refreshed from the store;
         the other processes are told afterwards that their copy is stale."""
-        with room.lock, self.cluster.class_lock(room.class_session_id):
+        with room.lock, self.cluster.class_lock(room.class_session_id) as held:
             if self.cluster.shared:
                 self.class_room(room.class_session_id, refresh=True)  # refreshes ``room`` in place
             try:
                 yield
             finally:
-                self.cluster.notify_class(room.class_session_id)
+                held.class_changed(room.class_session_id)
 
     # -- requests ----------------------------------------------------------------------------
 

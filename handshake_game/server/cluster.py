@@ -4,9 +4,9 @@ others hear of it.
 A table's fact log is the only truth. Each process keeps a cache of the tables it touched;
 to move one it takes the table's lock in PostgreSQL (a session-level advisory lock, so a
 process that dies releases it with its connection), catches its cache up from the log,
-decides, appends and commits, then tells the other processes with ``NOTIFY handshake``
-(the payload: its process id and the table, with an ``s`` after it when someone was seated
-or unseated there). Each process listens on its own connection and, told of a table, catches
+decides, appends and commits, then tells the other processes with ``NOTIFY handshake`` in
+the statement that releases the lock (the payload: its process id and the table, with an
+``s`` after it when someone was seated or unseated there). Each process listens on its own connection and, told of a table, catches
 it up (who sits where too, after an ``s``) and pushes the new views to its own connections.
 
 A class (its rounds, tables, start and end) changes under its own lock, the same way; the
@@ -34,22 +34,33 @@ CHANNEL = "handshake"
 _CLASS_KEYS = 1 << 40  # a class's lock keys sit above every table id (PostgreSQL's ids are int4)
 
 
+class Held:
+    """A lock held: what the other processes are told as it is released (nothing, unless a
+    change is noted here)."""
+
+    def __init__(self) -> None:
+        self.news: str | None = None
+
+    def table_changed(self, table_id: int, seats: bool = False) -> None:
+        self.news = f"{table_id}s" if seats else str(table_id)
+
+    def class_changed(self, class_session_id: int) -> None:
+        self.news = f"c{class_session_id}"
+
+
 class Solo:
     """One process: nothing to coordinate."""
 
     shared = False
 
-    def table_lock(self, table_id: int) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    def table_lock(self, table_id: int) -> contextlib.AbstractContextManager[Held]:
+        return contextlib.nullcontext(Held())
 
-    def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-    def notify(self, table_id: int, seats: bool = False) -> None:
-        pass
+    def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[Held]:
+        return contextlib.nullcontext(Held())
 
     def notify_class(self, class_session_id: int) -> None:
-        pass
+        """Tells the other processes that the class changed (outside its lock)."""
 
     def on_class(self, told: Callable[[int], None]) -> None:
         """``told(class_session_id)`` is called when another process changed that class."""
@@ -81,32 +92,33 @@ class Postgres(Solo):
         self._seats_told: list[Callable[[int], None]] = []
 
     @contextlib.contextmanager
-    def _lock(self, key: int) -> Iterator[None]:
-        with self.store.engine.connect() as connection:
+    def _lock(self, key: int) -> Iterator[Held]:
+        """The advisory lock, on a connection of its own in autocommit (each statement its own
+        transaction: no commit round trips); released together with the news, if any, in one
+        statement, once what was changed under it is committed."""
+        with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            connection.commit()
+            held = Held()
             try:
-                yield
+                yield held
             finally:
-                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                connection.commit()
+                if held.news is None:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                else:
+                    connection.execute(
+                        sa.text("SELECT pg_notify(:channel, :payload), pg_advisory_unlock(:key)"),
+                        {"channel": CHANNEL, "payload": f"{self.me}:{held.news}", "key": key})
 
-    def table_lock(self, table_id: int) -> contextlib.AbstractContextManager[None]:
+    def table_lock(self, table_id: int) -> contextlib.AbstractContextManager[Held]:
         return self._lock(table_id)
 
-    def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[None]:
+    def class_lock(self, class_session_id: int) -> contextlib.AbstractContextManager[Held]:
         return self._lock(_CLASS_KEYS + class_session_id)
 
-    def notify(self, table_id: int, seats: bool = False) -> None:
-        self._notify(f"{table_id}s" if seats else str(table_id))
-
     def notify_class(self, class_session_id: int) -> None:
-        self._notify(f"c{class_session_id}")
-
-    def _notify(self, what: str) -> None:
         with self.store.engine.begin() as connection:
             connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
-                               {"channel": CHANNEL, "payload": f"{self.me}:{what}"})
+                               {"channel": CHANNEL, "payload": f"{self.me}:c{class_session_id}"})
 
     def on_class(self, told: Callable[[int], None]) -> None:
         self._class_told.append(told)
