@@ -293,9 +293,12 @@ class GameServer:
         # (read again when next needed), and the class each table belongs to (it never changes).
         self._stale_classes: set[int] = set()
         self._stale_seats: set[int] = set()  # tables whose seats another process changed
+        self._behind: set[int] = set()  # tables another process moved since this one caught up
         self._table_class: dict[int, int | None] = {}
         self.cluster.on_class(self._stale_classes.add)
         self.cluster.on_seats(self._stale_seats.add)
+        self.cluster.on_table(self._behind.add)
+        self.cluster.on_lost_word(self._doubt_everything)
         self._names: dict[int, str] = {}
         self.now = now
         self.referee = Referee(rng=rng, now=now, rsa_keys=key_source)
@@ -345,7 +348,7 @@ class GameServer:
         """The table, held in this process and caught up with what other processes stored
         (with ``seats``, who sits where read from the store whatever this process was told)."""
         with table.lock:
-            self._catch_up(table, seats)
+            self._catch_up(table, seats, reading=True)
             yield
 
     @contextlib.contextmanager
@@ -363,12 +366,19 @@ class GameServer:
                 if table.seq != before or table.humans != humans:
                     held.table_changed(table.table_id, seats=table.humans != humans)
 
-    def _catch_up(self, table: LiveTable, seats: bool = False) -> None:
+    def _catch_up(self, table: LiveTable, seats: bool = False, reading: bool = False) -> None:
         """Facts another process appended since this one last looked, and who sits where if
         another process said it seated someone there (``cluster``: a table's seats change
-        only under its lock, and that process tells the others)."""
+        only under its lock, and that process tells the others). To read, the log is asked
+        only when another process said it moved the table (its word comes within
+        milliseconds, and the views it brings are pushed then); to move, always: under the
+        table's lock the log is the truth."""
         if not self.cluster.shared:
             return
+        if reading and table.table_id not in self._behind and not seats \
+                and table.table_id not in self._stale_seats:
+            return
+        self._behind.discard(table.table_id)  # before reading: later word marks it again
         facts = sessions.timed_facts(self.store, table.table_id, since=table.seq)
         for fact, when in facts:
             after = apply(table.state, fact)
@@ -377,6 +387,15 @@ class GameServer:
         table.seq += len(facts)
         if seats or table.table_id in self._stale_seats:
             table.humans = self._humans(table.table_id)
+
+    def _doubt_everything(self) -> None:
+        """Word from the other processes may have been lost (the listening connection broke):
+        every table and class in memory is read from the store again when next needed."""
+        with self._tables_lock:
+            self._behind.update(self._tables)
+            self._stale_seats.update(self._tables)
+        with self._classes_lock:
+            self._stale_classes.update(self._classes)
 
     def _humans(self, table_id: int) -> dict[Seat, int]:
         """Who sits where at the table, from the store."""
@@ -442,9 +461,10 @@ class GameServer:
             return self._view(table, own)
 
     def resume(self, table_id: int, token: str) -> tuple[Seat, dict[str, Any]]:
-        """The token holder's seat and view (after a reconnect or a server restart)."""
+        """The token holder's seat and view (after a reconnect or a server restart), from the
+        log itself: the student may come from a process that died a moment ago."""
         table = self._table(table_id)
-        with self._reading(table):
+        with self._reading(table, seats=True):
             own = self._authenticate(table, token)
             return own, self._view(table, own)
 

@@ -6,8 +6,9 @@ to move one it takes the table's lock in PostgreSQL (a session-level advisory lo
 process that dies releases it with its connection), catches its cache up from the log,
 decides, appends and commits, then tells the other processes with ``NOTIFY handshake`` in
 the statement that releases the lock (the payload: its process id and the table, with an
-``s`` after it when someone was seated or unseated there). Each process listens on its own connection and, told of a table, catches
-it up (who sits where too, after an ``s``) and pushes the new views to its own connections.
+``s`` after it when someone was seated or unseated there). Each process listens on its own
+connection and, told of a table, catches it up (who sits where too, after an ``s``) and pushes
+the new views to its own connections.
 
 A class (its rounds, tables, start and end) changes under its own lock, the same way; the
 payload ``<pid>:c<class>`` then tells the others that their copy of the class is stale, so
@@ -69,6 +70,14 @@ class Solo:
         """``told(table_id)`` is called when another process seated or unseated someone there
         (before the table's own news)."""
 
+    def on_table(self, told: Callable[[int], None]) -> None:
+        """``told(table_id)`` is called first when another process changed that table (before
+        ``listen``'s own callback)."""
+
+    def on_lost_word(self, told: Callable[[], None]) -> None:
+        """``told()`` is called when the listening connection came back after a break: what the
+        others said meanwhile is lost."""
+
     def listen(self, told: Callable[[int], None]) -> None:
         pass
 
@@ -90,6 +99,8 @@ class Postgres(Solo):
         self._listener: threading.Thread | None = None
         self._class_told: list[Callable[[int], None]] = []
         self._seats_told: list[Callable[[int], None]] = []
+        self._table_told: list[Callable[[int], None]] = []
+        self._lost_told: list[Callable[[], None]] = []
 
     @contextlib.contextmanager
     def _lock(self, key: int) -> Iterator[Held]:
@@ -126,6 +137,12 @@ class Postgres(Solo):
     def on_seats(self, told: Callable[[int], None]) -> None:
         self._seats_told.append(told)
 
+    def on_table(self, told: Callable[[int], None]) -> None:
+        self._table_told.append(told)
+
+    def on_lost_word(self, told: Callable[[], None]) -> None:
+        self._lost_told.append(told)
+
     def listen(self, told: Callable[[int], None]) -> None:
         """Calls ``told(table_id)`` (on a thread of its own) for every table another process
         changed."""
@@ -134,21 +151,26 @@ class Postgres(Solo):
         url = self.store.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
         def run() -> None:
+            listened = False
             while not self._stop.is_set():
                 try:
                     with psycopg.connect(url, autocommit=True) as connection:
                         connection.execute(f"LISTEN {CHANNEL}")
+                        if listened:  # listening again: what was said in between is lost
+                            for lost in self._lost_told:
+                                lost()
+                        listened = True
                         while not self._stop.is_set():  # wakes each second to see if it should stop
                             for note in connection.notifies(timeout=1.0):
                                 pid, _, what = note.payload.partition(":")
                                 if pid == str(self.me):
                                     continue
-                                if what.isdigit():
-                                    told(int(what))
-                                elif what[-1:] == "s" and what[:-1].isdigit():
-                                    for seats_told in self._seats_told:
-                                        seats_told(int(what[:-1]))
-                                    told(int(what[:-1]))
+                                table = what.removesuffix("s")
+                                if table.isdigit():
+                                    for first in (self._seats_told if what.endswith("s") else []) \
+                                            + self._table_told:
+                                        first(int(table))
+                                    told(int(table))
                                 elif what[:1] == "c" and what[1:].isdigit():
                                     for class_told in self._class_told:
                                         class_told(int(what[1:]))
