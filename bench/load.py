@@ -144,19 +144,27 @@ def run_open_loop(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp, fresh_database(args.db) as db:
         workdir = Path(tmp)
-        server, ws_url = start_game_server(workdir, token, db, args.workers)
-        try:
+        with game_server(workdir, token, db, args.workers) as (_, ws_url):
             result, starts, spans = asyncio.run(waves(ws_url, token, args))
-        finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
     for note in result.notes:
         print(f"load: {note}", file=sys.stderr)
     report_waves(result, starts, spans, args)
     return 0
+
+
+@contextlib.contextmanager
+def game_server(workdir: Path, token: str, db: str | None,
+                workers: int) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The game server for the run (see ``start_game_server``), stopped afterwards."""
+    server, ws_url = start_game_server(workdir, token, db, workers)
+    try:
+        yield server, ws_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def start_fanout_server() -> tuple[subprocess.Popen[str], str]:
@@ -312,8 +320,7 @@ def main() -> int:
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp, fresh_database(args.db) as db:
         workdir = Path(tmp)
-        server, ws_url = start_game_server(workdir, token, db, args.workers)
-        try:
+        with game_server(workdir, token, db, args.workers) as (server, ws_url):
             started = time.perf_counter()
             try:
                 result = asyncio.run(play_class(ws_url, token, args.tables, "tls12-rsa",
@@ -327,12 +334,6 @@ def main() -> int:
                 logged = (workdir / "server.log").read_text(errors="replace").splitlines()
                 for line in [line for line in logged if " ERROR " in line or "Error" in line][:20]:
                     print(f"load: server: {line}", file=sys.stderr)
-        finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
     for note in result.notes:
         print(f"load: {note}", file=sys.stderr)
 

@@ -10,8 +10,10 @@ import itertools
 import random
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handshake_game.game.model import Difficulty, Scenario, Seat, Variant
@@ -57,51 +59,13 @@ def test_a_class_of_a_hundred_joins_at_once_through_two_processes(tmp_path: Path
     assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
 
 
-def test_seating_reads_the_seats_from_the_store_not_from_word_still_on_its_way(
-        postgres_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> None:
-    """Two processes whose word to each other never arrives (no listener: the worst delay).
-    The first seats a client, the second a server at the same table; the first, seating the
-    next student, must not give away the server's seat it has not heard of — nor give it to
-    a bot at the start."""
-    stores = []
+@pytest.fixture
+def process(postgres_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> Iterator[Callable[[], GameServer]]:
+    """A new GameServer on the same PostgreSQL database each call, as another process would be
+    (its stored tables replayed), but hearing nothing from the others: no listener runs."""
+    stores: list[Store] = []
 
-    def process() -> GameServer:
-        store = Store(postgres_url)
-        store.upgrade()
-        stores.append(store)
-        keys = itertools.cycle(rsa_keys)
-        return GameServer(store, rng=random.Random(len(stores)).randbytes, now=utcnow,
-                          key_source=lambda: next(keys), instructor_token=INSTRUCTOR_TOKEN,
-                          cluster=Postgres(store))
-
-    try:
-        first, second = process(), process()
-        room = first.create_session(INSTRUCTOR_TOKEN, Variant.TLS12_RSA, Scenario.HONEST, Difficulty.GUIDED)
-        one = first.join(room.join_code, "Ada")
-        two = second.join(room.join_code, "Grace")
-        three = first.join(room.join_code, "Alan")
-        assert one.table_id == two.table_id == three.table_id
-        assert (one.seat, two.seat, three.seat) == (Seat.CLIENT, Seat.SERVER, Seat.CA)
-        first.start(room.class_session_id, INSTRUCTOR_TOKEN, wait_for_keys=False)
-        # Every student still holds their seat (the start gave bots only the empty one).
-        for seated in (one, two, three):
-            seat, _ = second.resume(seated.table_id, seated.token)
-            assert seat is seated.seat
-        rows = stores[0].seats(one.table_id)
-        assert rows[Seat.EAVESDROPPER].bot_kind is not None
-        assert all(rows[s.seat].player_id == s.player_id for s in (one, two, three))
-    finally:
-        for store in stores:
-            store.dispose()
-
-
-def test_the_instructors_reveal_is_in_the_tables_log_for_every_process_and_a_restart(
-        postgres_url: str, rsa_keys: list[rsa.RSAPrivateKey]) -> None:
-    """The debrief shown to a table's seats mid-play is a fact of the table: a student held by
-    another process sees it too, and so does every process after a restart."""
-    stores = []
-
-    def process() -> GameServer:
+    def make() -> GameServer:
         store = Store(postgres_url)
         store.upgrade()
         stores.append(store)
@@ -112,20 +76,48 @@ def test_the_instructors_reveal_is_in_the_tables_log_for_every_process_and_a_res
         game.load()
         return game
 
-    try:
-        first, second = process(), process()
-        room = first.create_session(INSTRUCTOR_TOKEN, Variant.TLS12_RSA, Scenario.MITM_SELF_SIGNED,
-                                    Difficulty.GUIDED)
-        student = first.join(room.join_code, "Ada")
-        first.start(room.class_session_id, INSTRUCTOR_TOKEN, wait_for_keys=False)
-        _, before = second.resume(student.table_id, student.token)
-        assert before["debrief"] is None and before["scenario"] is None  # the client is in the dark
-        first.reveal(room.class_session_id, INSTRUCTOR_TOKEN, student.table_id)
-        _, after = second.resume(student.table_id, student.token)
-        assert after["debrief"] is not None and after["scenario"] == "mitm-self-signed"
-        restarted = process()
-        _, again = restarted.resume(student.table_id, student.token)
-        assert again["debrief"] is not None and again["scenario"] == "mitm-self-signed"
-    finally:
-        for store in stores:
-            store.dispose()
+    yield make
+    for store in stores:
+        store.dispose()
+
+
+def test_seating_reads_the_seats_from_the_store_not_from_word_still_on_its_way(
+        process: Callable[[], GameServer]) -> None:
+    """Two processes whose word to each other never arrives (no listener: the worst delay).
+    The first seats a client, the second a server at the same table; the first, seating the
+    next student, must not give away the server's seat it has not heard of — nor give it to
+    a bot at the start."""
+    first, second = process(), process()
+    room = first.create_session(INSTRUCTOR_TOKEN, Variant.TLS12_RSA, Scenario.HONEST, Difficulty.GUIDED)
+    one = first.join(room.join_code, "Ada")
+    two = second.join(room.join_code, "Grace")
+    three = first.join(room.join_code, "Alan")
+    assert one.table_id == two.table_id == three.table_id
+    assert (one.seat, two.seat, three.seat) == (Seat.CLIENT, Seat.SERVER, Seat.CA)
+    first.start(room.class_session_id, INSTRUCTOR_TOKEN, wait_for_keys=False)
+    # Every student still holds their seat (the start gave bots only the empty one).
+    for seated in (one, two, three):
+        seat, _ = second.resume(seated.table_id, seated.token)
+        assert seat is seated.seat
+    rows = first.store.seats(one.table_id)
+    assert rows[Seat.EAVESDROPPER].bot_kind is not None
+    assert all(rows[s.seat].player_id == s.player_id for s in (one, two, three))
+
+
+def test_the_instructors_reveal_is_in_the_tables_log_for_every_process_and_a_restart(
+        process: Callable[[], GameServer]) -> None:
+    """The debrief shown to a table's seats mid-play is a fact of the table: a student held by
+    another process sees it too, and so does every process after a restart."""
+    first, second = process(), process()
+    room = first.create_session(INSTRUCTOR_TOKEN, Variant.TLS12_RSA, Scenario.MITM_SELF_SIGNED,
+                                Difficulty.GUIDED)
+    student = first.join(room.join_code, "Ada")
+    first.start(room.class_session_id, INSTRUCTOR_TOKEN, wait_for_keys=False)
+    _, before = second.resume(student.table_id, student.token)
+    assert before["debrief"] is None and before["scenario"] is None  # the client is in the dark
+    first.reveal(room.class_session_id, INSTRUCTOR_TOKEN, student.table_id)
+    _, after = second.resume(student.table_id, student.token)
+    assert after["debrief"] is not None and after["scenario"] == "mitm-self-signed"
+    restarted = process()
+    _, again = restarted.resume(student.table_id, student.token)
+    assert again["debrief"] is not None and again["scenario"] == "mitm-self-signed"
