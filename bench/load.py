@@ -32,6 +32,7 @@ import math
 import random
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -144,7 +145,7 @@ def run_open_loop(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp, fresh_database(args.db) as db:
         workdir = Path(tmp)
-        with game_server(workdir, token, db, args.workers) as (_, ws_url):
+        with game_server(workdir, token, db, args.workers, args.keep_log) as (_, ws_url):
             result, starts, spans = asyncio.run(waves(ws_url, token, args))
     for note in result.notes:
         print(f"load: {note}", file=sys.stderr)
@@ -153,9 +154,10 @@ def run_open_loop(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def game_server(workdir: Path, token: str, db: str | None,
-                workers: int) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """The game server for the run (see ``start_game_server``), stopped afterwards."""
+def game_server(workdir: Path, token: str, db: str | None, workers: int,
+                keep_log: str | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The game server for the run (see ``start_game_server``), stopped afterwards; its log
+    copied to ``keep_log`` if given."""
     server, ws_url = start_game_server(workdir, token, db, workers)
     try:
         yield server, ws_url
@@ -165,6 +167,8 @@ def game_server(workdir: Path, token: str, db: str | None,
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
+        if keep_log:
+            shutil.copyfile(workdir / "server.log", keep_log)
 
 
 def start_fanout_server() -> tuple[subprocess.Popen[str], str]:
@@ -302,6 +306,7 @@ def main() -> int:
                         help="the server's database (default: a fresh SQLite file; --workers needs "
                              "PostgreSQL)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    parser.add_argument("--keep-log", metavar="FILE", help="copy the server's log there after the run")
     loop = parser.add_argument_group("open loop", "--open-loop: waves of classes start one after the "
                                      "other and play side by side, students thinking between moves; "
                                      "finds the most students served with seen p99 under the target")
@@ -320,7 +325,7 @@ def main() -> int:
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="handshake-load-") as tmp, fresh_database(args.db) as db:
         workdir = Path(tmp)
-        with game_server(workdir, token, db, args.workers) as (server, ws_url):
+        with game_server(workdir, token, db, args.workers, args.keep_log) as (server, ws_url):
             started = time.perf_counter()
             try:
                 result = asyncio.run(play_class(ws_url, token, args.tables, "tls12-rsa",

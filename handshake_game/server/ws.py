@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import datetime
 import functools
+import gc
 import hashlib
 import io
 import json
@@ -115,6 +116,29 @@ RATE_PER_SECOND = 20.0
 KEY_POOL_TARGET = 16
 WORKER_THREADS = 2
 SHARED_WORKER_THREADS = 6
+
+
+GC_PAUSE_LOGGED = 0.1  # seconds: a garbage collection this long holds every table up
+
+
+_collecting_since: list[float] = []
+
+
+def _time_collection(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _collecting_since[:] = [time.perf_counter()]
+    elif _collecting_since:
+        took = time.perf_counter() - _collecting_since[0]
+        if took >= GC_PAUSE_LOGGED:
+            log.info("garbage collection (generation %d) paused the process for %.0f ms",
+                     info["generation"], took * 1e3)
+
+
+def watch_collector() -> None:
+    """One log line for each garbage collection that stops the process for longer than
+    ``GC_PAUSE_LOGGED`` (it holds the GIL: every table of the process waits)."""
+    if _time_collection not in gc.callbacks:
+        gc.callbacks.append(_time_collection)
 
 
 def web_directory() -> Path:
@@ -825,6 +849,7 @@ async def run(host: str, port: int, db_url: str, *, instructor_token: str | None
         raise StartupError(f"the instructor token must be at least {MIN_TOKEN} characters long")
     tls = https_context(certfile, keyfile)
     throttle_library_logs()
+    watch_collector()
     try:
         proxies = [trusted_proxy(text) for text in trusted_proxies]
     except ValueError as error:
