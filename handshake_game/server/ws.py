@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import segno
@@ -210,19 +210,28 @@ class Outbox:
     """One connection's messages, sent in order by a task of its own through a bounded queue:
     whoever queues never waits for that connection's reader. A connection that stops reading
     until ``OUTBOX_LIMIT`` messages wait is dropped (its transport aborted at once), and the
-    others — its table, its class — play on."""
+    others — its table, its class — play on. A message sent with a ``key`` (a table's
+    dashboard entry) replaces one with the same key still waiting: a dashboard needs each
+    table's latest entry, not every one of a class joining at once."""
 
     def __init__(self, connection: ServerConnection, limit: int = OUTBOX_LIMIT) -> None:
         self.connection = connection
-        self.queue: asyncio.Queue[str] = asyncio.Queue(limit)
+        # Each entry is a message, or the key of one waiting in ``latest``.
+        self.queue: asyncio.Queue[str | tuple[Any, ...]] = asyncio.Queue(limit)
+        self.latest: dict[tuple[Any, ...], str] = {}
         self.dropped = False
         self.task = asyncio.get_running_loop().create_task(self._pump())
 
-    def send(self, text: str) -> bool:
+    def send(self, text: str, key: tuple[Any, ...] | None = None) -> bool:
         if self.dropped:
             return False
+        if key is not None and key in self.latest:
+            self.latest[key] = text  # goes out in the place of the one it replaces
+            return True
         try:
-            self.queue.put_nowait(text)
+            self.queue.put_nowait(text if key is None else key)
+            if key is not None:
+                self.latest[key] = text
             return True
         except asyncio.QueueFull:
             self.dropped = True
@@ -245,7 +254,8 @@ class Outbox:
     async def _pump(self) -> None:
         try:
             while True:
-                await self.connection.send(await self.queue.get())
+                entry = await self.queue.get()
+                await self.connection.send(entry if isinstance(entry, str) else self.latest.pop(entry))
         except ConnectionClosed:
             pass
 
@@ -330,7 +340,7 @@ class Hub:
                         self.outbox(connection).send(text)
             if update is not None:
                 for connection in watchers:
-                    self.outbox(connection).send(update)
+                    self.outbox(connection).send(update, key=("table", table_id))
 
     def _news(self, table_id: int, seats: list[Seat],
               class_session_id: int | None) -> tuple[dict[Seat, str], str | None]:
