@@ -207,55 +207,61 @@ OUTBOX_LIMIT = 64  # messages waiting for one connection before it is dropped as
 
 
 class Outbox:
-    """One connection's messages, sent in order by a task of its own through a bounded queue:
-    whoever queues never waits for that connection's reader. A connection that stops reading
-    until ``OUTBOX_LIMIT`` messages wait is dropped (its transport aborted at once), and the
-    others — its table, its class — play on. A message sent with a ``key`` (a table's
-    dashboard entry) replaces one with the same key still waiting: a dashboard needs each
-    table's latest entry, not every one of a class joining at once."""
+    """One connection's messages, sent in order by a task of its own: whoever queues never
+    waits for that connection's reader. A connection that stops reading until ``limit``
+    messages wait is dropped (its transport aborted at once), and the others — its table, its
+    class — play on. A message sent with a ``key`` (a table's dashboard entry) replaces the
+    one with the same key still waiting, in its place: a dashboard needs each table's latest
+    entry, not every one of a class joining at once. Those count once per key (at most one
+    per table of the class), apart from the limit."""
 
     def __init__(self, connection: ServerConnection, limit: int = OUTBOX_LIMIT) -> None:
         self.connection = connection
+        self.limit = limit
         # Each entry is a message, or the key of one waiting in ``latest``.
-        self.queue: asyncio.Queue[str | tuple[Any, ...]] = asyncio.Queue(limit)
+        self.queue: asyncio.Queue[str | tuple[Any, ...]] = asyncio.Queue()
         self.latest: dict[tuple[Any, ...], str] = {}
+        self.waiting = 0  # messages without a key in the queue
         self.dropped = False
         self.task = asyncio.get_running_loop().create_task(self._pump())
 
     def send(self, text: str, key: tuple[Any, ...] | None = None) -> bool:
         if self.dropped:
             return False
-        if key is not None and key in self.latest:
-            self.latest[key] = text  # goes out in the place of the one it replaces
+        if key is not None:
+            if key not in self.latest:
+                self.queue.put_nowait(key)
+            self.latest[key] = text
             return True
-        try:
-            self.queue.put_nowait(text if key is None else key)
-            if key is not None:
-                self.latest[key] = text
-            return True
-        except asyncio.QueueFull:
+        if self.waiting >= self.limit:
             self.dropped = True
             address = address_of(self.connection)
-            log.warning("connection from %s dropped: it left %d messages unread", address, self.queue.qsize())
+            log.warning("connection from %s dropped: it left %d messages unread", address, self.waiting)
             self.task.cancel()
             self.connection.transport.abort()
             return False
+        self.queue.put_nowait(text)
+        self.waiting += 1
+        return True
 
     async def reply(self, text: str) -> None:
         """Queues the connection's reply to its own request, waiting for room rather than
         dropping it: a client that sends faster than it reads slows only itself."""
-        while not self.dropped:
-            try:
-                self.queue.put_nowait(text)
-                return
-            except asyncio.QueueFull:
-                await asyncio.sleep(0.01)
+        while not self.dropped and self.waiting >= self.limit:
+            await asyncio.sleep(0.01)
+        if not self.dropped:
+            self.queue.put_nowait(text)
+            self.waiting += 1
 
     async def _pump(self) -> None:
         try:
             while True:
                 entry = await self.queue.get()
-                await self.connection.send(entry if isinstance(entry, str) else self.latest.pop(entry))
+                if isinstance(entry, str):
+                    self.waiting -= 1
+                    await self.connection.send(entry)
+                else:
+                    await self.connection.send(self.latest.pop(entry))
         except ConnectionClosed:
             pass
 

@@ -38,15 +38,18 @@ def test_a_tables_waiting_entry_is_replaced_by_its_latest_and_the_order_kept() -
         for n in range(1, 101):  # a hundred joins at two tables
             assert box.send(f"table 1 entry {n}", key=("table", 1))
             assert box.send(f"table 2 entry {n}", key=("table", 2))
+        for n in range(3, 200):  # keyed entries count once per table, apart from the limit
+            assert box.send(f"table {n} entry", key=("table", n))
         assert box.send("view 1")
-        assert not box.dropped and box.queue.qsize() == 3
+        assert not box.dropped and box.waiting == 1 and box.queue.qsize() == 2 + 197 + 1
         reader.reading.set()
-        for _ in range(20):
+        for _ in range(500):
             await asyncio.sleep(0)
         return reader, box
 
     reader, box = asyncio.run(run())
-    assert reader.sent == ["view 0", "table 1 entry 100", "table 2 entry 100", "view 1"]
+    assert reader.sent == ["view 0", "table 1 entry 100", "table 2 entry 100",
+                           *[f"table {n} entry" for n in range(3, 200)], "view 1"]
     assert not reader.aborted and box.latest == {}
 
 
