@@ -18,7 +18,7 @@ Rules:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from ..tls.record import TAG_LENGTH, ContentType, RecordProtection, RecordProtec
 from ..tls.suites import CIPHER_SUITES, CipherSuite, suite_by_name
 from .model import SUITES_FOR_VARIANT, Seat, Variant
 from .records import WireEvent, split_records
-from .state import TableState
+from .state import Item, TableState
 
 __all__ = ["Keys", "annotate_versions", "inspect_records", "keys_of"]
 
@@ -58,10 +58,12 @@ class Keys:
     suites: tuple[int, ...] = ()  # the suites of the ServerHellos it saw
 
 
-def keys_of(state: TableState, seat: Seat, events: Iterable[WireEvent]) -> Keys:
-    """The keys ``seat`` holds now, and the public values (randoms, suite) it saw on ``events``."""
+def keys_of(state: TableState, seat: Seat, events: Iterable[WireEvent],
+            wallet: Mapping[str, Item] | None = None) -> Keys:
+    """The keys ``seat`` holds now (or held in ``wallet``: an earlier session's), and the public
+    values (randoms, suite) it saw on ``events``."""
     tls13 = state.variant is Variant.TLS13
-    wallet = state.wallets[seat]
+    wallet = state.wallets[seat] if wallet is None else wallet
     held = [(name, wallet[name].value) for name in (_TRAFFIC_SECRETS if tls13 else _MASTER_SECRETS)
             if name in wallet]
     secrets, masters = (tuple(held), ()) if tls13 else ((), tuple(held))

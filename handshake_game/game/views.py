@@ -23,9 +23,8 @@ from .facts import MessageDelivered, MessageSent, Verdict
 from .guide import correct_action
 from .inspector import annotate_versions, inspect_records, keys_of
 from .model import Difficulty, Scenario, Seat
-from .records import split_records
+from .records import mine, split_records
 from .state import TableState
-from .wire import seen
 
 
 def reveal(state: TableState) -> dict[str, Any]:
@@ -159,14 +158,20 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
     dark = in_the_dark(state, seat, revealed)
     wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
               for name, item in state.wallets[seat].items()}
-    events = list(state.wire) if seat is Seat.EAVESDROPPER else (  # the eavesdropper: every byte,
-        seen(state, seat) if seat in (Seat.CLIENT, Seat.SERVER) else [])  # as sent and as delivered
     dhe = dissect and _finite_field(state)
-    wire = [_wire_entry(f, dissect, dhe) for f in events]
-    if dissect and events:  # each record's header, and what this seat's own keys open (inspector.py)
-        keys = keys_of(state, seat, events)
-        wire = [{**entry, "records": list(inspect_records(f.payload, f.label, keys))}
-                for entry, f in zip(wire, events, strict=True)]
+    # Every session of the table, earlier ones first (a client that connected again: a tls13
+    # resumption, the tls12 replay's second handshake), each entry marked with its session.
+    sessions = [*zip(state.past_sessions, state.past_wallets, strict=True), (state.wire, state.wallets)]
+    wire = []
+    for number, (session, wallets) in enumerate(sessions, start=1):
+        events = list(session) if seat is Seat.EAVESDROPPER else (  # the eavesdropper: every byte,
+            [f for f in session if mine(f, seat)] if seat in (Seat.CLIENT, Seat.SERVER) else [])
+        entries = [_wire_entry(f, dissect, dhe) for f in events]  # as sent and as delivered
+        if dissect and events:  # each record's header, and what this seat's keys of that session open
+            keys = keys_of(state, seat, events, wallets[seat])
+            entries = [{**entry, "records": list(inspect_records(f.payload, f.label, keys))}
+                       for entry, f in zip(entries, events, strict=True)]
+        wire += [{**entry, "session": number} for entry in entries] if len(sessions) > 1 else entries
     if dark:  # what reached it is simply what it received
         wire = [{k: v for k, v in entry.items() if k != "altered"} for entry in wire]
     step = state.current_step

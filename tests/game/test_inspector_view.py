@@ -262,7 +262,7 @@ def test_the_resumed_flight_opens_with_the_resumed_sessions_keys() -> None:
     the keys of that session, and the eavesdropper's with none."""
     state = _resumed()
     wire = _wire(state, Seat.CLIENT)
-    flight = [e for e in wire if e["event"] == "delivered" and e["label"] in FLIGHT]
+    flight = [e for e in wire if e["session"] == 2 and e["event"] == "delivered" and e["label"] in FLIGHT]
     assert [e["label"] for e in flight] == ["EncryptedExtensions", "Finished"]
     for index, entry in enumerate(flight):
         opened = entry["records"][0]["decrypted"]
@@ -348,3 +348,21 @@ def test_the_server_opens_what_it_sealed_itself() -> None:
     sent = next(e for e in _wire(state, Seat.SERVER) if e["event"] == "sent" and e["label"] == "Certificate")
     assert sent["records"][0]["decrypted"]["key"] == "server_handshake_traffic_secret"
     assert sent["records"][0]["status"] == "decrypted with your keys"
+
+
+def test_a_seat_still_sees_the_first_session_after_the_second_began() -> None:
+    """The client's wire holds both sessions, the first one first (its ladder must not draw the
+    resumed flight, which has no certificate, where the full handshake was), and each session's
+    records open with the keys of that session."""
+    state = _resumed()
+    wire = _wire(state, Seat.CLIENT)
+    first = [e for e in wire if e["session"] == 1]
+    second = [e for e in wire if e["session"] == 2]
+    assert first and second and wire == first + second
+    labels = [e["label"] for e in first if e["event"] == "delivered"]
+    assert "Certificate" in labels and "CertificateVerify" in labels
+    assert "Certificate" not in [e["label"] for e in second]
+    flight = [e for e in first if e["event"] == "delivered" and e["label"] in ("Certificate", "Finished")]
+    for entry in flight:
+        opened = entry["records"][0]["decrypted"]
+        assert opened is not None and opened["key"] == "server_handshake_traffic_secret", entry["label"]

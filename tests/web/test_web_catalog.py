@@ -23,7 +23,11 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 # right arrows: the wire entries do not say which step sent them. These ids, in that one
 # function, are the only step ids the pages may name (and they must be the catalog's).
 LADDER_STEP_IDS = frozenset({"client.hello", "client.key_exchange", "client.finished", "client.send_data",
-                             "server.hello", "server.finished", "server.send_data"})
+                             "server.hello", "server.finished", "server.send_data",
+                             # tls13's second visit with a ticket
+                             "server.new_session_ticket", "client.resume", "server.resume",
+                             "client.resume_finished", "client.send_transfer", "client.retry_request",
+                             "server.answer_transfer"})
 
 
 def page_sources() -> dict[str, str]:

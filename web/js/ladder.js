@@ -37,8 +37,19 @@ function columnHead(name) {
 // to put each check between the right arrows. Unknown labels just keep the order so far.
 // The one place the pages name step ids: the wire entries do not say which step sent them
 // (tests/web/test_web_catalog.py checks these ids against the served catalog).
-function producingStep(origin, label, stepIds) {
+function producingStep(origin, label, stepIds, session = 1) {
   const has = (id) => stepIds.includes(id);
+  if (label === "NewSessionTicket" && has("server.new_session_ticket")) return "server.new_session_ticket";
+  if (session > 1 && has("client.resume")) {
+    // The client's second visit with its ticket (tls13): the resumption's own steps.
+    if (origin === "client") {
+      if (label === "ClientHello" || label === "early data") return "client.resume";
+      if (label === "EndOfEarlyData" || label === "Finished") return "client.resume_finished";
+      if (label === "application data") return has("client.retry_request") ? "client.retry_request" : "client.send_transfer";
+    }
+    if (origin === "server") return label === "application data" ? "server.answer_transfer" : "server.resume";
+    return null;
+  }
   if (origin === "client") {
     if (label === "ClientHello") return "client.hello";
     if (["ClientKeyExchange", "Certificate", "CertificateVerify"].includes(label)) return "client.key_exchange";
@@ -71,7 +82,7 @@ export function interleave(events, verdicts = [], steps = []) {
     while (pending.length && pending[0].at >= 0 && pending[0].at < before) rows.push(pending.shift());
   };
   for (const event of events) {
-    const step = producingStep(originOf(event), event.label, stepIds);
+    const step = producingStep(originOf(event), event.label, stepIds, event.session);
     const at = step === null ? -1 : indexOf(step);
     if (at >= 0) flush(at);
     rows.push({ kind: "wire", event });
@@ -96,7 +107,7 @@ export function assignSteps(events, steps = [], done = steps.length) {
       cursor += 1;
       return cursor;
     }
-    const id = producingStep(originOf(event), event.label, stepIds);
+    const id = producingStep(originOf(event), event.label, stepIds, event.session);
     const at = id === null ? -1 : stepIds.indexOf(id, cursor);
     if (at >= 0) cursor = Math.min(at, last);
     return cursor;

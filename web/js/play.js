@@ -661,7 +661,7 @@ function showQuizResult(lessonId, question) {
 }
 
 function renderLadder(v, steps) {
-  const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered }) => ({ event, from, to, label, altered })),
+  const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered, session }) => ({ event, from, to, label, altered, session })),
     verdicts: v.verdicts ?? [], steps, stepIndex: v.step_index ?? null, failed: v.failed ?? null,
     detectedBy: v.detected_by ?? null, outcome: v.outcome ?? null, completed: Boolean(v.completed), seat: v.seat };
   if (!changed("ladder", data)) return;

@@ -1,0 +1,54 @@
+"""The tls13 client's second visit, played in Chromium: its ladder draws the first session's
+full handshake (with the certificate) at the first steps, and the resumed handshake (no
+certificate) at the resumption's own steps — not the resumed flight where the full one was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from .test_web_student import SETTLED, open_solo, play
+
+ARROWS_PER_STEP = """() => {
+  const arrows = {};
+  let step = null;
+  for (const row of document.querySelectorAll("[data-testid='ladder'] li")) {
+    if (row.classList.contains("ladder-step")) {
+      step = row.textContent.trim();
+      arrows[step] = [];
+    } else if (row.classList.contains("ladder-wire") && step !== null) {
+      arrows[step].push(row.textContent.trim());
+    }
+  }
+  return arrows;
+}"""
+
+
+def arrows_at(arrows: dict[str, list[str]], words: str) -> list[str]:
+    found = [labels for step, labels in arrows.items() if words in step]
+    assert len(found) == 1, (words, list(arrows))
+    return found[0]
+
+
+def test_the_ladder_draws_each_session_at_its_own_steps(serve, new_page, shot) -> None:  # type: ignore[no-untyped-def]
+    page = new_page("projector")
+    open_solo(page, serve.base, seat="client", difficulty="guided", variant="tls13", scenario="honest")
+    state = page.get_by_test_id("table-state")
+    for _ in range(30):
+        expect(state).to_have_attribute("data-kind", SETTLED)
+        if state.get_attribute("data-kind") != "turn":
+            break
+        suggested = page.locator("[data-testid^='choice-form-'][data-recommended='true']")
+        play(page, (suggested.get_attribute("data-testid") or "").removeprefix("choice-form-"))
+    expect(page.get_by_test_id("table-state")).to_contain_text("Handshake complete")
+    shot(page, "tls13-resumed-ladder-projector")
+    arrows: dict[str, Any] = page.evaluate(ARROWS_PER_STEP)
+    full = arrows_at(arrows, "ServerHello and the encrypted server flight")
+    assert any("Certificate" in label for label in full)
+    assert any("CertificateVerify" in label for label in full)
+    assert any("ClientHello" in label for label in arrows_at(arrows, "resumes the session with its ticket"))
+    resumed = arrows_at(arrows, "answers the resumption")
+    assert any("ServerHello" in label for label in resumed)
+    assert not any("Certificate" in label for label in resumed)  # the PSK authenticates the server
+    assert any("NewSession" in label for label in arrows_at(arrows, "sends a NewSessionTicket"))
