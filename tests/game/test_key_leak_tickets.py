@@ -6,14 +6,13 @@ data in both modes, the whole resumed session with psk_ke, and nothing else with
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import os
 
 import pytest
 
-from handshake_game.bots import play_table
+from handshake_game.bots import ResumingBot, play_table
 from handshake_game.bots.players import HonestBot
 from handshake_game.game import (
     Difficulty,
@@ -49,20 +48,9 @@ def referee() -> Referee:
                    rsa_keys=lambda: next(keys))
 
 
-@dataclasses.dataclass
-class Client(HonestBot):
-    mode: str = a.PSK_DHE_KE
-    early_data: bool = False
-
-    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
-        if step_id == "client.resume":
-            return a.ResumeSession(self.mode, self.early_data)
-        return super().choose(step_id, state, seat)
-
-
 def play(mode: str, early_data: bool) -> tuple[TableState, list[Fact]]:
     run = play_table(Variant.TLS13, Scenario.KEY_LEAK, referee(),
-                     bots={Seat.CLIENT: Client(mode, early_data)})
+                     bots={Seat.CLIENT: ResumingBot(mode, early_data)})
     assert replay(run.facts) == run.state
     for seat in Seat:  # every seat's view against every value any wallet ever held
         assert not leaks(run.state, seat, view(run.state, seat, NOW, dissect=True), run.facts)
@@ -161,7 +149,7 @@ def test_a_leak_before_the_ticket_still_hands_over_the_ticket_key_at_the_end() -
             state = apply(state, fact)
             facts.append(fact)
 
-    bots = {seat: HonestBot() for seat in Seat} | {Seat.CLIENT: Client(a.PSK_KE, True)}
+    bots = {seat: HonestBot() for seat in Seat} | {Seat.CLIENT: ResumingBot(a.PSK_KE, True)}
     while (step := state.current_step) is not None:
         if step.id == "client.hello" and not state.key_leaked:
             record(leak_server_key(state))

@@ -7,14 +7,26 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+from collections.abc import Callable
 
 import pytest
 
-from handshake_game.bots import play_table
+from handshake_game.bots import ResumingBot, play_table
 from handshake_game.bots.players import AttackerBot, HonestBot
-from handshake_game.game import Referee, Scenario, Seat, TableState, Variant, apply, decide, replay, view
+from handshake_game.game import (
+    Referee,
+    Scenario,
+    Seat,
+    TableState,
+    Variant,
+    apply,
+    decide,
+    open_table,
+    replay,
+    view,
+)
 from handshake_game.game import actions as a
-from handshake_game.game.facts import ItemStored, MessageDelivered, MessageSent
+from handshake_game.game.facts import Fact, ItemStored, MessageDelivered, MessageSent
 from handshake_game.game.guide import TRANSFER, correct_action
 from handshake_game.game.menu import choices
 from handshake_game.game.sharing import leaks
@@ -35,19 +47,25 @@ def referee() -> Referee:
                    rsa_keys=lambda: next(keys))
 
 
-@dataclasses.dataclass
-class Server(HonestBot):
-    policy: str = a.EARLY_DATA_REFUSE
-
-    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
-        if step_id == "server.resume":
-            return a.AnswerResumption(self.policy)
-        return super().choose(step_id, state, seat)
+def up_to_the_servers_answer(ref: Referee,
+                             alter: Callable[[str, list[Fact]], list[Fact]] | None = None) -> TableState:
+    """A replay table played right up to the server's answer to the resumption, each move's facts
+    passed through ``alter`` first."""
+    state, _ = open_table(Variant.TLS13, Scenario.REPLAY)
+    while state.current_step is not None and state.current_step.id != "server.resume":
+        step = state.current_step
+        action = correct_action(state, step.seat, ref.now())
+        assert action is not None
+        facts = decide(state, step.seat, action, ref)
+        for fact in alter(step.id, facts) if alter is not None else facts:
+            state = apply(state, fact)
+    return state
 
 
 def play(policy: str, eavesdropper: HonestBot | None = None) -> TableState:
     run = play_table(Variant.TLS13, Scenario.REPLAY, referee(),
-                     bots={Seat.SERVER: Server(policy), Seat.EAVESDROPPER: eavesdropper or AttackerBot()})
+                     bots={Seat.SERVER: ResumingBot(early_data_policy=policy),
+                           Seat.EAVESDROPPER: eavesdropper or AttackerBot()})
     assert replay(run.facts) == run.state
     for seat in Seat:  # at the end, every seat's view against every value any wallet ever held
         assert not leaks(run.state, seat, view(run.state, seat, NOW, dissect=True), run.facts)
@@ -170,36 +188,24 @@ def test_the_servers_menu_offers_the_three_policies_and_guided_marks_the_refusal
 
 
 def test_an_unknown_policy_is_refused_as_bad_input() -> None:
-    from handshake_game.game import Rejected, open_table
+    from handshake_game.game import Rejected
 
     ref = referee()
-    state, _ = open_table(Variant.TLS13, Scenario.REPLAY)
-    while state.current_step is not None and state.current_step.id != "server.resume":
-        step = state.current_step
-        action = correct_action(state, step.seat, ref.now())
-        assert action is not None
-        for fact in decide(state, step.seat, action, ref):
-            state = apply(state, fact)
+    state = up_to_the_servers_answer(ref)
     with pytest.raises(Rejected, match="answer early data"):
         decide(state, Seat.SERVER, a.AnswerResumption("sometimes"), ref)
 
 
 def test_a_forged_binder_is_caught_by_the_server() -> None:
     """The binder check is real: a ClientHello whose binder does not verify ends the handshake."""
-    from handshake_game.game import open_table
+    def flip_the_binder(step_id: str, facts: list[Fact]) -> list[Fact]:
+        if step_id != "client.resume":  # its last byte, on the ClientHello's way to the server
+            return facts
+        return [dataclasses.replace(f, payload=f.payload[:-1] + bytes([f.payload[-1] ^ 1]))
+                if isinstance(f, MessageDelivered) and f.label == "ClientHello" else f for f in facts]
 
     ref = referee()
-    state, _ = open_table(Variant.TLS13, Scenario.REPLAY)
-    while state.current_step is not None and state.current_step.id != "server.resume":
-        step = state.current_step
-        action = correct_action(state, step.seat, ref.now())
-        assert action is not None
-        facts = decide(state, step.seat, action, ref)
-        if step.id == "client.resume":  # flip the binder's last byte on its way to the server
-            facts = [dataclasses.replace(f, payload=f.payload[:-1] + bytes([f.payload[-1] ^ 1]))
-                     if isinstance(f, MessageDelivered) and f.label == "ClientHello" else f for f in facts]
-        for fact in facts:
-            state = apply(state, fact)
+    state = up_to_the_servers_answer(ref, flip_the_binder)
     facts = decide(state, Seat.SERVER, a.AnswerResumption(a.EARLY_DATA_REFUSE), ref)
     for fact in facts:
         state = apply(state, fact)
