@@ -330,14 +330,12 @@ class Hub:
         lock = self._locks.setdefault(table_id, asyncio.Lock())
         async with lock:
             holders = {seat: set(connections) for seat, connections in self._seats.get(table_id, {}).items()}
-            class_session_id = self.game.class_session_of(table_id)
-            watchers = set(self._instructors.get(class_session_id, ())) if class_session_id else set()
             # The sender's own seats already have their view in its reply: skip them unless
             # another connection holds the same seat.
             wanted = [seat for seat, connections in holders.items()
                       if connections - ({sender} if seat in sender_seats else set())]
-            texts, update = await off_loop(self._news, table_id, wanted,
-                                                    class_session_id if watchers else None)
+            class_session_id, texts, update = await off_loop(self._news, table_id, wanted)
+            watchers = set(self._instructors.get(class_session_id, ())) if class_session_id else set()
             # Queued, never awaited: a reader that stopped reading cannot hold this table up.
             for seat, connections in holders.items():
                 text = texts.get(seat)
@@ -348,17 +346,18 @@ class Hub:
                 for connection in watchers:
                     self.outbox(connection).send(update, key=("table", table_id))
 
-    def _news(self, table_id: int, seats: list[Seat],
-              class_session_id: int | None) -> tuple[dict[Seat, str], str | None]:
-        """On a worker thread: each seat's view and the instructors' table entry, encoded
-        (the JSON work stays off the event loop)."""
+    def _news(self, table_id: int, seats: list[Seat]) -> tuple[int | None, dict[Seat, str], str | None]:
+        """On a worker thread: the table's class, each seat's view and, when an instructor
+        watches the class, its table entry, encoded. The JSON work and the class's store reads
+        (with other processes, whenever one of them changed the class) stay off the event loop."""
+        class_session_id = self.game.class_session_of(table_id)
         views = self.game.seat_views(table_id, seats) if seats else {}
         texts = {seat: p.encode(p.View(table_id=table_id, view=seen)) for seat, seen in views.items()}
         update = None
-        if class_session_id is not None:
+        if class_session_id is not None and self._instructors.get(class_session_id):
             update = p.encode(p.TableUpdate(class_session_id=class_session_id,
                                             table=self.game.table_entry(table_id)))
-        return texts, update
+        return class_session_id, texts, update
 
 
 async def reply_to(game: GameServer, session: Session, raw: str | bytes,
@@ -796,7 +795,7 @@ def make_handler(game: GameServer, public_url: str | None = None, hub: Hub | Non
                     await outbox.reply(p.encode(reply))
                 live.subscribe(connection, session)
                 if session.moved:
-                    room = game.class_session_of(session.moved[0].to_table_id)
+                    room = await off_loop(game.class_session_of, session.moved[0].to_table_id)
                     await live.reseat(session.moved, room or 0)
                 mine = frozenset(seat for table_id, seat in session.seats if table_id in session.changed)
                 for table_id in session.changed:
