@@ -18,8 +18,8 @@ from ..game.facts import Fact
 from ..game.guide import REQUEST, RESPONSE, correct_action
 from ..game.model import Scenario, Seat, Variant
 
-__all__ = ["REQUEST", "RESPONSE", "AttackerBot", "CarelessBot", "HonestBot", "ResumingBot", "TrustingBot",
-           "play_table"]
+__all__ = ["REQUEST", "RESPONSE", "AttackerBot", "CarelessBot", "HonestBot", "HurriedClientBot",
+           "ResumingBot", "TrustingBot", "house_bot", "play_table"]
 
 
 class HonestBot:
@@ -54,6 +54,27 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+class HurriedClientBot(HonestBot):
+    """A client in a hurry: at a tls13 resumption it sends its request as 0-RTT early data, to
+    save a round trip, although the request (a transfer) is not idempotent. The replay
+    scenario's bot client: what the server does with such data is what that table is about."""
+
+    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
+        if step_id == "client.resume":
+            return a.ResumeSession(a.PSK_DHE_KE, early_data=True)
+        return super().choose(step_id, state, seat)
+
+
+def house_bot(scenario: Scenario, seat: Seat) -> HonestBot:
+    """The bot that plays ``seat`` when no one else does, at a table of ``scenario``: by the book,
+    the eavesdropper attacking, and at a replay table a client in a hurry."""
+    if seat is Seat.EAVESDROPPER:
+        return AttackerBot()
+    if seat is Seat.CLIENT and scenario is Scenario.REPLAY:
+        return HurriedClientBot()
+    return HonestBot()
+
+
 @dataclass
 class CarelessBot(HonestBot):
     """Makes the typical mistakes at a set rate; everything else by the book."""
@@ -81,13 +102,17 @@ class ResumingBot(HonestBot):
     (RFC 8446 §4.2.9, §4.2.10), the server's answer to 0-RTT data (``None``: as ``inner``)."""
 
     psk_mode: str = a.PSK_DHE_KE
-    early_data: bool = False
+    early_data: bool | None = False
     early_data_policy: str | None = None
     inner: HonestBot = field(default_factory=HonestBot)
 
     def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
         if step_id == "client.resume":
-            return a.ResumeSession(self.psk_mode, self.early_data)
+            early = self.early_data
+            if early is None:  # as ``inner`` would
+                inner = self.inner.choose(step_id, state, seat)
+                early = isinstance(inner, a.ResumeSession) and inner.early_data
+            return a.ResumeSession(self.psk_mode, early)
         if step_id == "server.resume" and self.early_data_policy is not None:
             return a.AnswerResumption(self.early_data_policy)
         return self.inner.choose(step_id, state, seat)
@@ -105,9 +130,7 @@ def play_table(variant: Variant, scenario: Scenario, referee: Referee,
     """Four bots play one table to its end; the eavesdropper attacks as the scenario says,
     and then tries to read what it recorded."""
     state, facts = open_table(variant, scenario)
-    players: dict[Seat, HonestBot] = {seat: HonestBot() for seat in Seat}
-    players[Seat.EAVESDROPPER] = AttackerBot()
-    players |= bots or {}
+    players = {seat: house_bot(scenario, seat) for seat in Seat} | (bots or {})
 
     def record(new: list[Fact]) -> None:
         nonlocal state

@@ -53,7 +53,8 @@ SCENARIO_STORIES: dict[Scenario, str] = {
     Scenario.DOWNGRADE: "the eavesdropper strips the strongest cipher suite from the ClientHello",
     Scenario.REPLAY: "the client connects twice; in the second session the eavesdropper replays the "
                      "first session's ClientKeyExchange and Finished (TLS 1.3: the client resumes with its "
-                     "ticket and sends a request as 0-RTT early data, and the eavesdropper replays it)",
+                     "ticket, and the eavesdropper replays its ClientHello and any request it sent as 0-RTT "
+                     "early data; a bot client sends it so)",
     Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper (TLS 1.3: the "
                        "client resumes with its ticket first, and the server's ticket key leaks too)",
     Scenario.WEAK_DH: "the server still enables an export-grade Diffie-Hellman group; the eavesdropper "
@@ -394,28 +395,11 @@ _RESUMPTION_13 = (
          (a.ReadApplicationData,), tls13.read_data, g.always(a.ReadApplicationData()), menu.read_data),
 )
 
-# TLS 1.3 replay: the client resumes with its ticket and sends its request as 0-RTT early data;
-# the server chooses what to do with such data; the eavesdropper may replay the ClientHello and
-# its early data.
+# TLS 1.3 replay: the client and the server play the same second visit as at an honest table (the
+# steps do not give the scenario away); then the eavesdropper may replay the resumed ClientHello
+# and its early data, if the client sent any, in a connection of its own.
 _RESUMPTION_13_REPLAY = (
-    _NEW_SESSION_TICKET,
-    Step("client.resume", Seat.CLIENT, "the client resumes, with 0-RTT early data",
-         "later, the client connects again with its ticket: a ClientHello with pre_shared_key (and its "
-         "binder), psk_dhe_ke, a fresh key share and early_data, then its request as 0-RTT data",
-         "tls13-resumption",
-         (a.Reconnect, a.ResumeSession), zerortt.resume, g.resume, menu.resume),
-    Step("server.resume", Seat.SERVER, "the server answers the resumption and its early data",
-         "the server opens the ticket, checks the binder and the ticket's age, and decides what to do with "
-         "0-RTT data for a request that is not idempotent; ServerHello, EncryptedExtensions and Finished, "
-         "with no certificate", "zero-rtt", (a.AnswerResumption,), zerortt.server_resume,
-         g.always(a.AnswerResumption()), menu.answer_resumption),
-    _RESUME_FINISHED,
-    _RESUME_VERIFY,
-    Step("client.retry_request", Seat.CLIENT, "the client sends its request again, in 1-RTT",
-         "the server refused the 0-RTT data: the client sends the request again under the application keys",
-         "zero-rtt", (a.SendApplicationData,), tls13.send_data, g.always(a.SendApplicationData(g.TRANSFER)),
-         menu.retry_request, only_if=_no_early_data_taken),
-    _ANSWER_TRANSFER,
+    *_RESUMPTION_13,
     Step("eavesdropper.replay_early_data", Seat.EAVESDROPPER, "the eavesdropper may replay the 0-RTT data",
          "the eavesdropper sends the recorded ClientHello and its early data to the server again, in a "
          "connection of its own", "zero-rtt", (a.Forward, a.ReplayEarlyData), zerortt.replay_early_data,

@@ -74,12 +74,11 @@ def always(action: a.Action) -> GuideFn:
 
 
 def resume(state: TableState, seat: Seat, now: datetime.datetime) -> a.Action:
-    """The client's second visit: in the replay scenario it sends its transfer as 0-RTT data
-    (the move the scenario is about); elsewhere the careful client resumes with psk_dhe_ke
-    and no early data, the one choice that keeps a later leak of the ticket key from opening
-    anything (RFC 8446 §2.2, §2.3)."""
-    if state.scenario is Scenario.REPLAY:
-        return a.Reconnect()
+    """The client's second visit: the careful client resumes with psk_dhe_ke and keeps its
+    transfer, which is not idempotent, out of 0-RTT data: a copy of early data can run again
+    (RFC 8446 §8, §E.5), and psk_dhe_ke keeps a later leak of the ticket key from opening the
+    session (§2.2, §2.3). The same at every table: the replay scenario's bot client is the one
+    that sends its request early (``bots.HurriedClientBot``)."""
     return a.ResumeSession(a.PSK_DHE_KE, early_data=False)
 
 

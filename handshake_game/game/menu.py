@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from .expert import derived_at
 from .facts import MessageSent
 from .guide import REQUEST, RESPONSE, TRANSFER, TRANSFER_DONE, certificate_problem, correct_action
 from .handshake import is_ecdhe, is_mutual
-from .model import Difficulty, Scenario, Seat, Variant, suites_for
+from .model import Difficulty, Seat, Variant, suites_for
 from .relay import open_held
 from .rules import CLIENT_NAME, EAVESDROPPER_NAME, POINTS_HINT, Step
 from .state import TableState
@@ -63,10 +64,10 @@ MAX_COMMON_NAME = 64
 MAX_APPLICATION_TEXT = 2**14 // 4
 
 
-def catalog(state: TableState) -> list[dict[str, str]]:
-    """The table's steps in order: who acts, what happens, and the lesson that explains it."""
+def catalog(steps: Sequence[Step]) -> list[dict[str, str]]:
+    """Steps as a seat console lists them: who acts, what happens, the lesson that explains it."""
     return [{"id": step.id, "seat": step.seat.value, "label": step.label, "act": step.act,
-             "lesson": step.lesson} for step in state.steps]
+             "lesson": step.lesson} for step in steps]
 
 
 def choices(state: TableState, seat: Seat, now: datetime.datetime) -> list[Choice]:
@@ -447,9 +448,6 @@ _PSK_MODE_OPTIONS = {
 
 
 def resume(ctx: Context) -> list[Choice]:
-    if ctx.state.scenario is Scenario.REPLAY:
-        return [_choice(a.Reconnect, "Connect again with your ticket, and send the transfer request as 0-RTT "
-                                     "early data right behind the ClientHello")]
     mode = ctx.default(a.ResumeSession, "psk_mode", a.PSK_MODES[0])
     early = ctx.default(a.ResumeSession, "early_data", True)
     return [_choice(a.ResumeSession, "Connect again with your ticket: choose the key exchange mode, and "

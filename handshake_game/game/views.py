@@ -18,12 +18,14 @@ from ..tls import messages as m
 from ..tls.alerts import Alert
 from ..tls.record import ContentType
 from ..tls.suites import CIPHER_SUITES, KeyExchange
+from .catalog import steps_for
 from .certview import seat_documents
 from .facts import MessageDelivered, MessageSent, Verdict
 from .guide import correct_action
 from .inspector import annotate_versions, inspect_records, keys_of
 from .model import Difficulty, Scenario, Seat
 from .records import mine, split_records
+from .rules import Step
 from .state import TableState
 
 
@@ -53,13 +55,27 @@ def ladder(state: TableState) -> list[dict[str, Any]]:
     the instructor's small ladder. No bytes, so no secrets. A table whose client connected again
     (a tls13 resumption, the tls12 replay's second handshake) shows its earlier sessions first."""
     rows: list[dict[str, Any]] = []
+    copies = _replayable(state)
     for f in (*(f for session in state.past_sessions for f in session), *state.wire):
         if isinstance(f, MessageSent):
             rows.append({"event": "sent", "from": f.sender.value, "label": f.label})
         else:
             rows.append({"event": "delivered", "to": f.recipient.value, "label": f.label,
-                         "altered": f.altered})
+                         "altered": f.altered} | _replayed(f, copies))
     return rows
+
+
+def _replayable(state: TableState) -> frozenset[bytes]:
+    """What the client and the server put on the wire, in any session of the table: a delivery
+    the eavesdropper made of the same bytes is a replay, not an alteration."""
+    return frozenset(f.payload for session in (*state.past_sessions, state.wire) for f in session
+                     if isinstance(f, MessageSent) and f.sender in (Seat.CLIENT, Seat.SERVER))
+
+
+def _replayed(f: MessageSent | MessageDelivered, copies: frozenset[bytes]) -> dict[str, bool]:
+    """``{"replayed": True}`` for a delivery the eavesdropper made of a message the client or the
+    server really sent (the same bytes, sent again, as the tls12 and tls13 replays do)."""
+    return {"replayed": True} if isinstance(f, MessageDelivered) and f.altered and f.payload in copies else {}
 
 
 _ATTACK_WON = {
@@ -109,11 +125,29 @@ def in_the_dark(state: TableState, seat: Seat, revealed: bool = False) -> bool:
     return seat is not Seat.EAVESDROPPER and not (state.over or revealed)
 
 
-def visible_steps(state: TableState, seat: Seat, revealed: bool = False) -> list[int]:
-    """The indexes of the table's steps ``seat`` may know of: all of them for the eavesdropper
-    and after the debrief; otherwise every step but the eavesdropper's."""
-    dark = in_the_dark(state, seat, revealed)
-    return [i for i, step in enumerate(state.steps) if not (dark and step.seat is Seat.EAVESDROPPER)]
+def visible_steps(state: TableState, seat: Seat, revealed: bool = False) -> tuple[list[Step], int]:
+    """The steps ``seat`` may know of, and how many of them are behind it.
+
+    The eavesdropper, and every seat after the debrief, knows the table's steps. A seat in the
+    dark knows what its party could: the steps played so far and the current one, less the
+    eavesdropper's and another seat's that no honest table has (a second CSR at the CA); and
+    ahead, what the protocol leads it to expect, the honest table's steps. So its ladder and its
+    step count are an honest table's until something really happens at its end of the wire."""
+    if not in_the_dark(state, seat, revealed):
+        return list(state.steps), min(state.step_index, len(state.steps))
+    honest = steps_for(state.variant, Scenario.HONEST)
+    known = {step.id: i for i, step in enumerate(honest)}
+
+    def knows(step: Step) -> bool:
+        return step.seat is seat or (step.seat is not Seat.EAVESDROPPER and step.id in known)
+
+    played = [step for step in state.steps[:state.step_index + 1] if knows(step)]
+    done = sum(1 for step in state.steps[:state.step_index] if knows(step))
+    last = max((known[step.id] for step in played[-1:] if step.id in known), default=-1)
+    if last < 0:  # its own step no honest table has: after the last step both have
+        last = max((known[step.id] for step in played if step.id in known), default=-1)
+    ahead = [step for step in honest[last + 1:] if step.seat is not Seat.EAVESDROPPER]
+    return played + ahead, done
 
 
 def debrief(state: TableState) -> dict[str, Any]:
@@ -162,18 +196,20 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
     # Every session of the table, earlier ones first (a client that connected again: a tls13
     # resumption, the tls12 replay's second handshake), each entry marked with its session.
     sessions = [*zip(state.past_sessions, state.past_wallets, strict=True), (state.wire, state.wallets)]
+    copies = _replayable(state)
     wire = []
     for number, (session, wallets) in enumerate(sessions, start=1):
         events = list(session) if seat is Seat.EAVESDROPPER else (  # the eavesdropper: every byte,
             [f for f in session if mine(f, seat)] if seat in (Seat.CLIENT, Seat.SERVER) else [])
-        entries = [_wire_entry(f, dissect, dhe) for f in events]  # as sent and as delivered
+        # as sent and as delivered; a delivery of bytes the client or the server sent marked as a replay
+        entries = [_wire_entry(f, dissect, dhe) | _replayed(f, copies) for f in events]
         if dissect and events:  # each record's header, and what this seat's keys of that session open
             keys = keys_of(state, seat, events, wallets[seat])
             entries = [{**entry, "records": list(inspect_records(f.payload, f.label, keys))}
                        for entry, f in zip(entries, events, strict=True)]
         wire += [{**entry, "session": number} for entry in entries] if len(sessions) > 1 else entries
     if dark:  # what reached it is simply what it received
-        wire = [{k: v for k, v in entry.items() if k != "altered"} for entry in wire]
+        wire = [{k: v for k, v in entry.items() if k not in ("altered", "replayed")} for entry in wire]
     step = state.current_step
     return {
         "seat": seat.value,

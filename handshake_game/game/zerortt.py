@@ -140,12 +140,10 @@ def issue_ticket(state: TableState, step: Step, action: Any, ref: Referee) -> li
 
 
 def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fact]:
-    """The client opens the ticket's record, derives the PSK, and connects again with it: in the
-    replay scenario (``Reconnect``) with psk_dhe_ke and its request as 0-RTT data; elsewhere
-    (``ResumeSession``) with the mode and the 0-RTT choice the client made (RFC 8446 §4.2.9).
-    The ticket's age it reports is the time since the ticket reached it, on the game's timeline."""
-    mode, early_data = ((action.psk_mode, action.early_data) if isinstance(action, a.ResumeSession)
-                        else (a.PSK_DHE_KE, True))
+    """The client opens the ticket's record, derives the PSK, and connects again with it, with
+    the key exchange mode and the 0-RTT choice it made (RFC 8446 §4.2.9, §4.2.10). The ticket's
+    age it reports is the time since the ticket reached it, on the game's timeline."""
+    mode, early_data = action.psk_mode, action.early_data
     if mode not in a.PSK_MODES:
         raise Rejected(f"resume with one of {', '.join(a.PSK_MODES)}", Code.BAD_INPUT)
     dhe = mode == a.PSK_DHE_KE
@@ -280,13 +278,14 @@ def _admit(state: TableState, raw_hello: bytes, early_record: bytes | None, poli
 
 
 _POLICY_WORDS = {
-    a.EARLY_DATA_REFUSE: "refused the 0-RTT data: the transfer waits for the 1-RTT data after the handshake, "
-                         "which only a party holding the PSK can send (with psk_dhe_ke, and its own x25519 "
-                         "key), so a copied ClientHello cannot run it (RFC 8446 §8, RFC 8470 §5.2)",
+    a.EARLY_DATA_REFUSE: "refused the 0-RTT data (no early_data in EncryptedExtensions: for the whole "
+                         "connection, RFC 8446 §4.2.10): the transfer waits for the 1-RTT data after the "
+                         "handshake, which only a party holding the PSK can send, so a copied ClientHello "
+                         "cannot run it (RFC 8446 §8)",
     a.EARLY_DATA_SINGLE_USE: "accepted the 0-RTT transfer with single-use tickets: a copy of this "
-                             "ClientHello finds its ticket spent, but a client that resends after a lost "
-                             "connection can still make a request that is not idempotent run twice (RFC 8446 "
-                             "§8, §E.5)",
+                             "ClientHello finds its ticket spent, but a copy that arrives first runs as "
+                             "0-RTT and spends it, and the client then sends the request again in 1-RTT: a "
+                             "request that is not idempotent can still run twice (RFC 8446 §8, §E.5)",
     a.EARLY_DATA_NO_ANTI_REPLAY: "accepted the 0-RTT transfer without anti-replay: anyone who copies "
                                  "this ClientHello and its early data can make the transfer run again "
                                  "(RFC 8446 §8)",
@@ -300,9 +299,9 @@ _SETTING_WORDS = {
     a.EARLY_DATA_SINGLE_USE: "; with single-use tickets the server records this ticket as spent all the same "
                              "(RFC 8446 §8.1)",
     a.EARLY_DATA_NO_ANTI_REPLAY: "; but your setting, 0-RTT without anti-replay, is a mistake even unused: "
-                                 "RFC 8446 §8 requires a server to accept the same 0-RTT handshake at most "
-                                 "once, and a copy of a ClientHello that carries early data would run its "
-                                 "request again",
+                                 "RFC 8446 §8 requires a server instance to accept the same 0-RTT handshake "
+                                 "at most once, and a copy of a ClientHello that carries early data would "
+                                 "run its request again",
 }
 
 
@@ -522,8 +521,20 @@ def replay_early_data(state: TableState, step: Step, action: Any, ref: Referee) 
                          "ClientHello alone, so the server read the transfer again and ran it a second time. "
                          f"The freshness check let it through: {admission.age}; a copy sent at once stays "
                          "inside the window", POINTS_ATTACK)]
+    unfinished = ("without the PSK" + (" and the client's x25519 private key" if _offers_key_share(raw_hello)
+                                        else "") + " the eavesdropper cannot finish the handshake")
+    if early is None:  # nothing ran before the handshake, so a copy has nothing to run again
+        stopped = ("the client sent its request under the 1-RTT keys, not as 0-RTT data: the copied "
+                   f"ClientHello carried no request to run again, and {unfinished} to send one (RFC 8446 §8)")
+        return [*facts, AttackStopped(CLIENT, "no 0-RTT data", stopped),
+                ok(step, "replayed the ClientHello (it carried no 0-RTT data): " + stopped, 0)]
     check = "single-use ticket" if policy == a.EARLY_DATA_SINGLE_USE else "early-data refusal"
-    stopped = (admission.why + "; the replayed request never ran, and without the client's x25519 private "
-               "key (nor the PSK) the eavesdropper cannot finish the handshake to send it in 1-RTT")
+    stopped = f"{admission.why}; the replayed request never ran, and {unfinished} to send it in 1-RTT"
     return [*facts, AttackStopped(SERVER, check, stopped),
             ok(step, "replayed the ClientHello and its 0-RTT data: " + admission.why, 0)]
+
+
+def _offers_key_share(raw_hello: bytes) -> bool:
+    hello = m.decode_handshake(raw_hello)
+    assert isinstance(hello, m.ClientHello)
+    return hello.extension(m.ExtensionType.key_share) is not None

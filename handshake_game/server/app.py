@@ -36,7 +36,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .. import game, lessons
-from ..bots.players import AttackerBot, HonestBot
+from ..bots.players import house_bot
 from ..game import (
     Referee,
     Rejected,
@@ -304,8 +304,6 @@ class GameServer:
         self.referee = Referee(rng=rng, now=now, rsa_keys=key_source)
         self._tables: dict[int, LiveTable] = {}
         self._tables_lock = threading.Lock()
-        self._bots: dict[Seat, HonestBot] = {seat: HonestBot() for seat in Seat}
-        self._bots[Seat.EAVESDROPPER] = AttackerBot()
 
     # -- start -------------------------------------------------------------------------------
 
@@ -1136,15 +1134,14 @@ class GameServer:
         now = self.now()
         seen = view(state, seat, now, dissect=True, revealed=state.revealed)
         self._learn_names(table.humans.values())
-        # A seat in the dark knows the steps its party would know of: not the eavesdropper's.
-        shown = visible_steps(state, seat, state.revealed)
-        steps = menu.catalog(state)
+        # A seat in the dark knows the steps its party would know of (``visible_steps``).
+        shown, done = visible_steps(state, seat, state.revealed)
         return seen | {
             "paused": state.paused,
             "lesson": _lesson(state, seat, seen, in_the_dark(state, seat, state.revealed), table.table_id),
             "choices": [] if state.paused else menu.choices(state, seat, now),
-            "steps": [steps[i] for i in shown],
-            "step_index": sum(1 for i in shown if i < state.step_index),
+            "steps": menu.catalog(shown),
+            "step_index": done,
             "players": {s.value: self._names.get(table.humans[s], "?") if s in table.humans else None
                         for s in SEATING_ORDER},
             # Expert difficulty: the workbench's operations and the names of the seat's own values.
@@ -1172,7 +1169,7 @@ class GameServer:
         while (step := table.state.current_step) is not None and step.seat not in table.humans:
             if table.state.paused:
                 return
-            action = self._bots[step.seat].act(table.state, step.seat)
+            action = house_bot(table.state.scenario, step.seat).act(table.state, step.seat)
             self._record(table, decide(table.state, step.seat, action, self.referee),
                          f"bot {step.seat.value} {type(action).__name__}")
         bot_eavesdropper = Seat.EAVESDROPPER not in table.humans

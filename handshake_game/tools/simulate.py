@@ -11,7 +11,7 @@ from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..bots import CarelessBot, HonestBot, ResumingBot, TrustingBot, play_table
+from ..bots import CarelessBot, HonestBot, ResumingBot, TrustingBot, house_bot, play_table
 from ..game import Referee
 from ..game import actions as a
 from ..game.catalog import CATALOG, SCENARIO_STORIES, steps_for
@@ -86,8 +86,8 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
         bots[Seat.CLIENT] = TrustingBot()
     if resumption_flags:  # the resumption's choices; every other move as the seat's bot makes it
         for seat in (Seat.CLIENT, Seat.SERVER):
-            bots[seat] = ResumingBot(psk_mode or a.PSK_DHE_KE, early_data, server_early_data,
-                                     inner=bots.get(seat, HonestBot()))
+            bots[seat] = ResumingBot(psk_mode or a.PSK_DHE_KE, early_data or None, server_early_data,
+                                     inner=bots.get(seat, house_bot(plot, seat)))
 
     arrows = {Seat.CLIENT: "C → S", Seat.SERVER: "S → C", Seat.EAVESDROPPER: "E → S"}
     replayed: set[str] = set()  # what the eavesdropper sent itself: delivered as sent, not altered

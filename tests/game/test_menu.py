@@ -363,7 +363,7 @@ def test_hints_say_what_they_cost_and_a_paused_table_offers_nothing() -> None:
 
 def test_the_catalog_is_the_tables_steps() -> None:
     state, _ = open_table(Variant.TLS12_MUTUAL, Scenario.REPLAY)
-    listed = catalog(state)
+    listed = catalog(state.steps)
     assert [entry["id"] for entry in listed] == [step.id for step in state.steps]
     assert listed[0] == {"id": "ca.publish_root", "seat": "ca", "label": state.steps[0].label,
                          "act": state.steps[0].act,

@@ -178,7 +178,7 @@ def test_a_seat_in_the_dark_reads_no_attack_in_the_resumption() -> None:
     for telling in ("eavesdropper", "attack", "replay", "honest", "passive", "key-leak", "leaked"):
         assert telling not in text, telling
     for seat in (Seat.CLIENT, Seat.SERVER):
-        ids = [state.steps[i].id for i in visible_steps(state, seat)]
+        ids = [step.id for step in visible_steps(state, seat)[0]]
         assert ids[-len(SECOND_VISIT):] == SECOND_VISIT
 
 

@@ -21,8 +21,10 @@ from handshake_game.bots import AttackerBot, HonestBot, TrustingBot, play_table
 from handshake_game.game import Referee, Scenario, Seat, TableState, Variant, apply, open_table, replay, view
 from handshake_game.game import actions as a
 from handshake_game.game.facts import Fact, ItemStored, ServerKeyLeaked
+from handshake_game.game.catalog import steps_for
 from handshake_game.game.model import supports
 from handshake_game.game.sharing import SHARING, Leak, guarded, leaks, may_hold, strays
+from handshake_game.game.views import visible_steps
 from handshake_game.tls.pki import generate_rsa_key
 
 KEYS = [generate_rsa_key() for _ in range(4)]
@@ -321,7 +323,7 @@ def test_a_victims_view_names_no_scenario_and_marks_nothing_until_the_end(
                 assert shown["scenario"] == scenario.value and shown["debrief"] is not None
                 continue
             assert shown["scenario"] is None and shown["debrief"] is None
-            assert not any("altered" in entry for entry in shown["wire"])
+            assert not any("altered" in entry or "replayed" in entry for entry in shown["wire"])
             assert shown["step"] is None or not shown["step"].startswith("eavesdropper.")
             checked["dark"] += 1
             # The same table revealed by the instructor: the check above would fail on it.
@@ -332,3 +334,39 @@ def test_a_victims_view_names_no_scenario_and_marks_nothing_until_the_end(
 
     play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()}, on_fact=check)
     assert checked["dark"] >= 30 and checked["revealed"] == checked["dark"]
+
+
+@pytest.mark.parametrize(("variant", "scenario"), STAGED, ids=lambda x: getattr(x, "value", str(x)))
+def test_in_the_dark_a_seat_sees_an_honest_tables_steps_until_something_happens_at_its_end(
+        variant: Variant, scenario: Scenario) -> None:
+    """The steps a seat in the dark is shown, and so its step count, give the scenario away to
+    no one: another seat's step is one an honest table has (no second CSR at the CA, no
+    eavesdropper), and while the table has played as an honest one would, the list is the
+    honest table's, to its end (a man in the middle's table ends early, and says why at the
+    debrief)."""
+    honest = [step for step in steps_for(variant, Scenario.HONEST) if step.seat is not Seat.EAVESDROPPER]
+    honest_ids = {step.id for step in honest}
+    checked = {"same as honest": 0, "dark": 0}
+
+    def check(state: TableState) -> None:
+        for seat in (Seat.CLIENT, Seat.SERVER, Seat.CA):
+            if state.over:
+                assert visible_steps(state, seat) == (list(state.steps), state.step_index)
+                continue
+            shown, done = visible_steps(state, seat)
+            assert all(step.seat is seat or (step.seat is not Seat.EAVESDROPPER and step.id in honest_ids)
+                       for step in shown)
+            checked["dark"] += 1
+            if [step.id for step in shown[:done + 1]] == [step.id for step in honest[:done + 1]]:
+                assert [step.id for step in shown] == [step.id for step in honest]
+                checked["same as honest"] += 1
+
+    state, _ = open_table(variant, scenario)
+
+    def on_fact(fact: Fact) -> None:
+        nonlocal state
+        state = apply(state, fact)
+        check(state)
+
+    play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()}, on_fact=on_fact)
+    assert checked["same as honest"] >= 20 and checked["dark"] >= checked["same as honest"]

@@ -1,6 +1,7 @@
-"""tls13 replay: the client resumes with its ticket and sends "POST /transfer" as 0-RTT early
-data; the server seat chooses its 0-RTT policy; the eavesdropper replays the ClientHello and its
-early data in a connection of its own. The request runs twice only when the replay really ran."""
+"""tls13 replay: the client and the server play the honest table's second visit (the bot client
+in a hurry sends "POST /transfer" as 0-RTT early data); the server seat chooses its 0-RTT policy;
+then the eavesdropper replays the ClientHello and its early data in a connection of its own. The
+request runs twice only when the replay really ran."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import dataclasses
 import datetime
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from handshake_game.bots import ResumingBot, play_table
+from handshake_game.bots import HurriedClientBot, ResumingBot, house_bot, play_table
 from handshake_game.bots.players import AttackerBot, HonestBot
 from handshake_game.game import (
+    Difficulty,
     Referee,
     Scenario,
     Seat,
@@ -62,10 +65,11 @@ def up_to_the_servers_answer(ref: Referee,
     return state
 
 
-def play(policy: str, eavesdropper: HonestBot | None = None) -> TableState:
+def play(policy: str, eavesdropper: HonestBot | None = None, client: HonestBot | None = None) -> TableState:
     run = play_table(Variant.TLS13, Scenario.REPLAY, referee(),
                      bots={Seat.SERVER: ResumingBot(early_data_policy=policy),
-                           Seat.EAVESDROPPER: eavesdropper or AttackerBot()})
+                           Seat.EAVESDROPPER: eavesdropper or AttackerBot(),
+                           Seat.CLIENT: client or HurriedClientBot()})
     assert replay(run.facts) == run.state
     for seat in Seat:  # at the end, every seat's view against every value any wallet ever held
         assert not leaks(run.state, seat, view(run.state, seat, NOW, dissect=True), run.facts)
@@ -120,6 +124,21 @@ def test_without_anti_replay_the_replayed_0rtt_request_runs_a_second_time() -> N
     assert all(isinstance(f, MessageDelivered) and f.altered for f in state.wire[-3::2])
 
 
+@pytest.mark.parametrize("variant", [Variant.TLS13, Variant.TLS12_ECDHE])
+def test_the_debrief_marks_a_replayed_copy_as_replayed_not_as_altered(variant: Variant) -> None:
+    """A replay sends the same bytes again: the debrief says so. (A seat in the dark sees neither.)"""
+    bots = {Seat.SERVER: ResumingBot(early_data_policy=a.EARLY_DATA_NO_ANTI_REPLAY)} if (
+        variant is Variant.TLS13) else {}
+    state = play_table(variant, Scenario.REPLAY, referee(), bots=bots).state
+    altered = {f.label for f in state.wire if isinstance(f, MessageDelivered) and f.altered}
+    assert altered  # tls13: the ClientHello and its early data; tls12: the first session's flight
+    seen = view(state, Seat.SERVER, NOW)
+    marked = {e["label"] for e in seen["wire"] if e.get("replayed")}
+    ladder = {row["label"] for row in seen["debrief"]["ladder"] if row.get("replayed")}
+    assert marked == ladder == altered
+    assert all(e["altered"] for e in seen["wire"] if e.get("replayed"))
+
+
 @pytest.mark.parametrize(("policy", "check", "why"), [
     (a.EARLY_DATA_SINGLE_USE, "single-use ticket", "already spent"),
     (a.EARLY_DATA_REFUSE, "early-data refusal", "refuses 0-RTT"),
@@ -133,7 +152,7 @@ def test_anti_replay_or_a_refusal_makes_the_request_run_once(policy: str, check:
     assert check in state.outcome[1]
     refused = policy == a.EARLY_DATA_REFUSE
     # Refused: the client sent the request again in 1-RTT; accepted: it ran from the early data.
-    retried = [v for v in state.verdicts if v.step == "client.retry_request"]
+    retried = [v for v in state.verdicts if v.step == "client.send_transfer"]
     assert bool(retried) is refused
     assert ("client_early_traffic_secret" in server) is not refused
     choice = next(v for v in state.verdicts if v.step == "server.resume")
@@ -164,8 +183,6 @@ def test_the_careful_server_refuses_0rtt_and_no_seat_sees_what_it_may_not() -> N
 
 
 def test_the_servers_menu_offers_the_three_policies_and_guided_marks_the_refusal() -> None:
-    from handshake_game.game import Difficulty, open_table
-
     ref = referee()
     for difficulty in (Difficulty.GUIDED, Difficulty.STANDARD):
         state, _ = open_table(Variant.TLS13, Scenario.REPLAY, difficulty)
@@ -182,7 +199,7 @@ def test_the_servers_menu_offers_the_three_policies_and_guided_marks_the_refusal
         assert field["default"] == (a.EARLY_DATA_REFUSE if guided else None)
         assert menu[0]["recommended"] is guided
         # The client and the server are in the dark: the eavesdropper's replay step is not theirs to see.
-        steps = [state.steps[i].id for i in visible_steps(state, Seat.SERVER)]
+        steps = [step.id for step in visible_steps(state, Seat.SERVER)[0]]
         assert "eavesdropper.replay_early_data" not in steps
         assert view(state, Seat.CLIENT)["scenario"] is None
 
@@ -211,3 +228,63 @@ def test_a_forged_binder_is_caught_by_the_server() -> None:
         state = apply(state, fact)
     assert state.failed is not None and "binder does not verify" in state.failed.reason
     assert not any(isinstance(f, ItemStored) and f.name == "transfer" for f in facts)
+
+
+@pytest.mark.parametrize("policy", a.EARLY_DATA_POLICIES)
+def test_a_client_that_keeps_its_transfer_out_of_0rtt_leaves_the_replay_nothing_to_run(policy: str) -> None:
+    """RFC 8446 §8: what is not sent as 0-RTT data cannot be replayed as such. The check that
+    acted is the client's, whatever the server's setting."""
+    state = play(policy, client=HonestBot())
+    sent = [f.label for f in state.wire if isinstance(f, MessageSent) and f.sender is Seat.CLIENT]
+    assert "early data" not in sent and "application data" in sent
+    assert "transfer_again" not in state.wallets[Seat.SERVER]
+    assert not state.attack_succeeded and state.outcome[0] == "attack_stopped"
+    assert state.stopped is not None and state.stopped.seat is Seat.CLIENT
+    assert state.stopped.check == "no 0-RTT data" and "no request to run again" in state.stopped.reason
+    attack = next(v for v in state.verdicts if v.step == "eavesdropper.replay_early_data")
+    assert "carried no 0-RTT data" in attack.reason and attack.points == 0
+    # The eavesdropper's copy is the client's ClientHello alone.
+    copied = [f.label for f in state.wire if isinstance(f, MessageSent) and f.sender is Seat.EAVESDROPPER]
+    assert copied == ["ClientHello"]
+
+
+def test_the_replay_scenarios_bot_client_is_in_a_hurry_and_the_others_play_by_the_book() -> None:
+    assert type(house_bot(Scenario.REPLAY, Seat.CLIENT)) is HurriedClientBot
+    assert type(house_bot(Scenario.HONEST, Seat.CLIENT)) is HonestBot
+    assert type(house_bot(Scenario.REPLAY, Seat.SERVER)) is HonestBot
+    assert type(house_bot(Scenario.REPLAY, Seat.EAVESDROPPER)) is AttackerBot
+    # and the right answer at the client's seat stays the careful one at a replay table too
+    state = _at(Scenario.REPLAY, "client.resume", Difficulty.STANDARD)
+    assert correct_action(state, Seat.CLIENT, NOW) == a.ResumeSession(a.PSK_DHE_KE, early_data=False)
+
+
+def _at(scenario: Scenario, step_id: str, difficulty: Difficulty) -> TableState:
+    ref = referee()
+    state, _ = open_table(Variant.TLS13, scenario, difficulty)
+    while state.current_step is not None and state.current_step.id != step_id:
+        step = state.current_step
+        for fact in decide(state, step.seat, house_bot(scenario, step.seat).act(state, step.seat), ref):
+            state = apply(state, fact)
+    assert state.current_step is not None
+    return state
+
+
+@pytest.mark.parametrize(("step_id", "seat"), [("client.resume", Seat.CLIENT),
+                                               ("server.resume", Seat.SERVER)])
+@pytest.mark.parametrize("difficulty", [Difficulty.STANDARD, Difficulty.EXPERT])
+def test_the_client_and_the_server_cannot_tell_a_replay_table_from_an_honest_one(
+        step_id: str, seat: Seat, difficulty: Difficulty) -> None:
+    """Until the debrief, the replay's client and server see the honest table's steps, each with
+    its card, and the same choices at the resumption (a seat sees what its party could know)."""
+    honest, attacked = (_at(scenario, step_id, difficulty) for scenario in (Scenario.HONEST, Scenario.REPLAY))
+    for other in (Seat.CLIENT, Seat.SERVER):
+        shown = [[(step.id, step.act, step.lesson) for step in visible_steps(state, other)[0]]
+                 for state in (honest, attacked)]
+        assert shown[0] == shown[1]
+    assert _canonical(choices(honest, seat, NOW)) == _canonical(choices(attacked, seat, NOW))
+
+
+def _canonical(menu: list[dict[str, Any]]) -> list[str]:
+    """A menu up to the order of its choices and options (each table shuffles its own)."""
+    return sorted(str({**choice, "fields": [{**f, "options": sorted(map(str, f.get("options") or []))}
+                                            for f in choice["fields"]]}) for choice in menu)
