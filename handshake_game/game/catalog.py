@@ -359,7 +359,7 @@ _RESUME_VERIFY = Step(
 _ANSWER_TRANSFER = Step(
     "server.answer_transfer", Seat.SERVER, "the server runs the transfer and answers",
     "the server runs the request (from the accepted early data, or the 1-RTT record) and answers",
-    "zero-rtt", (a.SendApplicationData,), zerortt.answer_transfer,
+    "application-data", (a.SendApplicationData,), zerortt.answer_transfer,
     g.always(a.SendApplicationData(g.TRANSFER_DONE)), menu.answer_transfer)
 
 
@@ -389,7 +389,7 @@ _RESUMPTION_13 = (
          "the client sends its request under the application keys of the resumed session (unless the "
          "server took it as 0-RTT data)", "application-data", (a.SendApplicationData,), tls13.send_data,
          g.always(a.SendApplicationData(g.TRANSFER)), menu.retry_request, only_if=_no_early_data_taken),
-    dataclasses.replace(_ANSWER_TRANSFER, lesson="application-data"),
+    _ANSWER_TRANSFER,
     Step("client.read_transfer", Seat.CLIENT, "the client reads the answer",
          "the client decrypts the answer under the resumed session's application keys", "application-data",
          (a.ReadApplicationData,), tls13.read_data, g.always(a.ReadApplicationData()), menu.read_data),

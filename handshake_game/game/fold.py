@@ -84,10 +84,10 @@ def apply(state: TableState, fact: Fact) -> TableState:
         scores[fact.seat] += fact.points
         return _evolve(state, quizzes=state.quizzes + (fact,), scores=MappingProxyType(scores))
     if isinstance(fact, StepDone):
-        index = state.step_index + 1
+        index, skipped = state.step_index + 1, state.skipped
         while index < len(state.steps) and not _plays(state.steps[index], state):
-            index += 1
-        return _evolve(state, step_index=index)
+            index, skipped = index + 1, (*skipped, index)
+        return _evolve(state, step_index=index, skipped=skipped)
     if isinstance(fact, HandshakeFailed):
         return _evolve(state, failed=fact)
     if isinstance(fact, ServerKeyLeaked):

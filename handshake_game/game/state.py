@@ -60,6 +60,9 @@ class TableState:
     # Every seat's wallet as each past session ended (before the next overwrote its randoms and
     # secrets): what exports that session's key log lines (``export.py``).
     past_wallets: tuple[MappingProxyType[Seat, MappingProxyType[str, Item]], ...] = ()
+    # The indexes of the steps play passed over because they did not apply (``Step.only_if``:
+    # the relay when no one sits in the middle, the 1-RTT request when 0-RTT carried it).
+    skipped: tuple[int, ...] = ()
 
     @property
     def current_step(self) -> Step | None:

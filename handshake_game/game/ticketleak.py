@@ -119,7 +119,8 @@ def read_resumed(state: TableState, hello: m.ClientHello) -> ResumedReading:
             return ResumedReading(False, "the early data does not open under the ticket's PSK", b"", b"")
     opened = ("the leaked ticket key opens the recorded ticket, and with it the PSK"
               + ("; the 0-RTT early data was sealed under client_early_traffic_secret, derived from the PSK "
-                 "and the ClientHello alone, so it opens: early data is never forward secret (RFC 8446 §2.3)"
+                 "and the ClientHello alone, so it opens: early data is not forward secret with respect to "
+                 "the PSK (RFC 8446 §2.3)"
                  if early_records else ""))
     server_hello = next((f for f in server if f.label == "ServerHello"), None)
     if server_hello is None:

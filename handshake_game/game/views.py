@@ -133,16 +133,19 @@ def visible_steps(state: TableState, seat: Seat, revealed: bool = False) -> tupl
     eavesdropper's and another seat's that no honest table has (a second CSR at the CA); and
     ahead, what the protocol leads it to expect, the honest table's steps. So its ladder and its
     step count are an honest table's until something really happens at its end of the wire."""
+    skipped = set(state.skipped)  # never played: no one sees them, not even in the debrief
     if not in_the_dark(state, seat, revealed):
-        return list(state.steps), min(state.step_index, len(state.steps))
+        steps = [step for i, step in enumerate(state.steps) if i not in skipped]
+        return steps, sum(1 for i in range(min(state.step_index, len(state.steps))) if i not in skipped)
     honest = steps_for(state.variant, Scenario.HONEST)
     known = {step.id: i for i, step in enumerate(honest)}
 
-    def knows(step: Step) -> bool:
-        return step.seat is seat or (step.seat is not Seat.EAVESDROPPER and step.id in known)
+    def knows(i: int, step: Step) -> bool:
+        return i not in skipped and (step.seat is seat or (step.seat is not Seat.EAVESDROPPER
+                                                           and step.id in known))
 
-    played = [step for step in state.steps[:state.step_index + 1] if knows(step)]
-    done = sum(1 for step in state.steps[:state.step_index] if knows(step))
+    played = [step for i, step in enumerate(state.steps[:state.step_index + 1]) if knows(i, step)]
+    done = sum(1 for i, step in enumerate(state.steps[:state.step_index]) if knows(i, step))
     last = max((known[step.id] for step in played[-1:] if step.id in known), default=-1)
     if last < 0:  # its own step no honest table has: after the last step both have
         last = max((known[step.id] for step in played if step.id in known), default=-1)

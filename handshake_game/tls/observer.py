@@ -248,7 +248,7 @@ class WireObserver:
         if self.version == TLS13 or self.suite.key_exchange is not KeyExchange.RSA:
             what = "TLS 1.3" if self.version == TLS13 else self.suite.name
             return DecryptAttempt(
-                False, f"{what} uses ephemeral (EC)DHE: the premaster came from two private keys "
+                False, f"{what} uses ephemeral (EC)DHE: the shared secret came from two private keys "
                        "that never crossed the wire and were thrown away; the server's "
                        "certificate key only signed the handshake. Forward secrecy: the leaked "
                        "key cannot open this recording")

@@ -151,9 +151,13 @@ def test_anti_replay_or_a_refusal_makes_the_request_run_once(policy: str, check:
     assert state.stopped is not None and state.stopped.check == check and why in state.stopped.reason
     assert check in state.outcome[1]
     refused = policy == a.EARLY_DATA_REFUSE
-    # Refused: the client sent the request again in 1-RTT; accepted: it ran from the early data.
+    # Refused: the client sent the request again in 1-RTT; accepted: it ran from the early data,
+    # and the 1-RTT request's step, passed over, is on no seat's list of steps.
     retried = [v for v in state.verdicts if v.step == "client.send_transfer"]
     assert bool(retried) is refused
+    for seat in Seat:
+        listed = [step.id for step in visible_steps(state, seat)[0]]
+        assert ("client.send_transfer" in listed) is refused and "client.read_transfer" in listed
     assert ("client_early_traffic_secret" in server) is not refused
     choice = next(v for v in state.verdicts if v.step == "server.resume")
     assert choice.ok and choice.points == (10 if refused else 0)

@@ -88,7 +88,7 @@ def test_a_mutual_tls_server_stops_the_relay_at_the_clients_certificate_verify()
 
 @pytest.mark.parametrize(("mode", "early", "policy", "read"), [
     ("psk_dhe_ke", False, None, False),  # the careful client: the leaked ticket key opens nothing
-    ("psk_dhe_ke", True, None, True),  # 0-RTT data is never forward secret, taken or refused
+    ("psk_dhe_ke", True, None, True),  # 0-RTT data: not forward secret w.r.t. the PSK, taken or not
     ("psk_ke", False, None, True),  # no key share: the whole resumed session opens
     ("psk_ke", True, "single-use-tickets", True)])
 def test_simulate_chooses_the_resumptions_psk_mode_and_0rtt(mode: str, early: bool, policy: str | None,
