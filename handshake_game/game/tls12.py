@@ -510,4 +510,5 @@ def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
     record = delivered_payload(state, Seat.CLIENT, "application data")
     response = open_record(state, Seat.CLIENT, keys, 1, record)
     return [ItemStored(Seat.CLIENT, "response", "text", response, True),
-            ok(step, "the answer decrypts and authenticates: the session works")]
+            ok(step, "the answer decrypts and its tag verifies under the session's keys: it came from "
+                     "whoever holds them, the party whose certificate you accepted")]

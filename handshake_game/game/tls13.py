@@ -264,9 +264,13 @@ def check_certificate(state: TableState, step: Step, action: Any, ref: Referee) 
                          secret_item(Seat.CLIENT, "server_handshake_traffic_secret",
                                      played["server_handshake_traffic_secret_hex"]),
                          *judged]
-    if flight.unreadable:
-        return [*facts, ok(step, "the server's flight does not decrypt under the client's handshake "
-                                  "keys: the two sides hashed different hellos", 0),
+    if flight.unreadable:  # no certificate to judge: a real client aborts with bad_record_mac
+        verdict = (ok(step, "right to abort: the server's flight does not decrypt under your handshake keys, "
+                            "so there is no certificate to accept (the two sides hashed different hellos)",
+                      POINTS_CAUGHT) if isinstance(action, a.RejectCertificate) else
+                   mistake(step, "accepted a flight that does not decrypt under your handshake keys: there "
+                                 "is no certificate to accept, and a client aborts with bad_record_mac"))
+        return [*facts, verdict,
                 HandshakeFailed(Seat.CLIENT, "handshake keys",
                                 "bad_record_mac: the handshake keys come from the transcript of the "
                                 "hellos, and the client's differs from the server's")]
@@ -391,4 +395,5 @@ def read_data(state: TableState, step: Step, action: Any, ref: Referee) -> list[
                               "differs from the one the server sealed with"),
                 HandshakeFailed(Seat.CLIENT, "record protection", "bad_record_mac on the server's answer")]
     return [ItemStored(Seat.CLIENT, "response", "text", response, True),
-            ok(step, "the answer decrypts and authenticates: the session works")]
+            ok(step, "the answer decrypts and its tag verifies under the session's keys: it came from "
+                     "whoever holds them, the party whose certificate you accepted")]

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from handshake_game.bots import CarelessBot, TrustingBot, play_table
+from handshake_game.bots import CarelessBot, HonestBot, TrustingBot, play_table
 from handshake_game.game import (
     Difficulty,
     Referee,
@@ -517,3 +517,19 @@ def test_an_injected_attack_is_suggested_to_the_eavesdropper_and_played_by_its_b
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+@pytest.mark.parametrize("scenario", [Scenario.DOWNGRADE, Scenario.TAMPER])
+@pytest.mark.parametrize("trusting", [True, False])
+def test_at_tls13_a_flight_that_does_not_decrypt_is_no_certificate_to_accept(
+        scenario: Scenario, trusting: bool) -> None:
+    """A changed hello gives the two sides different handshake keys: the client's Reject (abort)
+    is right and scores; its Accept is a mistake, not an "ok" beside a failed handshake."""
+    client = TrustingBot() if trusting else HonestBot()
+    state = play_table(Variant.TLS13, scenario, referee(), bots={Seat.CLIENT: client}).state
+    (verdict,) = [v for v in state.verdicts if v.step == "client.check_certificate"]
+    assert state.failed is not None and state.failed.check == "handshake keys"
+    if trusting:
+        assert not verdict.ok and verdict.points < 0 and "no certificate to accept" in verdict.reason
+    else:
+        assert verdict.ok and verdict.points > 0 and verdict.reason.startswith("right to abort")
