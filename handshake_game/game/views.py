@@ -193,7 +193,10 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
     once the table is over, or ``revealed`` by the instructor, every seat gets the debrief.
     """
     dark = in_the_dark(state, seat, revealed)
+    # A text from an earlier session (the first visit's request or answer, at the second) says so.
+    before = state.past_wallets[-1][seat] if state.past_wallets else {}
     wallet = {name: {"kind": item.kind, "value": item.value.hex(), "secret": item.secret}
+              | ({"earlier": True} if item.kind == "text" and name in before and before[name] == item else {})
               for name, item in state.wallets[seat].items()}
     dhe = dissect and _finite_field(state)
     # Every session of the table, earlier ones first (a client that connected again: a tls13

@@ -283,3 +283,19 @@ def test_the_card_states_the_games_timeline_as_zerortt_runs_it() -> None:
     assert f"the client comes back {minutes} minutes later" in body
     assert f"another {one_way} ms" in body
     assert f"against a {zerortt.FRESHNESS_WINDOW_MS // 1000}-second window" in body
+
+
+def test_at_the_second_visit_the_first_visits_texts_are_marked_as_earlier() -> None:
+    """The console shows what is new in this connection: a text left from the first visit (the
+    client's last answer, the server's last request) is marked, the new ones are not."""
+    ref, bot = referee(), HonestBot()
+    state, _ = open_table(Variant.TLS13, Scenario.HONEST)
+    while state.current_step is not None and state.current_step.id != "client.read_transfer":
+        step = state.current_step
+        for fact in decide(state, step.seat, bot.act(state, step.seat), ref):
+            state = apply(state, fact)
+    client, server = (view(state, seat)["wallet"] for seat in (Seat.CLIENT, Seat.SERVER))
+    assert client["response"].get("earlier") is True and "earlier" not in client["sent_data"]
+    assert bytes.fromhex(client["sent_data"]["value"]) == TRANSFER.encode()
+    assert server["request"].get("earlier") is True
+    assert "earlier" not in server["transfer"] and "earlier" not in server["sent_data"]

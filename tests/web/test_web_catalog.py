@@ -26,7 +26,7 @@ LADDER_STEP_IDS = frozenset({"client.hello", "client.key_exchange", "client.fini
                              "server.hello", "server.finished", "server.send_data",
                              # tls13's second visit with a ticket
                              "server.new_session_ticket", "client.resume", "server.resume",
-                             "client.resume_finished", "client.send_transfer", "client.retry_request",
+                             "client.resume_finished", "client.send_transfer",
                              "server.answer_transfer"})
 
 

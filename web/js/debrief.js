@@ -30,7 +30,11 @@ function ladderList(rows) {
     if (row.event === "sent") text = `${seatName(row.from)} sent ${row.label}`;
     else text = `${row.label} reached the ${seatName(row.to)}`;
     const item = el("li", row.altered ? "altered" : null, text);
-    if (row.altered) item.append(el("strong", "altered-mark", " — changed by the eavesdropper on the way"));
+    // A replay sends the same bytes again: a copy, not a change.
+    if (row.altered) {
+      item.append(el("strong", "altered-mark", row.replayed ? " — a copy the eavesdropper sent again"
+        : " — changed by the eavesdropper on the way"));
+    }
     list.append(item);
   }
   return list;

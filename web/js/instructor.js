@@ -723,7 +723,7 @@ function drawLadderInto(table) {
 function listLadder(entries) {
   if (!entries.length) return el("p", { class: "muted" }, "no message yet");
   return el("ol", { class: "ladder-list" }, entries.map((entry) => {
-    const altered = entry.altered ? el("span", { class: "altered" }, " ⚠ altered") : null;
+    const altered = entry.altered ? el("span", { class: "altered" }, entry.replayed ? " ⚠ replayed" : " ⚠ altered") : null;
     if (entry.event === "delivered") {
       return el("li", { class: "delivered" }, `  ⟶ ${seatName(entry.to)}: `, String(entry.label), altered);
     }

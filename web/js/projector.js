@@ -23,7 +23,7 @@ function ladderOf(entries, debrief) {
   }
   return el("ol", { class: "ladder-list" }, entries.map((entry) => el("li", {},
     entry.event === "delivered" ? `  ⟶ ${seatName(entry.to)}: ` : `${seatName(entry.from)} ⟶ `, String(entry.label),
-    entry.altered ? el("span", { class: "altered" }, " ⚠ altered") : null)));
+    entry.altered ? el("span", { class: "altered" }, entry.replayed ? " ⚠ replayed" : " ⚠ altered") : null)));
 }
 
 // Where the attack was stopped or got through, in the server's words first.
