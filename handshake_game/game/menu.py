@@ -291,7 +291,8 @@ def key_exchange(ctx: Context) -> list[Choice]:
 def _randoms(ctx: Context) -> Field:
     orders = [_option("client+server", "client_random, then server_random"),
               _option("server+client", "server_random, then client_random")]
-    return _select("randoms", "the order of the two randoms in the PRF seed", orders,
+    return _select("randoms", "the order of the two randoms in the master secret's PRF seed (RFC 5246 §8.1)",
+                   orders,
                    ctx.default(a.DeriveAndSendFinished, "randoms", orders[0]["value"]))
 
 

@@ -96,8 +96,9 @@ def open_ticket(ticket_key: bytes, ticket: bytes) -> TicketState | None:
 def read_resumed(state: TableState, hello: m.ClientHello) -> ResumedReading:
     leaked = state.wallets[Seat.EAVESDROPPER].get("leaked_ticket_key")
     if leaked is None:
-        return ResumedReading(False, "its keys start from the PSK sealed in the ticket, and the eavesdropper "
-                                     "does not hold the server's ticket key", b"", b"")
+        return ResumedReading(False, "its keys start from the PSK, which never crossed the wire: the ticket "
+                                     "in the ClientHello carries it only sealed under the server's ticket "
+                                     "key, which the eavesdropper does not hold", b"", b"")
     extension = hello.extension(m.ExtensionType.pre_shared_key)
     assert extension is not None
     (identity, *_), _ = m.parse_pre_shared_key_client(extension)

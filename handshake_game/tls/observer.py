@@ -240,7 +240,8 @@ class WireObserver:
         if server_private_key is not None:
             return self._with_server_key(server_private_key)
         return DecryptAttempt(
-            False, "the eavesdropper holds no key: the records are AES-GCM/ChaCha20 ciphertext, "
+            False, "the eavesdropper holds no key: the records are "
+                   f"{self.suite.name if self.suite is not None else 'AEAD'} ciphertext, "
                    "and without the session keys every tag check fails")
 
     def _with_server_key(self, key: PrivateKeyTypes) -> DecryptAttempt:

@@ -52,3 +52,45 @@ def test_the_ladder_draws_each_session_at_its_own_steps(serve, new_page, shot) -
     assert any("ServerHello" in label for label in resumed)
     assert not any("Certificate" in label for label in resumed)  # the PSK authenticates the server
     assert any("NewSession" in label for label in arrows_at(arrows, "sends a NewSessionTicket"))
+
+
+def play_guided_to_the_end(page) -> None:  # type: ignore[no-untyped-def]
+    state = page.get_by_test_id("table-state")
+    for _ in range(30):
+        expect(state).to_have_attribute("data-kind", SETTLED)
+        if state.get_attribute("data-kind") != "turn":
+            return
+        suggested = page.locator("[data-testid^='choice-form-'][data-recommended='true']")
+        play(page, (suggested.get_attribute("data-testid") or "").removeprefix("choice-form-"))
+    raise AssertionError("the table did not end")
+
+
+def test_the_replay_tables_server_plays_an_honest_looking_second_visit_and_learns_of_the_copy_after(  # type: ignore[no-untyped-def]
+        serve, new_page, shot) -> None:
+    """The server seat of a tls13 replay table: until the end its steps are an honest table's
+    (the same count, no eavesdropper), the first visit's request is marked as such beside the
+    transfer, and at the end the ladder calls the eavesdropper's copies replayed, not altered."""
+    page = new_page("phone")
+    open_solo(page, serve.base, seat="server", difficulty="guided", variant="tls13", scenario="replay")
+    expect(page.get_by_test_id("step")).to_contain_text("of 20")  # an honest tls13 table's count
+    state = page.get_by_test_id("table-state")
+    for _ in range(30):
+        expect(state).to_have_attribute("data-kind", SETTLED)
+        if page.get_by_test_id("step").get_attribute("data-step") == "server.answer_transfer":
+            break
+        suggested = page.locator("[data-testid^='choice-form-'][data-recommended='true']")
+        play(page, (suggested.get_attribute("data-testid") or "").removeprefix("choice-form-"))
+    # Before it reads this connection's request, the first visit's is said to be one.
+    expect(page.get_by_test_id("appdata-request")).to_contain_text("in your first visit")
+    expect(page.get_by_test_id("ladder")).not_to_contain_text("may replay")  # no eavesdropper step
+    shot(page, "tls13-replay-server-second-visit-phone")
+    play_guided_to_the_end(page)
+    # The transfer it read comes first, above the first visit's request.
+    expect(page.get_by_test_id("appdata-transfer")).to_contain_text("POST /transfer")
+    order = page.evaluate("""() => [...document.querySelectorAll("[data-testid^='appdata-']")]
+      .map((node) => node.dataset.testid)""")
+    assert order.index("appdata-transfer") < order.index("appdata-request"), order
+    ladder = page.get_by_test_id("ladder")
+    expect(ladder).to_contain_text("⚠ replayed")
+    expect(ladder).not_to_contain_text("⚠ altered")
+    shot(page, "tls13-replay-server-end-phone")

@@ -2,10 +2,17 @@
 //
 // Each card says what the certificate says — who it is for, who signed it, from when until
 // when, what key and signature, what it may be used for — and its chain drawn as a short list
-// up to a root the seat trusts, or to where the climb stops. "expired" and "self-signed" are
-// facts of the bytes and the clock, shown in plain words and neutral colours; pass/fail marks
-// appear only where the server sends the careful client's checks (guided difficulty). The
-// DER itself stays in the wallet, folded. Nothing goes through innerHTML.
+// up to a root the seat trusts, or to where the climb stops. The badges beside its name are
+// facts the seat itself reads from the bytes, the clock and its own trust store, styled by what
+// they mean: a plain fact ("valid now", "CA", a trusted root's "self-signed") in grey, a sign a
+// careful client stops at ("⚠ expired", "⚠ self-signed" on a certificate no trusted root
+// vouches for) in the warning colour. Never a scenario's name: only what the seat can tell.
+// Pass/fail marks appear only where the server sends the careful client's checks (guided
+// difficulty). The DER itself stays in the wallet, folded. Nothing goes through innerHTML.
+//
+// The document the seat's move is about now (`at_hand`: the certificate to accept or reject,
+// the CSR to review) is also summed up right above the move's buttons (`renderAtHand`), with a
+// link down to its whole card: on a phone the card is a long scroll below.
 
 import { el } from "./dom.js";
 
@@ -32,7 +39,8 @@ export function renderDocuments(container, documents) {
   container.hidden = cards.length === 0;
   if (!cards.length) return;
   if (Array.isArray(documents.checks)) body.append(renderChecks(documents.checks));
-  cards.forEach((card, index) => body.append(renderCard(card, index)));
+  const guided = Array.isArray(documents.checks);
+  cards.forEach((card, index) => body.append(renderCard(card, index, guided)));
 }
 
 /** A certificate or CSR in the wallet: the bytes folded, a pointer to the decoded card. */
@@ -79,9 +87,10 @@ function openByDefault(card) {
   return Boolean(card.at_hand) || card.kind === "malformed";
 }
 
-function renderCard(card, index) {
+function renderCard(card, index, guided) {
   const key = cardKey(card, index);
   const details = el("details", `doc-card doc-${card.kind}`);
+  details.id = `doc-card-${index}`;
   details.dataset.key = key;
   details.dataset.testid = `doc-${index}`;
   details.open = openCards.has(key) ? openCards.get(key) : openByDefault(card);
@@ -89,9 +98,7 @@ function renderCard(card, index) {
   const icon = card.kind === "csr" ? "✎ CSR" : card.kind === "certificate" ? "▤ Certificate" : "⚠ Unreadable";
   summary.append(el("span", "doc-kind", icon), el("strong", "doc-name", card.name ?? "bytes"),
     el("span", "doc-label", card.label ?? ""));
-  const facts = el("span", "doc-facts");
-  for (const fact of factsOf(card)) facts.append(el("span", "doc-fact", fact));
-  summary.append(facts);
+  summary.append(factBadges(card, guided));
   details.append(summary);
 
   if (card.kind === "malformed") {
@@ -125,6 +132,13 @@ function renderCard(card, index) {
     details.append(el("p", "doc-sources", `You have it from: ${card.sources.join("; ")}.`));
   }
   if (card.chain?.links?.length) details.append(renderChain(card.chain));
+  if (card.at_hand) { // reached from the summary above the move's buttons: the way back
+    const back = el("p", "doc-back");
+    const link = el("a", null, "↑ Back to your move");
+    link.href = "#move";
+    back.append(link);
+    details.append(back);
+  }
   if (card.kind === "certificate") {
     const more = el("details", "doc-more");
     more.append(el("summary", null, "Serial number and fingerprint"));
@@ -137,16 +151,103 @@ function renderCard(card, index) {
   return details;
 }
 
-// The plain facts beside the name: its status against the clock, self-signed, a CA.
-function factsOf(card) {
+// The facts beside the name, each {text, warn}: its status against the clock, self-signed, a CA,
+// whether its chain reaches the seat's trust store. At guided difficulty a warning marks what a
+// careful client would stop at: outside its dates; signed by itself yet no root the seat trusts;
+// a chain that reaches no trusted root (a self-signed root in the trust store is how roots are).
+// Elsewhere every fact looks the same: judging them is the student's move.
+function factsOf(card, guided) {
   const facts = [];
+  const fact = (text, warn = false) => facts.push({ text, warn: warn && guided });
   if (card.kind === "certificate") {
-    if (card.status) facts.push(STATUS_WORDS[card.status] ?? card.status);
-    if (card.self_signed) facts.push("self-signed");
-    if (card.ca) facts.push("CA");
+    if (card.status) fact(STATUS_WORDS[card.status] ?? card.status, card.status !== "valid");
+    const trusted = card.chain?.reaches_trust;
+    if (card.self_signed) fact("self-signed", trusted === false);
+    if (card.ca) fact("CA");
+    if (trusted === false && !card.self_signed) fact("no root you trust signed it", true);
   }
-  if (card.kind === "csr") facts.push(card.signature_valid ? "signature verifies" : "signature does not verify");
+  if (card.kind === "csr") {
+    fact(card.signature_valid ? "signature verifies" : "signature does not verify", !card.signature_valid);
+  }
   return facts;
+}
+
+function factBadges(card, guided) {
+  const box = el("span", "doc-facts");
+  for (const { text, warn } of factsOf(card, guided)) {
+    const badge = el("span", `doc-fact ${warn ? "doc-fact-warn" : "doc-fact-plain"}`);
+    badge.dataset.tone = warn ? "warn" : "plain";
+    if (warn) badge.append(el("span", "doc-fact-icon", "⚠ "));
+    badge.append(text);
+    if (warn) badge.title = "a careful client stops here";
+    box.append(badge);
+  }
+  return box;
+}
+
+let atHandText = null; // the summary last drawn: redraw only when it changes
+
+/** Sums up, above the move's buttons, the document the move is about (`at_hand`), with a link
+ * down to its whole card in `documentsPanel`; hidden when the move is about none. */
+export function renderAtHand(container, documents, documentsPanel) {
+  if (!container) return;
+  const cards = Array.isArray(documents?.cards) ? documents.cards : [];
+  const index = cards.findIndex((card) => card.at_hand && (card.kind === "certificate" || card.kind === "csr"));
+  const card = index >= 0 ? cards[index] : null;
+  const guided = Array.isArray(documents?.checks);
+  const text = JSON.stringify(card ? [card, guided] : null);
+  if (text === atHandText) return;
+  atHandText = text;
+  container.replaceChildren();
+  container.hidden = !card;
+  if (!card) return;
+  const certificate = card.kind === "certificate";
+  const title = el("h3", "at-hand-title", certificate ? "▤ The certificate you are judging"
+    : "✎ The request you are reviewing");
+  title.id = "at-hand-title";
+  container.append(title, factBadges(card, guided));
+  const fields = el("dl", "at-hand-fields");
+  const row = (term, value) => {
+    if (value === undefined || value === null || value === "") return;
+    fields.append(el("dt", null, term), el("dd", null, value));
+  };
+  row(certificate ? "Issued to" : "Asks for", card.name);
+  row("Names", card.san?.length ? card.san.join(", ") : "none");
+  if (certificate) {
+    row("Issued by", card.issuer_name);
+    const valid = el("dd");
+    const when = (words) => el("span", "at-hand-date", words); // a date and time never broken in two
+    valid.append("from ", when(card.not_before), " until ", when(card.not_after));
+    if (card.now) valid.append(el("span", "at-hand-now", "the clock now: "), when(card.now));
+    fields.append(el("dt", null, "Valid"), valid);
+    // The chain as the seat's own trust store sees it: each link in the card's words.
+    const links = (card.chain?.links ?? []).filter((link) => !link.root);
+    if (links.length) {
+      const dd = el("dd", "at-hand-chain");
+      for (const link of links) dd.append(el("span", null, links.length > 1 ? `${link.name}: ${link.words}` : link.words));
+      fields.append(el("dt", null, "Chain"), dd);
+    }
+  } else {
+    row("Public key", card.key);
+    row("Proof of possession", card.signature_words);
+  }
+  container.append(fields);
+  const jump = el("a", "at-hand-link", certificate
+    ? `See the whole certificate${guided ? " and what a careful client checks" : ": key, usages, chain"} ↓`
+    : "See the whole request ↓");
+  const target = guided ? documentsPanel : container.ownerDocument.getElementById(`doc-card-${index}`);
+  jump.href = `#${target?.id ?? "documents"}`;
+  jump.dataset.testid = "at-hand-link";
+  jump.addEventListener("click", (event) => {
+    const card = documentsPanel?.querySelector(`#doc-card-${index}`);
+    if (!card) return; // the plain link does what it can
+    event.preventDefault();
+    card.open = true;
+    const goal = guided ? documentsPanel : card;
+    goal.scrollIntoView({ block: "start" });
+    (guided ? documentsPanel : card.querySelector("summary"))?.focus({ preventScroll: true });
+  });
+  container.append(jump);
 }
 
 function validityWords(card) {

@@ -9,7 +9,7 @@
 // ladder. Every label stays between the lifelines its arrow joins, on an opaque ground.
 //
 // `renderLadder(events, options)` returns an element; `drawLadder(container, events, options)`
-// puts it in a container. Events are wire entries `{event, from|to, label, altered}` (bytes
+// puts it in a container. Events are wire entries `{event, from|to, label, altered, replayed}` (bytes
 // are not needed), so the instructor dashboard draws its small ladders with the same code.
 // Everything is text nodes: labels and reasons may come from players. Seat names come from
 // the server's catalog (./catalog.js); this module only lays the seats out.
@@ -45,7 +45,7 @@ function producingStep(origin, label, stepIds, session = 1) {
     if (origin === "client") {
       if (label === "ClientHello" || label === "early data") return "client.resume";
       if (label === "EndOfEarlyData" || label === "Finished") return "client.resume_finished";
-      if (label === "application data") return has("client.retry_request") ? "client.retry_request" : "client.send_transfer";
+      if (label === "application data") return "client.send_transfer";
     }
     if (origin === "server") return label === "application data" ? "server.answer_transfer" : "server.resume";
     return null;
@@ -152,15 +152,31 @@ function arrowRow(event, compact) {
   const label = el("span", "arrow-label");
   const who = sent ? `${seatName(seat)} sent` : `delivered to ${seatName(seat)}`;
   label.append(el("span", "visually-hidden", `${who}: `));
-  if (altered) label.append(el("span", "altered-mark", "⚠ altered: "));
-  // Long message names may break between their words ("Server|Hello|Done"), never mid-word.
-  String(event.label ?? "?").split(/(?<=[a-z])(?=[A-Z])/).forEach((part, i) => {
-    if (i) label.append(document.createElement("wbr"));
-    label.append(document.createTextNode(part));
+  // A replay delivers the same bytes again: a copy, not a change.
+  const replayed = altered && Boolean(event.replayed);
+  if (altered) label.append(el("span", "altered-mark", replayed ? "⚠ replayed: " : "⚠ altered: "));
+  // A message name is kept whole ("ClientHello" on one line); only when it cannot fit, even a
+  // little smaller (fitLadderLabels), it breaks between its parts ("Encrypted|Extensions"),
+  // never inside one. Two names or words ("application data") break at their space.
+  String(event.label ?? "?").split(/\s+/).filter(Boolean).forEach((word, w) => {
+    if (w) label.append(document.createTextNode(" "));
+    // Its parts as text nodes, a <wbr> between them (where a ladder not fitted, the dashboard's,
+    // may break); fitLadderLabels keeps a <wbr> only when the name must break (Chromium breaks
+    // at a <wbr> even under white-space: nowrap).
+    const whole = el("span", "msg-word");
+    word.split(/(?<=[a-z])(?=[A-Z])/).forEach((part, i) => {
+      if (i) whole.append(document.createElement("wbr"));
+      whole.append(document.createTextNode(part));
+    });
+    label.append(whole);
   });
-  if (!compact && !sent && altered) label.title = "the eavesdropper changed this message on the way";
+  if (!compact && !sent && altered) {
+    label.title = replayed ? "the eavesdropper sent a copy of this message again"
+      : "the eavesdropper changed this message on the way";
+  }
   arrow.append(label, el("span", "arrow-line"));
-  arrow.title = `${who}: ${event.label ?? ""}${altered ? " (altered on the way)" : ""}`;
+  const how = replayed ? " (a copy, sent again)" : " (altered on the way)";
+  arrow.title = `${who}: ${event.label ?? ""}${altered ? how : ""}`;
   li.append(arrow);
   return li;
 }
@@ -279,6 +295,81 @@ export function renderLadder(events = [], options = {}) {
   return figure;
 }
 
+// Every arrow label's words fit between the two lifelines its arrow joins, without a word cut in
+// two: a message name too wide for that gap is drawn smaller (down to SHRINK of its size); still
+// too wide, it breaks between its parts ("Encrypted|Extensions"), each part drawn smaller if it
+// must be (down to SMALLEST). The CSS never breaks inside a word (.arrow-label), so this measures
+// what the browser laid out; it runs again when the ladder's width changes.
+const SHRINK = 0.85;
+const SMALLEST = 0.6;
+
+export function fitLadderLabels(root) {
+  for (const ladder of root.querySelectorAll(".ladder")) ladder.classList.add("ladder-fitted");
+  const labels = [...root.querySelectorAll(".arrow-label")];
+  for (const label of labels) { // write first, then read: one layout for the whole ladder
+    label.style.fontSize = "";
+    label.classList.remove("arrow-label-split", "arrow-label-tight");
+    for (const wbr of label.querySelectorAll("wbr")) wbr.remove();
+  }
+  const widest = (label, selector) => Math.max(0, ...[...label.querySelectorAll(selector)].map(
+    (node) => node.getBoundingClientRect().width));
+  const measured = labels.map((label) => {
+    const arrow = label.parentElement;
+    const size = parseFloat(getComputedStyle(label).fontSize) || 12;
+    // The label's own box is at most half its arrow (the gap between the lifelines), less its
+    // margin and padding (0.4em each side in all, .arrow-label).
+    const room = (arrow?.clientWidth ?? 0) / 2 - 0.8 * size;
+    return { label, size, room, word: widest(label, ".msg-word") };
+  });
+  const split = [];
+  for (const { label, size, room, word } of measured) {
+    if (room <= 0 || word <= room) continue;
+    const scale = room / word;
+    if (scale >= SHRINK) {
+      label.style.fontSize = `${Math.floor(size * scale * 20) / 20}px`;
+    } else {
+      label.classList.add("arrow-label-split");
+      for (const whole of label.querySelectorAll(".msg-word")) {
+        [...whole.childNodes].slice(1).forEach((part) => part.before(document.createElement("wbr")));
+      }
+      split.push({ label, size, room });
+    }
+  }
+  for (const entry of split) { // its parts: the text nodes between the <wbr>s
+    entry.part = 0;
+    for (const word of entry.label.querySelectorAll(".msg-word")) {
+      for (const node of word.childNodes) {
+        if (node.nodeType !== Node.TEXT_NODE) continue;
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        entry.part = Math.max(entry.part, range.getBoundingClientRect().width);
+      }
+    }
+  }
+  for (const { label, size, room, part } of split) {
+    if (part <= room) continue;
+    const scale = Math.max(SMALLEST, room / part);
+    label.style.fontSize = `${Math.floor(size * scale * 20) / 20}px`;
+    // A screen so narrow that even the smallest size does not fit: break rather than spill over
+    // the lifelines.
+    if (room / part < SMALLEST) label.classList.add("arrow-label-tight");
+  }
+}
+
+const fitted = new WeakMap(); // container -> its ResizeObserver and the width last fitted
+
 export function drawLadder(container, events, options = {}) {
   container.replaceChildren(renderLadder(events, options));
+  if (!container.isConnected) return;
+  fitLadderLabels(container);
+  if (!fitted.has(container) && typeof ResizeObserver === "function") {
+    const state = { width: container.clientWidth };
+    state.observer = new ResizeObserver(() => {
+      if (container.clientWidth === state.width) return;
+      state.width = container.clientWidth;
+      fitLadderLabels(container);
+    });
+    state.observer.observe(container);
+    fitted.set(container, state);
+  }
 }

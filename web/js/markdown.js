@@ -114,28 +114,41 @@ function cells(row) {
 }
 
 // A table with a header row; every cell's text goes through the inline rules (as text nodes).
+// On a narrow screen the CSS shows each row as a card, every cell under its column's name
+// (`data-label`, read by `content: attr()` as text); the explicit roles keep it a table for
+// screen readers whatever its display.
 function table(rows) {
   const wrap = document.createElement("div");
   wrap.className = "md-table";
-  wrap.tabIndex = 0; // wider than a phone, it scrolls sideways: keyboard users can scroll it too
+  wrap.tabIndex = 0; // a table wider than its box scrolls sideways: keyboard users can scroll it too
   const element = document.createElement("table");
+  element.setAttribute("role", "table");
   const head = document.createElement("thead");
+  head.setAttribute("role", "rowgroup");
   const headRow = document.createElement("tr");
+  headRow.setAttribute("role", "row");
+  const names = [];
   for (const text of cells(rows[0])) {
     const th = document.createElement("th");
     th.scope = "col";
+    th.setAttribute("role", "columnheader");
     appendInline(th, text);
+    names.push(th.textContent.trim());
     headRow.append(th);
   }
   head.append(headRow);
   const body = document.createElement("tbody");
+  body.setAttribute("role", "rowgroup");
   for (const row of rows.slice(1)) {
     const tr = document.createElement("tr");
-    for (const text of cells(row)) {
+    tr.setAttribute("role", "row");
+    cells(row).forEach((text, column) => {
       const td = document.createElement("td");
+      td.setAttribute("role", "cell");
+      td.dataset.label = names[column] ?? "";
       appendInline(td, text);
       tr.append(td);
-    }
+    });
     body.append(tr);
   }
   element.append(head, body);

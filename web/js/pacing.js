@@ -175,7 +175,7 @@ export class Pacer {
     if (frame) {
       const { shown, total } = frame.paced;
       const step = frame.steps[shown - 1];
-      this.text.textContent = `▶ Replaying the other seats' moves: step ${shown} of ${total}` +
+      this.text.textContent = `▶ Showing the other seats' moves: step ${shown} of ${total}` +
         (step ? ` — ${step.label}` : "");
       this.box.dataset.shown = String(shown);
       this.box.dataset.total = String(total);

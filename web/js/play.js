@@ -14,12 +14,14 @@ import { drawLadder } from "./ladder.js";
 import { loadCatalog, seatIds, seatName, stepLabel } from "./catalog.js";
 import { renderDebrief } from "./debrief.js";
 import { Pacer } from "./pacing.js";
-import { renderDocuments, documentValue } from "./certificate.js";
+import { renderDocuments, renderAtHand, documentValue } from "./certificate.js";
 import { renderWorkbench, showWorkbenchResult, showWorkbenchError } from "./workbench.js";
 
 const APP_TEXT = {
   response: "⚷ The server's answer, decrypted by you",
   request: "⚷ The client's request, decrypted by you",
+  transfer: "⚷ The client's transfer request, decrypted by you",
+  transfer_again: "⚷ The same transfer request, received a second time",
   decrypted_traffic: "⚷ What you decrypted from the recording",
   sent_data: "✉ What you sent (encrypted on the wire)",
 };
@@ -206,6 +208,7 @@ function render() {
     renderDebrief($("debrief"), v.debrief ?? null, v.seat, { again: (kind) => playAgain(v, kind) });
   }
   renderDocuments($("documents"), v.documents ?? null);
+  renderAtHand($("at-hand"), v.documents ?? null, $("documents"));
   renderWallet(v);
   renderWire(v);
   if (!moving) {
@@ -661,11 +664,23 @@ function showQuizResult(lessonId, question) {
 }
 
 function renderLadder(v, steps) {
-  const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered, session }) => ({ event, from, to, label, altered, session })),
+  const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered, replayed, session }) => ({ event, from, to, label, altered, replayed, session })),
     verdicts: v.verdicts ?? [], steps, stepIndex: v.step_index ?? null, failed: v.failed ?? null,
     detectedBy: v.detected_by ?? null, outcome: v.outcome ?? null, completed: Boolean(v.completed), seat: v.seat };
   if (!changed("ladder", data)) return;
   drawLadder($("ladder"), data.wire, data);
+  showCurrentStep($("ladder"));
+}
+
+// Beside the moves (wide screens) the ladder scrolls in its own box (css/style.css): each time
+// it grows, its end — the step being played now, or how the table ended — comes into view by
+// scrolling that box alone. Never scrollIntoView: that would move the page off the moves too.
+// A phone's ladder has no box of its own, and the page stays where the student put it.
+function showCurrentStep(box) {
+  const scrollable = box.scrollHeight > box.clientHeight + 1;
+  if (scrollable) box.tabIndex = 0; // keyboard users can scroll it too
+  else box.removeAttribute("tabindex");
+  if (scrollable) box.scrollTop = box.scrollHeight - box.clientHeight;
 }
 
 function decodeText(hex) {
@@ -682,12 +697,15 @@ function renderWallet(v) {
   const appdata = $("appdata");
   appdata.replaceChildren();
   const texts = Object.entries(wallet).filter(([, item]) => item.kind === "text");
-  // What was read comes first: that is the point of the whole handshake.
-  texts.sort(([a], [b]) => (a === "sent_data") - (b === "sent_data"));
+  // This connection's texts first, what was read before what was sent (that is the point of
+  // the whole handshake); a text left from the first visit last, and said to be so.
+  const rank = ([name, item]) => (item.earlier ? 2 : 0) + (name === "sent_data" ? 1 : 0);
+  texts.sort((a, b) => rank(a) - rank(b));
   for (const [name, item] of texts) {
-    const block = el("div", `appdata-item${name === "sent_data" ? " appdata-sent" : ""}`);
+    const block = el("div", `appdata-item${name === "sent_data" ? " appdata-sent" : ""}${item.earlier ? " appdata-earlier" : ""}`);
     testid(block, `appdata-${name}`);
-    block.append(el("h3", null, APP_TEXT[name] ?? `✉ ${name}`));
+    const title = APP_TEXT[name] ?? `⚷ ${name.replaceAll("_", " ")}`;
+    block.append(el("h3", null, item.earlier ? `${title} — in your first visit` : title));
     block.append(el("pre", "appdata-text", decodeText(item.value).replace(/\r\n/g, "\n")));
     appdata.append(block);
   }
@@ -759,7 +777,9 @@ function wireItem(entry, index, v) {
   const size = Math.floor(String(entry.bytes ?? "").length / 2);
   summary.append(el("span", "wire-dir", sent ? "sent" : "delivered"), el("span", "wire-arrow", arrow),
     el("strong", "wire-label", entry.label ?? "?"), el("span", "wire-size", `${size} bytes`));
-  if (entry.altered) summary.append(el("span", "altered-mark", "⚠ altered on the way"));
+  if (entry.altered) {
+    summary.append(el("span", "altered-mark", entry.replayed ? "⚠ replayed: a copy sent again" : "⚠ altered on the way"));
+  }
   if (entry.content_type === 23 || (entry.content_type === 22 && !entry.dissection)) {
     summary.append(el("span", "sealed-mark", "⚷ encrypted"));
   }
