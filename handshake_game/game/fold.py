@@ -60,7 +60,7 @@ def apply(state: TableState, fact: Fact) -> TableState:
         wallets[fact.seat] = MappingProxyType(wallet)
         return _evolve(state, wallets=MappingProxyType(wallets))
     if isinstance(fact, MessageSent | MessageDelivered):
-        return _evolve(state, wire=state.wire + (fact,))
+        return _evolve(state, wire=state.wire + (fact,), event_steps=state.event_steps + (state.step_index,))
     if isinstance(fact, ForgeryAccepted):
         return _evolve(state, forgery_accepted=fact)
     if isinstance(fact, AttackStopped):

@@ -63,6 +63,9 @@ class TableState:
     # The indexes of the steps play passed over because they did not apply (``Step.only_if``:
     # the relay when no one sits in the middle, the 1-RTT request when 0-RTT carried it).
     skipped: tuple[int, ...] = ()
+    # The step each wire event came at (``step_index`` then), every session's in order: what
+    # draws each message under the step that really sent it.
+    event_steps: tuple[int, ...] = ()
 
     @property
     def current_step(self) -> Step | None:

@@ -65,6 +65,26 @@ def ladder(state: TableState) -> list[dict[str, Any]]:
     return rows
 
 
+def _places(state: TableState, positions: list[int | None]) -> list[dict[str, int]]:
+    """For every wire event, ``{"at": n}``: its place on the seat's list of steps, the step that
+    sent or delivered it. In the dark a delivery made at a step the seat does not see (the
+    eavesdropper's) sits where the client or the server sent that kind of message last, where
+    an honest table would have it; anything else with no place of its own, under the last step
+    the seat sees before it."""
+    events = [*(f for session in state.past_sessions for f in session), *state.wire]
+    places: list[dict[str, int]] = []
+    sent_at: dict[str, int] = {}  # label -> the step at which the client or the server last sent one
+    for f, index in zip(events, state.event_steps, strict=True):
+        if isinstance(f, MessageSent) and f.sender in (Seat.CLIENT, Seat.SERVER):
+            sent_at[f.label] = index
+        index = min(index, len(positions) - 1)
+        if positions and positions[index] is None and isinstance(f, MessageDelivered) and f.label in sent_at:
+            index = min(sent_at[f.label], len(positions) - 1)
+        place = next((p for p in reversed(positions[:index + 1]) if p is not None), 0)
+        places.append({"at": place} if positions else {})
+    return places
+
+
 def _replayable(state: TableState) -> frozenset[bytes]:
     """What the client and the server put on the wire, in any session of the table: a delivery
     the eavesdropper made of the same bytes is a replay, not an alteration."""
@@ -128,29 +148,44 @@ def in_the_dark(state: TableState, seat: Seat, revealed: bool = False) -> bool:
 def visible_steps(state: TableState, seat: Seat, revealed: bool = False) -> tuple[list[Step], int]:
     """The steps ``seat`` may know of, and how many of them are behind it.
 
-    The eavesdropper, and every seat after the debrief, knows the table's steps. A seat in the
-    dark knows what its party could: the steps played so far and the current one, less the
-    eavesdropper's and another seat's that no honest table has (a second CSR at the CA); and
-    ahead, what the protocol leads it to expect, the honest table's steps. So its ladder and its
-    step count are an honest table's until something really happens at its end of the wire."""
-    skipped = set(state.skipped)  # never played: no one sees them, not even in the debrief
-    if not in_the_dark(state, seat, revealed):
-        steps = [step for i, step in enumerate(state.steps) if i not in skipped]
-        return steps, sum(1 for i in range(min(state.step_index, len(state.steps))) if i not in skipped)
-    honest = steps_for(state.variant, Scenario.HONEST)
+    The eavesdropper, and every seat after the debrief, knows the steps played (not those play
+    passed over) and those to come. A seat in the dark knows what its party could: the steps
+    played so far and the current one, less the eavesdropper's and another seat's that no
+    honest table has (a second CSR at the CA); and ahead, what the protocol leads it to expect,
+    the honest table's steps. So its ladder and its step count are an honest table's until
+    something really happens at its end of the wire."""
+    steps, done, _ = _shown(state, seat, revealed)
+    return steps, done
+
+
+def _shown(state: TableState, seat: Seat, revealed: bool) -> tuple[list[Step], int, list[int | None]]:
+    """``visible_steps``, and for each of the table's steps up to the current one its position
+    in that list (None for a step the seat does not see)."""
+    skipped = set(state.skipped)
+    dark = in_the_dark(state, seat, revealed)
+    honest = steps_for(state.variant, Scenario.HONEST) if dark else ()
     known = {step.id: i for i, step in enumerate(honest)}
 
     def knows(i: int, step: Step) -> bool:
-        return i not in skipped and (step.seat is seat or (step.seat is not Seat.EAVESDROPPER
-                                                           and step.id in known))
+        if i in skipped:
+            return False
+        return not dark or step.seat is seat or (step.seat is not Seat.EAVESDROPPER and step.id in known)
 
-    played = [step for i, step in enumerate(state.steps[:state.step_index + 1]) if knows(i, step)]
-    done = sum(1 for i, step in enumerate(state.steps[:state.step_index]) if knows(i, step))
-    last = max((known[step.id] for step in played[-1:] if step.id in known), default=-1)
-    if last < 0:  # its own step no honest table has: after the last step both have
-        last = max((known[step.id] for step in played if step.id in known), default=-1)
-    ahead = [step for step in honest[last + 1:] if step.seat is not Seat.EAVESDROPPER]
-    return played + ahead, done
+    upto = len(state.steps) if not dark else min(state.step_index + 1, len(state.steps))
+    shown: list[Step] = []
+    positions: list[int | None] = []
+    done = 0
+    for i, step in enumerate(state.steps[:upto]):
+        if knows(i, step):
+            shown.append(step)
+            done += i < state.step_index
+        positions.append(len(shown) - 1 if knows(i, step) else None)
+    if dark:
+        last = max((known[step.id] for step in shown[-1:] if step.id in known), default=-1)
+        if last < 0:  # its own step no honest table has: after the last step both have
+            last = max((known[step.id] for step in shown if step.id in known), default=-1)
+        shown += [step for step in honest[last + 1:] if step.seat is not Seat.EAVESDROPPER]
+    return shown, done, positions
 
 
 def debrief(state: TableState) -> dict[str, Any]:
@@ -203,12 +238,17 @@ def view(state: TableState, seat: Seat, now: datetime.datetime | None = None,
     # resumption, the tls12 replay's second handshake), each entry marked with its session.
     sessions = [*zip(state.past_sessions, state.past_wallets, strict=True), (state.wire, state.wallets)]
     copies = _replayable(state)
+    places = _places(state, _shown(state, seat, revealed)[2])
     wire = []
+    offset = 0
     for number, (session, wallets) in enumerate(sessions, start=1):
-        events = list(session) if seat is Seat.EAVESDROPPER else (  # the eavesdropper: every byte,
-            [f for f in session if mine(f, seat)] if seat in (Seat.CLIENT, Seat.SERVER) else [])
+        numbered = list(enumerate(session, start=offset))
+        offset += len(session)
+        if seat is not Seat.EAVESDROPPER:  # the eavesdropper: every byte
+            numbered = [(n, f) for n, f in numbered if seat in (Seat.CLIENT, Seat.SERVER) and mine(f, seat)]
+        events = [f for _, f in numbered]
         # as sent and as delivered; a delivery of bytes the client or the server sent marked as a replay
-        entries = [_wire_entry(f, dissect, dhe) | _replayed(f, copies) for f in events]
+        entries = [_wire_entry(f, dissect, dhe) | _replayed(f, copies) | places[n] for n, f in numbered]
         if dissect and events:  # each record's header, and what this seat's keys of that session open
             keys = keys_of(state, seat, events, wallets[seat])
             entries = [{**entry, "records": list(inspect_records(f.payload, f.label, keys))}

@@ -371,3 +371,41 @@ def test_in_the_dark_a_seat_sees_an_honest_tables_steps_until_something_happens_
 
     play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()}, on_fact=on_fact)
     assert checked["same as honest"] >= 20 and checked["dark"] >= checked["same as honest"]
+
+
+# Tables that reach the client's reading of the answer (with client authentication a man in the
+# middle is caught before: it cannot sign the server's transcript in the client's name).
+READING = [(v, s) for v in Variant for s in (Scenario.PASSIVE, Scenario.MITM_SELF_SIGNED, Scenario.REPLAY,
+                                             Scenario.KEY_LEAK)
+           if not (v is Variant.TLS12_MUTUAL and s is Scenario.MITM_SELF_SIGNED)]
+
+
+@pytest.mark.parametrize(("variant", "scenario"), READING, ids=lambda x: getattr(x, "value", str(x)))
+def test_in_the_dark_each_message_sits_under_the_step_an_honest_table_would_show(
+        variant: Variant, scenario: Scenario) -> None:
+    """Where a seat's ladder draws each message (``at``, on its own list of steps) gives nothing
+    away either: up to the client's reading of the answer, the client and the server see every
+    message under the same step as at an honest table; after the debrief, under the step that
+    really sent it (a man in the middle's forged flight under its own step)."""
+    def until_read(scenario: Scenario) -> TableState:
+        run = play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()})
+        state = replay(run.facts[:1])
+        for fact in run.facts[1:]:
+            state = apply(state, fact)
+            if state.current_step is not None and state.current_step.id == "client.read_data":
+                return state
+        raise AssertionError(f"{scenario.value}: no client.read_data")
+
+    def placed(state: TableState, seat: Seat) -> list[tuple[str, str, str]]:
+        steps = visible_steps(state, seat)[0]
+        return [(e["event"], e["label"], steps[e["at"]].id) for e in view(state, seat)["wire"]]
+
+    honest = until_read(Scenario.HONEST)
+    attacked = until_read(scenario)
+    for seat in (Seat.CLIENT, Seat.SERVER):
+        assert placed(attacked, seat) == placed(honest, seat), seat
+    if scenario is Scenario.MITM_SELF_SIGNED:
+        end = play_table(variant, scenario, referee(), bots={Seat.CLIENT: TrustingBot()}).state
+        forged = [at for event, label, at in placed(end, Seat.CLIENT)
+                  if event == "delivered" and label in ("ServerHello", "Certificate")]
+        assert forged and all(at.startswith("eavesdropper.") for at in forged), forged

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .test_web_student import SETTLED, open_solo, play
+from .test_web_student import SETTLED, open_solo, play, play_guided_to_the_end, verdict_count
 
 ARROWS_PER_STEP = """() => {
   const arrows = {};
@@ -54,17 +54,6 @@ def test_the_ladder_draws_each_session_at_its_own_steps(serve, new_page, shot) -
     assert any("NewSession" in label for label in arrows_at(arrows, "sends a NewSessionTicket"))
 
 
-def play_guided_to_the_end(page) -> None:  # type: ignore[no-untyped-def]
-    state = page.get_by_test_id("table-state")
-    for _ in range(30):
-        expect(state).to_have_attribute("data-kind", SETTLED)
-        if state.get_attribute("data-kind") != "turn":
-            return
-        suggested = page.locator("[data-testid^='choice-form-'][data-recommended='true']")
-        play(page, (suggested.get_attribute("data-testid") or "").removeprefix("choice-form-"))
-    raise AssertionError("the table did not end")
-
-
 def test_the_replay_tables_server_plays_an_honest_looking_second_visit_and_learns_of_the_copy_after(  # type: ignore[no-untyped-def]
         serve, new_page, shot) -> None:
     """The server seat of a tls13 replay table: until the end its steps are an honest table's
@@ -94,3 +83,33 @@ def test_the_replay_tables_server_plays_an_honest_looking_second_visit_and_learn
     expect(ladder).to_contain_text("⚠ replayed")
     expect(ladder).not_to_contain_text("⚠ altered")
     shot(page, "tls13-replay-server-end-phone")
+
+
+def test_each_message_sits_under_the_step_that_sent_it_as_the_seat_may_know_it(  # type: ignore[no-untyped-def]
+        serve, new_page, shot) -> None:
+    """A tls13 client that accepts a forged certificate: while in the dark, its ladder draws the
+    flight it received under the server's step, as at an honest table; at the debrief, under the
+    eavesdropper's step that really sent it, and the end does not call the attacked handshake good
+    news."""
+    page = new_page("projector")
+    open_solo(page, serve.base, seat="client", difficulty="guided", variant="tls13",
+              scenario="mitm-self-signed")
+    play(page, "SendClientHello")
+    expect(page.get_by_test_id("step")).to_have_attribute("data-step", "client.check_certificate")
+    arrows: dict[str, Any] = page.evaluate(ARROWS_PER_STEP)
+    flight = arrows_at(arrows, "ServerHello and the encrypted server flight")
+    assert any("ServerHello" in label for label in flight) and any("Certificate" in label for label in flight)
+    assert not any("eavesdropper" in step for step in arrows), list(arrows)
+    count = verdict_count(page)
+    page.get_by_test_id("choice-AcceptCertificate").click()  # what a user clicking through does
+    expect(page.get_by_test_id("verdicts")).to_have_attribute("data-count", str(count + 1))
+    play_guided_to_the_end(page)
+    expect(page.get_by_test_id("debrief")).to_be_visible()
+    arrows = page.evaluate(ARROWS_PER_STEP)
+    forged = arrows_at(arrows, "answers the client itself")
+    assert any("ServerHello" in label for label in forged) and any("Certificate" in label for label in forged)
+    assert not any("ServerHello" in label for label in arrows_at(arrows, "holds the ClientHello"))
+    ladder = page.get_by_test_id("ladder")
+    expect(ladder).to_contain_text("the handshake completed, with the attack in it")
+    expect(ladder).not_to_contain_text("✓ handshake complete")
+    shot(page, "tls13-mitm-client-ladder-places-projector")

@@ -91,14 +91,19 @@ export function interleave(events, verdicts = [], steps = []) {
   return rows;
 }
 
-// The step (index into `steps`) each wire event belongs to: the step that produced it when
-// its label says so, else the latest one so far; never before an earlier event's step, never
-// past the last step `done`.
+// The step (index into `steps`) each wire event belongs to: the place the server gave it
+// (`at`: the step that really sent it, as the seat sees its steps), else the step that produced
+// it when its label says so, else the latest one so far; never before an earlier event's step,
+// never past the last step `done`.
 export function assignSteps(events, steps = [], done = steps.length) {
   const stepIds = steps.map((s) => s.id);
   const last = Math.max(0, Math.min(done, steps.length) - 1);
   let cursor = 0;
   return events.map((event, i) => {
+    if (Number.isInteger(event.at)) {
+      cursor = Math.max(cursor, Math.min(event.at, last));
+      return cursor;
+    }
     // A message the eavesdropper held (delivered, but not right after it was sent) or sent
     // itself belongs to the eavesdropper's step when that step comes next.
     const before = events[i - 1];
@@ -279,7 +284,10 @@ export function renderLadder(events = [], options = {}) {
     ol.append(chipRow(stopped && failed ? failed.seat : null, stopped, `${stopped ? "⚑" : "⚠"} ${outcome.text}`, "", "ladder-end"));
   }
   if (completed && !failed) {
-    ol.append(chipRow(null, true, "✓ handshake complete", "", "ladder-end"));
+    // Completed is not the same as safe: after an attack that worked, the end is no good news.
+    const won = outcome?.kind === "attack_succeeded";
+    ol.append(chipRow(null, won ? null : true, won ? "the handshake completed, with the attack in it"
+      : "✓ handshake complete", "", "ladder-end"));
   }
   if (!completed && !failed && Array.isArray(steps) && stepIndex !== null && stepIndex < steps.length && !compact) {
     const next = steps[stepIndex];

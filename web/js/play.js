@@ -664,7 +664,7 @@ function showQuizResult(lessonId, question) {
 }
 
 function renderLadder(v, steps) {
-  const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered, replayed, session }) => ({ event, from, to, label, altered, replayed, session })),
+  const data = { wire: (v.wire ?? []).map(({ event, from, to, label, altered, replayed, session, at }) => ({ event, from, to, label, altered, replayed, session, at })),
     verdicts: v.verdicts ?? [], steps, stepIndex: v.step_index ?? null, failed: v.failed ?? null,
     detectedBy: v.detected_by ?? null, outcome: v.outcome ?? null, completed: Boolean(v.completed), seat: v.seat };
   if (!changed("ladder", data)) return;
