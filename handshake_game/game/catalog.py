@@ -51,10 +51,9 @@ SCENARIO_STORIES: dict[Scenario, str] = {
     Scenario.ROGUE_CSR: "the eavesdropper asks the CA for a certificate in the server's name",
     Scenario.TAMPER: "the eavesdropper changes one byte of the ServerHello in flight",
     Scenario.DOWNGRADE: "the eavesdropper strips the strongest cipher suite from the ClientHello",
-    Scenario.REPLAY: "the client connects twice; in the second session the eavesdropper replays the "
-                     "first session's ClientKeyExchange and Finished (TLS 1.3: the client resumes with its "
-                     "ticket, and the eavesdropper replays its ClientHello and any request it sent as 0-RTT "
-                     "early data; a bot client sends it so)",
+    Scenario.REPLAY: "the client connects a second time, and the eavesdropper replays what it recorded: "
+                     "in TLS 1.2 the first session's ClientKeyExchange and Finished, in TLS 1.3 the "
+                     "resuming ClientHello and any request the client sent with it as 0-RTT early data",
     Scenario.KEY_LEAK: "after the session, the server's private key leaks to the eavesdropper (TLS 1.3: the "
                        "client resumes with its ticket first, and the server's ticket key leaks too)",
     Scenario.WEAK_DH: "the server still enables an export-grade Diffie-Hellman group; the eavesdropper "

@@ -395,6 +395,13 @@ def seat_documents(state: TableState, seat: Seat, now: datetime.datetime | None)
     for card in cards:
         card["at_hand"] = bool((deciding and not card["label"].startswith("in your wallet"))
                                or (reviewed is not None and card is by_der.get(reviewed.value)))
+    if deciding and state.variant is Variant.TLS13 and now is not None and _flight_unreadable(state, now):
+        # What the client really learns when it tries: its keys do not open the flight.
+        cards.insert(0, {"kind": "malformed", "label": "the server's encrypted flight", "sources": [],
+                         "name": "the server's encrypted flight", "at_hand": True,
+                         "problem": "it does not decrypt under the handshake keys your transcript gives "
+                                    "(the AEAD tag check fails: bad_record_mac), so there is no certificate "
+                                    "to read: the two sides did not hash the same hellos"})
     cards.sort(key=lambda card: not card["at_hand"])
     checks = None
     if (now is not None and seat is Seat.CLIENT and step is not None and step.id == "client.check_certificate"
@@ -442,6 +449,13 @@ def _received_chains(state: TableState, seat: Seat,
         if opened:
             chains.append((opened, "the server's encrypted flight, opened with your handshake keys"))
     return chains
+
+
+def _flight_unreadable(state: TableState, now: datetime.datetime) -> bool:
+    try:
+        return tls13.inspect_flight(state, now).unreadable
+    except (Alert, Rejected, ValueError, IndexError):
+        return False
 
 
 def _tls13_certificate(state: TableState, now: datetime.datetime) -> tuple[bytes, ...]:

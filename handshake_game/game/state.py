@@ -127,10 +127,10 @@ class TableState:
             read = " and read the traffic" if self.attacker_read else ""
             return "attack_succeeded", f"the attack succeeded: the eavesdropper got in{read}"
         if self.stopped is not None:
-            return "attack_stopped", (f"the attack was stopped by the {self.stopped.seat.value}'s "
-                                      f"{self.stopped.check} check")
+            stopper = check_words(self.stopped.seat, self.stopped.check)
+            return "attack_stopped", f"the attack was stopped by {stopper}"
         if self.failed is not None:
-            by = f"the {self.failed.seat.value}'s {self.failed.check} check"
+            by = check_words(self.failed.seat, self.failed.check)
             if self.failed.check == "timeout":
                 return "dropped", f"the handshake never finished: {self.failed.reason}"
             if self.failed.check in ("client refused", "ca refused"):
@@ -161,3 +161,11 @@ class TableState:
         if found is None:
             raise Rejected(f"the {seat.value} holds no {name.replace('_', ' ')}", Code.MISSING_ITEM)
         return found.value
+
+
+def check_words(seat: Seat, check: str) -> str:
+    """"the client's certificate chain check", "the CA's identity check": a check named after
+    its seat, or ending in "check", is not said twice."""
+    owner = "CA" if seat is Seat.CA else seat.value
+    name = check.removeprefix(f"{seat.value} ").removesuffix(" check")
+    return f"the {owner}'s {name} check"

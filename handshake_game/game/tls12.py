@@ -56,7 +56,7 @@ from .handshake import (
 )
 from .model import SUITES_FOR_VARIANT, Difficulty, Scenario, Seat
 from .records import handshake_raws, other, plain_handshake
-from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, Code, Referee, Rejected, Step, mistake, ok
+from .rules import POINTS_BAD_TRUST, POINTS_CAUGHT, POINTS_STEP, Code, Referee, Rejected, Step, mistake, ok
 from .state import TableState
 from .wire import delivered_payload, find, post
 
@@ -436,15 +436,18 @@ def server_finished(state: TableState, step: Step, action: Any, ref: Referee) ->
         why = _why_keys_differ(state, pre_master, master)
         if wrong and state.difficulty is Difficulty.EXPERT:
             why = "the values you computed differ from the keys that sealed the client's Finished"
-        # The server did its job: the Finished check is what stops a broken session.
+        # The server did its job: the Finished check is what stops a broken session. When the
+        # server's own mistake broke it, stopping earns nothing: the mistake is what it scored.
         return [*facts, *wrong,
-                ok(step, "the client's Finished record does not decrypt, so the server stops: " + why),
+                ok(step, "the client's Finished record does not decrypt, so the server stops: " + why,
+                   0 if wrong else POINTS_STEP),
                 HandshakeFailed(Seat.SERVER, "finished", "bad_record_mac: " + why)]
     expected = finished_message(state, Seat.SERVER, master, CLIENT_FINISHED_LABEL)
     if not hmac.compare_digest(opened, expected):
         return [*facts, *wrong,
                 ok(step, "the client's verify_data differs from the server's: the two sides "
-                         "hashed different handshake messages, so the server stops"),
+                         "hashed different handshake messages, so the server stops",
+                   0 if wrong else POINTS_STEP),
                 HandshakeFailed(Seat.SERVER, "finished", "verify_data differs: a handshake message was "
                                                          "changed between client and server, and whoever "
                                                          "changed it could not fix the Finished up without "

@@ -27,6 +27,7 @@ from ..game.facts import (
     Verdict,
 )
 from ..game.model import Difficulty, Scenario, Seat, Variant, supports
+from ..game.state import check_words
 from ..tls.keypool import KeyKind, KeyPool
 from .capture_files import append_keylog, write_capture
 
@@ -108,7 +109,7 @@ def run_simulate(variant: str, scenario: str, difficulty: str, seed: int | None,
             print(f"   ! the eavesdropper altered the {fact.label} on its way to the {fact.recipient.value}",
                   file=out)
         elif isinstance(fact, HandshakeFailed | AttackStopped):
-            print(f"== stopped by the {fact.seat.value}'s {fact.check} check: {fact.reason}", file=out)
+            print(f"== stopped by {check_words(fact.seat, fact.check)}: {fact.reason}", file=out)
         elif isinstance(fact, ForgeryAccepted):
             print(f"!! {fact.reason}", file=out)
         elif isinstance(fact, DecryptionTried):

@@ -288,3 +288,18 @@ def test_checks_only_at_the_clients_decision() -> None:
     for seat in (Seat.SERVER, Seat.CA, Seat.EAVESDROPPER):
         assert view(state, seat, _now())["documents"]["checks"] is None
     assert view(state, Seat.CLIENT)["documents"]["checks"] is None  # no clock, no judgement
+
+
+@pytest.mark.parametrize("scenario", [Scenario.DOWNGRADE, Scenario.TAMPER])
+def test_a_tls13_flight_that_does_not_decrypt_says_so_by_the_decision(scenario: Scenario) -> None:
+    """What the client really learns when its handshake keys do not open the server's flight: a
+    card at hand says so (at every difficulty), where an honest table has the certificate."""
+    for difficulty in (Difficulty.STANDARD, Difficulty.EXPERT):
+        documents = view(at_decision(Variant.TLS13, scenario, difficulty), Seat.CLIENT, _now())["documents"]
+        first = documents["cards"][0]
+        assert first["kind"] == "malformed" and first["at_hand"], first
+        assert "does not decrypt" in first["problem"] and "bad_record_mac" in first["problem"]
+        assert not any(card["kind"] == "certificate" and card["at_hand"] for card in documents["cards"])
+        assert scenario.value not in json.dumps(documents)
+    honest = view(at_decision(Variant.TLS13, Scenario.HONEST), Seat.CLIENT, _now())["documents"]
+    assert not any(card["kind"] == "malformed" for card in honest["cards"])

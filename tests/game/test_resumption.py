@@ -146,7 +146,7 @@ def test_the_passive_table_faces_the_resumed_session_too() -> None:
     (attempt,) = state.decryptions
     # Even the 0-RTT data stays closed: the PSK is sealed in the ticket, under a key it lacks.
     assert not attempt.succeeded and not attempt.plaintext
-    assert "does not hold the server's ticket key" in attempt.reason
+    assert "sealed under the server's ticket key, which the eavesdropper does not hold" in attempt.reason
 
 
 def test_a_seat_in_the_dark_reads_no_attack_in_the_resumption() -> None:

@@ -17,6 +17,7 @@ from handshake_game.game import (
     Rejected,
     Scenario,
     Seat,
+    TableState,
     Variant,
     apply,
     decide,
@@ -533,3 +534,28 @@ def test_at_tls13_a_flight_that_does_not_decrypt_is_no_certificate_to_accept(
         assert not verdict.ok and verdict.points < 0 and "no certificate to accept" in verdict.reason
     else:
         assert verdict.ok and verdict.points > 0 and verdict.reason.startswith("right to abort")
+
+
+class _WrongOrderServer(HonestBot):
+    """A server that puts the randoms in the wrong order in the master secret's seed."""
+
+    def choose(self, step_id: str, state: TableState, seat: Seat) -> a.Action:
+        if step_id == "server.finished":
+            return a.DeriveAndSendFinished(randoms="server+client")
+        return super().choose(step_id, state, seat)
+
+
+@pytest.mark.parametrize("variant", [Variant.TLS12_RSA, Variant.TLS12_ECDHE])
+def test_a_server_stopped_by_its_own_mistake_scores_the_mistake_not_the_stop(variant: Variant) -> None:
+    """The server's wrong seed gives it other keys, so the client's Finished does not open and the
+    server stops: the mistake costs its points, and stopping earns none (it caught itself)."""
+    state = play_table(variant, Scenario.HONEST, referee(), bots={Seat.SERVER: _WrongOrderServer()}).state
+    judged = [v for v in state.verdicts if v.step == "server.finished"]
+    assert [v.ok for v in judged] == [False, True], judged
+    assert judged[0].points < 0 and judged[1].points == 0 and "server stops" in judged[1].reason
+    assert state.failed is not None and state.failed.check == "finished"
+
+
+def test_a_check_named_after_its_seat_is_said_once() -> None:
+    state = play_table(Variant.TLS13, Scenario.ROGUE_CSR, referee()).state
+    assert state.outcome == ("attack_stopped", "the attack was stopped by the CA's identity check")

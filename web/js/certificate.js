@@ -192,7 +192,7 @@ let atHandText = null; // the summary last drawn: redraw only when it changes
 export function renderAtHand(container, documents, documentsPanel) {
   if (!container) return;
   const cards = Array.isArray(documents?.cards) ? documents.cards : [];
-  const index = cards.findIndex((card) => card.at_hand && (card.kind === "certificate" || card.kind === "csr"));
+  const index = cards.findIndex((card) => card.at_hand && ["certificate", "csr", "malformed"].includes(card.kind));
   const card = index >= 0 ? cards[index] : null;
   const guided = Array.isArray(documents?.checks);
   const text = JSON.stringify(card ? [card, guided] : null);
@@ -201,6 +201,12 @@ export function renderAtHand(container, documents, documentsPanel) {
   container.replaceChildren();
   container.hidden = !card;
   if (!card) return;
+  if (card.kind === "malformed") { // what reached the seat does not open: say so by the buttons
+    const title = el("h3", "at-hand-title", `⚠ ${card.name ?? "What reached you"}`);
+    title.id = "at-hand-title";
+    container.append(title, el("p", "doc-problem", card.problem ?? ""));
+    return;
+  }
   const certificate = card.kind === "certificate";
   const title = el("h3", "at-hand-title", certificate ? "▤ The certificate you are judging"
     : "✎ The request you are reviewing");

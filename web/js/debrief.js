@@ -64,11 +64,13 @@ export function renderDebrief(panel, debrief, me, options) {
     facts.append(el("dt", null, term), dd);
   };
   fact("The scenario", scenarioWords(debrief.scenario), "debrief-scenario");
+  // "the CA's identity check": a check named after its seat, or ending in "check", said once.
+  const checkName = (seat, check) => String(check ?? "").replace(new RegExp(`^${seat} `), "").replace(/ check$/, "");
   if (debrief.stopped) {
-    fact("Stopped by", `the ${seatName(debrief.stopped.seat)}'s ${debrief.stopped.check} check — ${debrief.stopped.reason}`,
-      "debrief-stopped");
+    const { seat, check, reason } = debrief.stopped;
+    fact("Stopped by", `the ${seatName(seat)}'s ${checkName(seat, check)} check — ${reason}`, "debrief-stopped");
   } else if (debrief.detected_by) {
-    fact("Ended by", `the ${debrief.detected_by} check`, "debrief-stopped");
+    fact("Ended by", `the ${String(debrief.detected_by).replace(/ check$/, "")} check`, "debrief-stopped");
   } else if (debrief.attack_succeeded) {
     fact("Stopped by", "no check: nothing stopped the eavesdropper", "debrief-stopped");
   }
