@@ -346,8 +346,8 @@ _NEW_SESSION_TICKET = Step(
     menu.new_session_ticket)
 _RESUME_FINISHED = Step(
     "client.resume_finished", Seat.CLIENT, "the client's Finished, resumed",
-    "the client derives the handshake keys from the PSK (with psk_dhe_ke, and both fresh shares), checks the "
-    "server's Finished, sees whether its early data was taken, if it sent any, and sends its Finished",
+    "the client derives the handshake keys from the PSK (and, with psk_dhe_ke, both fresh shares), checks "
+    "the server's Finished, sees whether its early data was taken, if it sent any, and sends its Finished",
     "tls13-resumption", (a.DeriveAndSendFinished,), zerortt.client_resume_finished,
     g.always(a.DeriveAndSendFinished()), menu.client_finished)
 _RESUME_VERIFY = Step(

@@ -180,7 +180,7 @@ export function renderFace(tile, table, ctx) {
     const who = holder?.player !== undefined ? holder.player : holder?.bot ? "⚙ bot" : "empty";
     turn.replaceChildren(el("span", { class: "turn" }, `${seatName(table.turn)}'s turn`), " · ", el("bdi", {}, String(who)));
   } else {
-    turn.replaceChildren(table.completed ? "✔ every step done" : table.failed ? "■ the handshake ended" : "no step to play");
+    turn.replaceChildren(table.completed ? "✔ all steps done" : table.failed ? "■ the handshake ended" : "no step to play");
   }
 
   const flags = flagsOf(table, ctx);

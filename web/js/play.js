@@ -722,6 +722,7 @@ function renderWallet(v) {
     dt.append(el("span", "item-name", name.replace(/_/g, " ")));
     if (item.kind !== "secret") dt.append(el("span", "item-kind", item.kind));
     if (item.secret) dt.append(el("span", "secret-mark", "⚷ secret"));
+    if (item.earlier) dt.append(el("span", "item-kind", "first visit"));
     const dd = el("dd");
     dd.append(walletValue(item));
     group.append(dt, dd);
