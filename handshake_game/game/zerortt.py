@@ -200,9 +200,12 @@ def resume(state: TableState, step: Step, action: Any, ref: Referee) -> list[Fac
     return [*facts, secret_item(CLIENT, "client_early_traffic_secret", early),
             ItemStored(CLIENT, "sent_data", "text", TRANSFER.encode(), True),
             *post(state, MessageSent(CLIENT, "early data", ContentType.application_data, early_record)),
-            ok(step, "the PSK from resumption_master_secret and the ticket nonce; a ClientHello offering the "
-                     f"ticket with its binder, {offer}, and early_data; then the request as 0-RTT data under "
-                     "client_early_traffic_secret (from the PSK alone), before any answer")]
+            mistake(step, "the PSK from resumption_master_secret and the ticket nonce; a ClientHello "
+                          f"offering the ticket with its binder, {offer}, and early_data; then the request "
+                          "as 0-RTT data under client_early_traffic_secret (from the PSK alone), before any "
+                          "answer. But the request is POST /transfer, not a safe method: a client MUST NOT "
+                          "send an unsafe method in early data (RFC 8470 §4), since whoever copies the "
+                          "ClientHello and its early data can make the server run it again (RFC 8446 §8)")]
 
 
 # -- the server's checks, for the client's connection and for a replayed one --------------------
