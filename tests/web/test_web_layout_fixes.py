@@ -404,3 +404,18 @@ def test_at_guided_a_warning_badge_marks_what_a_careful_client_stops_at(serve, n
     looks = ("background", "border", "color")
     assert [warn[k] for k in looks] != [plain[k] for k in looks], (warn, plain)
     assert "⚠" in warn["text"] and "⚠" not in plain["text"]
+
+
+def test_a_flight_that_does_not_decrypt_is_said_so_by_the_buttons(serve, new_page, shot) -> None:
+    """tls13 downgrade, the client at standard: no certificate to judge, and the page says why
+    (what a real client learns when its keys do not open the flight), right above the buttons."""
+    page = new_page("phone")
+    open_solo(page, serve.base, seat="client", difficulty="standard", variant="tls13", scenario="downgrade")
+    play(page, "SendClientHello")
+    expect(page.get_by_test_id("step")).to_have_attribute("data-step", "client.check_certificate")
+    summary = page.get_by_test_id("at-hand")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("does not decrypt under the handshake keys")
+    expect(summary).not_to_contain_text("downgrade")
+    page.get_by_test_id("choice-form-RejectCertificate").scroll_into_view_if_needed()
+    shot(page, "tls13-downgrade-client-undecryptable-phone")
