@@ -72,16 +72,21 @@ def _places(state: TableState, positions: list[int | None]) -> list[dict[str, in
     an honest table would have it; anything else with no place of its own, under the last step
     the seat sees before it."""
     events = [*(f for session in state.past_sessions for f in session), *state.wire]
+    if not positions:
+        return [{} for _ in events]
+    nearest, last = [], 0  # each step's own place, or the last place the seat sees before it
+    for position in positions:
+        last = position if position is not None else last
+        nearest.append(last)
     places: list[dict[str, int]] = []
     sent_at: dict[str, int] = {}  # label -> the step at which the client or the server last sent one
     for f, index in zip(events, state.event_steps, strict=True):
         if isinstance(f, MessageSent) and f.sender in (Seat.CLIENT, Seat.SERVER):
             sent_at[f.label] = index
         index = min(index, len(positions) - 1)
-        if positions and positions[index] is None and isinstance(f, MessageDelivered) and f.label in sent_at:
+        if positions[index] is None and isinstance(f, MessageDelivered) and f.label in sent_at:
             index = min(sent_at[f.label], len(positions) - 1)
-        place = next((p for p in reversed(positions[:index + 1]) if p is not None), 0)
-        places.append({"at": place} if positions else {})
+        places.append({"at": nearest[index]})
     return places
 
 
@@ -176,10 +181,11 @@ def _shown(state: TableState, seat: Seat, revealed: bool) -> tuple[list[Step], i
     positions: list[int | None] = []
     done = 0
     for i, step in enumerate(state.steps[:upto]):
-        if knows(i, step):
+        seen = knows(i, step)
+        if seen:
             shown.append(step)
             done += i < state.step_index
-        positions.append(len(shown) - 1 if knows(i, step) else None)
+        positions.append(len(shown) - 1 if seen else None)
     if dark:
         last = max((known[step.id] for step in shown[-1:] if step.id in known), default=-1)
         if last < 0:  # its own step no honest table has: after the last step both have

@@ -30,6 +30,8 @@ from typing import IO, Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from .test_web_class import create_class, join
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 60  # the longest any one wait may take (a loaded CI machine, a PostgreSQL restart)
 
@@ -169,27 +171,6 @@ def cluster(postgres_url: str) -> Iterator[Cluster]:
         # A worker outlives a killed first process: stop every one the log named.
         for pid in {int(m.group(1)) for m in log.all(r"worker (\d+) serving on port ")}:
             stop_worker(pid)
-
-
-def create_class(page: Page, instructor_url: str) -> str:
-    """The instructor creates a tls12-rsa, honest, guided class; returns its join code."""
-    page.goto(instructor_url)
-    page.get_by_label("Handshake", exact=True).select_option("tls12-rsa")
-    page.get_by_label("Scenario", exact=True).select_option("honest")
-    page.get_by_label("Difficulty", exact=True).select_option("guided")
-    page.get_by_test_id("create").click()
-    code = page.get_by_test_id("join-code")
-    expect(code).to_have_text(re.compile(r"^[A-Z0-9]{4,12}$"))
-    return code.inner_text()
-
-
-def join(page: Page, base: str, code: str, name: str) -> None:
-    """A student joins through the join page, as the QR code's link opens it."""
-    page.goto(f"{base}?join={code}")
-    expect(page.get_by_test_id("join-code")).to_have_value(code)
-    page.get_by_test_id("join-name").fill(name)
-    page.get_by_test_id("join-submit").click()
-    page.wait_for_url("**/play.html")
 
 
 def play(page: Page, action: str) -> None:
